@@ -1,0 +1,54 @@
+"""What every stage script shares: params, readable failures, the MLflow child run, metrics files.
+
+A stage script is wiring only: `with stage("convert") as s:` gives it the params and the tracking
+run; expected failures (unusable input, failed validation, bad params) print a readable message
+and exit non-zero without a traceback, and the outputs the stage had not yet published stay as they
+were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentflan.config import ParamsError
+from agentflan.jsonio import InputError, write_json
+from agentflan.project import load_params
+from agentflan.validation import ValidationFailed
+
+
+@dataclass
+class StageContext:
+    name: str
+    params: dict[str, Any]
+    run: Any  # tracking.StageRun
+
+    def path(self, key: str) -> Path:
+        return Path(self.params["paths"][key])
+
+    def write_metrics(self, key: str, metrics: dict[str, Any]) -> None:
+        write_json(self.path(key), metrics)
+        self.run.log_metrics(metrics)
+
+
+@contextlib.contextmanager
+def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageContext]:
+    try:
+        params = load_params()
+        from agentflan.tracking import stage_run
+
+        stage_params = {k: params.get(k) for k in param_sections}
+        with stage_run(name, stage_params, params) as run:
+            yield StageContext(name, params, run)
+    except ValidationFailed as e:
+        print(e.report(), file=sys.stderr)
+        print(f"{name}: nothing published. DVC removes a stage's outputs before running it; the previous "
+              "ones are still in its cache and dvc.lock: `dvc checkout` restores them.", file=sys.stderr)
+        sys.exit(1)
+    except (InputError, ParamsError) as e:
+        print(f"{name}: error: {e}", file=sys.stderr)
+        sys.exit(2)

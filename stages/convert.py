@@ -1,0 +1,22 @@
+"""DVC stage `convert`: upstream trajectories -> canonical chat conversations, validated."""
+
+import pandas as pd
+
+from agentflan.convert import ConvertConfig, Converter, Source
+from agentflan.jsonio import atomic_writer, write_jsonl
+from agentflan.profiles import conversation_row
+from agentflan.stage import stage
+from agentflan.validation import validate
+
+with stage("convert", ("data", "convert")) as s:
+    sources = [Source.from_param(x, f"data.sources[{i}]") for i, x in enumerate(s.params["data"]["sources"])]
+    converter = Converter(ConvertConfig.from_params(s.params["convert"]))
+    rows = []
+    with atomic_writer(s.path("converted")) as out, atomic_writer(s.path("quarantine")) as quarantine:
+        converter.on_reject = lambda r: write_jsonl(quarantine, [r.to_dict()])
+        for conv in converter.run(sources):
+            out.write(conv.to_json() + b"\n")
+            rows.append(conversation_row(conv))
+        validate(pd.DataFrame(rows), "converted")
+    s.write_metrics("convert_metrics", converter.stats.to_metrics())
+    s.run.log_files({"converted": s.path("converted"), "quarantine": s.path("quarantine")})

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+BIN = Path(sys.executable).parent
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ["AGENTFLAN_EXPECTATIONS"] = str(ROOT / "expectations")
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path, monkeypatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})}
+    full_env.pop("AGENTFLAN_EXPECTATIONS", None)
+    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+PROJECT_FILES = ("params.yaml", "dvc.yaml", "stages", "src", "expectations", "pyproject.toml")
+
+
+def make_project(dest: Path, params_update=None) -> Path:
+    """A fresh git + DVC repository holding this project's pipeline (code, params, suites)."""
+    import yaml
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dest / name)
+    shutil.copy2(ROOT / ".gitignore", dest / ".gitignore")
+    if params_update:
+        params = yaml.safe_load((dest / "params.yaml").read_text())
+        params_update(params)
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], dest)
+    run(["git", "config", "user.email", "ci@example.invalid"], dest)
+    run(["git", "config", "user.name", "ci"], dest)
+    run(["dvc", "init", "-q"], dest)
+    run(["dvc", "config", "core.analytics", "false"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-qm", "project"], dest)
+    return dest
+
+
+def small_demo(params: dict) -> None:
+    params["demo"].update(toolbench=60, agentinstruct_os=8, agentinstruct_db=8, sharegpt=20)
+    params["convert"]["format_samples"] = 6
