@@ -12,7 +12,6 @@ Pure data: no MLflow, no GX, no torch.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import json
@@ -28,6 +27,7 @@ from agentflan.formats import FORMATS, READERS, detect
 from agentflan.formats.base import Dialogue, Dropped, Message, RecordError, Step, Trajectory
 from agentflan.jsonio import InputError, RawLine, iter_raw
 from agentflan.schema import Conversation, Tool, ToolCall, Turn
+from agentflan.seeded import unit_hash
 
 NATURAL_SYSTEM = "You are a helpful assistant. You can call tools to look things up or act for the user."
 ELICIT = {
@@ -114,12 +114,6 @@ class ConvertStats:
             "by_source": dict(sorted(self.by_source.items())),
             "by_style": dict(sorted(self.by_style.items())),
         }
-
-
-def unit_hash(*parts: object) -> float:
-    """A stable number in [0, 1) from the parts (the same on every machine and Python run)."""
-    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentflan.judges import has_general_call, has_react_keywords
 from agentflan.schema import Conversation
 
 SPECIAL_CALLS = {"Finish"}  # pseudo-tools the upstream formats use without listing them
@@ -47,7 +48,20 @@ def conversation_row(conv: Conversation) -> dict[str, Any]:
         "empty_trainable": sum(1 for t in conv.trainable_turns if not t.content.strip()),
         "unlabelled": sum(1 for t in assistant if t.capability is None),
         "trainable_chars": sum(len(t.content) for t in conv.trainable_turns),
+        "negative_calls": _negative_calls(conv),
     }
+
+
+def _negative_calls(conv: Conversation) -> int:
+    """Answers of a negative sample that call a tool anyway (must be 0)."""
+    if conv.kind != "negative":
+        return 0
+    return sum(1 for t in conv.assistant_turns if t.call is not None or has_react_keywords(t.content) or has_general_call(t.content))
+
+
+def query_split_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Distinct (query_key, split) pairs: a query in both splits shows up as a duplicate query_key."""
+    return [{"query_key": q, "split": s} for q, s in sorted({(r["query_key"], r["split"]) for r in rows})]
 
 
 def raw_frame(path: str, fmt: str):

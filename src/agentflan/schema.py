@@ -136,6 +136,9 @@ class Conversation:
         return [{"role": t.role, "content": t.content} for t in self.turns]
 
     def tools_openai(self) -> list[dict[str, Any]] | None:
+        """Tools for `apply_chat_template(tools=...)`; None when the system text already lists them."""
+        if self.meta.get("tools_in_prompt"):
+            return None
         return [t.to_openai() for t in self.tools] or None
 
     def to_agentflan(self) -> dict[str, Any]:

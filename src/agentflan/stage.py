@@ -17,6 +17,7 @@ from typing import Any
 
 from agentflan.config import ParamsError
 from agentflan.jsonio import InputError, write_json
+from agentflan.params import check_params
 from agentflan.project import load_params
 from agentflan.validation import ValidationFailed
 
@@ -39,6 +40,7 @@ class StageContext:
 def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageContext]:
     try:
         params = load_params()
+        check_params(params)
         from agentflan.tracking import stage_run
 
         stage_params = {k: params.get(k) for k in param_sections}

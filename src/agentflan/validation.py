@@ -74,8 +74,14 @@ def _context():
     return gx, ctx
 
 
-def validate(frame: pd.DataFrame, suite: str | Path | dict[str, Any], id_column: str = "id") -> ValidationSummary:
-    """Run a suite on a frame; raise `ValidationFailed` (with a readable report) when any expectation fails."""
+def validate(frame: pd.DataFrame | list[dict[str, Any]], suite: str | Path | dict[str, Any], id_column: str = "id",
+             parameters: dict[str, Any] | None = None) -> ValidationSummary:
+    """Run a suite on a frame; raise `ValidationFailed` (with a readable report) when any expectation fails.
+
+    `parameters` fill the suite's `{"$PARAMETER": name}` values (e.g. a tolerance from params.yaml).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        frame = pd.DataFrame(frame)
     spec = suite if isinstance(suite, dict) else load_suite_json(suite)
     gx, ctx = _context()
     gx_suite = gx.ExpectationSuite(**spec)
@@ -86,7 +92,7 @@ def validate(frame: pd.DataFrame, suite: str | Path | dict[str, Any], id_column:
     result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
     if id_column in frame.columns:
         result_format["unexpected_index_column_names"] = [id_column]
-    result = batch.validate(gx_suite, result_format=result_format)
+    result = batch.validate(gx_suite, result_format=result_format, expectation_parameters=parameters)
     if not result.success:
         failures = []
         for r in result.results:

@@ -1,0 +1,25 @@
+"""Check every params.yaml section up front, so a bad value is refused before any stage does work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentflan.balance import BalanceConfig, Mix
+from agentflan.config import ParamsError
+from agentflan.convert import ConvertConfig, Source
+from agentflan.demo import DemoConfig
+from agentflan.negatives import NegativesConfig
+
+
+def check_params(params: dict[str, Any]) -> None:
+    """Build every config from its section; raises `ParamsError` naming the first bad key."""
+    DemoConfig.from_params(params.get("demo"))
+    sources = (params.get("data") or {}).get("sources")
+    if not isinstance(sources, list) or not sources:
+        raise ParamsError("data.sources: expected a non-empty list of input files")
+    for i, src in enumerate(sources):
+        Source.from_param(src, f"data.sources[{i}]")
+    ConvertConfig.from_params(params.get("convert"))
+    Mix.from_params(params.get("mix"))
+    BalanceConfig.from_params(params.get("balance"))
+    NegativesConfig.from_params(params.get("negatives"))

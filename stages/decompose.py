@@ -1,0 +1,18 @@
+"""DVC stage `decompose`: label every assistant turn with a capability; count tokens per capability."""
+
+from agentflan.decompose import CapabilityTable, label
+from agentflan.jsonio import atomic_writer, read_conversations, write_json
+from agentflan.profiles import conversation_row
+from agentflan.stage import stage
+from agentflan.validation import validate
+
+with stage("decompose") as s:
+    table, rows = CapabilityTable(), []
+    with atomic_writer(s.path("decomposed")) as out:
+        for conv in read_conversations(s.path("converted")):
+            table.add(label(conv))
+            out.write(conv.to_json() + b"\n")
+            rows.append(conversation_row(conv))
+        validate(rows, "decomposed")
+    write_json(s.path("capability_plot"), table.plot_rows())
+    s.write_metrics("decompose_metrics", table.to_metrics())

@@ -1,0 +1,25 @@
+"""A small labelled corpus, shared by the recipe tests (demo -> convert -> decompose, in memory)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+import tempfile
+
+from agentflan.convert import ConvertConfig, Converter, Source
+from agentflan.decompose import label
+from agentflan.demo import DEMO_FILES, DemoConfig, write_demo
+from agentflan.schema import Conversation, conversation_from_dict
+
+
+@lru_cache(maxsize=1)
+def _labelled_dicts() -> tuple[dict, ...]:
+    with tempfile.TemporaryDirectory() as tmp:
+        write_demo(tmp, DemoConfig(toolbench=300, agentinstruct_os=20, agentinstruct_db=20, sharegpt=60))
+        converter = Converter(ConvertConfig(format_samples=20))
+        return tuple(label(c).to_dict() for c in converter.run([Source(str(Path(tmp) / n)) for n in DEMO_FILES]))
+
+
+def labelled_corpus() -> list[Conversation]:
+    """Fresh copies each call (stages mutate loss flags in place)."""
+    return [conversation_from_dict(d) for d in _labelled_dicts()]
