@@ -67,5 +67,10 @@ def make_project(dest: Path, params_update=None) -> Path:
 
 
 def small_demo(params: dict) -> None:
+    """A pipeline that runs in seconds: a small corpus and a very small model trained for a few steps."""
     params["demo"].update(toolbench=60, agentinstruct_os=8, agentinstruct_db=8, sharegpt=20)
     params["convert"]["format_samples"] = 6
+    params["model"]["tiny"].update(vocab_size=512, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                   intermediate_size=64, max_position_embeddings=1024)
+    params["train"].update(max_length=512, batch_tokens=2048, max_steps=8, warmup_steps=2, eval_every=4,
+                           checkpoint_every=4, lr=0.01)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 OUTPUTS = ("data/raw/demo/toolbench.json", "data/converted/conversations.jsonl", "data/converted/quarantine.jsonl",
            "data/decomposed/conversations.jsonl", "data/balanced/conversations.jsonl", "data/final/train.jsonl",
            "data/final/validation.jsonl", "data/final/agentflan/train.jsonl", "data/final/agentflan/validation.jsonl")
-STAGES = ("demo", "convert", "decompose", "balance", "negatives")
+STAGES = ("demo", "convert", "decompose", "balance", "negatives", "train")
 
 
 def digests(repo):
@@ -111,7 +111,7 @@ def test_exp_run_reruns_balance_and_after_only_and_exp_show_shows_the_change(rep
     for name in ("demo", "convert", "decompose"):  # nothing before balance runs (a run-cache checkout is no run)
         assert f"Running stage '{name}'" not in proc.stdout
         assert f"Stage '{name}' didn't change" in proc.stdout or f"Stage '{name}' is cached" in proc.stdout
-    for name in ("balance", "negatives"):
+    for name in ("balance", "negatives", "train"):
         assert f"Running stage '{name}'" in proc.stdout
     found = _exp_metrics(json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout), {})
     # the workspace now holds the applied experiment; the baseline is the commit it branched from

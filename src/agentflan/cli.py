@@ -111,5 +111,58 @@ def inspect(
     Console().print(render(conv))
 
 
+@app.command()
+def score(
+    predictions: Annotated[Path, typer.Argument(help="JSONL: id, category, tools, expected (plain|call), expected_tool, response.")],
+) -> None:
+    """Judge a predictions file from any model (Agent-H metrics as JSON on stdout); exit 2 on a malformed line."""
+    import json
+
+    from agentflan.jsonio import InputError, iter_raw
+    from agentflan.scoring import Prediction, PredictionError, score as score_predictions
+
+    preds = []
+    try:
+        for raw in iter_raw(predictions):
+            if raw.error:
+                raise _fail(f"{predictions}: {raw.error}")
+            try:
+                preds.append(Prediction.from_dict(raw.data))
+            except PredictionError as e:
+                raise _fail(f"{predictions}: line {raw.index + 1}: field {e.field}: {str(e).split(': ', 1)[1]}") from None
+    except InputError as e:
+        raise _fail(str(e)) from None
+    typer.echo(json.dumps(score_predictions(preds), indent=2))
+
+
+@app.command()
+def promote(
+    version: Annotated[str | None, typer.Argument(help="Model version; the latest by default.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide and explain, change nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Promote even if the gate refuses (recorded).")] = False,
+    params: Annotated[Path, typer.Option(help="params.yaml with the registry section.")] = Path("params.yaml"),
+) -> None:
+    """Move alias `champion` to a model version if it beats the champion on `registry.gate`."""
+    import json
+
+    from agentflan.config import ParamsError
+    from agentflan.project import load_params
+    from agentflan.registry import Gate, RegistryConfig, promote as promote_version
+
+    try:
+        cfg = RegistryConfig.from_params(load_params(params).get("registry"))
+    except (ParamsError, OSError) as e:
+        raise _fail(str(e)) from None
+    from agentflan.tracking import client
+
+    try:
+        decision = promote_version(client(), cfg.model_name, Gate.from_params(cfg.gate), version, dry_run, force)
+    except LookupError as e:
+        raise _fail(str(e.args[0])) from None
+    typer.echo(json.dumps(decision.to_dict(), indent=2))
+    if not decision.promoted:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

@@ -8,7 +8,10 @@ from agentflan.balance import BalanceConfig, Mix
 from agentflan.config import ParamsError
 from agentflan.convert import ConvertConfig, Source
 from agentflan.demo import DemoConfig
+from agentflan.model import ModelConfig
 from agentflan.negatives import NegativesConfig
+from agentflan.registry import RegistryConfig
+from agentflan.train import TrainConfig
 
 
 def check_params(params: dict[str, Any]) -> None:
@@ -23,3 +26,6 @@ def check_params(params: dict[str, Any]) -> None:
     Mix.from_params(params.get("mix"))
     BalanceConfig.from_params(params.get("balance"))
     NegativesConfig.from_params(params.get("negatives"))
+    ModelConfig.from_params(params.get("model"))
+    TrainConfig.from_params(params.get("train"))
+    RegistryConfig.from_params(params.get("registry"))

@@ -58,9 +58,23 @@ def git_commit(cwd: str | None = None) -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
+def _file_digest(path: str | Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    return _file_digest(path, "sha256")
+
+
+def file_md5(path: str | Path) -> str:
+    """The md5 of a file's bytes: what DVC 3 records in dvc.lock for a file output."""
+    return _file_digest(path, "md5")
+
+
+def process_rank() -> int:
+    """This process's rank under `accelerate launch`/torchrun (0 when run alone)."""
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))

@@ -18,7 +18,7 @@ from typing import Any
 from agentflan.config import ParamsError
 from agentflan.jsonio import InputError, write_json
 from agentflan.params import check_params
-from agentflan.project import load_params
+from agentflan.project import load_params, process_rank
 from agentflan.validation import ValidationFailed
 
 
@@ -35,14 +35,20 @@ class StageContext:
         write_json(self.path(key), metrics)
         self.run.log_metrics(metrics)
 
+    def write_plot(self, key: str, rows: list[dict[str, Any]]) -> None:
+        write_json(self.path(key), rows)
+
 
 @contextlib.contextmanager
 def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageContext]:
     try:
         params = load_params()
         check_params(params)
-        from agentflan.tracking import stage_run
+        from agentflan.tracking import NullRun, stage_run
 
+        if process_rank() != 0:  # one MLflow run per stage, from the main process only
+            yield StageContext(name, params, NullRun())
+            return
         stage_params = {k: params.get(k) for k in param_sections}
         with stage_run(name, stage_params, params) as run:
             yield StageContext(name, params, run)

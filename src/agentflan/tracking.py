@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agentflan.project import file_sha256, git_commit, params_hash, project_root
+from agentflan.project import file_md5, file_sha256, git_commit, params_hash, project_root
 
 EXPERIMENT = "agentflan"
 KEY_TAG = "agentflan.pipeline_key"
@@ -117,6 +117,33 @@ class StageRun:
     def log_artifact(self, path: str | Path) -> None:
         self.mlflow.log_artifact(str(path))
 
+    def log_dataset(self, path: str | Path, name: str, context: str) -> str:
+        """`mlflow.log_input` of a data file by content hash (md5: the hash dvc.lock records for it)."""
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.data.sources import LocalArtifactDatasetSource
+
+        digest = file_md5(path)
+        dataset = MetaDataset(LocalArtifactDatasetSource(str(Path(path).resolve())), name=name, digest=digest)
+        self.mlflow.log_input(dataset, context=context)
+        self.mlflow.set_tag(f"data.{name}.md5", digest)
+        return digest
+
+    def log_model_dir(self, path: str | Path, artifact_path: str = "model") -> str:
+        """Store the saved model folder as this run's artifact (the copy the registry serves)."""
+        self.mlflow.log_artifacts(str(path), artifact_path)
+        uri = f"runs:/{self.run_id}/{artifact_path}"
+        self.mlflow.set_tag("model_uri", uri)
+        return uri
+
+
+class NullRun:
+    """What non-main processes of a multi-process run log: nothing."""
+
+    run_id = ""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
 
 def _is_number(v: str) -> bool:
     try:
@@ -138,3 +165,8 @@ def stage_run(stage: str, stage_params: dict[str, Any], all_params: dict[str, An
         with mlflow.start_run(run_name=stage, nested=True, tags=tags, experiment_id=experiment_id) as run:
             mlflow.log_params(flatten(stage_params))
             yield StageRun(mlflow, run)
+
+
+def client():
+    """An MlflowClient on the project's tracking URI."""
+    return _mlflow().MlflowClient()

@@ -34,6 +34,16 @@ FINISH = "Finish"
 ROLE_MAP = {"system": "system", "user": "user", "assistant": "assistant", "function": "tool"}
 _REACT = re.compile(r"^\s*Thought:(?P<thought>.*?)\nAction:(?P<action>[^\n]*)\nAction Input:(?P<input>.*)$", re.S)
 _QUERY_TAIL = re.compile(r"\s*Begin!\s*$")
+# RapidAPI boilerplate around every description: 'This is the subfunction for tool "x", you can use
+# this tool.The description of this function is: "<the description>"'
+_BOILERPLATE = re.compile(r'^This is the subfunction for tool "[^"]*", you can use this tool\.\s*'
+                          r'(?:The description of this function is: "(?P<inner>.*)")?\s*$', re.S)
+
+
+def clean_description(text: str) -> str:
+    """The tool's own description without ToolBench's RapidAPI boilerplate."""
+    m = _BOILERPLATE.match(text.strip())
+    return (m["inner"] or "").strip() if m else text.strip()
 
 
 def looks_like(record: Any) -> bool:
@@ -75,7 +85,8 @@ def parse_api_list(system: str) -> tuple[Tool, ...]:
         if api["name"] == FINISH:
             continue
         params = _json_safe(api.get("parameters") or {"type": "object", "properties": {}}, f"{where}.parameters")
-        tools.append(Tool(api["name"], str(api.get("description") or ""), params))
+        params.pop("optional", None)  # ToolBench's list of non-required keys; JSON schema says it with "required"
+        tools.append(Tool(api["name"], clean_description(str(api.get("description") or "")), params))
     return tuple(tools)
 
 

@@ -1,0 +1,52 @@
+"""DVC stage `train`: agent-tune the model on the final training file (transformers + accelerate).
+
+Runs unchanged under `python stages/train.py` and `accelerate launch --num_processes N stages/train.py`.
+"""
+
+import shutil
+
+from agentflan.chat_template import IM_START
+from agentflan.jsonio import atomic_dir, read_conversations
+from agentflan.model import ModelConfig, apply_lora, load_model_and_tokenizer, save_model
+from agentflan.project import file_md5, workspace_root
+from agentflan.stage import stage
+from agentflan.train import TrainConfig, checkpoint_dir_for, train
+from agentflan.train_data import encode, pack, render_with_spans, unigram_loss
+
+with stage("train", ("model", "train")) as s:
+    model_cfg = ModelConfig.from_params(s.params.get("model"))
+    cfg = TrainConfig.from_params(s.params.get("train"))
+    train_convs = list(read_conversations(s.path("train")))
+    val_convs = list(read_conversations(s.path("validation")))
+    model, tokenizer = load_model_and_tokenizer(model_cfg, (render_with_spans(c)[0] for c in train_convs))
+    if cfg.lora_config().enabled:
+        model = apply_lora(model, cfg.lora_config())
+    boundary = tokenizer.convert_tokens_to_ids(IM_START)
+    train_set = pack((encode(tokenizer, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, boundary)
+    val_set = pack((encode(tokenizer, c) for c in val_convs), cfg.max_length, tokenizer.pad_token_id, boundary)
+    digests = {name: s.run.log_dataset(s.path(name), name, name) or file_md5(s.path(name)) for name in ("train", "validation")}
+    checkpoints = checkpoint_dir_for(workspace_root(), {"model": s.params.get("model"), "train": s.params.get("train"), **digests})
+    accelerator, model, result = train(model, train_set, val_set, cfg, checkpoints, log=s.run.log_metrics)
+    if accelerator.is_main_process:
+        with atomic_dir(s.path("model")) as tmp:
+            save_model(model, tokenizer, tmp)
+        baseline = unigram_loss(train_set, val_set, len(tokenizer))
+        s.write_plot("train_loss_plot", result.train_history)
+        s.write_plot("val_loss_plot", result.val_history)
+        s.write_metrics("train_metrics", {
+            "val_loss": round(result.val_loss, 5),
+            "unigram_val_loss": round(baseline, 5),
+            "val_loss_vs_unigram": round(result.val_loss / baseline, 4),
+            "train_loss": result.train_loss,
+            "steps": result.steps,
+            "resumed_from_step": result.resumed_from_step,
+            "tokens_per_s": round(result.tokens_per_s, 1),
+            "train_wall_s": round(result.wall_s, 1),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "processes": accelerator.num_processes,
+            "data": {"train_rows": train_set.rows, "train_tokens": train_set.tokens, "trainable_tokens": train_set.trainable_tokens,
+                     "padding_fraction": round(train_set.padding_fraction, 5), "split_documents": train_set.split_documents,
+                     "val_trainable_tokens": val_set.trainable_tokens},
+        })
+        s.run.log_model_dir(s.path("model"))
+        shutil.rmtree(checkpoints, ignore_errors=True)  # finished: the model is the output now
