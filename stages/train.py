@@ -49,4 +49,5 @@ with stage("train", ("model", "train")) as s:
                      "val_trainable_tokens": val_set.trainable_tokens},
         })
         s.run.log_model_dir(s.path("model"))
+        s.run.log_files({"model": s.path("model") / "model.safetensors"})  # evaluate finds this run by it
         shutil.rmtree(checkpoints, ignore_errors=True)  # finished: the model is the output now

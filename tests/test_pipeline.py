@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 OUTPUTS = ("data/raw/demo/toolbench.json", "data/converted/conversations.jsonl", "data/converted/quarantine.jsonl",
            "data/decomposed/conversations.jsonl", "data/balanced/conversations.jsonl", "data/final/train.jsonl",
            "data/final/validation.jsonl", "data/final/agentflan/train.jsonl", "data/final/agentflan/validation.jsonl")
-STAGES = ("demo", "convert", "decompose", "balance", "negatives", "train")
+STAGES = ("demo", "convert", "decompose", "balance", "negatives", "train", "evaluate")
 
 
 def digests(repo):
@@ -111,7 +111,7 @@ def test_exp_run_reruns_balance_and_after_only_and_exp_show_shows_the_change(rep
     for name in ("demo", "convert", "decompose"):  # nothing before balance runs (a run-cache checkout is no run)
         assert f"Running stage '{name}'" not in proc.stdout
         assert f"Stage '{name}' didn't change" in proc.stdout or f"Stage '{name}' is cached" in proc.stdout
-    for name in ("balance", "negatives", "train"):
+    for name in ("balance", "negatives", "train", "evaluate"):
         assert f"Running stage '{name}'" in proc.stdout
     found = _exp_metrics(json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout), {})
     # the workspace now holds the applied experiment; the baseline is the commit it branched from
@@ -144,3 +144,25 @@ def test_final_export_loads_with_datasets(repo):
     ds = datasets.load_dataset("json", data_files=str(repo / "data/final/agentflan/train.jsonl"), split="train")
     metrics = json.loads((repo / "metrics/negatives.json").read_text())
     assert ds.num_rows == metrics["split"]["train"] and metrics["negatives"]["no_tools"] > 0
+
+
+def test_evaluate_scores_and_registers_a_loadable_version(repo):
+    from transformers import AutoModelForCausalLM
+
+    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert metrics["samples"] == 6 * 20 and 0 <= metrics["hscore"] <= 1
+    assert set(metrics["per_category"]) >= {"plain_tools_offered", "tool_needed_offered_unseen", "format_request"}
+    preds = [json.loads(line) for line in (repo / "data/eval/predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == metrics["samples"] and all("verdict" in p for p in preds)
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    versions = client.search_model_versions("name = 'agentflan'")
+    assert versions
+    newest = max(versions, key=lambda v: int(v.version))
+    assert float(newest.tags["hscore"]) >= 0 and newest.tags["git_commit"] and newest.tags["data.train.md5"]
+    uri, previous = f"sqlite:///{repo / 'mlflow.db'}", mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)  # the version's source is runs:/..., resolved on the global tracking URI
+    try:
+        local = mlflow.artifacts.download_artifacts(f"models:/agentflan/{newest.version}", registry_uri=uri)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert AutoModelForCausalLM.from_pretrained(local).num_parameters() > 0

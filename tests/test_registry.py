@@ -28,6 +28,7 @@ def tiny_model_dir(tmp_path):
 
 
 def new_version(client, model_dir, hscore, tool_acc):
+    mlflow.set_tracking_uri(client.tracking_uri)  # other tests may have set the global URI elsewhere
     exp = client.get_experiment_by_name("reg") or client.get_experiment(client.create_experiment("reg"))
     with mlflow.start_run(experiment_id=exp.experiment_id) as run:
         mlflow.log_artifacts(str(model_dir), "model")
@@ -70,7 +71,8 @@ def test_champion_alias_loads_a_working_model(mlflow_uri, tiny_model_dir, tmp_pa
     client = mlflow.MlflowClient(mlflow_uri)
     new_version(client, tiny_model_dir, 0.8, 0.5)
     promote(client, "agentflan", Gate())
-    local = mlflow.artifacts.download_artifacts("models:/agentflan@champion", dst_path=str(tmp_path / "dl"))
+    local = mlflow.artifacts.download_artifacts("models:/agentflan@champion", dst_path=str(tmp_path / "dl"),
+                                                registry_uri=mlflow_uri)
     tokenizer = AutoTokenizer.from_pretrained(local)
     model = AutoModelForCausalLM.from_pretrained(local)
     ids = tokenizer.apply_chat_template([{"role": "user", "content": "hello"}], add_generation_prompt=True,

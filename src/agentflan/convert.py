@@ -36,9 +36,16 @@ ELICIT = {
     "answer": ("So what is the answer?", "What is your final answer?", "Please give me the result."),
 }
 FORMAT_PROMPTS = {
-    "react": "Answer in the ReAct format, exactly:\nThought: <your reasoning>\nAction: <tool name>\nAction Input: <the arguments as a JSON object>",
-    "json": 'Answer with one JSON object and nothing else: {"thought": <your reasoning>, "name": <tool name>, "arguments": <the arguments object>}',
+    "react": "If a tool is needed, answer in the ReAct format, exactly:\nThought: <your reasoning>\nAction: <tool name>\nAction Input: <the arguments as a JSON object>",
+    "json": 'If a tool is needed, answer with one JSON object and nothing else: {"thought": <your reasoning>, "name": <tool name>, "arguments": <the arguments object>}',
 }
+
+
+def format_system(fmt: str) -> str:
+    """The system prompt that asks for tool calls in `fmt` (format samples, negatives, Agent-H)."""
+    return f"{NATURAL_SYSTEM}\n\n{FORMAT_PROMPTS[fmt]}"
+
+
 DETECT_SAMPLE = 20
 
 
@@ -176,7 +183,7 @@ def render_format_sample(index: int, fmt: str, conv_id: str, source: str, query:
     else:
         answer = json.dumps({"thought": thought, "name": call.name, "arguments": call.arguments}, ensure_ascii=False)
     turns = [
-        Turn("system", f"{NATURAL_SYSTEM}\n\n{FORMAT_PROMPTS[fmt]}"),
+        Turn("system", format_system(fmt)),
         Turn("user", query),
         Turn("assistant", answer, loss=True, part="format", call=call),
     ]

@@ -252,6 +252,21 @@ PLAIN: tuple[tuple[str, str], ...] = (
     ("Give me a motivational quote.", "'It always seems impossible until it's done.' - Nelson Mandela"),
     ("How do I make my writing clearer?", "Use short sentences, concrete words, and cut anything that doesn't serve the point."),
 )
+# Plain queries kept out of every training file: the Agent-H benchmark asks these.
+EVAL_PLAIN: tuple[str, ...] = (
+    "Hello! What can you do?", "Tell me a joke about dogs.", "Write a haiku about winter.", "Give me a tip for sleeping better.",
+    "What is a noun?", "Suggest a name for a cat.", "Why do leaves change colour in autumn?", "What is the plural of 'goose'?",
+    "Say something kind to a friend who failed an exam.", "How do I start a conversation at a party?", "Describe a forest in three words.",
+    "What rhymes with 'cat'?", "Give me a fun fact about space.", "Write a one-line poem about coffee.", "What is a good hobby for winter?",
+    "How many days are in a leap year?", "Tell me a tongue twister.", "What is a synonym for 'fast'?", "How do I apologise to a colleague?",
+    "Thank you, that was helpful!", "Can you explain what an adjective is?", "Give me a motivational quote about learning.",
+    "What should I write in a farewell card?", "Is tea or coffee better in the morning?",
+)
+FORMAT_REQUESTS: tuple[str, ...] = (
+    "Answer in one sentence.", "Reply as a bulleted list.", 'Answer in JSON with a single key "answer".', "Keep it under ten words.",
+)
+
+
 PLAIN_FOLLOWUPS: tuple[tuple[str, str], ...] = (
     ("Can you make it shorter?", "Sure, here is a shorter version."),
     ("Thanks, that's great.", "Glad it helps!"),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import fraction, from_section, non_negative
-from agentflan.convert import NATURAL_SYSTEM
+from agentflan.convert import NATURAL_SYSTEM, format_system
 from agentflan.schema import Conversation, Tool, Turn
 from agentflan.seeded import unit_hash
 
@@ -81,8 +81,12 @@ def no_tools_negative(conv: Conversation, rng: random.Random) -> Conversation | 
 
 
 def plain_with_tools(conv: Conversation, pool: list[Tool], rng: random.Random, max_tools: int) -> Conversation:
+    """Irrelevant tools appended; half of them under a system prompt that asks for ReAct tool calls,
+    as ToolBench's prompt does, so the model learns that a format instruction is no reason to call."""
     tools = rng.sample(pool, rng.randint(1, min(max_tools, len(pool))))
-    turns = conv.turns if conv.turns and conv.turns[0].role == "system" else [Turn("system", NATURAL_SYSTEM), *conv.turns]
+    system = format_system("react") if rng.random() < 0.5 else NATURAL_SYSTEM
+    body = conv.turns[1:] if conv.turns and conv.turns[0].role == "system" else conv.turns
+    turns = [Turn("system", system), *body]
     return Conversation(f"neg_plain_{conv.id}", f"negative/{conv.source}", "negative", conv.style, turns, tools, conv.query,
                         {**conv.meta, "negative": "plain_with_tools", "from": conv.id})
 

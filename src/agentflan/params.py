@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentflan.agent_h import AgentHConfig
 from agentflan.balance import BalanceConfig, Mix
 from agentflan.config import ParamsError
 from agentflan.convert import ConvertConfig, Source
 from agentflan.demo import DemoConfig
+from agentflan.evaluate import EvalConfig
 from agentflan.model import ModelConfig
 from agentflan.negatives import NegativesConfig
 from agentflan.registry import RegistryConfig
@@ -29,3 +31,5 @@ def check_params(params: dict[str, Any]) -> None:
     ModelConfig.from_params(params.get("model"))
     TrainConfig.from_params(params.get("train"))
     RegistryConfig.from_params(params.get("registry"))
+    eval_cfg = EvalConfig.from_params(params.get("eval"))
+    AgentHConfig.from_params(eval_cfg.agent_h)

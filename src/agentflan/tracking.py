@@ -170,3 +170,14 @@ def stage_run(stage: str, stage_params: dict[str, Any], all_params: dict[str, An
 def client():
     """An MlflowClient on the project's tracking URI."""
     return _mlflow().MlflowClient()
+
+
+def find_run_by_tag(key: str, value: str):
+    """The newest run of the project's experiment with tag `key` = `value`, or None."""
+    mlflow = _mlflow()
+    exp = mlflow.get_experiment_by_name(EXPERIMENT)
+    if exp is None:
+        return None
+    runs = mlflow.search_runs([exp.experiment_id], filter_string=f"tags.`{key}` = '{value}'", max_results=1,
+                              order_by=["attributes.start_time DESC"], output_format="list")
+    return runs[0] if runs else None

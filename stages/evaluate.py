@@ -1,0 +1,50 @@
+"""DVC stage `evaluate`: Agent-H benchmark, generation, hallucination and call metrics, registration."""
+
+import os
+
+import orjson
+
+from agentflan.agent_h import AgentHConfig, Sample, build, sample_row
+from agentflan.evaluate import EvalConfig, generate, load, predictions
+from agentflan.jsonio import atomic_writer, iter_raw, read_conversations, write_jsonl
+from agentflan.project import file_md5, file_sha256, git_commit
+from agentflan.registry import RegistryConfig, register
+from agentflan.scoring import judge, score
+from agentflan.stage import stage
+from agentflan.tracking import client, find_run_by_tag
+from agentflan.validation import validate
+
+with stage("evaluate", ("eval", "registry")) as s:
+    cfg = EvalConfig.from_params(s.params.get("eval"))
+    if cfg.benchmark:
+        samples = [Sample.from_dict(r.data) for r in iter_raw(cfg.benchmark)]
+    else:
+        seen = {c.query for name in ("train", "validation") for c in read_conversations(s.path(name))}
+        samples = build(AgentHConfig.from_params(cfg.agent_h, s.params["demo"]["heldout_tools"]), seen)
+    validate([sample_row(x) for x in samples], "agent_h")
+    model, tokenizer = load(s.path("model"))
+    preds = predictions(samples, generate(model, tokenizer, samples, cfg.max_new_tokens, cfg.batch_size))
+    metrics = score(preds)
+    with atomic_writer(s.path("benchmark")) as f:
+        write_jsonl(f, (x.to_dict() for x in samples))
+    with atomic_writer(s.path("predictions")) as f:
+        write_jsonl(f, ({"id": p.id, "category": p.category, "tools": p.tools, "expected": p.expected,
+                         "expected_tool": p.expected_tool, "response": p.response, "verdict": judge(p)} for p in preds))
+    s.write_plot("agent_h_plot", [{"category": c, **{k: v for k, v in m.items() if isinstance(v, float)}}
+                                   for c, m in metrics["per_category"].items()])
+    s.write_metrics("eval_metrics", metrics)
+    s.run.log_artifact(s.path("predictions"))
+
+    registry = RegistryConfig.from_params(s.params.get("registry"))
+    weights = file_sha256(s.path("model") / "model.safetensors")
+    train_run = find_run_by_tag("data.model.sha256", weights)
+    if train_run is None:
+        raise SystemExit("evaluate: no MLflow train run logged these weights; run `dvc repro -f train`")
+    gated = {k: metrics[k] for k in ("hscore", "h_react", "h_general", "tool_name_accuracy", "call_format_validity",
+                                     "hallucinated_tool_rate", "argument_validity")}
+    version = register(client(), registry.model_name, train_run.data.tags["model_uri"], train_run.info.run_id, {
+        **gated, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
+        "data.train.md5": file_md5(s.path("train")), "data.validation.md5": file_md5(s.path("validation")),
+        "weights.sha256": weights, "evaluate_run_id": s.run.run_id})
+    s.run.mlflow.set_tag("registered_version", version)
+    print(orjson.dumps({"registered": f"{registry.model_name} v{version}", **gated}).decode())
