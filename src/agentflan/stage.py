@@ -9,6 +9,7 @@ were.
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,8 +40,13 @@ class StageContext:
         write_json(self.path(key), rows)
 
 
+def _raise_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwind: temporary files are removed, the MLflow run is closed
+
+
 @contextlib.contextmanager
 def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageContext]:
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
         params = load_params()
         check_params(params)
