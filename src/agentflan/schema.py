@@ -147,14 +147,13 @@ class Conversation:
         The release knows only system/user/assistant: tool results become user turns, and the
         offered tools are written into the system turn (the same text the chat template renders).
         """
+        render_tools = self.tools_openai() is not None  # the same rule the chat template follows
         conversation = []
         for t in self.turns:
             role = "user" if t.role == "tool" else t.role
-            content = t.content
-            if t.role == "system" and self.tools and not self.meta.get("tools_in_prompt"):
-                content = render_system(content, self.tools)
+            content = render_system(t.content, self.tools) if (t.role == "system" and render_tools) else t.content
             conversation.append({"role": role, "content": content, "loss": bool(t.loss and t.role == "assistant")})
-        if self.tools and not any(t.role == "system" for t in self.turns) and not self.meta.get("tools_in_prompt"):
+        if render_tools and not any(t.role == "system" for t in self.turns):
             conversation.insert(0, {"role": "system", "content": render_system("", self.tools), "loss": False})
         return {"id": self.id, "conversation": conversation}
 

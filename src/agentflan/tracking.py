@@ -48,15 +48,21 @@ def pipeline_key(params: dict[str, Any]) -> str:
     return f"{git_commit()[:12]}:{params_hash(params)}"
 
 
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    out: dict[str, str] = {}
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested sections as dotted keys (`convert.react_fraction`), leaf values unchanged."""
+    out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
             out.update(flatten(v, f"{key}."))
         else:
-            out[key] = str(v)[:6000]
+            out[key] = v
     return out
+
+
+def as_params(d: dict[str, Any]) -> dict[str, str]:
+    """MLflow params: dotted keys, text values within MLflow's length limit."""
+    return {k: str(v)[:6000] for k, v in flatten(d).items()}
 
 
 def _mlflow():
@@ -82,7 +88,7 @@ def _parent_run_id(mlflow, experiment_id: str, key: str, all_params: dict[str, A
         return found[0].info.run_id
     tags = {KEY_TAG: key, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "")}
     run = mlflow.MlflowClient().create_run(experiment_id, tags=tags, run_name=os.environ.get("DVC_EXP_NAME") or f"pipeline {key}")
-    for k, v in flatten(all_params).items():
+    for k, v in as_params(all_params).items():
         mlflow.MlflowClient().log_param(run.info.run_id, k, v)
     mlflow.MlflowClient().set_terminated(run.info.run_id)
     return run.info.run_id
@@ -100,7 +106,7 @@ class StageRun:
         return self.run.info.run_id
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        flat = {k: float(v) for k, v in flatten(metrics).items() if _is_number(v)}
+        flat = {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if flat:
             self.mlflow.log_metrics(flat, step=step)
 
@@ -145,14 +151,6 @@ class NullRun:
         return lambda *args, **kwargs: None
 
 
-def _is_number(v: str) -> bool:
-    try:
-        float(v)
-    except ValueError:
-        return False
-    return v not in ("True", "False")
-
-
 @contextlib.contextmanager
 def stage_run(stage: str, stage_params: dict[str, Any], all_params: dict[str, Any]) -> Iterator[StageRun]:
     """Open the stage's child run under the pipeline's parent run; failed stages end FAILED."""
@@ -163,7 +161,7 @@ def stage_run(stage: str, stage_params: dict[str, Any], all_params: dict[str, An
     tags = {KEY_TAG: key, STAGE_TAG: stage, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "")}
     with mlflow.start_run(run_id=parent, experiment_id=experiment_id):
         with mlflow.start_run(run_name=stage, nested=True, tags=tags, experiment_id=experiment_id) as run:
-            mlflow.log_params(flatten(stage_params))
+            mlflow.log_params(as_params(stage_params))
             yield StageRun(mlflow, run)
 
 

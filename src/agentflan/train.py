@@ -10,7 +10,6 @@ the same data order as a single uninterrupted one.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from collections.abc import Callable
@@ -221,10 +220,6 @@ def save_checkpoint(accelerator, directory: Path, step: int, result: TrainResult
         for old in sorted(p for p in directory.glob(f"{CHECKPOINT_PREFIX}*") if not p.name.endswith(".tmp"))[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
-
-
-def perplexity(loss: float) -> float:
-    return math.exp(loss) if loss < 50 else float("inf")
 
 
 def checkpoint_dir_for(root: Path, fingerprint_parts: dict[str, Any]) -> Path:
