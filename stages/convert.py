@@ -2,19 +2,18 @@
 
 import pandas as pd
 
-from agentflan.convert import ConvertConfig, Converter, Source
-from agentflan.jsonio import atomic_writer, write_jsonl
-from agentflan.profiles import conversation_row
-from agentflan.stage import stage
-from agentflan.validation import validate
+from agentflan.data.convert import Converter
+from agentflan.data.jsonio import atomic_writer, write_jsonl
+from agentflan.pipeline.profiles import conversation_row
+from agentflan.pipeline.stage import stage
+from agentflan.pipeline.validation import validate
 
 with stage("convert", ("data", "convert")) as s:
-    sources = [Source.from_param(x, f"data.sources[{i}]") for i, x in enumerate(s.params["data"]["sources"])]
-    converter = Converter(ConvertConfig.from_params(s.params["convert"]))
+    converter = Converter(s.params.convert)
     rows = []
     with atomic_writer(s.path("converted")) as out, atomic_writer(s.path("quarantine")) as quarantine:
         converter.on_reject = lambda r: write_jsonl(quarantine, [r.to_dict()])
-        for conv in converter.run(sources):
+        for conv in converter.run(s.params.data.sources):
             out.write(conv.to_json() + b"\n")
             rows.append(conversation_row(conv))
         validate(pd.DataFrame(rows), "converted")

@@ -1,10 +1,10 @@
 """DVC stage `decompose`: label every assistant turn with a capability; count tokens per capability."""
 
-from agentflan.decompose import CapabilityTable, label
-from agentflan.jsonio import atomic_writer, read_conversations, write_json
-from agentflan.profiles import conversation_row
-from agentflan.stage import stage
-from agentflan.validation import validate
+from agentflan.data.decompose import CapabilityTable, label
+from agentflan.data.jsonio import atomic_writer, read_conversations, write_json
+from agentflan.pipeline.profiles import conversation_row
+from agentflan.pipeline.stage import stage
+from agentflan.pipeline.validation import validate
 
 with stage("decompose") as s:
     table, rows = CapabilityTable(), []

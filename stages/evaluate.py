@@ -4,23 +4,23 @@ import os
 
 import orjson
 
-from agentflan.agent_h import AgentHConfig, Sample, build, sample_row
-from agentflan.evaluate import EvalConfig, generate, load, predictions
-from agentflan.jsonio import atomic_writer, iter_raw, read_conversations, write_jsonl
-from agentflan.project import file_md5, file_sha256, git_commit
-from agentflan.registry import RegistryConfig, register
-from agentflan.scoring import judge, score
-from agentflan.stage import stage
-from agentflan.tracking import client, find_run_by_tag
-from agentflan.validation import validate
+from agentflan.data.jsonio import atomic_writer, iter_raw, read_conversations, write_jsonl
+from agentflan.evaluation.benchmark import Sample, build, sample_row
+from agentflan.evaluation.generation import generate, load, predictions
+from agentflan.evaluation.scoring import judge, score
+from agentflan.pipeline.project import file_md5, file_sha256, git_commit
+from agentflan.pipeline.registry import register
+from agentflan.pipeline.stage import stage
+from agentflan.pipeline.tracking import client, find_run_by_tag
+from agentflan.pipeline.validation import validate
 
 with stage("evaluate", ("eval", "registry")) as s:
-    cfg = EvalConfig.from_params(s.params.get("eval"))
+    cfg = s.params.eval
     if cfg.benchmark:
         samples = [Sample.from_dict(r.data) for r in iter_raw(cfg.benchmark)]
     else:
         seen = {c.query for name in ("train", "validation") for c in read_conversations(s.path(name))}
-        samples = build(AgentHConfig.from_params(cfg.agent_h, s.params["demo"]["heldout_tools"]), seen)
+        samples = build(cfg.agent_h, s.params.demo.heldout_tools, seen)
     validate([sample_row(x) for x in samples], "agent_h")
     model, tokenizer = load(s.path("model"))
     preds = predictions(samples, generate(model, tokenizer, samples, cfg.max_new_tokens, cfg.batch_size))
@@ -35,7 +35,7 @@ with stage("evaluate", ("eval", "registry")) as s:
     s.write_metrics("eval_metrics", metrics)
     s.run.log_artifact(s.path("predictions"))
 
-    registry = RegistryConfig.from_params(s.params.get("registry"))
+    registry = s.params.registry
     weights = file_sha256(s.path("model") / "model.safetensors")
     train_run = find_run_by_tag("data.model.sha256", weights)
     if train_run is None:

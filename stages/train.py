@@ -5,27 +5,27 @@ Runs unchanged under `python stages/train.py` and `accelerate launch --num_proce
 
 import shutil
 
-from agentflan.chat_template import IM_START
-from agentflan.jsonio import atomic_dir, read_conversations
-from agentflan.model import ModelConfig, apply_lora, load_model_and_tokenizer, save_model
-from agentflan.project import file_md5, workspace_root
-from agentflan.stage import stage
-from agentflan.train import TrainConfig, checkpoint_dir_for, train
-from agentflan.train_data import encode, pack, render_with_spans, unigram_loss
+from agentflan.data.jsonio import atomic_dir, read_conversations
+from agentflan.pipeline.project import file_md5, workspace_root
+from agentflan.pipeline.stage import stage
+from agentflan.training.chat_template import IM_START
+from agentflan.training.loop import checkpoint_dir_for, train
+from agentflan.training.model import apply_lora, load_model_and_tokenizer, save_model
+from agentflan.training.packing import encode, pack, render_with_spans, unigram_loss
 
 with stage("train", ("model", "train")) as s:
-    model_cfg = ModelConfig.from_params(s.params.get("model"))
-    cfg = TrainConfig.from_params(s.params.get("train"))
+    cfg = s.params.train
     train_convs = list(read_conversations(s.path("train")))
     val_convs = list(read_conversations(s.path("validation")))
-    model, tokenizer = load_model_and_tokenizer(model_cfg, (render_with_spans(c)[0] for c in train_convs))
-    if cfg.lora_config().enabled:
-        model = apply_lora(model, cfg.lora_config())
+    model, tokenizer = load_model_and_tokenizer(s.params.model, (render_with_spans(c)[0] for c in train_convs))
+    if cfg.lora.enabled:
+        model = apply_lora(model, cfg.lora)
     boundary = tokenizer.convert_tokens_to_ids(IM_START)
     train_set = pack((encode(tokenizer, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, boundary)
     val_set = pack((encode(tokenizer, c) for c in val_convs), cfg.max_length, tokenizer.pad_token_id, boundary)
     digests = {name: s.run.log_dataset(s.path(name), name, name) or file_md5(s.path(name)) for name in ("train", "validation")}
-    checkpoints = checkpoint_dir_for(workspace_root(), {"model": s.params.get("model"), "train": s.params.get("train"), **digests})
+    checkpoints = checkpoint_dir_for(workspace_root(), {"model": s.params.model.model_dump(mode="json"),
+                                                        "train": cfg.model_dump(mode="json"), **digests})
     accelerator, model, result = train(model, train_set, val_set, cfg, checkpoints, log=s.run.log_metrics)
     if accelerator.is_main_process:
         with atomic_dir(s.path("model")) as tmp:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 from functools import lru_cache
 from pathlib import Path
-import tempfile
 
-from agentflan.convert import ConvertConfig, Converter, Source
-from agentflan.decompose import label
-from agentflan.demo import DEMO_FILES, DemoConfig, write_demo
-from agentflan.schema import Conversation, conversation_from_dict
+from agentflan.config import ConvertConfig, DemoConfig, Source
+from agentflan.data.convert import Converter
+from agentflan.data.decompose import label
+from agentflan.data.schema import Conversation, conversation_from_dict
+from agentflan.demo.corpus import DEMO_FILES, write_demo
 
 
 @lru_cache(maxsize=1)
@@ -17,7 +18,7 @@ def _labelled_dicts() -> tuple[dict, ...]:
     with tempfile.TemporaryDirectory() as tmp:
         write_demo(tmp, DemoConfig(toolbench=300, agentinstruct_os=20, agentinstruct_db=20, sharegpt=60))
         converter = Converter(ConvertConfig(format_samples=20))
-        return tuple(label(c).to_dict() for c in converter.run([Source(str(Path(tmp) / n)) for n in DEMO_FILES]))
+        return tuple(label(c).to_dict() for c in converter.run([Source(path=str(Path(tmp) / n)) for n in DEMO_FILES]))
 
 
 def labelled_corpus() -> list[Conversation]:

@@ -46,17 +46,17 @@ def convert(
     from rich.console import Console
     from rich.table import Table
 
-    from agentflan.config import ParamsError
-    from agentflan.convert import ConvertConfig, Converter, Source
-    from agentflan.jsonio import InputError, atomic_writer, write_jsonl
+    from agentflan.config import ConvertConfig, ParamsError, Source, parse
+    from agentflan.data.convert import Converter
+    from agentflan.data.jsonio import InputError, atomic_writer, write_jsonl
 
     quarantine_path = out.with_name(out.name.removesuffix(".jsonl") + ".quarantine.jsonl")
     try:
-        config = ConvertConfig.from_params({"react_fraction": react_fraction, "format_samples": format_samples, "seed": seed})
+        config = parse(ConvertConfig, {"react_fraction": react_fraction, "format_samples": format_samples, "seed": seed}, "convert")
         converter = Converter(config)
         with atomic_writer(out) as f, atomic_writer(quarantine_path) as q:
             converter.on_reject = lambda r: write_jsonl(q, [r.to_dict()])
-            for conv in converter.run([Source(str(p), format.value) for p in inputs]):
+            for conv in converter.run([Source(path=str(p), format=format.value) for p in inputs]):
                 f.write(conv.to_json() + b"\n")
     except (InputError, ParamsError) as e:
         raise _fail(str(e)) from None
@@ -84,7 +84,8 @@ def demo(
     seed: int = 0,
 ) -> None:
     """Write the seeded synthetic demo corpus (ToolBench, AgentInstruct, ShareGPT formats)."""
-    from agentflan.demo import DemoConfig, write_demo
+    from agentflan.config import DemoConfig
+    from agentflan.demo.corpus import write_demo
 
     counts = write_demo(out_dir, DemoConfig(seed=seed, toolbench=toolbench))
     for name, n in counts.items():
@@ -99,16 +100,39 @@ def inspect(
     """Show one conversation: roles, loss flags, parts and capability labels."""
     from rich.console import Console
 
-    from agentflan.inspect import find_conversation, render
-    from agentflan.jsonio import InputError
+    from agentflan.data.jsonio import InputError, read_conversations
 
     try:
-        conv = find_conversation(file, id)
+        conv = next((c for c in read_conversations(file) if id is None or c.id == id), None)
     except InputError as e:
         raise _fail(str(e)) from None
     if conv is None:
         raise _fail(f"{file}: no conversation with id {id!r}", 1)
-    Console().print(render(conv))
+    Console().print(_conversation_view(conv))
+
+
+ROLE_STYLE = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}
+
+
+def _conversation_view(conv):
+    """One conversation as rich panels: what the model sees, and what it learns."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.text import Text
+
+    items = [Text.assemble((conv.id, "bold"), f"  source={conv.source} kind={conv.kind} style={conv.style}")]
+    if conv.tools:
+        items.append(Text("tools: " + ", ".join(t.name for t in conv.tools), style="dim"))
+    for turn in conv.turns:
+        labels = [turn.role]
+        if turn.role == "assistant":
+            labels.append("LEARN" if turn.loss else "no loss")
+            labels += [x for x in (turn.part, turn.capability) if x]
+        if turn.call:
+            labels.append(f"call={turn.call.name}")
+        border = ROLE_STYLE.get(turn.role, "white") if (turn.loss or turn.role != "assistant") else "dim"
+        items.append(Panel(Text(turn.content), title=" | ".join(labels), title_align="left", border_style=border))
+    return Group(*items)
 
 
 @app.command()
@@ -118,8 +142,9 @@ def score(
     """Judge a predictions file from any model (Agent-H metrics as JSON on stdout); exit 2 on a malformed line."""
     import json
 
-    from agentflan.jsonio import InputError, iter_raw
-    from agentflan.scoring import Prediction, PredictionError, score as score_predictions
+    from agentflan.data.jsonio import InputError, iter_raw
+    from agentflan.evaluation.scoring import Prediction, PredictionError
+    from agentflan.evaluation.scoring import score as score_predictions
 
     preds = []
     try:
@@ -145,18 +170,17 @@ def promote(
     """Move alias `champion` to a model version if it beats the champion on `registry.gate`."""
     import json
 
-    from agentflan.config import ParamsError
-    from agentflan.project import load_params
-    from agentflan.registry import Gate, RegistryConfig, promote as promote_version
+    from agentflan.config import ParamsError, load_params
+    from agentflan.pipeline.registry import promote as promote_version
 
     try:
-        cfg = RegistryConfig.from_params(load_params(params).get("registry"))
-    except (ParamsError, OSError) as e:
+        cfg = load_params(params).registry
+    except ParamsError as e:
         raise _fail(str(e)) from None
-    from agentflan.tracking import client
+    from agentflan.pipeline.tracking import client
 
     try:
-        decision = promote_version(client(), cfg.model_name, Gate.from_params(cfg.gate), version, dry_run, force)
+        decision = promote_version(client(), cfg.model_name, cfg.gate, version, dry_run, force)
     except LookupError as e:
         raise _fail(str(e.args[0])) from None
     typer.echo(json.dumps(decision.to_dict(), indent=2))

@@ -1,63 +1,353 @@
-"""params.yaml sections -> typed, checked config dataclasses (config flows into code in one place).
+"""params.yaml as typed models: the one place where configuration enters the code.
 
-`from_section(Cls, values, "convert")` refuses unknown keys and values of the wrong type, naming the
-key (`convert.react_fraction: ...`), before any work is done. Range checks live in each config's
-`check()`, which raises `ParamsError` with the key too.
+`load_params()` parses the whole file once into `Params`; every stage and command takes its typed
+section from that object (`params.train.max_length`). Unknown keys, wrong types, NaN/infinite numbers
+and out-of-range values are refused before any work is done, with a `ParamsError` that names the key
+(`mix.reasoning: -0.5 is negative ...`). This module imports nothing else of the package: the wings
+below it (data, demo, training, evaluation, pipeline) receive these models.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
 
-T = TypeVar("T")
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+M = TypeVar("M", bound=BaseModel)
+
+SOURCE_FORMATS = ("auto", "agentinstruct", "toolbench", "sharegpt", "agentflan")
 
 
 class ParamsError(ValueError):
     """A params.yaml value that cannot work; the message names the key."""
 
 
-def fraction(section: str, key: str, value: float) -> None:
+def _fraction(value: float) -> float:
     if not 0.0 <= value <= 1.0:
-        raise ParamsError(f"{section}.{key}: {value} is not a fraction between 0 and 1")
-
-
-def non_negative(section: str, key: str, value: float) -> None:
-    if value < 0:
-        raise ParamsError(f"{section}.{key}: {value} must not be negative")
-
-
-def _coerce(section: str, key: str, hint: Any, value: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool):
-        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-            raise ParamsError(f"{section}.{key}: expected {hint.__name__}, got {value!r}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ParamsError(f"{section}.{key}: expected a list, got {value!r}")
-        return tuple(value)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ParamsError(f"{section}.{key}: expected a mapping, got {value!r}")
-        return dict(value)
+        raise ValueError(f"{value} is not a fraction between 0 and 1")
     return value
 
 
-def from_section(cls: type[T], values: dict[str, Any] | None, section: str) -> T:
-    values = values or {}
+def _non_negative(value: float) -> float:
+    if value < 0:
+        raise ValueError(f"{value} must not be negative")
+    return value
+
+
+def _positive(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{value} is below 1 (must be at least 1)")
+    return value
+
+
+Fraction = Annotated[float, AfterValidator(_fraction)]
+NonNegative = Annotated[float, AfterValidator(_non_negative)]
+Count = Annotated[int, AfterValidator(_non_negative)]
+Positive = Annotated[int, AfterValidator(_positive)]
+
+
+class Section(BaseModel):
+    """A params.yaml section: unknown keys, coercions between types, NaN and infinity are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+class Paths(Section):
+    """`paths`: where every stage reads and writes (relative to the repository root)."""
+
+    demo: str = "data/raw/demo"
+    demo_metrics: str = "metrics/demo.json"
+    converted: str = "data/converted/conversations.jsonl"
+    quarantine: str = "data/converted/quarantine.jsonl"
+    convert_metrics: str = "metrics/convert.json"
+    decomposed: str = "data/decomposed/conversations.jsonl"
+    decompose_metrics: str = "metrics/decompose.json"
+    capability_plot: str = "plots/capabilities.json"
+    balanced: str = "data/balanced/conversations.jsonl"
+    balance_metrics: str = "metrics/balance.json"
+    balance_plot: str = "plots/balance.json"
+    train: str = "data/final/train.jsonl"
+    validation: str = "data/final/validation.jsonl"
+    train_agentflan: str = "data/final/agentflan/train.jsonl"
+    validation_agentflan: str = "data/final/agentflan/validation.jsonl"
+    negatives_metrics: str = "metrics/negatives.json"
+    model: str = "models/agentflan"
+    train_metrics: str = "metrics/train.json"
+    train_loss_plot: str = "plots/train_loss.json"
+    val_loss_plot: str = "plots/val_loss.json"
+    benchmark: str = "data/eval/agent_h.jsonl"
+    predictions: str = "data/eval/predictions.jsonl"
+    eval_metrics: str = "metrics/evaluate.json"
+    agent_h_plot: str = "plots/agent_h.json"
+
+    def __getitem__(self, key: str) -> Path:
+        if key not in type(self).model_fields:
+            raise ParamsError(f"paths.{key}: no such path")
+        return Path(getattr(self, key))
+
+
+class DemoConfig(Section):
+    """`demo`: the synthetic corpus in the upstream formats."""
+
+    seed: int = 0
+    toolbench: Count = 600  # trajectories (queries); each is written as one record per step
+    two_tool_fraction: Fraction = 0.25
+    give_up_fraction: Fraction = 0.05
+    empty_thought_fraction: Fraction = 0.05
+    distractors: Count = 2  # extra tools offered beside the needed ones
+    agentinstruct_os: Count = 40
+    agentinstruct_db: Count = 40
+    sharegpt: Count = 200
+    heldout_tools: list[str] = []
+
+
+class Source(Section):
+    """A `data.sources` entry: a path, or `{path, format}`."""
+
+    path: str
+    format: Literal[SOURCE_FORMATS] = "auto"  # type: ignore[valid-type]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_path(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
+
+
+class DataConfig(Section):
+    """`data`: the inputs of `convert`."""
+
+    sources: Annotated[list[Source], Field(min_length=1)]
+
+
+class ConvertConfig(Section):
+    """`convert`: agent trajectories -> chat conversations."""
+
+    react_fraction: Fraction = 0.1
+    format_samples: Count = 0
+    seed: int = 0
+
+
+class Mix(Section):
+    """`mix`: share of each capability's trainable data to keep (1.0 = all of it)."""
+
+    reasoning: float = 1.0
+    retrieval: float = 0.25
+    understanding: float = 0.75
+    instruction_following: float = 1.0
+    general: float = 1.0
+
+    @model_validator(mode="after")
+    def _weights(self) -> Mix:
+        for capability, w in self:
+            if w < 0:
+                raise ParamsError(f"mix.{capability}: {w} is negative; a weight is the share of that capability's data to keep (0 to 1)")
+            if w > 1:
+                raise ParamsError(f"mix.{capability}: {w} is above 1; 1.0 already keeps all of that capability's data")
+        return self
+
+    def weight(self, capability: str) -> float:
+        return getattr(self, capability)
+
+
+class BalanceConfig(Section):
+    """`balance`: the seed of turn selection and the share error the validation accepts."""
+
+    seed: int = 0
+    tolerance: Annotated[float, Field(gt=0, lt=1)] = 0.02
+
+
+class NegativesConfig(Section):
+    """`negatives`: hallucination negatives and the train/validation split."""
+
+    enabled: bool = True
+    seed: int = 0
+    no_tools: Fraction = 0.2  # share of agent conversations that yield a "tool needed, none offered" negative
+    plain_with_tools: Fraction = 0.5  # share of general conversations that get irrelevant tools offered
+    max_tools: Count = 3  # most irrelevant tools appended to one plain query
+    val_fraction: Fraction = 0.1
+
+
+class TinyConfig(Section):
+    """`model.tiny`: the small Llama built when `model.base` is `tiny`."""
+
+    vocab_size: Positive = 1024
+    hidden_size: Positive = 128
+    num_hidden_layers: Positive = 4
+    num_attention_heads: Positive = 4
+    intermediate_size: Positive = 384
+    max_position_embeddings: Positive = 1024
+
+    @model_validator(mode="after")
+    def _heads(self) -> TinyConfig:
+        if self.hidden_size % self.num_attention_heads:
+            raise ParamsError("model.tiny.num_attention_heads: must divide model.tiny.hidden_size")
+        return self
+
+
+class ModelConfig(Section):
+    """`model`: `tiny`, a hub id or a local path."""
+
+    base: str = "tiny"
+    trust_remote_code: bool = False
+    tiny: TinyConfig = TinyConfig()
+
+
+class LoraConfig(Section):
+    """`train.lora`: peft LoRA adapters, merged before saving."""
+
+    enabled: bool = False
+    r: Positive = 8
+    alpha: Positive = 16
+    dropout: Fraction = 0.05
+    target_modules: list[str] = ["q_proj", "v_proj"]
+
+
+class TrainConfig(Section):
+    """`train`: the optimisation loop."""
+
+    seed: int = 0
+    max_length: Positive = 512
+    batch_tokens: Positive = 8192  # tokens per optimizer micro-batch, across all processes
+    grad_accum: Positive = 1
+    max_steps: Positive = 200  # optimizer steps
+    lr: NonNegative = 3e-3
+    weight_decay: NonNegative = 0.01
+    warmup_steps: Count = 20
+    max_grad_norm: NonNegative = 1.0
+    eval_every: Positive = 50
+    checkpoint_every: Positive = 50
+    keep_checkpoints: Positive = 2
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 on a GPU that supports it
+    lora: LoraConfig = LoraConfig()
+
+    @model_validator(mode="after")
+    def _rows(self) -> TrainConfig:
+        if self.batch_tokens < self.max_length:
+            raise ParamsError("train.batch_tokens: must hold at least one row of train.max_length tokens")
+        return self
+
+    @property
+    def batch_rows(self) -> int:
+        return self.batch_tokens // self.max_length
+
+    def precision(self) -> str:
+        if self.mixed_precision != "auto":
+            return self.mixed_precision
+        import torch
+
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+class AgentHConfig(Section):
+    """`eval.agent_h`: how the benchmark is drawn."""
+
+    seed: int = 1234
+    per_category: Positive = 20
+    distractors: Count = 2
+
+
+class EvalConfig(Section):
+    """`eval`: generation and the benchmark."""
+
+    max_new_tokens: Positive = 64
+    batch_size: Positive = 16
+    benchmark: str = ""  # empty: build from held-out tools and queries; else a JSONL file of Agent-H samples
+    agent_h: AgentHConfig = AgentHConfig()
+
+
+class Gate(Section):
+    """`registry.gate`: what a candidate must show to take the `champion` alias."""
+
+    min_hscore_gain: NonNegative = 0.0  # candidate HScore must exceed the champion's by more than this
+    tool_accuracy_tolerance: NonNegative = 0.02  # candidate tool-name accuracy may be lower by at most this
+
+
+class RegistryConfig(Section):
+    """`registry`: the registered model's name and the promotion gate."""
+
+    model_name: str = "agentflan"
+    gate: Gate = Gate()
+
+
+class Params(Section):
+    """The whole params.yaml."""
+
+    paths: Paths = Paths()
+    demo: DemoConfig = DemoConfig()
+    data: DataConfig
+    convert: ConvertConfig = ConvertConfig()
+    mix: Mix = Mix()
+    balance: BalanceConfig = BalanceConfig()
+    negatives: NegativesConfig = NegativesConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    registry: RegistryConfig = RegistryConfig()
+
+
+def _where(prefix: str, loc: tuple[Any, ...]) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith("function-") and part not in ("str", "dict[str,any]"):
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _known(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at `loc` (for "unknown key" messages)."""
+    for part in loc:
+        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+        annotation = getattr(field, "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif isinstance(part, str) and field is None:
+            break
+    return sorted(model.model_fields)
+
+
+def _message(model: type[BaseModel], prefix: str, error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    where = _where(prefix, loc)
+    kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key (known: {', '.join(_known(model, loc[:-1]))})"
+    if kind == "missing":
+        return f"{where}: missing"
+    if kind in ("value_error", "assertion_error"):
+        cause = error.get("ctx", {}).get("error")
+        text = str(cause) if cause is not None else error["msg"].removeprefix("Value error, ")
+        named = not where or text.startswith(where.split("[")[0] + ".") or text.startswith(where + ":")
+        return text if named else f"{where}: {text}"
+    if kind == "literal_error":
+        return f"{where}: {value!r} is not one of {error['ctx']['expected']}"
+    return f"{where}: {error['msg'].lower().removeprefix('input should be ')} expected, got {value!r}"
+
+
+def parse(model: type[M], values: Any, where: str = "") -> M:
+    """Build `model` from a params mapping; raises `ParamsError` naming the first bad key."""
+    if values is None:
+        values = {}
     if not isinstance(values, dict):
-        raise ParamsError(f"{section}: expected a mapping, got {values!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - fields)
-    if unknown:
-        raise ParamsError(f"{section}.{unknown[0]}: unknown key (known: {', '.join(sorted(fields))})")
-    obj = cls(**{k: _coerce(section, k, hints[k], v) for k, v in values.items()})
-    check = getattr(obj, "check", None)
-    if check:
-        check()
-    return obj
+        raise ParamsError(f"{where or 'params'}: expected a mapping, got {values!r}")
+    try:
+        return model.model_validate(values)
+    except ParamsError:
+        raise
+    except ValidationError as e:
+        raise ParamsError(_message(model, where, e.errors(include_url=False)[0])) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Parse and check the whole params file once."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except OSError as e:
+        raise ParamsError(f"{p}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ParamsError(f"{p}: not valid YAML ({e})") from None
+    return parse(Params, raw)

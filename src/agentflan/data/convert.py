@@ -1,0 +1,257 @@
+"""Convert upstream agent trajectories into canonical conversations ("aligning agent tuning to chat").
+
+Every source record becomes one `Conversation`. A seeded `react_fraction` of agent trajectories keep
+their upstream ReAct text; the rest become natural multi-turn chat in which the thought, the tool
+choice and the arguments are separate assistant turns with short eliciting user turns between them.
+`format_samples` format-following samples (ReAct and JSON output formats) are added at the end.
+Malformed records go to quarantine with file, record, field and reason; cleaning rules drop records
+and count them, so `read == converted + dropped + quarantined` always holds.
+
+Pure data: no MLflow, no GX, no torch.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentflan.config import ConvertConfig, Source
+from agentflan.data.formats import FORMATS, READERS, detect
+from agentflan.data.formats.base import Dialogue, Dropped, Message, RecordError, Step, Trajectory
+from agentflan.data.jsonio import InputError, RawLine, iter_raw
+from agentflan.data.prompts import ELICIT, NATURAL_SYSTEM, format_system
+from agentflan.data.schema import Conversation, Tool, ToolCall, Turn
+from agentflan.data.seeded import unit_hash
+
+DETECT_SAMPLE = 20
+
+
+@dataclass
+class Rejected:
+    """A quarantine entry: which file and record, which field, and why."""
+
+    file: str
+    record: int  # 1-based record number in the file (the line number for JSONL)
+    id: str
+    field: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "record": self.record, "id": self.id, "field": self.field, "reason": self.reason}
+
+
+@dataclass
+class ConvertStats:
+    read: int = 0
+    converted: int = 0
+    quarantined: int = 0
+    format_samples: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    by_source: Counter = field(default_factory=Counter)
+    by_style: Counter = field(default_factory=Counter)
+
+    @property
+    def written(self) -> int:
+        return self.converted + self.format_samples
+
+    def balanced(self) -> bool:
+        return self.read == self.converted + sum(self.dropped.values()) + self.quarantined
+
+    def to_metrics(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "converted": self.converted,
+            "dropped": sum(self.dropped.values()),
+            "dropped_by_rule": dict(sorted(self.dropped.items())),
+            "quarantined": self.quarantined,
+            "format_samples": self.format_samples,
+            "written": self.written,
+            "by_source": dict(sorted(self.by_source.items())),
+            "by_style": dict(sorted(self.by_style.items())),
+        }
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def render_chat(traj: Trajectory, rng: random.Random) -> list[Turn]:
+    """Chat-aligned form: thought, tool choice and arguments become separate assistant turns."""
+    turns = [Turn("system", NATURAL_SYSTEM)]
+    skip_ack = False
+    for i, e in enumerate(traj.events):
+        if isinstance(e, Message):
+            if i == 0 and e.role == "user" and traj.first_user_split:
+                problem = traj.first_user_split[1]
+                if problem:
+                    turns.append(Turn("user", problem))
+                else:
+                    skip_ack = True  # instructions only: drop it and the model's "Ok." that follows
+                continue
+            if skip_ack and e.role == "assistant":
+                skip_ack = False
+                continue
+            turns.append(Turn(e.role, e.content, loss=e.loss, part="chat" if e.role == "assistant" else None))
+            continue
+        skip_ack = False
+        turns.extend(render_step(e, rng))
+    return turns
+
+
+def render_step(step: Step, rng: random.Random) -> list[Turn]:
+    out = []
+    if step.thought:
+        out.append(Turn("assistant", step.thought, loss=step.loss, part="thought"))
+    if step.call is not None:
+        if out:
+            out.append(Turn("user", rng.choice(ELICIT["tool"])))
+        out.append(Turn("assistant", step.call.name, loss=step.loss, part="tool_choice"))
+        out.append(Turn("user", rng.choice(ELICIT["arguments"])))
+        out.append(Turn("assistant", step.call.arguments_json(), loss=step.loss, part="arguments", call=step.call))
+    else:
+        if out:
+            out.append(Turn("user", rng.choice(ELICIT["answer"])))
+        out.append(Turn("assistant", step.answer or "", loss=step.loss, part="answer"))
+    return out
+
+
+def render_react(traj: Trajectory) -> list[Turn]:
+    """ReAct form: the upstream prompt and assistant text, verbatim."""
+    turns = [Turn("system", traj.system)] if traj.system else []
+    for e in traj.events:
+        if isinstance(e, Step):
+            turns.append(Turn("assistant", e.raw.strip(), loss=e.loss, part="react", call=e.call))
+        else:
+            turns.append(Turn(e.role, e.content, loss=e.loss, part="chat" if e.role == "assistant" else None))
+    return turns
+
+
+def render_format_sample(index: int, fmt: str, conv_id: str, source: str, query: str, tools: list[Tool], thought: str, call: ToolCall) -> Conversation:
+    if fmt == "react":
+        answer = f"Thought: {thought}\nAction: {call.name}\nAction Input: {call.arguments_json()}"
+    else:
+        answer = json.dumps({"thought": thought, "name": call.name, "arguments": call.arguments}, ensure_ascii=False)
+    turns = [
+        Turn("system", format_system(fmt)),
+        Turn("user", query),
+        Turn("assistant", answer, loss=True, part="format", call=call),
+    ]
+    return Conversation(f"format_{fmt}_{index}_{conv_id}", source, "format", "plain", turns, list(tools), query, {"format": fmt})
+
+
+def dialogue_to_conversation(d: Dialogue, meta: dict[str, Any]) -> Conversation:
+    part = "chat" if d.kind == "general" else None  # release records: decompose labels them by content
+    turns = [Turn(m.role, m.content, loss=m.loss, part=part if m.role == "assistant" else None) for m in d.messages]
+    query = next((m.content for m in d.messages if m.role == "user"), "")
+    return Conversation(d.id, d.source, d.kind, d.style, turns, [], query, {**meta, **d.meta})
+
+
+# --- the converter -----------------------------------------------------------------------------
+
+
+class Converter:
+    """Streams sources into conversations; rejected records go to `on_reject` as they are found."""
+
+    def __init__(self, config: ConvertConfig, on_reject: Callable[[Rejected], None] = lambda r: None):
+        self.config = config
+        self.on_reject = on_reject
+        self.stats = ConvertStats()
+        self._ids: set[str] = set()
+        self._format_pool: list[tuple[float, str, Any]] = []  # bottom-k by hash, bounded memory
+
+    def run(self, sources: Iterable[Source]) -> Iterator[Conversation]:
+        for src in sources:
+            yield from self.convert_file(src.path, src.format)
+        yield from self.format_samples()
+
+    def open_source(self, path: str, fmt: str) -> tuple[str, Iterator[RawLine]]:
+        """The format of a file (detected or checked) and its records; raises InputError if unusable."""
+        if fmt != "auto" and fmt not in READERS:
+            raise InputError(f"{path}: unknown format {fmt!r} (expected auto or one of {', '.join(FORMATS)})")
+        lines = iter_raw(path)
+        head = list(itertools.islice(lines, DETECT_SAMPLE))
+        sample = [r.data for r in head if r.error is None]
+        if not sample:
+            raise InputError(f"{path}: no readable JSON record in its first {len(head)} lines")
+        found = detect(sample)
+        if fmt == "auto":
+            if found is None:
+                raise InputError(f"{path}: not a recognised format (expected {', '.join(FORMATS)} records)")
+            fmt = found
+        elif not any(READERS[fmt].looks_like(r) for r in sample):
+            raise InputError(f"{path}: records do not look like {fmt} (detected: {found or 'nothing known'})")
+        return fmt, itertools.chain(head, lines)
+
+    def convert_file(self, path: str, fmt: str = "auto") -> Iterator[Conversation]:
+        fmt, lines = self.open_source(path, fmt)
+        reader = READERS[fmt]
+        name = Path(path).name
+        for raw in lines:
+            self.stats.read += 1
+            rid = raw.data.get("id", "") if isinstance(raw.data, dict) else ""
+            if raw.error:
+                self._reject(Rejected(name, raw.index + 1, "", "<line>", raw.error))
+                continue
+            try:
+                parsed = reader.parse(raw.data, fmt, raw.index)
+                conv = self._to_conversation(parsed, {"file": name, "record": raw.index + 1})
+            except RecordError as e:
+                self._reject(Rejected(name, raw.index + 1, str(rid), e.field, e.reason))
+                continue
+            except Dropped as e:
+                self.stats.dropped[e.rule] += 1
+                continue
+            except (KeyError, TypeError, AttributeError, ValueError) as e:  # a shape no reader rule foresaw
+                self._reject(Rejected(name, raw.index + 1, str(rid), "<record>", f"unexpected structure: {type(e).__name__}: {e}"))
+                continue
+            if conv.id in self._ids:
+                self._reject(Rejected(name, raw.index + 1, conv.id, "id", "duplicate id"))
+                continue
+            self._ids.add(conv.id)
+            self.stats.converted += 1
+            self.stats.by_source[conv.source] += 1
+            self.stats.by_style[conv.style] += 1
+            yield conv
+
+    def _reject(self, rejected: Rejected) -> None:
+        self.stats.quarantined += 1
+        self.on_reject(rejected)
+
+    def _to_conversation(self, parsed: Trajectory | Dialogue, meta: dict[str, Any]) -> Conversation:
+        if isinstance(parsed, Dialogue):
+            return dialogue_to_conversation(parsed, meta)
+        cfg = self.config
+        react = unit_hash(cfg.seed, "style", parsed.id) < cfg.react_fraction
+        if react:
+            turns = render_react(parsed)
+        else:
+            turns = render_chat(parsed, random.Random(f"{cfg.seed}:elicit:{parsed.id}"))
+        self._offer_format_candidate(parsed)
+        meta = {**meta, "tools_in_prompt": react}
+        return Conversation(parsed.id, parsed.source, "agent", "react" if react else "chat", turns, parsed.tools, parsed.query, meta)
+
+    def _offer_format_candidate(self, traj: Trajectory) -> None:
+        k = self.config.format_samples
+        first = next((s for s in traj.steps if s.loss), None)
+        if k <= 0 or first is None or first.call is None or not first.thought or not traj.query:
+            return
+        key = unit_hash(self.config.seed, "format", traj.id)
+        item = (-key, traj.id, (traj.source, traj.query, traj.tools, first.thought, first.call))
+        if len(self._format_pool) < k:
+            heapq.heappush(self._format_pool, item)
+        elif item > self._format_pool[0]:
+            heapq.heapreplace(self._format_pool, item)
+
+    def format_samples(self) -> Iterator[Conversation]:
+        pool = sorted(self._format_pool, reverse=True)  # smallest hash first: a stable order
+        for i, (_, conv_id, (source, query, tools, thought, call)) in enumerate(pool):
+            fmt = ("react", "json")[i % 2]
+            self.stats.format_samples += 1
+            self.stats.by_style["plain"] += 1
+            yield render_format_sample(i, fmt, conv_id, f"format/{fmt}", query, tools, thought, call)

@@ -1,0 +1,123 @@
+"""Capability decomposition: one capability label per assistant turn, and token counts per capability.
+
+The converter records what each assistant turn *is* (`part`); the label follows from it:
+
+| part          | capability            | why                                                   |
+|---------------|-----------------------|-------------------------------------------------------|
+| thought       | reasoning             | planning the next step                                |
+| tool_choice   | retrieval             | choosing the tool                                     |
+| arguments     | understanding         | filling the tool's arguments from the query          |
+| answer        | understanding         | composing the answer from what the tools returned    |
+| react, format | instruction_following | producing a required output format                    |
+| chat          | general               | ordinary conversation                                 |
+
+Turns without a part (Agent-FLAN release records carry only roles) are labelled from their content
+(`label_by_content`). Token counts here are tokenizer-independent (words and punctuation marks), so
+they are stable across models; the train stage re-counts with the real tokenizer.
+
+Pure data: no MLflow, no GX, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from agentflan.data.schema import CAPABILITIES, Conversation, Turn
+
+PART_CAPABILITY = {
+    "thought": "reasoning",
+    "tool_choice": "retrieval",
+    "arguments": "understanding",
+    "answer": "understanding",
+    "react": "instruction_following",
+    "format": "instruction_following",
+    "chat": "general",
+}
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_REACT_KEYS = re.compile(r"^\s*(Thought|Action|Action Input|Think|Act)\s*:", re.M)
+
+
+def count_tokens(text: str) -> int:
+    """Words and punctuation marks: a stable, tokenizer-independent size."""
+    return len(_TOKEN.findall(text))
+
+
+def _is_json_object(text: str) -> bool:
+    text = text.strip()
+    if not text.startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def label_by_content(conv: Conversation, index: int) -> str:
+    """A capability for an assistant turn that came without structure (Agent-FLAN release records)."""
+    turn = conv.turns[index]
+    if conv.kind in ("general", "negative"):
+        return "general"
+    if len(_REACT_KEYS.findall(turn.content)) >= 2:
+        return "instruction_following"
+    if _is_json_object(turn.content):
+        return "understanding"
+    tool_names = {t.name for t in conv.tools}
+    if turn.content.strip() in tool_names or (re.fullmatch(r"[A-Za-z_][\w.]*", turn.content.strip()) and len(turn.content) < 64):
+        return "retrieval"
+    later = conv.turns[index + 1 :]
+    if later and later[0].role == "user" and any(t.role == "assistant" for t in later):
+        return "reasoning"  # a statement the user answers by eliciting the next step
+    return "understanding"  # the final answer, composed from the tool results
+
+
+def label(conv: Conversation) -> Conversation:
+    """Set `capability` on every assistant turn (in place) and return the conversation."""
+    for i, turn in enumerate(conv.turns):
+        if turn.role != "assistant":
+            continue
+        if turn.part is not None:
+            turn.capability = PART_CAPABILITY[turn.part]
+        else:
+            turn.capability = label_by_content(conv, i)
+    return conv
+
+
+@dataclass
+class CapabilityTable:
+    """Trainable turns and tokens per capability (the decompose and balance metrics)."""
+
+    turns: Counter = field(default_factory=Counter)
+    tokens: Counter = field(default_factory=Counter)
+    conversations: int = 0
+
+    def add(self, conv: Conversation) -> None:
+        self.conversations += 1
+        for turn in conv.trainable_turns:
+            self.add_turn(turn)
+
+    def add_turn(self, turn: Turn) -> None:
+        self.turns[turn.capability] += 1
+        self.tokens[turn.capability] += count_tokens(turn.content)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(self.tokens.values())
+
+    def shares(self) -> dict[str, float]:
+        total = self.total_tokens or 1
+        return {c: round(self.tokens[c] / total, 6) for c in CAPABILITIES}
+
+    def to_metrics(self) -> dict:
+        return {
+            "conversations": self.conversations,
+            "trainable_tokens": self.total_tokens,
+            "tokens": {c: self.tokens[c] for c in CAPABILITIES},
+            "turns": {c: self.turns[c] for c in CAPABILITIES},
+            "share": self.shares(),
+        }
+
+    def plot_rows(self) -> list[dict]:
+        return [{"capability": c, "tokens": self.tokens[c], "turns": self.turns[c]} for c in CAPABILITIES]

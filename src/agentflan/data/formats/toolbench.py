@@ -1,0 +1,150 @@
+"""ToolBench / ToolLLaMA training format (OpenBMB/ToolBench `preprocess_toolllama_data.py`).
+
+`{"id": "Step N: <query>", "conversations": [{"from": "system"|"user"|"assistant"|"function",
+"value": str}]}`. The system prompt ends with "Specifically, you have access to the following APIs: "
+and a *Python repr* of the function list, parsed here with `ast.literal_eval` (never eval), once per
+distinct prompt. Assistant turns are "\\nThought: ...\\nAction: <api>\\nAction Input: <json>"; a
+trajectory ends with `Finish` (give_answer / give_up_and_restart). The preprocessing script writes one
+record per step (prefixes of the same trajectory); only the one that reaches a final answer is kept.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from typing import Any
+
+import orjson
+
+from agentflan.data.formats.base import (
+    Dropped,
+    Message,
+    RecordError,
+    Step,
+    Trajectory,
+    conversations_list,
+    record_id,
+    text_field,
+)
+from agentflan.data.schema import Tool, ToolCall
+
+API_MARKER = "Specifically, you have access to the following APIs: "
+FINISH = "Finish"
+ROLE_MAP = {"system": "system", "user": "user", "assistant": "assistant", "function": "tool"}
+_REACT = re.compile(r"^\s*Thought:(?P<thought>.*?)\nAction:(?P<action>[^\n]*)\nAction Input:(?P<input>.*)$", re.S)
+_QUERY_TAIL = re.compile(r"\s*Begin!\s*$")
+# RapidAPI boilerplate around every description: 'This is the subfunction for tool "x", you can use
+# this tool.The description of this function is: "<the description>"'
+_BOILERPLATE = re.compile(r'^This is the subfunction for tool "[^"]*", you can use this tool\.\s*'
+                          r'(?:The description of this function is: "(?P<inner>.*)")?\s*$', re.S)
+
+
+def clean_description(text: str) -> str:
+    """The tool's own description without ToolBench's RapidAPI boilerplate."""
+    m = _BOILERPLATE.match(text.strip())
+    return (m["inner"] or "").strip() if m else text.strip()
+
+
+def looks_like(record: Any) -> bool:
+    turns = record.get("conversations") if isinstance(record, dict) else None
+    if not isinstance(turns, list):
+        return False
+    roles = {t.get("from") for t in turns if isinstance(t, dict)}
+    return bool(roles & {"function", "system", "assistant"}) and "gpt" not in roles
+
+
+def _json_safe(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise RecordError(where, f"unsupported value of type {type(value).__name__} in the API list")
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_api_list(system: str) -> tuple[Tool, ...]:
+    """The tools listed in a ToolLLaMA system prompt (cached: every step record repeats the prompt)."""
+    at = system.rfind(API_MARKER)
+    if at < 0:
+        raise RecordError("conversations[0].value", "system prompt has no API list ('Specifically, you have access ...')")
+    text = system[at + len(API_MARKER) :].strip()
+    try:
+        apis = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as e:
+        raise RecordError("conversations[0].value", f"API list is not a Python literal ({type(e).__name__})") from None
+    if not isinstance(apis, list):
+        raise RecordError("conversations[0].value", "API list is not a list")
+    tools = []
+    for i, api in enumerate(apis):
+        where = f"conversations[0].value.apis[{i}]"
+        if not isinstance(api, dict) or not isinstance(api.get("name"), str):
+            raise RecordError(where, "API entry without a name")
+        if api["name"] == FINISH:
+            continue
+        params = _json_safe(api.get("parameters") or {"type": "object", "properties": {}}, f"{where}.parameters")
+        params.pop("optional", None)  # ToolBench's list of non-required keys; JSON schema says it with "required"
+        tools.append(Tool(api["name"], clean_description(str(api.get("description") or "")), params))
+    return tuple(tools)
+
+
+def parse_step(value: str, where: str) -> Step:
+    m = _REACT.match(value)
+    if not m:
+        raise Dropped("not_react", f"{where} is not in Thought/Action/Action Input form")
+    thought = " ".join(part.strip() for part in m["thought"].split("\nThought:")).strip()
+    action = m["action"].strip()
+    if not action:
+        raise RecordError(where, "empty Action")
+    raw_input = m["input"].strip()
+    try:
+        arguments = orjson.loads(raw_input) if raw_input else {}
+    except orjson.JSONDecodeError:
+        raise RecordError(where, f"Action Input is not JSON: {raw_input[:60]!r}") from None
+    if not isinstance(arguments, dict):
+        raise RecordError(where, "Action Input is not a JSON object")
+    return Step(raw=value, thought=thought, call=ToolCall(action, arguments))
+
+
+def _finish(step: Step, where: str) -> Step:
+    """Turn a trailing Finish call into a final answer, or drop a trajectory that gave up."""
+    args = step.call.arguments
+    if args.get("return_type") == "give_up_and_restart":
+        raise Dropped("gave_up", "trajectory ends with give_up_and_restart")
+    if args.get("return_type") != "give_answer" or not isinstance(args.get("final_answer"), str):
+        raise RecordError(where, "Finish needs return_type give_answer and a final_answer string")
+    return Step(raw=step.raw, thought=step.thought, answer=args["final_answer"])
+
+
+def parse(record: Any, source: str, index: int) -> Trajectory:
+    turns = conversations_list(record)
+    rid = record_id(record, f"{source}_{index}")
+    system, query, tools, events = "", "", [], []
+    for i, t in enumerate(turns):
+        where = f"conversations[{i}]"
+        role = t.get("from")
+        if role not in ROLE_MAP:
+            raise RecordError(f"{where}.from", f"unknown role {role!r} (expected system, user, assistant or function)")
+        value = text_field(t, "value", where)
+        if role == "system":
+            system, tools = value, list(parse_api_list(value))
+        elif role == "assistant":
+            events.append(parse_step(value, f"{where}.value"))
+        else:
+            if role == "user" and not query:
+                query = _QUERY_TAIL.sub("", value).strip()
+            events.append(Message(ROLE_MAP[role], value))
+    steps = [e for e in events if isinstance(e, Step)]
+    if not steps:
+        raise Dropped("not_react", "no assistant step")
+    last = steps[-1]
+    if last.call.name != FINISH:
+        raise Dropped("no_final_answer", "last action is not Finish")
+    at = max(i for i, e in enumerate(events) if isinstance(e, Step))
+    events[at] = _finish(last, f"conversations[{len(turns) - 1}].value")
+    if not system:
+        raise RecordError("conversations", "no system turn with the API list")
+    first = ("", query) if events and isinstance(events[0], Message) and events[0].role == "user" else None
+    return Trajectory(rid, source, query, tools, events, system=system, tools_in_prompt=True, first_user_split=first)

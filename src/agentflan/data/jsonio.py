@@ -1,0 +1,150 @@
+"""Reading and writing JSON records: streamed, and published atomically.
+
+`atomic_writer` writes to a temporary file beside the target, fsyncs it and renames it over the
+target only when the block finishes without an exception, so a killed or failed stage never leaves a
+half-written output and the previous output stays intact until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from agentflan.data.schema import Conversation, SchemaError, conversation_from_dict
+
+
+class InputError(Exception):
+    """A whole input is unusable (missing, unreadable, empty, wrong format). Names the file."""
+
+
+@dataclass
+class RawLine:
+    """One record of an input file, or the reason it could not be read."""
+
+    path: str
+    index: int  # 0-based record index (line number - 1 for JSONL)
+    data: Any = None
+    error: str | None = None
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    with atomic_writer(path) as f:
+        f.write(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    return orjson.loads(Path(path).read_bytes())
+
+
+def write_jsonl(f: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
+    n = 0
+    for row in rows:
+        f.write(orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n")
+        n += 1
+    return n
+
+
+def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
+    """Records of a JSONL file or of a JSON array file (ToolBench's preprocessing writes an array).
+
+    Unparseable JSONL lines come back as `RawLine(error=...)` so the caller can quarantine them;
+    a file that cannot be read at all raises `InputError`.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    try:
+        fh = p.open("rb")
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror})") from None
+    with fh:
+        head = fh.read(4096).lstrip()
+        if not head:
+            raise InputError(f"{p}: empty file")
+        fh.seek(0)
+        if head[:1] == b"[":
+            try:
+                data = orjson.loads(fh.read())
+            except orjson.JSONDecodeError as e:
+                raise InputError(f"{p}: not valid JSON ({e})") from None
+            for i, rec in enumerate(data):
+                yield RawLine(str(p), i, data=rec)
+            return
+        seen = False
+        for i, line in enumerate(fh):
+            if not line.strip():
+                continue
+            seen = True
+            try:
+                yield RawLine(str(p), i, data=orjson.loads(line))
+            except orjson.JSONDecodeError as e:
+                yield RawLine(str(p), i, error=f"invalid JSON on line {i + 1}: {e}")
+        if not seen:
+            raise InputError(f"{p}: empty file")
+
+
+def read_conversations(path: str | os.PathLike) -> Iterator[Conversation]:
+    """Stream canonical records written by an earlier stage; a bad one raises naming file and line."""
+    for raw in iter_raw(path):
+        if raw.error:
+            raise InputError(f"{path}: {raw.error}")
+        try:
+            yield conversation_from_dict(raw.data)
+        except SchemaError as e:
+            rid = raw.data.get("id", "?") if isinstance(raw.data, dict) else "?"
+            raise InputError(f"{path}: record {raw.index + 1} (id {rid!r}): field {e.field}: {e.reason}") from None
+
+
+def write_conversations(path: str | os.PathLike, conversations: Iterable[Conversation]) -> int:
+    n = 0
+    with atomic_writer(path) as f:
+        for c in conversations:
+            f.write(c.to_json() + b"\n")
+            n += 1
+    return n
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Fill a fresh temporary directory; it replaces `path` only if the block succeeds."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        old = path.with_name(f".{path.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

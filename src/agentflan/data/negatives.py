@@ -1,0 +1,125 @@
+"""Hallucination negatives and the final train/validation split.
+
+As in the paper, two kinds of negative sample, both answered in plain text with no tool call:
+- `no_tools`: the query needs a tool, but none is offered -> the assistant says it has no tool for
+  that job (built from a seeded share of the agent conversations, reusing their queries);
+- `plain_with_tools`: tools are offered, but the query is ordinary conversation -> the plain answer
+  (a seeded share of the general-chat conversations get irrelevant tools appended).
+General chat that is not turned into a negative stays in the mix as it is.
+
+The split is by query: every conversation whose normalised query hashes below `val_fraction` goes to
+validation, so no query (and no id) is in both files.
+
+Pure data: no MLflow, no GX, no torch.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentflan.config import NegativesConfig
+from agentflan.data.prompts import NATURAL_SYSTEM, format_system
+from agentflan.data.schema import Conversation, Tool, Turn
+from agentflan.data.seeded import unit_hash
+
+NO_TOOL_ANSWERS = (
+    "I can't do that here: answering needs a tool for {job}, and no such tool is available in this conversation. "
+    "If you connect one, I can help with it.",
+    "Sorry, I have no tool for {job} in this conversation, so I can't get that information for you right now.",
+    "That needs live data from a tool for {job}, which I don't have access to here. I'd rather not guess.",
+)
+_DESCRIPTION = re.compile(r'The description of this function is: "(.*?)"', re.S)
+
+
+def job_of(tool: Tool) -> str:
+    """A short noun phrase for what a tool does, from its description."""
+    text = tool.description
+    quoted = _DESCRIPTION.search(text)
+    if quoted:
+        text = quoted.group(1)
+    text = (text.split(". ")[0].strip().rstrip(".") or tool.name.replace("_", " "))[:80]
+    return text[0].lower() + text[1:]
+
+
+def no_tools_negative(conv: Conversation, rng: random.Random) -> Conversation | None:
+    called = [c.name for c in conv.calls]
+    tool = next((t for t in conv.tools if t.name in called), None)
+    if tool is None or not conv.query:
+        return None
+    answer = rng.choice(NO_TOOL_ANSWERS).format(job=job_of(tool))
+    turns = [
+        Turn("system", NATURAL_SYSTEM),
+        Turn("user", conv.query),
+        Turn("assistant", answer, loss=True, part="chat", capability="general"),
+    ]
+    return Conversation(f"neg_notools_{conv.id}", f"negative/{conv.source}", "negative", "plain", turns, [], conv.query,
+                        {"negative": "no_tools", "from": conv.id, "needed_tool": tool.name})
+
+
+def plain_with_tools(conv: Conversation, pool: list[Tool], rng: random.Random, max_tools: int) -> Conversation:
+    """Irrelevant tools appended; half of them under a system prompt that asks for ReAct tool calls,
+    as ToolBench's prompt does, so the model learns that a format instruction is no reason to call."""
+    tools = rng.sample(pool, rng.randint(1, min(max_tools, len(pool))))
+    system = format_system("react") if rng.random() < 0.5 else NATURAL_SYSTEM
+    body = conv.turns[1:] if conv.turns and conv.turns[0].role == "system" else conv.turns
+    turns = [Turn("system", system), *body]
+    return Conversation(f"neg_plain_{conv.id}", f"negative/{conv.source}", "negative", conv.style, turns, tools, conv.query,
+                        {**conv.meta, "negative": "plain_with_tools", "from": conv.id})
+
+
+def query_key(conv: Conversation) -> str:
+    """The split unit: the normalised query (the id when there is none)."""
+    return " ".join(conv.query.lower().split()) or f"id:{conv.id}"
+
+
+def split_of(conv: Conversation, seed: int, val_fraction: float) -> str:
+    return "validation" if unit_hash(seed, "split", query_key(conv)) < val_fraction else "train"
+
+
+@dataclass
+class NegativesStats:
+    negatives: Counter = field(default_factory=Counter)
+    splits: Counter = field(default_factory=Counter)
+    kinds: Counter = field(default_factory=Counter)
+
+    def to_metrics(self) -> dict[str, Any]:
+        return {"negatives": dict(sorted(self.negatives.items())), "split": dict(sorted(self.splits.items())),
+                "kinds": dict(sorted(self.kinds.items())), "total": sum(self.splits.values())}
+
+
+def tool_pool(conversations: Iterable[Conversation]) -> list[Tool]:
+    """Every distinct tool offered in agent conversations, by name (first definition wins), sorted."""
+    pool: dict[str, Tool] = {}
+    for conv in conversations:
+        if conv.kind == "agent":
+            for t in conv.tools:
+                pool.setdefault(t.name, t)
+    return [pool[name] for name in sorted(pool)]
+
+
+def add_negatives(conversations: Iterable[Conversation], pool: list[Tool], cfg: NegativesConfig,
+                  stats: NegativesStats) -> Iterator[tuple[str, Conversation]]:
+    """(split, conversation) for every input conversation and the negatives built from it."""
+
+    def emit(conv: Conversation) -> tuple[str, Conversation]:
+        split = split_of(conv, cfg.seed, cfg.val_fraction)
+        stats.splits[split] += 1
+        stats.kinds[conv.kind] += 1
+        return split, conv
+
+    for conv in conversations:
+        rng = random.Random(f"{cfg.seed}:negatives:{conv.id}")
+        if cfg.enabled and conv.kind == "general" and pool and unit_hash(cfg.seed, "plain", conv.id) < cfg.plain_with_tools:
+            conv = plain_with_tools(conv, pool, rng, cfg.max_tools)
+            stats.negatives["plain_with_tools"] += 1
+        yield emit(conv)
+        if cfg.enabled and conv.kind == "agent" and unit_hash(cfg.seed, "notools", conv.id) < cfg.no_tools:
+            negative = no_tools_negative(conv, rng)
+            if negative is not None:
+                stats.negatives["no_tools"] += 1
+                yield emit(negative)

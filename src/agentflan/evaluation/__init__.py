@@ -1,0 +1,1 @@
+"""Evaluation: the Agent-H benchmark, batched generation, judges and scoring."""

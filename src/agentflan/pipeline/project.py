@@ -1,0 +1,72 @@
+"""Where the project is, which commit it is at, and the content hashes of its files.
+
+`dvc exp run --temp/--queue` runs stages in a copy under `.dvc/tmp/exps/<tmp>`; anything that must
+outlive the experiment (the MLflow store) resolves to the real repository root above that copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+MARKERS = ("dvc.yaml", "params.yaml")
+
+
+def workspace_root(start: str | Path | None = None) -> Path:
+    """The directory the pipeline runs in (the experiment's temp copy, when there is one)."""
+    here = Path(start or os.getcwd()).resolve()
+    for d in (here, *here.parents):
+        if any((d / m).exists() for m in MARKERS):
+            return d
+    return here
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The real repository root, also from inside a `dvc exp` temp copy."""
+    ws = workspace_root(start)
+    parts = ws.parts
+    for i in range(len(parts) - 3):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return ws
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    import json
+
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=8)
+def git_commit(cwd: str | None = None) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or workspace_root(), capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def _file_digest(path: str | Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    return _file_digest(path, "sha256")
+
+
+def file_md5(path: str | Path) -> str:
+    """The md5 of a file's bytes: what DVC 3 records in dvc.lock for a file output."""
+    return _file_digest(path, "md5")
+
+
+def process_rank() -> int:
+    """This process's rank under `accelerate launch`/torchrun (0 when run alone)."""
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))

@@ -1,0 +1,66 @@
+"""What every stage script shares: params, readable failures, the MLflow child run, metrics files.
+
+A stage script is wiring only: `with stage("convert") as s:` gives it the params and the tracking
+run; expected failures (unusable input, failed validation, bad params) print a readable message
+and exit non-zero without a traceback, and the outputs the stage had not yet published stay as they
+were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentflan.config import Params, ParamsError, load_params
+from agentflan.data.jsonio import InputError, write_json
+from agentflan.pipeline.project import process_rank, workspace_root
+from agentflan.pipeline.validation import ValidationFailed
+
+
+@dataclass
+class StageContext:
+    name: str
+    params: Params
+    run: Any  # tracking.StageRun
+
+    def path(self, key: str) -> Path:
+        return self.params.paths[key]
+
+    def write_metrics(self, key: str, metrics: dict[str, Any]) -> None:
+        write_json(self.path(key), metrics)
+        self.run.log_metrics(metrics)
+
+    def write_plot(self, key: str, rows: list[dict[str, Any]]) -> None:
+        write_json(self.path(key), rows)
+
+
+def _raise_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwind: temporary files are removed, the MLflow run is closed
+
+
+@contextlib.contextmanager
+def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageContext]:
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        params = load_params(workspace_root() / "params.yaml")  # the whole file, checked before any work
+        from agentflan.pipeline.tracking import NullRun, stage_run
+
+        if process_rank() != 0:  # one MLflow run per stage, from the main process only
+            yield StageContext(name, params, NullRun())
+            return
+        everything = params.model_dump(mode="json")
+        with stage_run(name, {k: everything[k] for k in param_sections}, everything) as run:
+            yield StageContext(name, params, run)
+    except ValidationFailed as e:
+        print(e.report(), file=sys.stderr)
+        print(f"{name}: nothing published. DVC removes a stage's outputs before running it; the previous "
+              "ones are still in its cache and dvc.lock: `dvc checkout` restores them.", file=sys.stderr)
+        sys.exit(1)
+    except (InputError, ParamsError) as e:
+        print(f"{name}: error: {e}", file=sys.stderr)
+        sys.exit(2)

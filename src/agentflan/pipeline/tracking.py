@@ -1,0 +1,181 @@
+"""MLflow tracking: one parent run per pipeline execution, one nested child run per stage.
+
+Every DVC stage is its own process, so stages find their parent run through a key each of them can
+recompute — `DVC_EXP_NAME` when DVC sets it, else the git commit plus a hash of params.yaml — and
+no run-id file ever becomes a DVC dependency. The tracking URI defaults to an absolute
+`sqlite:///<repo>/mlflow.db` (artifacts in `<repo>/mlartifacts`), resolved to the real repository
+root even inside a `dvc exp run --queue/--temp` copy; `MLFLOW_TRACKING_URI` overrides it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agentflan.pipeline.project import file_md5, file_sha256, git_commit, params_hash, project_root
+
+EXPERIMENT = "agentflan"
+KEY_TAG = "agentflan.pipeline_key"
+STAGE_TAG = "agentflan.pipeline.stage"
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+def artifact_location() -> str | None:
+    """Artifacts beside the default local store; another store (a server) decides its own.
+
+    Compared by value: `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI.
+    """
+    if tracking_uri() != default_tracking_uri():
+        return None
+    return (project_root() / "mlartifacts").as_uri()
+
+
+def pipeline_key(params: dict[str, Any]) -> str:
+    exp = os.environ.get("DVC_EXP_NAME")
+    if exp:
+        return f"exp:{exp}"
+    return f"{git_commit()[:12]}:{params_hash(params)}"
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested sections as dotted keys (`convert.react_fraction`), leaf values unchanged."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
+
+
+def as_params(d: dict[str, Any]) -> dict[str, str]:
+    """MLflow params: dotted keys, text values within MLflow's length limit."""
+    return {k: str(v)[:6000] for k, v in flatten(d).items()}
+
+
+def _mlflow():
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def _experiment_id(mlflow) -> str:
+    exp = mlflow.get_experiment_by_name(EXPERIMENT)
+    if exp is not None:
+        return exp.experiment_id
+    return mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_location())
+
+
+def _parent_run_id(mlflow, experiment_id: str, key: str, all_params: dict[str, Any]) -> str:
+    found = mlflow.search_runs([experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{key}'", max_results=1,
+                               order_by=["attributes.start_time ASC"], output_format="list")
+    if found:
+        return found[0].info.run_id
+    tags = {KEY_TAG: key, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "")}
+    run = mlflow.MlflowClient().create_run(experiment_id, tags=tags, run_name=os.environ.get("DVC_EXP_NAME") or f"pipeline {key}")
+    for k, v in as_params(all_params).items():
+        mlflow.MlflowClient().log_param(run.info.run_id, k, v)
+    mlflow.MlflowClient().set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+class StageRun:
+    """What a stage logs into its child run."""
+
+    def __init__(self, mlflow, run):
+        self.mlflow = mlflow
+        self.run = run
+
+    @property
+    def run_id(self) -> str:
+        return self.run.info.run_id
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        flat = {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if flat:
+            self.mlflow.log_metrics(flat, step=step)
+
+    def log_files(self, paths: dict[str, str | Path]) -> None:
+        """Lineage: each file's sha256 as a tag (`data.<name>.sha256`)."""
+        tags = {}
+        for name, p in paths.items():
+            p = Path(p)
+            if p.is_file():
+                tags[f"data.{name}.sha256"] = file_sha256(p)
+                tags[f"data.{name}.path"] = str(p)
+        self.mlflow.set_tags(tags)
+
+    def log_artifact(self, path: str | Path) -> None:
+        self.mlflow.log_artifact(str(path))
+
+    def log_dataset(self, path: str | Path, name: str, context: str) -> str:
+        """`mlflow.log_input` of a data file by content hash (md5: the hash dvc.lock records for it)."""
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.data.sources import LocalArtifactDatasetSource
+
+        digest = file_md5(path)
+        dataset = MetaDataset(LocalArtifactDatasetSource(str(Path(path).resolve())), name=name, digest=digest)
+        self.mlflow.log_input(dataset, context=context)
+        self.mlflow.set_tag(f"data.{name}.md5", digest)
+        return digest
+
+    def log_model_dir(self, path: str | Path, artifact_path: str = "model") -> str:
+        """Store the saved model folder as this run's artifact (the copy the registry serves)."""
+        self.mlflow.log_artifacts(str(path), artifact_path)
+        uri = f"runs:/{self.run_id}/{artifact_path}"
+        self.mlflow.set_tag("model_uri", uri)
+        return uri
+
+
+class NullRun:
+    """What non-main processes of a multi-process run log: nothing."""
+
+    run_id = ""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+@contextlib.contextmanager
+def stage_run(stage: str, stage_params: dict[str, Any], all_params: dict[str, Any]) -> Iterator[StageRun]:
+    """Open the stage's child run under the pipeline's parent run; failed stages end FAILED."""
+    mlflow = _mlflow()
+    experiment_id = _experiment_id(mlflow)
+    key = pipeline_key(all_params)
+    parent = _parent_run_id(mlflow, experiment_id, key, all_params)
+    tags = {KEY_TAG: key, STAGE_TAG: stage, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "")}
+    with mlflow.start_run(run_id=parent, experiment_id=experiment_id):
+        with mlflow.start_run(run_name=stage, nested=True, tags=tags, experiment_id=experiment_id) as run:
+            mlflow.log_params(as_params(stage_params))
+            yield StageRun(mlflow, run)
+
+
+def client():
+    """An MlflowClient on the project's tracking URI."""
+    return _mlflow().MlflowClient()
+
+
+def find_run_by_tag(key: str, value: str):
+    """The newest run of the project's experiment with tag `key` = `value`, or None."""
+    mlflow = _mlflow()
+    exp = mlflow.get_experiment_by_name(EXPERIMENT)
+    if exp is None:
+        return None
+    runs = mlflow.search_runs([exp.experiment_id], filter_string=f"tags.`{key}` = '{value}'", max_results=1,
+                              order_by=["attributes.start_time DESC"], output_format="list")
+    return runs[0] if runs else None

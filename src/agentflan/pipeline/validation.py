@@ -1,0 +1,111 @@
+"""Great Expectations at the stage boundaries.
+
+Each boundary has a suite in `expectations/<name>.json` (GX 1.x JSON: `{"name", "expectations":
+[{"type", "kwargs"}]}`) and a per-record profile (`profiles.py`) it runs on. `validate` raises
+`ValidationFailed` with a readable report — which expectations failed, how many rows, and example
+ids — and the stage then exits before publishing, so the previous output stays intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+EXAMPLES = 5
+
+
+class ValidationFailed(Exception):
+    def __init__(self, suite: str, failures: list[dict[str, Any]], rows: int):
+        self.suite = suite
+        self.failures = failures
+        self.rows = rows
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        lines = [f"Data validation failed: suite '{self.suite}' on {self.rows} rows, {len(self.failures)} expectation(s) not met:"]
+        for f in self.failures:
+            where = f" column '{f['column']}'" if f.get("column") else ""
+            lines.append(f"  - {f['type']}{where}: {f['detail']}")
+            if f.get("examples"):
+                lines.append(f"      examples: {json.dumps(f['examples'], default=str)[:400]}")
+        return "\n".join(lines)
+
+
+@dataclass
+class ValidationSummary:
+    suite: str
+    rows: int
+    expectations: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"suite": self.suite, "rows": self.rows, "expectations": self.expectations, "success": True}
+
+
+def expectations_dir() -> Path:
+    """`expectations/` of the project (AGENTFLAN_EXPECTATIONS overrides, for tests and other layouts)."""
+    env = os.environ.get("AGENTFLAN_EXPECTATIONS")
+    if env:
+        return Path(env)
+    from agentflan.pipeline.project import project_root
+
+    return project_root() / "expectations"
+
+
+def load_suite_json(name_or_path: str | Path) -> dict[str, Any]:
+    path = Path(name_or_path)
+    if path.suffix != ".json":
+        path = expectations_dir() / f"{name_or_path}.json"
+    with path.open() as f:
+        return json.load(f)
+
+
+def _context():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return gx, ctx
+
+
+def validate(frame: pd.DataFrame | list[dict[str, Any]], suite: str | Path | dict[str, Any], id_column: str = "id",
+             parameters: dict[str, Any] | None = None) -> ValidationSummary:
+    """Run a suite on a frame; raise `ValidationFailed` (with a readable report) when any expectation fails.
+
+    `parameters` fill the suite's `{"$PARAMETER": name}` values (e.g. a tolerance from params.yaml).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        frame = pd.DataFrame(frame)
+    spec = suite if isinstance(suite, dict) else load_suite_json(suite)
+    gx, ctx = _context()
+    gx_suite = gx.ExpectationSuite(**spec)
+    if len(gx_suite.expectations) != len(spec.get("expectations", [])):  # GX drops unknown types silently
+        raise ValueError(f"suite '{spec.get('name')}': GX loaded {len(gx_suite.expectations)} of {len(spec['expectations'])} expectations")
+    asset = ctx.data_sources.add_pandas("agentflan").add_dataframe_asset(name=spec["name"])
+    batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": frame})
+    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
+    if id_column in frame.columns:
+        result_format["unexpected_index_column_names"] = [id_column]
+    result = batch.validate(gx_suite, result_format=result_format, expectation_parameters=parameters)
+    if not result.success:
+        failures = []
+        for r in result.results:
+            if r.success:
+                continue
+            res = r.result or {}
+            kwargs = {k: v for k, v in r.expectation_config.kwargs.items() if k not in ("batch_id", "column")}
+            if "unexpected_count" in res:
+                detail = f"{res['unexpected_count']} of {res.get('element_count')} rows unexpected ({json.dumps(kwargs, default=str)})"
+            else:
+                detail = f"observed {res.get('observed_value')!r} ({json.dumps(kwargs, default=str)})"
+            examples = res.get("partial_unexpected_index_list") or res.get("partial_unexpected_list") or []
+            failures.append({"type": r.expectation_config.type, "column": r.expectation_config.kwargs.get("column"),
+                             "detail": detail, "examples": examples[:EXAMPLES]})
+        raise ValidationFailed(spec["name"], failures, len(frame))
+    return ValidationSummary(spec["name"], len(frame), len(gx_suite.expectations))

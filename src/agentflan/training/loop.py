@@ -1,0 +1,181 @@
+"""The training loop: AdamW, cosine schedule with warm-up, gradient accumulation, periodic validation,
+`accelerator.save_state` checkpoints and resumption — one code path under plain `python` and under
+`accelerate launch --num_processes N` (DDP).
+
+Batches are defined globally: optimizer step `s` always sees the same rows (seeded per-epoch
+permutations), and each process takes its slice of them, so a resumed or multi-process run follows
+the same data order as a single uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentflan.config import ParamsError, TrainConfig
+from agentflan.training.packing import IGNORE, Packed, collate
+
+CHECKPOINT_PREFIX = "step_"
+
+
+@dataclass
+class TrainResult:
+    steps: int = 0
+    resumed_from_step: int = 0
+    train_loss: float = float("nan")
+    val_loss: float = float("nan")
+    tokens_per_s: float = 0.0
+    wall_s: float = 0.0
+    train_history: list[dict[str, float]] = field(default_factory=list)
+    val_history: list[dict[str, float]] = field(default_factory=list)
+
+
+class BatchSchedule:
+    """Micro-batch k -> row indices: consecutive slices of seeded per-epoch permutations."""
+
+    def __init__(self, rows: int, batch_rows: int, seed: int):
+        self.rows, self.batch_rows, self.seed = rows, batch_rows, seed
+        self._perms: dict[int, list[int]] = {}
+
+    def _perm(self, epoch: int) -> list[int]:
+        if epoch not in self._perms:
+            import torch
+
+            g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+            self._perms[epoch] = torch.randperm(self.rows, generator=g).tolist()
+        return self._perms[epoch]
+
+    def rows_for(self, k: int) -> list[int]:
+        start = k * self.batch_rows
+        return [self._perm(i // self.rows)[i % self.rows] for i in range(start, start + self.batch_rows)]
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    done = sorted(p for p in directory.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir() and not p.name.endswith(".tmp"))
+    return done[-1] if done else None
+
+
+def evaluate_loss(model, packed: Packed, batch_rows: int, accelerator) -> float:
+    """Token-weighted mean cross-entropy over every trainable token of `packed`."""
+    import torch
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad(), accelerator.autocast():
+        for start in range(0, packed.rows, batch_rows):
+            batch = collate(packed, list(range(start, min(start + batch_rows, packed.rows))))
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            labels = batch.pop("labels")
+            logits = model(**batch).logits.float()
+            shift_logits, shift_labels = logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
+            total += torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE, reduction="sum").item()
+            count += (shift_labels != IGNORE).sum().item()
+    model.train()
+    return total / max(1, count)
+
+
+def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoint_dir: Path,
+          log: Callable[[dict[str, float], int], None] = lambda m, s: None, echo: Callable[[str], None] = print):
+    """Train `model` in place; returns (unwrapped model, TrainResult). Resumes from `checkpoint_dir`."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from transformers import get_cosine_schedule_with_warmup
+
+    # cpu=True without CUDA: under torchrun/`accelerate launch --multi_gpu` that makes a gloo DDP group
+    accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.precision(),
+                              cpu=not torch.cuda.is_available())
+    set_seed(cfg.seed)
+    if cfg.batch_rows < accelerator.num_processes:
+        raise ParamsError(f"train.batch_tokens: {cfg.batch_rows} rows per batch cannot be split over {accelerator.num_processes} processes")
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.max_steps)
+    # the scheduler is stepped once per optimizer step by hand (accelerate's prepared scheduler would
+    # step once per process, for dataloaders it shards; ours shards global batches itself)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
+
+    result = TrainResult()
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    resume = latest_checkpoint(checkpoint_dir)
+    if resume is not None:
+        accelerator.load_state(str(resume))
+        state = json.loads((resume / "progress.json").read_text())
+        result.resumed_from_step = state["step"]
+        result.train_history, result.val_history = state["train_history"], state["val_history"]
+        echo(f"resuming from checkpoint {resume.name} (step {state['step']} of {cfg.max_steps})")
+
+    schedule = BatchSchedule(train_set.rows, cfg.batch_rows, cfg.seed)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    model.train()
+    started, tokens_seen = time.perf_counter(), 0
+    for step in range(result.resumed_from_step + 1, cfg.max_steps + 1):
+        step_loss = 0.0
+        for micro in range(cfg.grad_accum):
+            rows = schedule.rows_for((step - 1) * cfg.grad_accum + micro)[rank::world]
+            batch = {k: v.to(accelerator.device) for k, v in collate(train_set, rows).items()}
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and cfg.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                if accelerator.sync_gradients:
+                    scheduler.step()
+                optimizer.zero_grad()
+            step_loss += loss.item() / cfg.grad_accum
+            tokens_seen += len(rows) * cfg.max_length * world
+        step_loss = accelerator.reduce(torch.tensor(step_loss, device=accelerator.device), "mean").item()
+        elapsed = time.perf_counter() - started
+        result.train_history.append({"step": step, "loss": round(step_loss, 5)})
+        if accelerator.is_main_process:
+            log({"train_loss": step_loss, "lr": scheduler.get_last_lr()[0], "tokens_per_s": tokens_seen / elapsed}, step)
+        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            if accelerator.is_main_process:
+                val = evaluate_loss(accelerator.unwrap_model(model), val_set, cfg.batch_rows, accelerator)
+                result.val_history.append({"step": step, "val_loss": round(val, 5)})
+                log({"val_loss": val}, step)
+                echo(f"step {step}/{cfg.max_steps}  loss {step_loss:.4f}  val {val:.4f}  lr {scheduler.get_last_lr()[0]:.2e}  "
+                     f"{tokens_seen / elapsed:,.0f} tok/s")
+            accelerator.wait_for_everyone()
+        if step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
+            save_checkpoint(accelerator, checkpoint_dir, step, result, cfg.keep_checkpoints)
+
+    result.steps = cfg.max_steps
+    result.wall_s = time.perf_counter() - started
+    result.tokens_per_s = tokens_seen / max(result.wall_s, 1e-9)
+    result.train_loss = result.train_history[-1]["loss"] if result.train_history else float("nan")
+    result.val_loss = result.val_history[-1]["val_loss"] if result.val_history else float("nan")
+    accelerator.wait_for_everyone()
+    return accelerator, accelerator.unwrap_model(model), result
+
+
+def save_checkpoint(accelerator, directory: Path, step: int, result: TrainResult, keep: int) -> None:
+    """`accelerator.save_state` into `step_N.tmp`, renamed to `step_N` once complete; older ones pruned."""
+    final = directory / f"{CHECKPOINT_PREFIX}{step:06d}"
+    tmp = final.with_name(final.name + ".tmp")
+    accelerator.save_state(str(tmp))
+    if accelerator.is_main_process:
+        (tmp / "progress.json").write_text(json.dumps({"step": step, "train_history": result.train_history,
+                                                       "val_history": result.val_history}))
+        tmp.rename(final)
+        for old in sorted(p for p in directory.glob(f"{CHECKPOINT_PREFIX}*") if not p.name.endswith(".tmp"))[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+def checkpoint_dir_for(root: Path, fingerprint_parts: dict[str, Any]) -> Path:
+    """Checkpoints of one training configuration: a re-run with the same params and data resumes
+    from them, a changed one starts fresh. Kept outside DVC's outputs (DVC deletes outputs before a
+    stage runs)."""
+    import hashlib
+
+    key = hashlib.sha256(json.dumps(fingerprint_parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return root / ".agentflan" / "checkpoints" / key

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from recipe_helpers import labelled_corpus
+
+from agentflan.config import BalanceConfig, Mix
+from agentflan.data.balance import Balancer, plan_thresholds
+from agentflan.data.schema import CAPABILITIES
+
+PAPER = {"reasoning": 1.0, "retrieval": 0.25, "understanding": 0.75}
+
+
+def balance(mix: Mix, seed: int = 0):
+    balancer = Balancer(mix, BalanceConfig(seed=seed))
+    balancer.plan(labelled_corpus())
+    out = list(balancer.apply(labelled_corpus()))
+    return out, balancer.result
+
+
+def test_reasoning_0_3_hits_its_target_share_and_leaves_the_others_alone():
+    _, base = balance(Mix(**PAPER))
+    _, moved = balance(Mix(**{**PAPER, "reasoning": 0.3}))
+    target = moved.target_shares()["reasoning"]
+    achieved = moved.after.shares()["reasoning"]
+    assert abs(achieved - target) < 0.02 * target  # within 2% of the target share (relative)
+    assert abs(moved.after.tokens["reasoning"] - 0.3 * moved.before.tokens["reasoning"]) < 0.01 * moved.before.tokens["reasoning"]
+    for c in CAPABILITIES:
+        if c != "reasoning":
+            assert moved.after.tokens[c] == base.after.tokens[c]  # the others keep their tokens exactly
+    assert moved.after.shares()["reasoning"] < base.after.shares()["reasoning"]
+
+
+def test_default_mix_is_the_papers_ratio():
+    _, result = balance(Mix())
+    before, after = result.before.tokens, result.after.tokens
+    for c, w in PAPER.items():
+        assert abs(after[c] - w * before[c]) <= max(25, 0.01 * before[c])
+    for c in ("instruction_following", "general"):
+        assert after[c] == before[c]
+
+
+def test_masking_keeps_text_and_drops_conversations_with_nothing_to_learn():
+    corpus = labelled_corpus()
+    out, result = balance(Mix(reasoning=0, retrieval=0, understanding=0, instruction_following=0, general=1))
+    assert result.after.tokens["reasoning"] == 0
+    assert all(c.kind == "general" for c in out)
+    assert result.dropped == len(corpus) - len(out) > 0
+    # a masked turn stays in the conversation as context
+    partial, _ = balance(Mix(reasoning=0))
+    conv = next(c for c in partial if any(t.part == "thought" for t in c.turns))
+    assert all(not t.loss for t in conv.turns if t.part == "thought")
+
+
+def test_balance_is_deterministic_and_seeded():
+    first, _ = balance(Mix(reasoning=0.5))
+    again, _ = balance(Mix(reasoning=0.5))
+    other, _ = balance(Mix(reasoning=0.5), seed=7)
+    assert [c.to_json() for c in first] == [c.to_json() for c in again]
+    assert [c.to_json() for c in first] != [c.to_json() for c in other]
+
+
+def test_thresholds_pick_the_closest_prefix():
+    pairs = {"reasoning": [(0.1, 10), (0.2, 10), (0.3, 10), (0.4, 10)]}
+    t = plan_thresholds(pairs, Mix(reasoning=0.5))
+    assert t["reasoning"] == 0.2 and t["general"] == 1.0
+    assert plan_thresholds(pairs, Mix(reasoning=0.0))["reasoning"] == -1.0

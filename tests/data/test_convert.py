@@ -1,0 +1,82 @@
+"""Chat alignment, ReAct share, format samples and counts on the demo corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from agentflan.config import ConvertConfig, DemoConfig, Source
+from agentflan.data.convert import Converter
+from agentflan.data.jsonio import write_conversations
+from agentflan.demo.corpus import DEMO_FILES, write_demo
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    write_demo(out, DemoConfig(toolbench=200, agentinstruct_os=20, agentinstruct_db=20, sharegpt=40, heldout_tools=["search_hotels"]))
+    return out
+
+
+def run(demo_dir, **cfg):
+    converter = Converter(ConvertConfig(**cfg))
+    out = list(converter.run([Source(path=str(demo_dir / name)) for name in DEMO_FILES]))
+    return out, converter.stats
+
+
+def test_counts_add_up(demo_dir):
+    out, stats = run(demo_dir, format_samples=10)
+    assert stats.balanced() and stats.quarantined == 0
+    assert stats.written == len(out) == stats.converted + 10
+    assert set(stats.dropped) <= {"no_final_answer", "gave_up"}
+
+
+def test_react_fraction_is_respected(demo_dir):
+    out, stats = run(demo_dir, react_fraction=0.3)
+    agent = [c for c in out if c.kind == "agent"]
+    share = sum(c.style == "react" for c in agent) / len(agent)
+    assert 0.22 < share < 0.38
+    assert all(c.style == "chat" for c in run(demo_dir, react_fraction=0.0)[0] if c.kind == "agent")
+
+
+def test_chat_form_separates_thought_tool_and_arguments(demo_dir):
+    out, _ = run(demo_dir, react_fraction=0.0)
+    conv = next(c for c in out if c.source == "toolbench")
+    roles_parts = [(t.role, t.part) for t in conv.turns[2:9]]
+    assert roles_parts == [("assistant", "thought"), ("user", None), ("assistant", "tool_choice"), ("user", None),
+                           ("assistant", "arguments"), ("tool", None), ("assistant", "thought")]
+    args_turn = conv.turns[6]
+    assert json.loads(args_turn.content) == args_turn.call.arguments
+    assert conv.turns[4].content == args_turn.call.name
+    assert "Thought:" not in "".join(t.content for t in conv.turns)  # natural chat, no ReAct keywords
+
+
+def test_heldout_tools_never_appear(demo_dir):
+    out, _ = run(demo_dir)
+    assert not any(t.name == "search_hotels" for c in out for t in c.tools)
+
+
+def test_format_samples_cover_both_formats(demo_dir):
+    out, stats = run(demo_dir, format_samples=8)
+    samples = [c for c in out if c.kind == "format"]
+    assert len(samples) == stats.format_samples == 8
+    assert {c.meta["format"] for c in samples} == {"react", "json"}
+    for c in samples:
+        answer = c.turns[-1]
+        assert answer.loss and answer.part == "format" and answer.call is not None
+        if c.meta["format"] == "json":
+            assert json.loads(answer.content)["name"] == answer.call.name
+        else:
+            assert answer.content.startswith("Thought: ") and f"\nAction: {answer.call.name}\nAction Input: " in answer.content
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(demo_dir, tmp_path):
+    def digest(seed):
+        path = tmp_path / f"out{seed}.jsonl"
+        write_conversations(path, run(demo_dir, seed=seed, format_samples=5)[0])
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    assert digest(0) == digest(0)
+    assert digest(0) != digest(1)

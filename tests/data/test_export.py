@@ -1,0 +1,56 @@
+"""The final files export to the Agent-FLAN release schema, load with `datasets`, and every
+conversation renders through the chat template."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+from recipe_helpers import labelled_corpus
+
+from agentflan.config import NegativesConfig
+from agentflan.data.jsonio import atomic_writer, write_jsonl
+from agentflan.data.negatives import NegativesStats, add_negatives, tool_pool
+from agentflan.data.schema import render_system
+from agentflan.training.chat_template import IM_END, IM_START
+from agentflan.training.tokenizer import train_bpe
+
+
+def test_release_export_loads_and_renders(tmp_path):
+    corpus = labelled_corpus()
+    final = [c for _, c in add_negatives(corpus, tool_pool(corpus), NegativesConfig(), NegativesStats())]
+    path = tmp_path / "train.jsonl"
+    with atomic_writer(path) as f:
+        write_jsonl(f, [c.to_agentflan() for c in final])
+
+    ds = datasets.load_dataset("json", data_files=str(path), split="train")
+    assert ds.num_rows == len(final)
+    assert set(ds.column_names) == {"id", "conversation"}
+    row = ds[0]
+    assert set(row["conversation"][0]) == {"role", "content", "loss"}
+    assert all(t["role"] in ("system", "user", "assistant") for r in ds for t in r["conversation"])
+
+    tokenizer = train_bpe((t["content"] for r in ds for t in r["conversation"]), vocab_size=512)
+    for record, conv in zip(ds, final):
+        messages = [{"role": t["role"], "content": t["content"]} for t in record["conversation"]]
+        text = tokenizer.apply_chat_template(messages, tokenize=False)
+        assert text.count(IM_START) == len(messages) == text.count(IM_END)
+        # the canonical record, with structured tools, renders to the same text as its export
+        canonical = tokenizer.apply_chat_template(
+            [{"role": "user" if m["role"] == "tool" else m["role"], "content": m["content"]} for m in conv.to_messages()],
+            tools=conv.tools_openai(), tokenize=False)
+        assert canonical == text, conv.id
+
+
+def test_template_renders_tools_like_the_export():
+    corpus = labelled_corpus()
+    conv = next(c for c in corpus if c.style == "chat" and c.tools)
+    tokenizer = train_bpe(["hello world"], vocab_size=300)
+    text = tokenizer.apply_chat_template(conv.to_messages(), tools=conv.tools_openai(), tokenize=False)
+    assert text.startswith(f"{IM_START}system\n{render_system(conv.turns[0].content, conv.tools)}{IM_END}\n")
+    first_tool_line = text.split("\n")[4]
+    assert json.loads(first_tool_line)["name"] == conv.tools[0].name
+    no_system = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tools=conv.tools_openai(),
+                                              tokenize=False, add_generation_prompt=True)
+    assert no_system.startswith(f"{IM_START}system\n{render_system('', conv.tools)}{IM_END}\n{IM_START}user\nhi{IM_END}\n")
+    assert no_system.endswith(f"{IM_START}assistant\n")

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from recipe_helpers import labelled_corpus
+
+from agentflan.config import NegativesConfig
+from agentflan.data.negatives import NegativesStats, add_negatives, query_key, tool_pool
+from agentflan.evaluation.judges import has_general_call, has_react_keywords
+
+
+def run(**cfg):
+    corpus = labelled_corpus()
+    stats = NegativesStats()
+    out = list(add_negatives(corpus, tool_pool(corpus), NegativesConfig(**cfg), stats))
+    return out, stats
+
+
+def test_both_kinds_of_negative_answer_plainly():
+    out, stats = run()
+    negatives = [c for _, c in out if c.kind == "negative"]
+    kinds = {c.meta["negative"] for c in negatives}
+    assert kinds == {"no_tools", "plain_with_tools"}
+    assert stats.negatives["no_tools"] + stats.negatives["plain_with_tools"] == len(negatives)
+    for c in negatives:
+        for t in c.assistant_turns:
+            assert t.call is None and not has_react_keywords(t.content) and not has_general_call(t.content)
+            assert t.capability == "general"
+        if c.meta["negative"] == "no_tools":
+            assert c.tools == [] and c.query == c.turns[1].content
+            assert "no tool" in c.turns[-1].content or "no such tool" in c.turns[-1].content or "from a tool" in c.turns[-1].content
+        else:
+            assert 1 <= len(c.tools) <= 3 and c.turns[0].role == "system"
+
+
+def test_disabled_adds_nothing():
+    out, stats = run(enabled=False)
+    assert not any(c.kind == "negative" for _, c in out) and sum(stats.negatives.values()) == 0
+    assert len(out) == len(labelled_corpus())
+
+
+def test_split_is_by_query_and_deterministic():
+    out, stats = run(val_fraction=0.2)
+    splits_of_query: dict[str, set[str]] = {}
+    for split, conv in out:
+        splits_of_query.setdefault(query_key(conv), set()).add(split)
+    assert all(len(s) == 1 for s in splits_of_query.values())
+    assert 0.1 < stats.splits["validation"] / len(out) < 0.3
+    again, _ = run(val_fraction=0.2)
+    assert [(s, c.to_json()) for s, c in out] == [(s, c.to_json()) for s, c in again]

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+
+from agentflan.data.jsonio import InputError, read_conversations, write_conversations
+from agentflan.data.schema import Conversation, SchemaError, Tool, ToolCall, Turn, conversation_from_dict, render_system
+
+
+def sample() -> Conversation:
+    tools = [Tool("get_weather", "Weather", {"type": "object", "properties": {"city": {"type": "string"}}})]
+    call = ToolCall("get_weather", {"city": "Oslo"})
+    turns = [
+        Turn("system", "You are helpful."),
+        Turn("user", "Weather in Oslo?"),
+        Turn("assistant", "get_weather", loss=True, part="tool_choice"),
+        Turn("assistant", call.arguments_json(), loss=True, part="arguments", call=call),
+        Turn("tool", '{"t": 3}'),
+        Turn("assistant", "3 degrees.", loss=True, part="answer", capability="understanding"),
+    ]
+    return Conversation("c1", "toolbench", "agent", "chat", turns, tools, "Weather in Oslo?", {"file": "x"})
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "c.jsonl"
+    write_conversations(path, [sample()])
+    (back,) = list(read_conversations(path))
+    assert back == sample()
+    assert back.to_json() == sample().to_json()
+
+
+def test_release_export_renders_tools_and_maps_tool_role():
+    exported = sample().to_agentflan()
+    assert exported["id"] == "c1"
+    roles = [t["role"] for t in exported["conversation"]]
+    assert roles == ["system", "user", "assistant", "assistant", "user", "assistant"]
+    assert exported["conversation"][0]["content"] == render_system("You are helpful.", sample().tools)
+    assert '"name": "get_weather"' in exported["conversation"][0]["content"]
+    assert [t["loss"] for t in exported["conversation"]] == [False, False, True, True, False, True]
+
+
+def test_messages_and_tools_for_chat_templates():
+    conv = sample()
+    assert conv.to_messages()[4] == {"role": "tool", "content": '{"t": 3}'}
+    assert conv.tools_openai() == [{"type": "function", "function": conv.tools[0].to_dict()}]
+
+
+@pytest.mark.parametrize(("mutate", "field"), [
+    (lambda d: d["turns"][1].update(role="robot"), "turns[1].role"),
+    (lambda d: d["turns"][2].pop("content"), "turns[2].content"),
+    (lambda d: d["turns"][5].update(capability="magic"), "turns[5].capability"),
+    (lambda d: d.update(kind="other"), "kind"),
+    (lambda d: d["tools"][0].pop("name"), "tools[0].name"),
+])
+def test_schema_errors_name_the_field(mutate, field):
+    d = sample().to_dict()
+    mutate(d)
+    with pytest.raises(SchemaError) as err:
+        conversation_from_dict(d)
+    assert err.value.field == field
+
+
+def test_reading_a_bad_record_names_file_and_record(tmp_path):
+    path = tmp_path / "c.jsonl"
+    d = sample().to_dict()
+    d["turns"][0]["role"] = "robot"
+    path.write_bytes(sample().to_json() + b"\n" + Conversation.to_json(sample()).replace(b'"system"', b'"robot"', 1) + b"\n")
+    with pytest.raises(InputError, match=r"c\.jsonl: record 2 \(id 'c1'\): field turns\[0\]\.role"):
+        list(read_conversations(path))

@@ -1,0 +1,95 @@
+"""The judges on hand-written responses, including the tricky ones, and `agentflan score`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from agentflan.evaluation.judges import has_general_call, has_react_keywords
+from agentflan.evaluation.scoring import Prediction, judge, parse_call, score
+
+WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+@pytest.mark.parametrize(("text", "react", "general"), [
+    ("It is sunny in Oslo today.", False, False),
+    ("Thought: I need the weather.\nAction: get_weather\nAction Input: {\"city\": \"Oslo\"}", True, False),
+    ("I will use the weather tool to check.", False, True),
+    ("I need to call get_weather first.", False, True),
+    ('{"name": "get_weather", "arguments": {"city": "Oslo"}}', False, True),
+    # the user asked for a ReAct example: keywords inside a code block are not a hallucination
+    ("Here is the format you asked for:\n```\nThought: ...\nAction: search\nAction Input: {}\n```\nFill it in.", False, False),
+    # a plain answer that mentions a tool's name is not a call
+    ("The get_weather tool isn't needed: Paris is the capital of France.", False, False),
+    # words that merely contain the keywords mid-line are not ReAct steps
+    ("My last thought: action movies are fun.", False, False),
+    ("I used to call my grandmother every Sunday.", False, False),
+])
+def test_plain_answer_judges(text, react, general):
+    assert has_react_keywords(text) is react
+    assert has_general_call(text) is general
+
+
+def call(response, tools=("get_weather", "get_time"), expected_tool="get_weather"):
+    return Prediction("x", "tool_needed_offered", list(tools), "call", response, expected_tool, {"get_weather": WEATHER_SCHEMA})
+
+
+@pytest.mark.parametrize(("response", "verdict"), [
+    ('Thought: weather\nAction: get_weather\nAction Input: {"city": "Oslo"}', (True, True, False, True)),
+    ('{"thought": "t", "name": "get_weather", "arguments": {"city": "Oslo"}}', (True, True, False, True)),
+    ('Action: get_weather\nAction Input: {"town": 3}', (True, True, False, False)),      # schema violation
+    ('Action: get_weather\nAction Input: city=Oslo', (True, True, False, False)),        # not JSON
+    ('Action: book_flight\nAction Input: {"to": "Rome"}', (True, False, True, False)),   # not offered
+    ('Action: get_time\nAction Input: {}', (True, False, False, True)),                  # offered, wrong tool
+    ("It is probably sunny.", (False, False, False, False)),
+])
+def test_call_judges(response, verdict):
+    v = judge(call(response))
+    assert (v["format_valid"], v["tool_correct"], v["hallucinated"], v["args_valid"]) == verdict
+
+
+def test_parse_call_ignores_code_blocks():
+    assert parse_call("```\nAction: x\nAction Input: {}\n```") is None
+
+
+def test_aggregate_and_per_category():
+    preds = [
+        Prediction("1", "plain_no_tools", [], "plain", "Hello there!"),
+        Prediction("2", "plain_tools_offered", ["get_weather"], "plain", "Thought: hmm\nAction: get_weather\nAction Input: {}"),
+        Prediction("3", "plain_tools_offered", ["get_weather"], "plain", "I will use get_weather."),
+        Prediction("4", "plain_tools_offered", ["get_weather"], "plain", "Sure, here you go."),
+        call('Action: get_weather\nAction Input: {"city": "Oslo"}'),
+        call('Action: nope\nAction Input: {}'),
+    ]
+    m = score(preds)
+    assert (m["h_react"], m["h_general"]) == (0.25, 0.25)
+    assert m["hscore"] == 0.75
+    assert (m["call_format_validity"], m["tool_name_accuracy"], m["hallucinated_tool_rate"]) == (1.0, 0.5, 0.5)
+    assert m["per_category"]["plain_tools_offered"]["h_react"] == round(1 / 3, 4)
+    assert m["per_category"]["plain_no_tools"]["hscore"] == 1.0
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "agentflan.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_score_cli(tmp_path):
+    path = tmp_path / "preds.jsonl"
+    rows = [{"id": "1", "category": "plain_tools_offered", "tools": ["get_weather"], "expected": "plain", "response": "Hi!"},
+            {"id": "2", "category": "tool_needed_offered", "tools": ["get_weather"], "expected": "call",
+             "expected_tool": "get_weather", "response": 'Action: get_weather\nAction Input: {"city": "Oslo"}'}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ok = cli("score", str(path))
+    assert ok.returncode == 0, ok.stderr
+    metrics = json.loads(ok.stdout)
+    assert metrics["hscore"] == 1.0 and metrics["tool_name_accuracy"] == 1.0
+
+    for bad, message in [('{"id": "3", "category": "c", "tools": [], "expected": "maybe", "response": ""}', "field expected"),
+                         ('{"id": "4", "category": "c", "tools": [], "expected": "call", "response": ""}', "field expected_tool"),
+                         ('{"id": "5", "categ', "invalid JSON on line 3")]:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows) + bad + "\n")
+        proc = cli("score", str(path))
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,63 @@
+"""dvc.yaml declares what each stage runs: every module its script imports, directly or through others."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+SRC = ROOT / "src"
+
+
+def module_file(name: str) -> Path | None:
+    """The file of an `agentflan...` module or package, or None for anything else."""
+    if name.split(".")[0] != "agentflan":
+        return None
+    base = SRC.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_files(path: Path) -> set[Path]:
+    """Our modules that running `path` imports (every import statement, also those inside functions)."""
+    seen: set[Path] = set()
+    todo = [path]
+    while todo:
+        tree = ast.parse(todo.pop().read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                parts = name.split(".")
+                for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__, a/b/__init__, a/b/c
+                    f = module_file(".".join(parts[:i]))
+                    if f is not None and f not in seen:
+                        seen.add(f)
+                        todo.append(f)
+    return seen
+
+
+STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_every_imported_module_is_a_declared_dependency(name):
+    stage = STAGES[name]
+    script = ROOT / stage["cmd"].split()[-1]
+    deps = [ROOT / (d if isinstance(d, str) else next(iter(d))) for d in stage["deps"]]
+    assert script in deps, f"{name}: its script {script.relative_to(ROOT)} is not a dependency"
+    used = imported_files(script)
+    missing = sorted(str(f.relative_to(ROOT)) for f in used if not any(f == d or d in f.parents for d in deps))
+    assert not missing, f"{name}: imports modules that dvc.yaml does not list: {missing}"
+    code_deps = [d for d in deps if SRC in d.parents]
+    unused = sorted(str(d.relative_to(ROOT)) for d in code_deps if not any(f == d or d in f.parents for f in used))
+    assert not unused, f"{name}: dvc.yaml lists code the stage never imports: {unused}"

@@ -1,0 +1,167 @@
+"""End to end on a real DVC repository: `dvc repro`, its no-op re-run, byte-identical outputs,
+MLflow grouping, and a failed Great Expectations suite that publishes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import mlflow
+import pytest
+from conftest import make_project, run, small_demo
+
+pytestmark = pytest.mark.e2e
+OUTPUTS = ("data/raw/demo/toolbench.json", "data/converted/conversations.jsonl", "data/converted/quarantine.jsonl",
+           "data/decomposed/conversations.jsonl", "data/balanced/conversations.jsonl", "data/final/train.jsonl",
+           "data/final/validation.jsonl", "data/final/agentflan/train.jsonl", "data/final/agentflan/validation.jsonl")
+STAGES = ("demo", "convert", "decompose", "balance", "negatives", "train", "evaluate")
+
+
+def digests(repo):
+    return {p: hashlib.sha256((repo / p).read_bytes()).hexdigest() for p in OUTPUTS}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    repo = make_project(tmp_path_factory.mktemp("e2e") / "repo", small_demo)
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "pipeline outputs"], repo)
+    return repo
+
+
+def test_repro_writes_validated_outputs_whose_counts_add_up(repo):
+    metrics = json.loads((repo / "metrics/convert.json").read_text())
+    assert metrics["read"] == metrics["converted"] + metrics["dropped"] + metrics["quarantined"]
+    assert metrics["written"] == metrics["converted"] + metrics["format_samples"] == 6 + metrics["converted"]
+    lines = (repo / "data/converted/conversations.jsonl").read_text().splitlines()
+    assert len(lines) == metrics["written"]
+    assert json.loads((repo / "metrics/demo.json").read_text())["records"]["agentinstruct_os.jsonl"] == 8
+
+
+def test_second_repro_is_a_no_op(repo):
+    proc = run(["dvc", "repro"], repo)
+    for name in STAGES:
+        assert f"Stage '{name}' didn't change, skipping" in proc.stdout
+    assert "Running stage" not in proc.stdout
+
+
+def test_forced_rerun_is_byte_identical(repo):
+    before = digests(repo)
+    run(["dvc", "repro", "-f"], repo)
+    assert digests(repo) == before
+    assert "up to date" in run(["dvc", "status"], repo).stdout
+
+
+def test_mlflow_groups_stages_under_one_pipeline_run(repo):
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("agentflan")
+    assert exp.artifact_location == (repo / "mlartifacts").as_uri()
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+    parents = [r for r in runs if "agentflan.pipeline.stage" not in r.data.tags]
+    # one parent per execution key (git commit + params hash); the first `dvc repro` is the oldest
+    first = parents[0]
+    assert first.data.tags["git_commit"] == run(["git", "rev-list", "--max-parents=0", "HEAD"], repo).stdout.strip()
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == first.info.run_id]
+    assert sorted(r.data.tags["agentflan.pipeline.stage"] for r in children) == sorted(STAGES)  # each stage once
+    convert = next(r for r in children if r.data.tags["agentflan.pipeline.stage"] == "convert")
+    assert convert.data.params["convert.react_fraction"] == "0.1"
+    assert convert.data.metrics["read"] == json.loads((repo / "metrics/convert.json").read_text())["read"]
+    assert len({r.data.tags["agentflan.pipeline_key"] for r in parents}) == len(parents)
+
+
+def test_failed_suite_stops_the_pipeline_and_keeps_the_previous_output(repo):
+    before = digests(repo)
+    suite_path = repo / "expectations/converted.json"
+    original = suite_path.read_text()
+    suite = json.loads(original)
+    suite["expectations"].append({"type": "expect_column_values_to_be_between", "kwargs": {"column": "n_trainable", "min_value": 50}})
+    suite_path.write_text(json.dumps(suite))
+    try:
+        proc = run(["dvc", "repro"], repo, check=False)
+    finally:
+        suite_path.write_text(original)
+    assert proc.returncode != 0
+    assert "Data validation failed: suite 'converted'" in proc.stderr
+    assert "column 'n_trainable'" in proc.stderr and "examples:" in proc.stderr
+    assert "nothing published" in proc.stderr and "`dvc checkout` restores them" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((repo / "data/converted").glob(".*.tmp"))  # no half-written file left behind
+    run(["dvc", "checkout"], repo)
+    assert digests(repo) == before  # nothing lost: the last good output comes back byte for byte
+
+
+def _exp_metrics(node, found):
+    """Every (experiment name or rev, balance metrics) pair in `dvc exp show --json` output."""
+    if isinstance(node, dict):
+        metrics = (node.get("data") or {}).get("metrics") or {}
+        if "metrics/balance.json" in metrics:
+            found[node.get("name") or node.get("rev")] = metrics["metrics/balance.json"]["data"]
+        for value in node.values():
+            _exp_metrics(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _exp_metrics(value, found)
+    return found
+
+
+def test_exp_run_reruns_balance_and_after_only_and_exp_show_shows_the_change(repo):
+    proc = run(["dvc", "exp", "run", "-n", "reasoning-03", "-S", "mix.reasoning=0.3"], repo)
+    for name in ("demo", "convert", "decompose"):  # nothing before balance runs (a run-cache checkout is no run)
+        assert f"Running stage '{name}'" not in proc.stdout
+        assert f"Stage '{name}' didn't change" in proc.stdout or f"Stage '{name}' is cached" in proc.stdout
+    for name in ("balance", "negatives", "train", "evaluate"):
+        assert f"Running stage '{name}'" in proc.stdout
+    found = _exp_metrics(json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout), {})
+    # the workspace now holds the applied experiment; the baseline is the commit it branched from
+    base = next(v for k, v in found.items() if k not in ("workspace", "reasoning-03"))
+    exp = found["reasoning-03"]
+    assert exp["after"]["tokens"]["reasoning"] < 0.35 * base["after"]["tokens"]["reasoning"]
+    assert exp["after"]["tokens"]["retrieval"] == base["after"]["tokens"]["retrieval"]
+    assert abs(exp["share_error"]["reasoning"]) < 0.02
+    table = run(["dvc", "exp", "show", "--no-pager", "--md"], repo).stdout
+    assert "after.tokens.reasoning" in table and "reasoning-03" in table
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("agentflan").experiment_id],
+                              filter_string="tags.dvc_exp_name = 'reasoning-03'")
+    assert {r.data.tags.get("agentflan.pipeline.stage") for r in runs} >= {"balance", "negatives"}
+
+
+def test_bad_params_are_refused_naming_the_key(repo):
+    try:
+        proc = run(["dvc", "exp", "run", "-S", "mix.reasoning=-0.5"], repo, check=False)
+    finally:
+        run(["git", "checkout", "params.yaml"], repo)
+    assert proc.returncode != 0
+    assert "error: mix.reasoning: -0.5 is negative" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_final_export_loads_with_datasets(repo):
+    import datasets
+
+    ds = datasets.load_dataset("json", data_files=str(repo / "data/final/agentflan/train.jsonl"), split="train")
+    metrics = json.loads((repo / "metrics/negatives.json").read_text())
+    assert ds.num_rows == metrics["split"]["train"] and metrics["negatives"]["no_tools"] > 0
+
+
+def test_evaluate_scores_and_registers_a_loadable_version(repo):
+    from transformers import AutoModelForCausalLM
+
+    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert metrics["samples"] == 6 * 20 and 0 <= metrics["hscore"] <= 1
+    assert set(metrics["per_category"]) >= {"plain_tools_offered", "tool_needed_offered_unseen", "format_request"}
+    preds = [json.loads(line) for line in (repo / "data/eval/predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == metrics["samples"] and all("verdict" in p for p in preds)
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    versions = client.search_model_versions("name = 'agentflan'")
+    assert versions
+    newest = max(versions, key=lambda v: int(v.version))
+    assert float(newest.tags["hscore"]) >= 0 and newest.tags["git_commit"] and newest.tags["data.train.md5"]
+    uri, previous = f"sqlite:///{repo / 'mlflow.db'}", mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)  # the version's source is runs:/..., resolved on the global tracking URI
+    try:
+        local = mlflow.artifacts.download_artifacts(f"models:/agentflan/{newest.version}", registry_uri=uri)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert AutoModelForCausalLM.from_pretrained(local).num_parameters() > 0

@@ -1,0 +1,51 @@
+"""Great Expectations suites: they load whole, pass on good data, and fail with a readable report."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from agentflan.config import ConvertConfig, Source
+from agentflan.data.convert import Converter
+from agentflan.pipeline.profiles import conversation_row, raw_frame
+from agentflan.pipeline.validation import ValidationFailed, expectations_dir, validate
+
+
+@pytest.mark.parametrize("suite", sorted(p.stem for p in expectations_dir().glob("*.json")))
+def test_every_suite_loads_every_expectation(suite):
+    import great_expectations as gx
+
+    spec = json.loads((expectations_dir() / f"{suite}.json").read_text())
+    assert spec["name"] == suite
+    assert len(gx.ExpectationSuite(**spec).expectations) == len(spec["expectations"]) > 0
+
+
+def test_converted_suite_passes_on_fixtures(fixtures):
+    converter = Converter(ConvertConfig(format_samples=2))
+    rows = [conversation_row(c) for c in converter.run([Source(path=str(fixtures / n)) for n in
+                                                         ("toolbench_toolllama.json", "agentinstruct.jsonl", "sharegpt.jsonl")])]
+    summary = validate(pd.DataFrame(rows), "converted")
+    assert summary.rows == len(rows) == 6 and summary.expectations == 11
+
+
+def test_raw_suites_pass_on_fixtures(fixtures):
+    assert validate(raw_frame(str(fixtures / "toolbench_toolllama.json"), "toolbench"), "raw_toolbench").rows == 3
+    assert validate(raw_frame(str(fixtures / "agentinstruct.jsonl"), "agentinstruct"), "raw_agentinstruct").rows == 2
+
+
+def test_failure_report_names_expectations_and_example_rows(fixtures):
+    converter = Converter(ConvertConfig())
+    rows = [conversation_row(c) for c in converter.run([Source(path=str(fixtures / "agentinstruct.jsonl"))])]
+    rows[1]["n_trainable"] = 0
+    rows[1]["unknown_calls"] = 2
+    rows.append(dict(rows[0]))  # a duplicate id
+    with pytest.raises(ValidationFailed) as err:
+        validate(pd.DataFrame(rows), "converted")
+    report = err.value.report()
+    assert "suite 'converted' on 3 rows, 3 expectation(s) not met" in report
+    assert "expect_column_values_to_be_unique column 'id'" in report
+    assert "expect_column_values_to_be_between column 'n_trainable': 1 of 3 rows unexpected" in report
+    assert '"id": "db_0"' in report  # the example row is named by id
+    assert {f["column"] for f in err.value.failures} == {"id", "n_trainable", "unknown_calls"}

@@ -1,0 +1,143 @@
+"""The train stage end to end: a loadable model, resumption after a kill, two processes, a local
+base model, LoRA."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from conftest import BIN, make_project, run, small_demo
+
+pytestmark = pytest.mark.e2e
+
+
+def set_params(repo, **train):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for key, value in train.items():
+        section, _, name = key.partition("__")
+        if name:
+            params[section][name] = value
+        else:
+            params["train"][key] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    repo = make_project(tmp_path_factory.mktemp("train") / "repo", small_demo)
+    run(["dvc", "repro", "negatives"], repo)
+    return repo
+
+
+@pytest.fixture
+def repo(project):
+    original = (project / "params.yaml").read_text()
+    yield project
+    (project / "params.yaml").write_text(original)
+
+
+def metrics(repo):
+    return json.loads((repo / "metrics/train.json").read_text())
+
+
+def test_default_path_trains_beats_unigram_and_loads_with_plain_transformers(repo):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    set_params(repo, max_steps=150, eval_every=50)
+    run([sys.executable, "stages/train.py"], repo)
+    m = metrics(repo)
+    assert m["val_loss"] < m["unigram_val_loss"] and m["steps"] == 150 and m["resumed_from_step"] == 0
+    assert m["data"]["padding_fraction"] < 0.5 and m["data"]["trainable_tokens"] > 0
+    model_dir = repo / "models/agentflan"
+    assert (model_dir / "model.safetensors").exists() and not list(model_dir.glob("*.bin"))
+    assert not (repo / ".agentflan/checkpoints").exists() or not any((repo / ".agentflan/checkpoints").iterdir())
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city.",
+                                               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "What's the weather in Oslo?"}], tools=tools,
+                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = model.generate(**ids, max_new_tokens=24, do_sample=False)
+    reply = tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert out.shape[1] > ids["input_ids"].shape[1] and isinstance(reply, str)
+    assert "get_weather" in tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tools=tools, tokenize=False)
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(repo):
+    set_params(repo, max_steps=400, checkpoint_every=5, eval_every=200, keep_checkpoints=2)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen([sys.executable, "stages/train.py"], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 180
+    checkpoints = repo / ".agentflan/checkpoints"
+    while time.time() < deadline and proc.poll() is None:
+        if checkpoints.exists() and any(p.name.startswith("step_") and not p.name.endswith(".tmp") for p in checkpoints.glob("*/*")):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = sorted(p.name for p in checkpoints.glob("*/step_*") if not p.name.endswith(".tmp"))
+    assert saved, "no checkpoint survived the kill"
+    rerun = run([sys.executable, "stages/train.py"], repo)
+    assert "resuming from checkpoint step_" in rerun.stdout + rerun.stderr
+    m = metrics(repo)
+    assert 5 <= m["resumed_from_step"] < 400 and m["resumed_from_step"] % 5 == 0 and m["steps"] == 400
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_accelerate_launch_two_processes_writes_a_loadable_model(repo):
+    """Two CPU processes (gloo DDP). accelerate 1.15 runs `--cpu --num_processes 2` as ONE process
+    unless MPI is installed (its multi-CPU path is mpirun); `--multi_gpu` is its torchrun path, and
+    on a machine without CUDA our Accelerator(cpu=True) turns that into multi-CPU DDP."""
+    from transformers import AutoModelForCausalLM
+
+    set_params(repo, max_steps=6)
+    run(["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+         "--dynamo_backend", "no", "--main_process_port", str(free_port()), "stages/train.py"], repo)
+    m = metrics(repo)
+    assert m["processes"] == 2 and m["steps"] == 6
+    assert AutoModelForCausalLM.from_pretrained(repo / "models/agentflan").num_parameters() == m["parameters"]
+
+
+def test_a_local_base_model_is_loaded_with_from_pretrained(repo, tmp_path):
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    from agentflan.training.tokenizer import train_bpe
+
+    base = tmp_path / "base-model"
+    tokenizer = train_bpe(["a local base model for the test", "hello world"] * 20, vocab_size=300)
+    tokenizer.chat_template = None  # a base model's own tokenizer: our template gets attached
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                 intermediate_size=64)).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    set_params(repo, max_steps=3, model__base=str(base))
+    run([sys.executable, "stages/train.py"], repo)
+    out = AutoModelForCausalLM.from_pretrained(repo / "models/agentflan")
+    assert out.config.num_hidden_layers == 1 and out.config.vocab_size == len(tokenizer)
+
+
+def test_lora_trains_and_saves_a_merged_plain_model(repo):
+    from transformers import AutoModelForCausalLM
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["lora"]["enabled"] = True
+    params["train"]["max_steps"] = 4
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run([sys.executable, "stages/train.py"], repo)
+    model_dir = repo / "models/agentflan"
+    assert not (model_dir / "adapter_config.json").exists()
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    assert not any("lora" in name for name, _ in model.named_parameters())
