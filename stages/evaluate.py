@@ -1,35 +1,27 @@
-"""DVC stage `evaluate`: Agent-H benchmark, generation, hallucination and call metrics, registration."""
+"""DVC stage `evaluate`: generation on the benchmark, hallucination and call metrics, registration."""
 
 import os
 
 import orjson
 
-from agentflan.data.jsonio import atomic_writer, iter_raw, read_conversations, write_jsonl
-from agentflan.evaluation.benchmark import Sample, build, sample_row
+from agentflan.data.jsonio import atomic_writer, iter_raw, write_jsonl
+from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.generation import generate, load, predictions
 from agentflan.evaluation.scoring import judge, score
 from agentflan.pipeline.project import file_md5, file_sha256, git_commit
-from agentflan.pipeline.registry import register
+from agentflan.pipeline.registry import BENCHMARK_TAG, register
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.tracking import client, find_run_by_tag
-from agentflan.pipeline.validation import validate
 
 with stage("evaluate", ("eval", "registry")) as s:
     cfg = s.params.eval
-    if cfg.benchmark:
-        samples = [Sample.from_dict(r.data) for r in iter_raw(cfg.benchmark)]
-    else:
-        seen = {c.query for name in ("train", "validation") for c in read_conversations(s.path(name))}
-        samples = build(cfg.agent_h, s.params.demo.heldout_tools, seen)
-    validate([sample_row(x) for x in samples], "agent_h")
+    samples = [Sample.from_dict(r.data) for r in iter_raw(s.path("benchmark"))]  # validated by the benchmark stage
+    benchmark_md5 = file_md5(s.path("benchmark"))
     model, tokenizer = load(s.path("model"))
     preds = predictions(samples, generate(model, tokenizer, samples, cfg.max_new_tokens, cfg.batch_size))
-    metrics = score(preds)
-    with atomic_writer(s.path("benchmark")) as f:
-        write_jsonl(f, (x.to_dict() for x in samples))
+    metrics = {**score(preds), "benchmark_md5": benchmark_md5}
     with atomic_writer(s.path("predictions")) as f:
-        write_jsonl(f, ({"id": p.id, "category": p.category, "tools": p.tools, "expected": p.expected,
-                         "expected_tool": p.expected_tool, "response": p.response, "verdict": judge(p)} for p in preds))
+        write_jsonl(f, ({**p.to_dict(), "verdict": judge(p)} for p in preds))
     s.write_plot("agent_h_plot", [{"category": c, **{k: v for k, v in m.items() if isinstance(v, float)}}
                                    for c, m in metrics["per_category"].items()])
     s.write_metrics("eval_metrics", metrics)
@@ -41,10 +33,11 @@ with stage("evaluate", ("eval", "registry")) as s:
     if train_run is None:
         raise SystemExit("evaluate: no MLflow train run logged these weights; run `dvc repro -f train`")
     gated = {k: metrics[k] for k in ("hscore", "h_react", "h_general", "tool_name_accuracy", "call_format_validity",
-                                     "hallucinated_tool_rate", "argument_validity")}
+                                     "hallucinated_tool_rate", "argument_validity", "argument_accuracy",
+                                     "over_refusal_rate")}
     version = register(client(), registry.model_name, train_run.data.tags["model_uri"], train_run.info.run_id, {
         **gated, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
         "data.train.md5": file_md5(s.path("train")), "data.validation.md5": file_md5(s.path("validation")),
-        "weights.sha256": weights, "evaluate_run_id": s.run.run_id})
+        "weights.sha256": weights, "evaluate_run_id": s.run.run_id, BENCHMARK_TAG: benchmark_md5})
     s.run.mlflow.set_tag("registered_version", version)
     print(orjson.dumps({"registered": f"{registry.model_name} v{version}", **gated}).decode())

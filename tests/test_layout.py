@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 PACKAGE = ROOT / "src" / "agentflan"
@@ -18,7 +17,7 @@ ALLOWED = {
     "data": {"config", "data"},
     "demo": {"config", "data", "demo"},
     "training": {"config", "data", "training"},
-    "evaluation": {"config", "data", "training", "evaluation", "demo"},  # demo: the benchmark still draws from the demo world
+    "evaluation": {"config", "data", "training", "evaluation"},
     "pipeline": {"config", "data", "training", "evaluation", "pipeline"},
     "cli": {"config", "data", "demo", "training", "evaluation", "pipeline"},
     "__init__": set(),

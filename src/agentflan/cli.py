@@ -160,6 +160,50 @@ def score(
     typer.echo(json.dumps(score_predictions(preds), indent=2))
 
 
+benchmark_app = typer.Typer(help="Benchmarks: bring third-party ones into our schema.", no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+
+class BenchmarkFormat(str, enum.Enum):
+    bfcl = "bfcl"
+    agent_h = "agent-h"
+
+
+@benchmark_app.command("import")
+def benchmark_import(
+    inputs: Annotated[list[Path], typer.Argument(help="Benchmark files (JSON lines), e.g. BFCL_v3_simple.json.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL in our benchmark schema.")],
+    format: Annotated[BenchmarkFormat, typer.Option("--format", "-f", help="bfcl, or agent-h (our schema, validated).")],
+    answers: Annotated[list[Path] | None, typer.Option("--answers", help="BFCL possible-answer file(s) for call tests.")] = None,
+) -> None:
+    """Import a third-party benchmark: BFCL's irrelevance, simple and multiple tests, or an Agent-H file.
+
+    Exit 0 when every line was imported, 1 when some were rejected (see OUT.rejected.jsonl), 2 when an
+    input is unusable.
+    """
+    from agentflan.data.jsonio import InputError, atomic_writer, write_jsonl
+    from agentflan.evaluation.benchmark_import import import_files, read_answers
+
+    rejected_path = out.with_name(out.name.removesuffix(".jsonl") + ".rejected.jsonl")
+    rejected: list = []
+    try:
+        known = read_answers([str(a) for a in answers or []])
+        with atomic_writer(out) as f:
+            n = write_jsonl(f, (s.to_dict() for s in import_files([str(p) for p in inputs], format.value.replace("-", "_"), known, rejected)))
+        with atomic_writer(rejected_path) as f:
+            write_jsonl(f, (r.to_dict() for r in rejected))
+    except InputError as e:
+        raise _fail(str(e)) from None
+    except OSError as e:
+        raise _fail(f"{e.filename or out}: {e.strerror}") from None
+    typer.echo(f"{out}: {n} samples imported, {len(rejected)} rejected", err=True)
+    for r in rejected[:5]:
+        typer.echo(f"  {r.file}:{r.line} ({r.id or 'no id'}): {r.field}: {r.reason}", err=True)
+    if rejected:
+        typer.echo(f"all rejected lines with reasons: {rejected_path}", err=True)
+        raise typer.Exit(1)
+
+
 @app.command()
 def promote(
     version: Annotated[str | None, typer.Argument(help="Model version; the latest by default.")] = None,

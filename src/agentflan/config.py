@@ -77,7 +77,9 @@ class Paths(Section):
     train_metrics: str = "metrics/train.json"
     train_loss_plot: str = "plots/train_loss.json"
     val_loss_plot: str = "plots/val_loss.json"
-    benchmark: str = "data/eval/agent_h.jsonl"
+    benchmark: str = "data/benchmark/agent_h.jsonl"
+    heldout: str = "data/benchmark/heldout.json"
+    benchmark_metrics: str = "metrics/benchmark.json"
     predictions: str = "data/eval/predictions.jsonl"
     eval_metrics: str = "metrics/evaluate.json"
     agent_h_plot: str = "plots/agent_h.json"
@@ -100,7 +102,6 @@ class DemoConfig(Section):
     agentinstruct_os: Count = 40
     agentinstruct_db: Count = 40
     sharegpt: Count = 200
-    heldout_tools: list[str] = []
 
 
 class Source(Section):
@@ -240,28 +241,37 @@ class TrainConfig(Section):
         return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
 
-class AgentHConfig(Section):
-    """`eval.agent_h`: how the benchmark is drawn."""
+class BenchmarkConfig(Section):
+    """`benchmark`: the Agent-H benchmark drawn from the corpus: held-out tools and queries, never trained on."""
 
     seed: int = 1234
+    heldout_tools: list[str] = []  # tools the model never sees in training (the unseen-tool category)
+    heldout_tool_fraction: Fraction = 0.0  # plus this seeded share of the corpus's other tools
+    heldout_agent_queries: Fraction = 0.1  # seeded share of agent queries that only the benchmark asks
+    heldout_general_queries: Fraction = 0.4  # seeded share of general-chat queries that only the benchmark asks
     per_category: Positive = 20
-    distractors: Count = 2
+    distractors: Count = 2  # tools offered beside the needed one
 
 
 class EvalConfig(Section):
-    """`eval`: generation and the benchmark."""
+    """`eval`: generation, and a benchmark file of your own instead of the built one."""
 
     max_new_tokens: Positive = 64
     batch_size: Positive = 16
-    benchmark: str = ""  # empty: build from held-out tools and queries; else a JSONL file of Agent-H samples
-    agent_h: AgentHConfig = AgentHConfig()
+    benchmark: str = ""  # empty: the `benchmark` stage builds one from the corpus; else an Agent-H JSONL under data/raw/
 
 
 class Gate(Section):
     """`registry.gate`: what a candidate must show to take the `champion` alias."""
 
-    min_hscore_gain: NonNegative = 0.0  # candidate HScore must exceed the champion's by more than this
-    tool_accuracy_tolerance: NonNegative = 0.02  # candidate tool-name accuracy may be lower by at most this
+    min_hscore_gain: NonNegative = 0.0  # the lower bound of the gain's paired bootstrap 95% interval must exceed this
+    tool_accuracy_tolerance: NonNegative = 0.02  # tool-name accuracy may be lower than the champion's by at most this
+    over_refusal_tolerance: NonNegative = 0.05  # over-refusal may be higher than the champion's by at most this
+    max_over_refusal: Fraction = 0.5  # floors that hold with or without a champion
+    min_tool_name_accuracy: Fraction = 0.0
+    min_call_format_validity: Fraction = 0.0
+    bootstrap_samples: Positive = 1000
+    seed: int = 0
 
 
 class RegistryConfig(Section):
@@ -283,6 +293,7 @@ class Params(Section):
     negatives: NegativesConfig = NegativesConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+    benchmark: BenchmarkConfig = BenchmarkConfig()
     eval: EvalConfig = EvalConfig()
     registry: RegistryConfig = RegistryConfig()
 

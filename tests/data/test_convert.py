@@ -16,7 +16,7 @@ from agentflan.demo.corpus import DEMO_FILES, write_demo
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    write_demo(out, DemoConfig(toolbench=200, agentinstruct_os=20, agentinstruct_db=20, sharegpt=40, heldout_tools=["search_hotels"]))
+    write_demo(out, DemoConfig(toolbench=200, agentinstruct_os=20, agentinstruct_db=20, sharegpt=40))
     return out
 
 
@@ -51,11 +51,6 @@ def test_chat_form_separates_thought_tool_and_arguments(demo_dir):
     assert json.loads(args_turn.content) == args_turn.call.arguments
     assert conv.turns[4].content == args_turn.call.name
     assert "Thought:" not in "".join(t.content for t in conv.turns)  # natural chat, no ReAct keywords
-
-
-def test_heldout_tools_never_appear(demo_dir):
-    out, _ = run(demo_dir)
-    assert not any(t.name == "search_hotels" for c in out for t in c.tools)
 
 
 def test_format_samples_cover_both_formats(demo_dir):

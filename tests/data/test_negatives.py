@@ -46,3 +46,17 @@ def test_split_is_by_query_and_deterministic():
     assert 0.1 < stats.splits["validation"] / len(out) < 0.3
     again, _ = run(val_fraction=0.2)
     assert [(s, c.to_json()) for s, c in out] == [(s, c.to_json()) for s, c in again]
+
+
+def test_held_out_tools_and_queries_never_reach_training():
+    from agentflan.config import BenchmarkConfig
+    from agentflan.data.heldout import choose, query_key
+
+    corpus = labelled_corpus()
+    heldout = choose(corpus, BenchmarkConfig(heldout_tools=["search_hotels"], heldout_agent_queries=0.2, heldout_general_queries=0.3))
+    stats = NegativesStats()
+    out = [c for _, c in add_negatives(corpus, tool_pool(corpus, heldout), NegativesConfig(), stats, heldout)]
+    assert stats.held_out == sum(heldout.excludes(c) for c in corpus) > 0
+    assert stats.negatives["plain_with_tools"] > 0 and stats.negatives["no_tools"] > 0
+    assert not any(t.name == "search_hotels" for c in out for t in c.tools)
+    assert not {query_key(c.query) for c in out} & set(heldout.queries)

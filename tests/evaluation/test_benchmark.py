@@ -1,37 +1,83 @@
+"""The benchmark is drawn from the corpus: held-out tools and queries, every category, reproducible."""
+
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
 import torch
+from recipe_helpers import labelled_corpus
 
-from agentflan.config import AgentHConfig
-from agentflan.evaluation.benchmark import CATEGORIES, TOOLS_SYSTEM, Sample, build, sample_row
+from agentflan.config import BenchmarkConfig, ConvertConfig, Source
+from agentflan.data.convert import Converter
+from agentflan.data.heldout import Heldout, choose, query_key
+from agentflan.evaluation.benchmark import CATEGORIES, FORMAT_REQUESTS, TOOLS_SYSTEM, Sample, build, sample_row
 from agentflan.evaluation.generation import generate, predictions
 from agentflan.evaluation.scoring import score
 from agentflan.pipeline.validation import validate
 
-HELDOUT = ("search_hotels", "track_package")
+HELDOUT = ["search_hotels", "track_package"]
+CFG = BenchmarkConfig(heldout_tools=HELDOUT, per_category=10, heldout_agent_queries=0.1, heldout_general_queries=0.5)
 
 
-def test_benchmark_has_every_category_and_holds_out_training_queries():
-    first = build(AgentHConfig(per_category=10), HELDOUT, set())
-    taken = {s.query for s in first if s.category == "tool_needed_offered_seen"}
-    again = build(AgentHConfig(per_category=10), HELDOUT, taken)
-    assert Counter(s.category for s in again) == {c: 10 for c in CATEGORIES}
-    assert not taken & {s.query for s in again}
-    for s in again:
+def test_every_category_from_held_out_records_and_reproducible():
+    corpus = labelled_corpus()
+    heldout = choose(corpus, CFG)
+    samples, counts = build(corpus, heldout, CFG)
+    assert counts == {c: 10 for c in CATEGORIES} == Counter(s.category for s in samples)
+    by_query = {}
+    for conv in corpus:
+        by_query.setdefault(query_key(conv.query), []).append(conv)
+    for s in samples:
+        base = s.query
+        if s.category == "format_request":
+            base = next(s.query[: -len(r) - 1] for r in FORMAT_REQUESTS if s.query.endswith(" " + r))
+        sources = by_query[query_key(base)]
+        assert sources and all(heldout.excludes(c) for c in sources)  # no conversation with this query is trained on
         if s.expected == "call":
             assert s.expected_tool in [t.name for t in s.tools] and s.system == TOOLS_SYSTEM
-        if s.category == "tool_needed_offered_unseen":
-            assert s.expected_tool in HELDOUT
-        if s.category == "tool_needed_offered_seen":
-            assert s.expected_tool not in HELDOUT
+            source = by_query[query_key(s.query)][0]
+            call = next(c for c in source.calls if c.name == s.expected_tool)
+            assert s.expected_arguments == {k: [v] for k, v in call.arguments.items()}  # the record's own call
+        if s.expected == "call":
+            assert (s.expected_tool in HELDOUT) == (s.category == "tool_needed_offered_unseen")
         if s.category in ("tool_needed_not_offered", "plain_no_tools"):
             assert s.tools == []
-    assert [s.to_dict() for s in again] == [s.to_dict() for s in build(AgentHConfig(per_category=10), HELDOUT, taken)]
-    assert Sample.from_dict(again[0].to_dict()) == again[0]
-    validate([sample_row(s) for s in again], "agent_h")
+        if s.category != "tool_needed_offered_unseen":
+            assert not set(HELDOUT) & {t.name for t in s.tools}  # distractors are never held-out tools
+    again, _ = build(labelled_corpus(), choose(labelled_corpus(), CFG), CFG)
+    assert [s.to_dict() for s in again] == [s.to_dict() for s in samples]
+    assert Sample.from_dict(samples[0].to_dict()) == samples[0]
+    validate([sample_row(s) for s in samples], "agent_h")
+
+
+def test_a_small_corpus_fills_what_it_can_and_says_so(fixtures):
+    corpus = list(Converter(ConvertConfig()).run([Source(path=str(fixtures / n)) for n in
+                                                  ("toolbench_toolllama.json", "agentinstruct.jsonl", "sharegpt.jsonl")]))
+    cfg = BenchmarkConfig(heldout_tools=["search_for_real_time_product_search"], heldout_general_queries=1.0)
+    heldout = choose(corpus, cfg)
+    samples, counts = build(corpus, heldout, cfg)
+    assert counts["tool_needed_offered_unseen"] == 1 and counts["tool_needed_offered_seen"] == 0
+    unseen = next(s for s in samples if s.category == "tool_needed_offered_unseen")
+    assert unseen.expected_tool == "search_for_real_time_product_search" and "running shoes" in unseen.query
+    assert counts["plain_no_tools"] == 1 and sum(counts.values()) == len(samples)
+    assert all(heldout.excludes(c) for c in corpus if c.query == unseen.query)
+
+
+def test_an_unknown_held_out_tool_is_refused_naming_the_key():
+    from agentflan.config import ParamsError
+
+    with pytest.raises(ParamsError, match=r"benchmark\.heldout_tools: \['no_such_tool'\] offered by no conversation"):
+        choose(labelled_corpus(), BenchmarkConfig(heldout_tools=["no_such_tool"]))
+
+
+def test_heldout_round_trips_and_names_a_bad_file():
+    from agentflan.data.jsonio import InputError
+
+    h = Heldout(["a"], ["q"])
+    assert Heldout.from_dict(h.to_dict()).to_dict() == h.to_dict()
+    with pytest.raises(InputError, match="held.json: expected an object"):
+        Heldout.from_dict({"tools": "a"}, "held.json")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +86,9 @@ def tiny():
 
     from agentflan.training.tokenizer import train_bpe
 
-    samples = build(AgentHConfig(per_category=2), HELDOUT, set())
+    corpus = labelled_corpus()
+    cfg = BenchmarkConfig(heldout_tools=HELDOUT, per_category=2, heldout_general_queries=0.5)
+    samples, _ = build(corpus, choose(corpus, cfg), cfg)
     tokenizer = train_bpe([s.query for s in samples] * 5 + [TOOLS_SYSTEM], vocab_size=400)
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -55,10 +103,11 @@ def test_batched_generation_matches_one_at_a_time(tiny):
     assert len(batched) == len(samples) and batched == single  # left padding + KV cache change nothing
 
 
-def test_predictions_carry_schemas_and_score(tiny):
+def test_predictions_carry_schemas_and_expected_arguments_and_score(tiny):
     model, tokenizer, samples = tiny
     preds = predictions(samples, generate(model, tokenizer, samples, max_new_tokens=4, batch_size=12))
     call = next(p for p in preds if p.expected == "call")
-    assert call.expected_tool in call.schemas
+    assert call.expected_tool in call.schemas and call.expected_arguments
     metrics = score(preds)
     assert set(metrics["per_category"]) == set(CATEGORIES) and 0 <= metrics["hscore"] <= 1
+    assert metrics["argument_accuracy"] is not None

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 OUTPUTS = ("data/raw/demo/toolbench.json", "data/converted/conversations.jsonl", "data/converted/quarantine.jsonl",
            "data/decomposed/conversations.jsonl", "data/balanced/conversations.jsonl", "data/final/train.jsonl",
            "data/final/validation.jsonl", "data/final/agentflan/train.jsonl", "data/final/agentflan/validation.jsonl")
-STAGES = ("demo", "convert", "decompose", "balance", "negatives", "train", "evaluate")
+STAGES = ("demo", "convert", "benchmark", "decompose", "balance", "negatives", "train", "evaluate")
 
 
 def digests(repo):
@@ -149,7 +149,9 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
     from transformers import AutoModelForCausalLM
 
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
-    assert metrics["samples"] == 6 * 20 and 0 <= metrics["hscore"] <= 1
+    built = json.loads((repo / "metrics/benchmark.json").read_text())
+    assert metrics["samples"] == built["samples"] == sum(built["per_category"].values()) and 0 <= metrics["hscore"] <= 1
+    assert metrics["benchmark_md5"] == built["md5"]
     assert set(metrics["per_category"]) >= {"plain_tools_offered", "tool_needed_offered_unseen", "format_request"}
     preds = [json.loads(line) for line in (repo / "data/eval/predictions.jsonl").read_text().splitlines()]
     assert len(preds) == metrics["samples"] and all("verdict" in p for p in preds)
@@ -158,6 +160,7 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
     assert versions
     newest = max(versions, key=lambda v: int(v.version))
     assert float(newest.tags["hscore"]) >= 0 and newest.tags["git_commit"] and newest.tags["data.train.md5"]
+    assert newest.tags["benchmark.md5"] == built["md5"]
     uri, previous = f"sqlite:///{repo / 'mlflow.db'}", mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)  # the version's source is runs:/..., resolved on the global tracking URI
     try:
@@ -165,3 +168,46 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
     finally:
         mlflow.set_tracking_uri(previous)
     assert AutoModelForCausalLM.from_pretrained(local).num_parameters() > 0
+
+
+def test_no_benchmark_query_and_no_held_out_tool_is_trained_on(repo):
+    from agentflan.data.heldout import query_key
+
+    heldout = json.loads((repo / "data/benchmark/heldout.json").read_text())
+    samples = [json.loads(x) for x in (repo / "data/benchmark/agent_h.jsonl").read_text().splitlines()]
+    assert heldout["tools"] == ["search_hotels", "track_package"] and samples
+    for split in ("train", "validation"):
+        convs = [json.loads(x) for x in (repo / f"data/final/{split}.jsonl").read_text().splitlines()]
+        queries = {query_key(next(t["content"] for t in c["turns"] if t["role"] == "user")) for c in convs}
+        tools = {t["name"] for c in convs for t in c["tools"]} | {t["call"]["name"] for c in convs for t in c["turns"] if t.get("call")}
+        assert not tools & set(heldout["tools"])
+        assert not queries & set(heldout["queries"])
+        assert not queries & {query_key(s["query"]) for s in samples if s["level"] == "action"}
+
+
+def test_benchmark_from_added_upstream_files(tmp_path_factory, fixtures):
+    """`data.sources` adds real-format files: the benchmark's held-out tool and its query come from them."""
+    import shutil
+
+    def add_fixtures(params):
+        small_demo(params)
+        params["data"]["sources"] += [{"path": "data/raw/extra/toolbench_toolllama.json", "format": "toolbench"},
+                                      {"path": "data/raw/extra/agentinstruct.jsonl"}, {"path": "data/raw/extra/agentflan.jsonl"},
+                                      {"path": "data/raw/extra/sharegpt.jsonl", "format": "sharegpt"}]
+        params["benchmark"]["heldout_tools"] = ["product_reviews_for_real_time_product_search", "search_hotels"]
+
+    repo = make_project(tmp_path_factory.mktemp("extra") / "repo", add_fixtures)
+    (repo / "data/raw/extra").mkdir(parents=True)
+    for name in ("toolbench_toolllama.json", "agentinstruct.jsonl", "agentflan.jsonl", "sharegpt.jsonl"):
+        shutil.copy(fixtures / name, repo / "data/raw/extra" / name)
+    run(["dvc", "repro", "negatives"], repo)
+    samples = [json.loads(x) for x in (repo / "data/benchmark/agent_h.jsonl").read_text().splitlines()]
+    shoes = next(s for s in samples if "running shoes" in s["query"])
+    assert shoes["category"] == "tool_needed_offered_unseen"  # its only conversation is held out: never trained on
+    assert shoes["expected_tool"] == "search_for_real_time_product_search"  # the ToolBench file's tool, real schema
+    assert shoes["expected_arguments"] and any(t["name"] == shoes["expected_tool"] and t["parameters"]["properties"]
+                                               for t in shoes["tools"])
+    train = (repo / "data/final/train.jsonl").read_text() + (repo / "data/final/validation.jsonl").read_text()
+    assert "running shoes for my sister" not in train and "product_reviews_for_real_time_product_search" not in train
+    counts = json.loads((repo / "metrics/benchmark.json").read_text())
+    assert counts["per_category"]["tool_needed_offered_unseen"] >= 1

@@ -13,7 +13,7 @@ import yaml
 from conftest import ROOT
 
 from agentflan.config import Gate
-from agentflan.pipeline.registry import CHAMPION, PREVIOUS, promote, register
+from agentflan.pipeline.registry import BENCHMARK_TAG, CHAMPION, PREVIOUS, promote, register
 
 
 @pytest.fixture
@@ -30,13 +30,25 @@ def tiny_model_dir(tmp_path):
     return out
 
 
-def new_version(client, model_dir, hscore, tool_acc):
+PLAIN = 40  # plain-expected samples of the stand-in benchmark
+
+
+def new_version(client, model_dir, hscore, tool_acc, benchmark="b1", over_refusal=0.05):
+    """A registered version whose evaluate run logged per-sample predictions matching `hscore`: the first
+    2 * PLAIN * (1 - hscore) plain samples carry a ReAct hallucination (so a better model's set is a subset)."""
     mlflow.set_tracking_uri(client.tracking_uri)  # other tests may have set the global URI elsewhere
     exp = client.get_experiment_by_name("reg") or client.get_experiment(client.create_experiment("reg"))
     with mlflow.start_run(experiment_id=exp.experiment_id) as run:
         mlflow.log_artifacts(str(model_dir), "model")
+    bad, refused = round(2 * PLAIN * (1 - hscore)), round(PLAIN * over_refusal)
+    rows = [{"id": f"p{i}", "expected": "plain", "category": "plain_no_tools",
+             "verdict": {"react": i < bad, "general": False, "refusal": i >= PLAIN - refused}} for i in range(PLAIN)]
+    with mlflow.start_run(experiment_id=exp.experiment_id) as evaluation:
+        mlflow.log_text("".join(json.dumps(r) + "\n" for r in rows), "predictions.jsonl")
     return register(client, "agentflan", f"runs:/{run.info.run_id}/model", run.info.run_id,
-                    {"hscore": hscore, "tool_name_accuracy": tool_acc, "git_commit": "abc"})
+                    {"hscore": hscore, "tool_name_accuracy": tool_acc, "call_format_validity": tool_acc,
+                     "over_refusal_rate": over_refusal, "git_commit": "abc", BENCHMARK_TAG: benchmark,
+                     "evaluate_run_id": evaluation.info.run_id})
 
 
 def test_gate_refuses_worse_promotes_better_and_keeps_previous(mlflow_uri, tiny_model_dir):
@@ -44,12 +56,13 @@ def test_gate_refuses_worse_promotes_better_and_keeps_previous(mlflow_uri, tiny_
     gate = Gate(min_hscore_gain=0.0, tool_accuracy_tolerance=0.02)
     v1 = new_version(client, tiny_model_dir, 0.80, 0.50)
     first = promote(client, "agentflan", gate)
-    assert first.promoted and first.reason == "no champion yet"
+    assert first.promoted and first.reason.startswith("no champion yet")
     assert str(client.get_model_version_by_alias("agentflan", CHAMPION).version) == v1
 
     v2 = new_version(client, tiny_model_dir, 0.78, 0.60)  # worse HScore
     refused = promote(client, "agentflan", gate)
-    assert not refused.promoted and "does not beat champion" in refused.reason
+    assert not refused.promoted and "is not significant" in refused.reason
+    assert refused.checks["hscore.bootstrap"]["gain"] == pytest.approx(0.775 - 0.80, abs=1e-4)  # 18 of 40 samples vs 16
     assert str(client.get_model_version_by_alias("agentflan", CHAMPION).version) == v1
     assert client.get_model_version("agentflan", v2).tags["promotion.decision"] == "refused"
 
@@ -59,13 +72,53 @@ def test_gate_refuses_worse_promotes_better_and_keeps_previous(mlflow_uri, tiny_
     v4 = new_version(client, tiny_model_dir, 0.90, 0.49)  # better, tool accuracy within tolerance
     dry = promote(client, "agentflan", gate, v4, dry_run=True)
     assert dry.promoted and str(client.get_model_version_by_alias("agentflan", CHAMPION).version) == v1
-    assert promote(client, "agentflan", gate, v4).promoted
+    promoted = promote(client, "agentflan", gate, v4)
+    assert promoted.promoted and promoted.checks["hscore.bootstrap"]["ci95"][0] > 0
     assert str(client.get_model_version_by_alias("agentflan", CHAMPION).version) == v4
     assert str(client.get_model_version_by_alias("agentflan", PREVIOUS).version) == v1
     assert client.get_model_version("agentflan", v4).tags["promotion.decision"] == "promoted"
 
     forced = promote(client, "agentflan", gate, v2, force=True)
     assert forced.promoted and forced.forced and forced.reason.startswith("forced despite")
+    history = [json.loads(v) for k, v in client.get_model_version("agentflan", v2).tags.items() if k.startswith("promotion.history.")]
+    assert [h["promoted"] for h in sorted(history, key=lambda h: h["at"])] == [False, True]  # every decision kept
+    assert all(h["at"] and h["candidate"] == v2 and "champion" in h for h in history)
+
+
+def test_an_always_refusing_model_with_higher_hscore_is_refused(mlflow_uri, tiny_model_dir):
+    client = mlflow.MlflowClient(mlflow_uri)
+    assert promote(client, "agentflan", Gate(), new_version(client, tiny_model_dir, 0.80, 0.5, over_refusal=0.05)).promoted
+    refuser = new_version(client, tiny_model_dir, 1.0, 0.5, over_refusal=1.0)  # never hallucinates: never answers
+    ceiling = promote(client, "agentflan", Gate(), refuser, dry_run=True)
+    assert not ceiling.promoted and ceiling.reason.startswith("over_refusal_rate.ceiling: 1.0")
+    relative = promote(client, "agentflan", Gate(max_over_refusal=1.0), refuser, dry_run=True)
+    assert not relative.promoted and "over_refusal_rate 1.0000 is more than 0.05 above champion" in relative.reason
+
+
+def test_a_gain_inside_the_noise_is_not_promoted(mlflow_uri, tiny_model_dir):
+    client = mlflow.MlflowClient(mlflow_uri)
+    assert promote(client, "agentflan", Gate(), new_version(client, tiny_model_dir, 0.80, 0.5)).promoted
+    decision = promote(client, "agentflan", Gate(), new_version(client, tiny_model_dir, 0.8125, 0.5), dry_run=True)
+    assert not decision.promoted and "is not significant" in decision.reason  # one sample of 40 better
+
+
+def test_with_no_champion_the_best_eligible_version_is_taken(mlflow_uri, tiny_model_dir):
+    client = mlflow.MlflowClient(mlflow_uri)
+    best = new_version(client, tiny_model_dir, 0.90, 0.5)
+    new_version(client, tiny_model_dir, 0.80, 0.5)
+    new_version(client, tiny_model_dir, 0.99, 0.5, over_refusal=0.9)  # highest HScore, but refuses too much
+    decision = promote(client, "agentflan", Gate())
+    assert decision.promoted and decision.candidate == best
+
+
+def test_versions_scored_on_different_benchmarks_are_not_compared(mlflow_uri, tiny_model_dir):
+    client = mlflow.MlflowClient(mlflow_uri)
+    gate = Gate()
+    assert promote(client, "agentflan", gate, new_version(client, tiny_model_dir, 0.70, 0.5, benchmark="b1")).promoted
+    other = new_version(client, tiny_model_dir, 0.99, 0.9, benchmark="b2")  # far better, on another benchmark
+    refused = promote(client, "agentflan", gate, other)
+    assert not refused.promoted and "scored on benchmark b2" in refused.reason and "not comparable" in refused.reason
+    assert promote(client, "agentflan", gate, other, force=True).forced
 
 
 def test_champion_alias_loads_a_working_model(mlflow_uri, tiny_model_dir, tmp_path):
@@ -100,6 +153,6 @@ def test_promote_cli(mlflow_uri, tiny_model_dir, tmp_path):
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["promoted"] is True
     worse = cli()
-    assert worse.returncode == 1 and "does not beat champion" in json.loads(worse.stdout)["reason"]
+    assert worse.returncode == 1 and "is not significant" in json.loads(worse.stdout)["reason"]
     missing = cli("9")
     assert missing.returncode == 2 and "no version 9" in missing.stderr

@@ -75,6 +75,8 @@ def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
     a file that cannot be read at all raises `InputError`.
     """
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, not a file")
     if not p.is_file():
         raise InputError(f"{p}: no such file")
     try:

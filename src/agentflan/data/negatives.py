@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import NegativesConfig
+from agentflan.data.heldout import Heldout
+from agentflan.data.heldout import query_key as normalised_query
 from agentflan.data.prompts import NATURAL_SYSTEM, format_system
 from agentflan.data.schema import Conversation, Tool, Turn
 from agentflan.data.seeded import unit_hash
@@ -74,7 +76,7 @@ def plain_with_tools(conv: Conversation, pool: list[Tool], rng: random.Random, m
 
 def query_key(conv: Conversation) -> str:
     """The split unit: the normalised query (the id when there is none)."""
-    return " ".join(conv.query.lower().split()) or f"id:{conv.id}"
+    return normalised_query(conv.query) or f"id:{conv.id}"
 
 
 def split_of(conv: Conversation, seed: int, val_fraction: float) -> str:
@@ -86,25 +88,30 @@ class NegativesStats:
     negatives: Counter = field(default_factory=Counter)
     splits: Counter = field(default_factory=Counter)
     kinds: Counter = field(default_factory=Counter)
+    held_out: int = 0  # conversations kept out of training for the benchmark
 
     def to_metrics(self) -> dict[str, Any]:
         return {"negatives": dict(sorted(self.negatives.items())), "split": dict(sorted(self.splits.items())),
-                "kinds": dict(sorted(self.kinds.items())), "total": sum(self.splits.values())}
+                "kinds": dict(sorted(self.kinds.items())), "total": sum(self.splits.values()), "held_out": self.held_out}
 
 
-def tool_pool(conversations: Iterable[Conversation]) -> list[Tool]:
-    """Every distinct tool offered in agent conversations, by name (first definition wins), sorted."""
+def tool_pool(conversations: Iterable[Conversation], heldout: Heldout | None = None) -> list[Tool]:
+    """Every distinct tool offered in agent conversations, by name (first definition wins), sorted;
+    held-out tools never enter it."""
     pool: dict[str, Tool] = {}
+    excluded = set(heldout.tools) if heldout else set()
     for conv in conversations:
         if conv.kind == "agent":
             for t in conv.tools:
-                pool.setdefault(t.name, t)
+                if t.name not in excluded:
+                    pool.setdefault(t.name, t)
     return [pool[name] for name in sorted(pool)]
 
 
 def add_negatives(conversations: Iterable[Conversation], pool: list[Tool], cfg: NegativesConfig,
-                  stats: NegativesStats) -> Iterator[tuple[str, Conversation]]:
-    """(split, conversation) for every input conversation and the negatives built from it."""
+                  stats: NegativesStats, heldout: Heldout | None = None) -> Iterator[tuple[str, Conversation]]:
+    """(split, conversation) for every input conversation and the negatives built from it; what the
+    benchmark holds out (its tools, its queries) is dropped first and counted."""
 
     def emit(conv: Conversation) -> tuple[str, Conversation]:
         split = split_of(conv, cfg.seed, cfg.val_fraction)
@@ -113,6 +120,9 @@ def add_negatives(conversations: Iterable[Conversation], pool: list[Tool], cfg: 
         return split, conv
 
     for conv in conversations:
+        if heldout is not None and heldout.excludes(conv):
+            stats.held_out += 1
+            continue
         rng = random.Random(f"{cfg.seed}:negatives:{conv.id}")
         if cfg.enabled and conv.kind == "general" and pool and unit_hash(cfg.seed, "plain", conv.id) < cfg.plain_with_tools:
             conv = plain_with_tools(conv, pool, rng, cfg.max_tools)

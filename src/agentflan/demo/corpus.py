@@ -6,8 +6,9 @@
   1-shot example turns at `loss: false`;
 - `sharegpt.jsonl`: general chat.
 
-Same config and seed give byte-identical files. Tools in `heldout_tools` never appear, so the
-evaluation can test tools the model has not seen.
+Same config and seed give byte-identical files. Every tool of the world appears: which tools and
+queries the model never trains on is the `benchmark` stage's choice (`benchmark.heldout_*`), as it is
+for any other corpus.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agentflan.config import DemoConfig, ParamsError
+from agentflan.config import DemoConfig
 from agentflan.data.jsonio import atomic_writer
 from agentflan.demo import world
 
@@ -89,17 +90,6 @@ DB_INSTRUCTIONS = (
 )
 
 
-def training_tools(cfg: DemoConfig) -> list[world.ToolDef]:
-    """The world's tools minus `demo.heldout_tools` (refused, naming the key, when unknown or too many)."""
-    unknown = sorted(set(cfg.heldout_tools) - set(world.TOOLS_BY_NAME))
-    if unknown:
-        raise ParamsError(f"demo.heldout_tools: unknown tool(s) {unknown}")
-    tools = [t for t in world.TOOLS if t.name not in cfg.heldout_tools]
-    if len(tools) < 2 + cfg.distractors:
-        raise ParamsError("demo.heldout_tools: too few tools left for training")
-    return tools
-
-
 class _UniqueQueries:
     """Queries must be unique (ToolBench ids are "Step N: <query>"): vary the opening when one repeats."""
 
@@ -127,7 +117,7 @@ def _args_text(args: dict[str, Any]) -> str:
 
 def toolbench_trajectory(rng: random.Random, cfg: DemoConfig, unique: _UniqueQueries) -> list[dict[str, Any]]:
     """One query's trajectory as ToolBench's preprocessing writes it: one record per assistant step."""
-    pool = training_tools(cfg)
+    pool = list(world.TOOLS)
     needed = rng.sample(pool, 2 if rng.random() < cfg.two_tool_fraction else 1)
     calls = [world.sample_call(t, rng) for t in needed]
     query = calls[0][0] if len(calls) == 1 else f"{calls[0][0]} Also, {calls[1][0][0].lower()}{calls[1][0][1:]}"

@@ -251,22 +251,32 @@ PLAIN: tuple[tuple[str, str], ...] = (
     ("What's a polite way to start an email?", "'Dear Ms. Smith, I hope this message finds you well.'"),
     ("Give me a motivational quote.", "'It always seems impossible until it's done.' - Nelson Mandela"),
     ("How do I make my writing clearer?", "Use short sentences, concrete words, and cut anything that doesn't serve the point."),
+    # more variety, so that a held-out share of general queries still leaves plenty to train on
+    ("Hello! What can you do?", "I can chat, answer questions, and call tools when they are available to look things up."),
+    ("Tell me a joke about dogs.", "Why did the dog sit in the shade? Because he didn't want to be a hot dog."),
+    ("Write a haiku about winter.", "Snow hushes the street,\nbreath hangs white in silver air,\nthe world holds still."),
+    ("Give me a tip for sleeping better.", "Keep the same bedtime every night and put screens away half an hour before."),
+    ("What is a noun?", "A noun is a word for a person, place, thing or idea, like 'teacher', 'city' or 'freedom'."),
+    ("Suggest a name for a cat.", "How about Miso, Pepper or Luna?"),
+    ("Why do leaves change colour in autumn?", "Trees stop making green chlorophyll, so the yellow and red pigments show through."),
+    ("What is the plural of 'goose'?", "The plural of 'goose' is 'geese'."),
+    ("Say something kind to a friend who failed an exam.", "One exam doesn't measure you. You learned a lot, and you'll be ready next time."),
+    ("How do I start a conversation at a party?", "Ask an open question, like how they know the host, and listen for something to follow up on."),
+    ("Describe a forest in three words.", "Green, quiet, alive."),
+    ("What rhymes with 'cat'?", "Hat, bat, mat, flat and chat all rhyme with 'cat'."),
+    ("Give me a fun fact about space.", "A day on Venus is longer than its year."),
+    ("Write a one-line poem about coffee.", "Dark warmth in a cup, the morning's first small sunrise."),
+    ("What is a good hobby for winter?", "Knitting, baking bread or learning an instrument all fit long winter evenings."),
+    ("How many days are in a leap year?", "A leap year has 366 days."),
+    ("Tell me a tongue twister.", "She sells seashells by the seashore."),
+    ("What is a synonym for 'fast'?", "Quick, rapid or swift."),
+    ("How do I apologise to a colleague?", "Say what you did, that you're sorry, and what you'll do differently, without excuses."),
+    ("Thank you, that was helpful!", "You're welcome! Glad it helped."),
+    ("Can you explain what an adjective is?", "An adjective describes a noun, like 'blue', 'tall' or 'happy'."),
+    ("Give me a motivational quote about learning.", "'Live as if you were to die tomorrow. Learn as if you were to live forever.' - Gandhi"),
+    ("What should I write in a farewell card?", "Thank them for the time together, share one good memory, and wish them luck ahead."),
+    ("Is tea or coffee better in the morning?", "Either is fine; tea has less caffeine, coffee a stronger kick. Pick what suits you."),
 )
-# Plain queries kept out of every training file: the Agent-H benchmark asks these.
-EVAL_PLAIN: tuple[str, ...] = (
-    "Hello! What can you do?", "Tell me a joke about dogs.", "Write a haiku about winter.", "Give me a tip for sleeping better.",
-    "What is a noun?", "Suggest a name for a cat.", "Why do leaves change colour in autumn?", "What is the plural of 'goose'?",
-    "Say something kind to a friend who failed an exam.", "How do I start a conversation at a party?", "Describe a forest in three words.",
-    "What rhymes with 'cat'?", "Give me a fun fact about space.", "Write a one-line poem about coffee.", "What is a good hobby for winter?",
-    "How many days are in a leap year?", "Tell me a tongue twister.", "What is a synonym for 'fast'?", "How do I apologise to a colleague?",
-    "Thank you, that was helpful!", "Can you explain what an adjective is?", "Give me a motivational quote about learning.",
-    "What should I write in a farewell card?", "Is tea or coffee better in the morning?",
-)
-FORMAT_REQUESTS: tuple[str, ...] = (
-    "Answer in one sentence.", "Reply as a bulleted list.", 'Answer in JSON with a single key "answer".', "Keep it under ten words.",
-)
-
-
 PLAIN_FOLLOWUPS: tuple[tuple[str, str], ...] = (
     ("Can you make it shorter?", "Sure, here is a shorter version."),
     ("Thanks, that's great.", "Glad it helps!"),

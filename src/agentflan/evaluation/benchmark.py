@@ -1,13 +1,15 @@
-"""An Agent-H style hallucination benchmark, built from tools and queries held out of training.
+"""The Agent-H benchmark, built from the user's own corpus: held-out tools and queries, never trained on.
 
 Two levels, as in the paper:
 - action: query type x tools offered -> `tool_needed_offered_seen` / `tool_needed_offered_unseen`
-  (expected: a call to the right tool; unseen = tools in `demo.heldout_tools`), `tool_needed_not_offered`,
-  `plain_tools_offered`, `plain_no_tools` (expected: a plain answer);
+  (expected: a call to the right tool with the record's arguments; unseen = a tool that no training
+  conversation offers, held out by `benchmark.heldout_tools` or because all its conversations are),
+  `tool_needed_not_offered`, `plain_tools_offered`, `plain_no_tools` (expected: a plain answer);
 - format: `format_request`, a plain query that asks for a response format (one sentence, a list, JSON
   with an "answer" key), with tools offered to half of them (expected: a plain answer).
-When tools are offered, the system prompt asks for the ReAct format for tool calls. Queries that occur
-in the training or validation data are never used.
+Samples come from held-out records of the converted corpus (any mix of sources): the needed tool with
+its real schema, distractors drawn from the corpus's other tools, plain queries from held-out general
+chat. A category the data cannot fill is built as far as it goes, and `counts` says how far.
 
 Pure data: no torch, no MLflow.
 """
@@ -15,18 +17,23 @@ Pure data: no torch, no MLflow.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agentflan.config import AgentHConfig
+from agentflan.config import BenchmarkConfig
+from agentflan.data.heldout import PSEUDO_TOOLS, Heldout, query_key
 from agentflan.data.prompts import NATURAL_SYSTEM, format_system
-from agentflan.data.schema import SchemaError, Tool, tool_from_dict
-from agentflan.demo import world
+from agentflan.data.schema import Conversation, SchemaError, Tool, tool_from_dict
 
 CATEGORIES = ("tool_needed_offered_seen", "tool_needed_offered_unseen", "tool_needed_not_offered",
               "plain_tools_offered", "plain_no_tools", "format_request")
+CALL_CATEGORIES = CATEGORIES[:2]
 TOOLS_SYSTEM = format_system("react")
+FORMAT_REQUESTS = (
+    "Answer in one sentence.", "Reply as a bulleted list.", 'Answer in JSON with a single key "answer".', "Keep it under ten words.",
+)
 
 
 @dataclass
@@ -38,6 +45,7 @@ class Sample:
     tools: list[Tool]
     expected: str  # plain | call
     expected_tool: str | None = None
+    expected_arguments: dict[str, list[Any]] | None = None  # per argument, its acceptable values (BFCL's rule)
 
     @property
     def system(self) -> str:
@@ -48,7 +56,8 @@ class Sample:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "category": self.category, "level": self.level, "query": self.query,
-                "tools": [t.to_dict() for t in self.tools], "expected": self.expected, "expected_tool": self.expected_tool}
+                "tools": [t.to_dict() for t in self.tools], "expected": self.expected, "expected_tool": self.expected_tool,
+                "expected_arguments": self.expected_arguments}
 
     @classmethod
     def from_dict(cls, d: Any) -> Sample:
@@ -57,56 +66,89 @@ class Sample:
         for key in ("id", "category", "query", "expected"):
             if not isinstance(d.get(key), str):
                 raise SchemaError(key, "missing or not text")
-        tools = [tool_from_dict(t, f"tools[{i}]") for i, t in enumerate(d.get("tools") or [])]
-        return cls(d["id"], d["category"], d.get("level", "action"), d["query"], tools, d["expected"], d.get("expected_tool"))
+        if d["expected"] not in ("plain", "call"):
+            raise SchemaError("expected", f"{d['expected']!r} is not 'plain' or 'call'")
+        tools = d.get("tools") or []
+        if not isinstance(tools, list):
+            raise SchemaError("tools", "expected a list of tool objects")
+        tools = [tool_from_dict(t, f"tools[{i}]") for i, t in enumerate(tools)]
+        expected_tool = d.get("expected_tool")
+        if d["expected"] == "call" and not isinstance(expected_tool, str):
+            raise SchemaError("expected_tool", "required (a tool name) when expected is 'call'")
+        args = d.get("expected_arguments")
+        if args is not None and not (isinstance(args, dict) and all(isinstance(v, list) for v in args.values())):
+            raise SchemaError("expected_arguments", "expected an object mapping each argument to a list of acceptable values")
+        return cls(d["id"], d["category"], d.get("level", "action"), d["query"], tools, d["expected"], expected_tool, args)
 
 
-def _tool(t: world.ToolDef) -> Tool:
-    return Tool(t.name, t.description, t.parameters)
+def _first_call(conv: Conversation):
+    return next((c for c in conv.calls if c.name not in PSEUDO_TOOLS), None)
 
 
-def build(cfg: AgentHConfig, heldout_tools: Iterable[str], seen_queries: set[str]) -> list[Sample]:
-    """Samples per category from the demo world: held-out tools are the unseen ones; `seen_queries` are never used."""
-    heldout_tools = set(heldout_tools)
-    rng = random.Random(f"{cfg.seed}:agent_h")
-    seen = [t for t in world.TOOLS if t.name not in heldout_tools]
-    unseen = [t for t in world.TOOLS if t.name in heldout_tools]
-    norm = lambda q: " ".join(q.lower().split())  # noqa: E731
-    used = {norm(q) for q in seen_queries}
+def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: BenchmarkConfig) -> tuple[list[Sample], dict[str, int]]:
+    """Samples per category from the held-out records, and how many each category got."""
+    tools: dict[str, Tool] = {}
+    trained: set[str] = set()  # tools that stay in training data
+    calls: list[Conversation] = []
+    plain_queries: dict[str, str] = {}
+    for conv in conversations:
+        for t in conv.tools:
+            tools.setdefault(t.name, t)
+        if not heldout.excludes(conv):
+            trained.update(t.name for t in conv.tools)
+            continue
+        call = _first_call(conv)
+        if conv.kind == "agent" and call is not None and call.name in {t.name for t in conv.tools}:
+            calls.append(conv)
+        elif conv.kind == "general" and conv.query.strip():
+            plain_queries.setdefault(query_key(conv.query), conv.query.strip())
+    # the first step decides: a call to a tool that training never shows is an unseen-tool sample
+    seen_calls = [c for c in calls if _first_call(c).name in trained]
+    unseen_calls = [c for c in calls if _first_call(c).name not in trained]
+    rng = random.Random(f"{cfg.seed}:benchmark")
+    distractor_pool = [t for name, t in tools.items() if name in trained and name not in PSEUDO_TOOLS]
     samples: list[Sample] = []
 
-    def tool_query(pool: list[world.ToolDef]) -> tuple[world.ToolDef, str]:
-        for _ in range(200):
-            tool = rng.choice(pool)
-            query, _ = world.sample_call(tool, rng)
-            if norm(query) not in used:
-                used.add(norm(query))
-                return tool, query
-        raise ValueError("the tool world has no unused queries left for the benchmark")
+    def unique_by_query(convs: list[Conversation]) -> list[Conversation]:
+        out: dict[str, Conversation] = {}
+        for c in sorted(convs, key=lambda c: c.id):
+            out.setdefault(query_key(c.query), c)
+        picked = list(out.values())
+        rng.shuffle(picked)
+        return picked
 
-    def offered(needed: world.ToolDef | None) -> list[Tool]:
-        others = [t for t in seen if t is not needed]
-        tools = ([needed] if needed else []) + rng.sample(others, min(cfg.distractors + (0 if needed else 1), len(others)))
-        rng.shuffle(tools)
-        return [_tool(t) for t in tools]
+    def offered(needed: Tool | None, extra: int = 0) -> list[Tool]:
+        others = [t for t in distractor_pool if needed is None or t.name != needed.name]
+        chosen = ([needed] if needed else []) + rng.sample(others, min(cfg.distractors + extra, len(others)))
+        rng.shuffle(chosen)
+        return chosen
 
-    def add(category: str, query: str, tools: list[Tool], expected: str, tool: str | None = None, level: str = "action") -> None:
-        samples.append(Sample(f"{category}_{len(samples)}", category, level, query, tools, expected, tool))
+    def add(category: str, query: str, offered_tools: list[Tool], expected: str, tool: str | None = None,
+            arguments: dict[str, list[Any]] | None = None, level: str = "action") -> None:
+        samples.append(Sample(f"{category}_{len(samples)}", category, level, query, offered_tools, expected, tool, arguments))
 
+    seen, unseen = unique_by_query(seen_calls), unique_by_query(unseen_calls)
     for category, pool in (("tool_needed_offered_seen", seen), ("tool_needed_offered_unseen", unseen)):
-        for _ in range(cfg.per_category if pool else 0):
-            tool, query = tool_query(pool)
-            add(category, query, offered(tool), "call", tool.name)
-    for _ in range(cfg.per_category):
-        _, query = tool_query(seen + unseen)
-        add("tool_needed_not_offered", query, [], "plain")
-    plain = [q for q in world.EVAL_PLAIN if norm(q) not in used]
-    for i in range(cfg.per_category):
-        add("plain_tools_offered", plain[i % len(plain)], offered(None), "plain")
-        add("plain_no_tools", plain[(i + 7) % len(plain)], [], "plain")
-        request = world.FORMAT_REQUESTS[i % len(world.FORMAT_REQUESTS)]
-        add("format_request", f"{plain[(i + 3) % len(plain)]} {request}", offered(None) if i % 2 else [], "plain", level="format")
-    return samples
+        for conv in pool[: cfg.per_category]:
+            call = _first_call(conv)
+            needed = next(t for t in conv.tools if t.name == call.name)
+            add(category, conv.query, offered(needed), "call", call.name, {k: [v] for k, v in call.arguments.items()})
+    leftover = seen[cfg.per_category:] + unseen[cfg.per_category:]
+    rng.shuffle(leftover)
+    for conv in leftover[: cfg.per_category]:
+        add("tool_needed_not_offered", conv.query, [], "plain")
+    plain = [plain_queries[k] for k in sorted(plain_queries)]
+    for category in ("plain_tools_offered", "plain_no_tools", "format_request"):
+        for i, query in enumerate(rng.sample(plain, min(cfg.per_category, len(plain)))):
+            if category == "plain_tools_offered":
+                add(category, query, offered(None, 1), "plain")
+            elif category == "plain_no_tools":
+                add(category, query, [], "plain")
+            else:
+                add(category, f"{query} {FORMAT_REQUESTS[i % len(FORMAT_REQUESTS)]}", offered(None) if i % 2 else [], "plain",
+                    level="format")
+    counts = Counter(s.category for s in samples)
+    return samples, {c: counts.get(c, 0) for c in CATEGORIES}
 
 
 def sample_row(s: Sample) -> dict[str, Any]:

@@ -41,4 +41,4 @@ def generate(model, tokenizer, samples: list[Sample], max_new_tokens: int, batch
 
 def predictions(samples: list[Sample], responses: list[str]) -> list[Prediction]:
     return [Prediction(s.id, s.category, [t.name for t in s.tools], s.expected, r, s.expected_tool,
-                       {t.name: t.parameters for t in s.tools}) for s, r in zip(samples, responses)]
+                       {t.name: t.parameters for t in s.tools}, s.expected_arguments) for s, r in zip(samples, responses)]

@@ -1,10 +1,14 @@
 """Agent-H scoring: judge each response, then aggregate.
 
 For samples whose truth is a plain answer: H_ReAct (share with ReAct keywords), H_General (share
-with general tool-call phrases or a JSON tool call) and HScore = 0.5 * ((1 - H_ReAct) + (1 - H_General)).
+with general tool-call phrases or a JSON tool call) and HScore = 0.5 * ((1 - H_ReAct) + (1 - H_General));
+over-refusal: the share of answerable ones (every plain-expected category but "tool needed, none
+offered", where declining is right) answered with a refusal, so a model that refuses everything
+cannot look good.
 For samples whose truth is a tool call: call-format validity, tool-name accuracy, hallucinated tool
-names (calls to tools not offered) and argument validity (against the tool's JSON schema when it is
-known, else "a JSON object"). Everything is also broken down per category.
+names (calls to tools not offered), argument validity (against the tool's JSON schema when it is
+known, else "a JSON object") and, where the benchmark lists acceptable values (`expected_arguments`,
+as BFCL does), argument accuracy by BFCL's rule. Everything is also broken down per category.
 
 Pure Python: works on any model's predictions file (`agentflan score`).
 """
@@ -17,9 +21,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflan.evaluation.judges import has_general_call, has_react_keywords, json_tool_call, strip_code
+from agentflan.evaluation.judges import has_general_call, has_react_keywords, is_refusal, json_tool_call, strip_code
 
 EXPECTED = ("plain", "call")
+REFUSAL_EXPECTED = {"tool_needed_not_offered"}  # plain-expected categories where declining is the right answer
 _REACT_CALL = re.compile(r"^\s*Action:\s*(?P<name>[^\n]+?)\s*\n\s*Action Input:\s*(?P<args>.*)$", re.M | re.S)
 
 
@@ -38,6 +43,13 @@ class Prediction:
     response: str
     expected_tool: str | None = None
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  # tool name -> JSON schema, when known
+    expected_arguments: dict[str, list[Any]] | None = None  # per argument, its acceptable values
+
+    def to_dict(self) -> dict[str, Any]:
+        """The predictions-file line: tools as full objects when their schemas are known."""
+        tools = [{"name": n, "parameters": self.schemas[n]} if n in self.schemas else n for n in self.tools]
+        return {"id": self.id, "category": self.category, "tools": tools, "expected": self.expected,
+                "expected_tool": self.expected_tool, "expected_arguments": self.expected_arguments, "response": self.response}
 
     @classmethod
     def from_dict(cls, d: Any) -> Prediction:
@@ -50,11 +62,22 @@ class Prediction:
                 raise PredictionError(key, f"expected {typ.__name__}, got {type(d[key]).__name__}")
         if d["expected"] not in EXPECTED:
             raise PredictionError("expected", f"{d['expected']!r} is not 'plain' or 'call'")
-        if not all(isinstance(t, str) for t in d["tools"]):
-            raise PredictionError("tools", "expected a list of tool names")
+        names, schemas = [], dict(d.get("schemas") or {})
+        for i, t in enumerate(d["tools"]):
+            if isinstance(t, str):
+                names.append(t)
+            elif isinstance(t, dict) and isinstance(t.get("name"), str):
+                names.append(t["name"])
+                if isinstance(t.get("parameters"), dict):
+                    schemas[t["name"]] = t["parameters"]
+            else:
+                raise PredictionError(f"tools[{i}]", "expected a tool name or a tool object with a name")
         if d["expected"] == "call" and not isinstance(d.get("expected_tool"), str):
             raise PredictionError("expected_tool", "required (a tool name) when expected is 'call'")
-        return cls(d["id"], d["category"], d["tools"], d["expected"], d["response"], d.get("expected_tool"), d.get("schemas") or {})
+        args = d.get("expected_arguments")
+        if args is not None and not (isinstance(args, dict) and all(isinstance(v, list) for v in args.values())):
+            raise PredictionError("expected_arguments", "expected an object mapping each argument to a list of acceptable values")
+        return cls(d["id"], d["category"], names, d["expected"], d["response"], d.get("expected_tool"), schemas, args)
 
 
 def parse_call(text: str) -> tuple[str, Any] | None:
@@ -100,18 +123,22 @@ def arguments_valid(args: Any, schema: dict[str, Any] | None) -> bool:
 def judge(p: Prediction) -> dict[str, Any]:
     """Per-sample verdicts."""
     if p.expected == "plain":
-        return {"react": has_react_keywords(p.response), "general": has_general_call(p.response)}
+        return {"react": has_react_keywords(p.response), "general": has_general_call(p.response), "refusal": is_refusal(p.response)}
     call = parse_call(p.response)
     if call is None:
-        return {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False}
+        missed = {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False}
+        return missed if p.expected_arguments is None else {**missed, "args_correct": False}
     name, args = call
-    return {
+    verdict = {
         "format_valid": True,
         "tool_correct": name == p.expected_tool,
         "hallucinated": name not in p.tools,
         "args_valid": name in p.tools and arguments_valid(args, p.schemas.get(name)),  # no schema for a hallucinated tool
         "called": name,
     }
+    if p.expected_arguments is not None:
+        verdict["args_correct"] = name == p.expected_tool and arguments_correct(args, p.expected_arguments)
+    return verdict
 
 
 def _rate(values: list[bool]) -> float | None:
@@ -120,6 +147,7 @@ def _rate(values: list[bool]) -> float | None:
 
 def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[str, Any]:
     plain = [v for p, v in zip(preds, verdicts) if p.expected == "plain"]
+    answerable = [v for p, v in zip(preds, verdicts) if p.expected == "plain" and p.category not in REFUSAL_EXPECTED]
     calls = [v for p, v in zip(preds, verdicts) if p.expected == "call"]
     h_react = _rate([v["react"] for v in plain])
     h_general = _rate([v["general"] for v in plain])
@@ -130,10 +158,12 @@ def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[s
         "h_react": h_react,
         "h_general": h_general,
         "hscore": round(0.5 * ((1 - h_react) + (1 - h_general)), 4) if plain else None,
+        "over_refusal_rate": _rate([v["refusal"] for v in answerable]),
         "call_format_validity": _rate([v["format_valid"] for v in calls]),
         "tool_name_accuracy": _rate([v["tool_correct"] for v in calls]),
         "hallucinated_tool_rate": _rate([v["hallucinated"] for v in calls]),
         "argument_validity": _rate([v["args_valid"] for v in calls]),
+        "argument_accuracy": _rate([v["args_correct"] for v in calls if "args_correct" in v]),
     }
     return out
 
@@ -149,3 +179,57 @@ def score(preds: list[Prediction]) -> dict[str, Any]:
         for cat, idx in sorted(groups.items())
     }
     return overall
+
+
+# --- argument accuracy: BFCL's rule ------------------------------------------------------------------
+_PUNCT = re.compile(r"[ ,./\-_*^]")
+
+
+def _standard(text: str) -> str:
+    """Strings compared as BFCL compares them: no spaces or ,./-_*^, lower case, single quotes as double."""
+    return _PUNCT.sub("", text).lower().replace("'", '"')
+
+
+def value_matches(value: Any, acceptable: Any) -> bool:
+    """One given value against one acceptable value (strings standardised, an int where a float is
+    acceptable, lists element by element, objects key by key with BFCL's per-key lists)."""
+    if isinstance(acceptable, bool) or isinstance(value, bool):
+        return isinstance(acceptable, bool) and isinstance(value, bool) and value is acceptable
+    if isinstance(acceptable, (int, float)):
+        return isinstance(value, (int, float)) and value == acceptable
+    if isinstance(acceptable, str):
+        return isinstance(value, str) and _standard(value) == _standard(acceptable)
+    if isinstance(acceptable, list):
+        return isinstance(value, list) and len(value) == len(acceptable) and all(map(value_matches, value, acceptable))
+    if isinstance(acceptable, dict):
+        if not isinstance(value, dict) or set(value) - set(acceptable):
+            return False
+        return all((k in value and any(value_matches(value[k], a) for a in options)) or (k not in value and "" in options)
+                   for k, options in acceptable.items() if isinstance(options, list))
+    return value == acceptable
+
+
+def arguments_correct(args: Any, expected: dict[str, list[Any]]) -> bool:
+    """BFCL's rule: every given argument is expected and among its acceptable values; one left out must
+    list "" (optional) among them."""
+    if not isinstance(args, dict) or set(args) - set(expected):
+        return False
+    for name, options in expected.items():
+        if name in args:
+            if not any(value_matches(args[name], o) for o in options if o != "" or args[name] == ""):
+                return False
+        elif "" not in options:
+            return False
+    return True
+
+
+def paired_bootstrap(deltas: list[float], samples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of paired per-sample differences and its 95% percentile-bootstrap interval (seeded)."""
+    import numpy as np
+
+    d = np.asarray(deltas, dtype=float)
+    if d.size == 0:
+        return 0.0, 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, size=(samples, d.size))].mean(axis=1)
+    return float(d.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))

@@ -1,23 +1,32 @@
-"""The MLflow model registry: register a trained model as a new version, and promote by alias.
+"""The MLflow model registry: register an evaluated model as a new version, and promote by alias.
 
-`promote` moves alias `champion` to a candidate only when it beats the current champion on the gate
-(`registry.gate`: HScore higher by at least `min_hscore_gain`, tool-name accuracy not lower by more
-than `tool_accuracy_tolerance`), keeps the old champion as alias `previous`, and records every decision
-as tags on the candidate version. `--force` overrides a refusal (recorded as forced). Stages are
-deprecated in MLflow; aliases are the mechanism (`models:/<name>@champion`).
+`promote` moves alias `champion` to a candidate only when it passes the gate (`registry.gate`):
+- floors that hold with or without a champion: over-refusal at most `max_over_refusal`, tool-name
+  accuracy and call-format validity at least their minimums;
+- against the champion, only on the same benchmark (its md5 is tagged on every version): over-refusal
+  not higher by more than `over_refusal_tolerance`, tool-name accuracy not lower by more than
+  `tool_accuracy_tolerance`, and an HScore gain whose paired bootstrap 95% interval over the
+  benchmark's samples lies above `min_hscore_gain` (a model that refuses everything gains HScore and
+  fails the over-refusal checks).
+The old champion keeps alias `previous`; every decision, with its numbers, is appended to the
+candidate's tags (`promotion.history.<time>`), never overwritten. `--force` overrides a refusal
+(recorded as forced). Aliases are MLflow's mechanism (`models:/<name>@champion`); stages are deprecated.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import Gate
+from agentflan.evaluation.scoring import paired_bootstrap
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
-GATED_METRICS = ("hscore", "tool_name_accuracy")
+BENCHMARK_TAG = "benchmark.md5"
 
 
 @dataclass
@@ -28,10 +37,11 @@ class Decision:
     champion: str | None
     dry_run: bool = False
     forced: bool = False
+    checks: dict[str, Any] = field(default_factory=dict)  # each check's numbers, as the gate saw them
 
     def to_dict(self) -> dict[str, Any]:
-        return {"promoted": self.promoted, "reason": self.reason, "candidate": self.candidate,
-                "champion": self.champion, "dry_run": self.dry_run, "forced": self.forced}
+        return {"promoted": self.promoted, "reason": self.reason, "candidate": self.candidate, "champion": self.champion,
+                "dry_run": self.dry_run, "forced": self.forced, "checks": self.checks}
 
 
 def register(client, name: str, source: str, run_id: str, tags: dict[str, Any]) -> str:
@@ -54,43 +64,106 @@ def _metric(version, key: str) -> float | None:
         return None
 
 
-def evaluate_gate(candidate, champion, gate: Gate) -> tuple[bool, str]:
-    c_h, c_t = _metric(candidate, "hscore"), _metric(candidate, "tool_name_accuracy")
-    if c_h is None:
-        return False, f"version {candidate.version} has no hscore tag"
+def plain_scores(client, version) -> dict[str, float] | None:
+    """Per plain-expected benchmark sample, its HScore contribution (1 - (react + general) / 2), from the
+    predictions the version's evaluate run logged; None when there are none."""
+    run_id = version.tags.get("evaluate_run_id")
+    if not run_id:
+        return None
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="predictions.jsonl", dst_path=tmp,
+                                                       tracking_uri=client.tracking_uri)
+        except Exception:  # noqa: BLE001 - a missing artifact means: nothing to compare
+            return None
+        with open(path) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    return {r["id"]: 1 - 0.5 * (bool(r["verdict"]["react"]) + bool(r["verdict"]["general"]))
+            for r in rows if r.get("expected") == "plain"}
+
+
+def floors(candidate, gate: Gate) -> dict[str, dict[str, Any]]:
+    """The checks that hold with or without a champion."""
+    out = {}
+    for key, limit, below in (("over_refusal_rate", gate.max_over_refusal, False),
+                              ("tool_name_accuracy", gate.min_tool_name_accuracy, True),
+                              ("call_format_validity", gate.min_call_format_validity, True)):
+        value = _metric(candidate, key)
+        ok = value is not None and (value >= limit if below else value <= limit)
+        out[f"{key}.{'floor' if below else 'ceiling'}"] = {"candidate": value, "limit": limit, "ok": ok}
+    return out
+
+
+def evaluate_gate(candidate, champion, gate: Gate, scores=None) -> tuple[bool, str, dict[str, Any]]:
+    """(passes, reason, checks). `scores(version)` gives per-sample plain scores for the bootstrap."""
+    if _metric(candidate, "hscore") is None:
+        return False, f"version {candidate.version} has no hscore tag", {}
+    checks = floors(candidate, gate)
+    failed = [k for k, c in checks.items() if not c["ok"]]
+    if failed:
+        c = checks[failed[0]]
+        return False, f"{failed[0]}: {c['candidate']} is past the limit {c['limit']}", checks
     if champion is None:
-        return True, "no champion yet"
-    p_h, p_t = _metric(champion, "hscore"), _metric(champion, "tool_name_accuracy")
-    if p_h is not None and not c_h > p_h + gate.min_hscore_gain:
-        return False, f"HScore {c_h:.4f} does not beat champion v{champion.version}'s {p_h:.4f} (+{gate.min_hscore_gain})"
-    if c_t is not None and p_t is not None and c_t < p_t - gate.tool_accuracy_tolerance:
-        return False, (f"tool-name accuracy {c_t:.4f} is more than {gate.tool_accuracy_tolerance} below champion "
-                       f"v{champion.version}'s {p_t:.4f}")
-    return True, f"HScore {c_h:.4f} beats champion v{champion.version}'s {p_h if p_h is not None else float('nan'):.4f}"
+        return True, "no champion yet (floors passed)", checks
+    c_b, p_b = candidate.tags.get(BENCHMARK_TAG), champion.tags.get(BENCHMARK_TAG)
+    if c_b != p_b:
+        return False, (f"version {candidate.version} was scored on benchmark {c_b or '(unknown)'}, champion v{champion.version} "
+                       f"on {p_b or '(unknown)'}: scores on different benchmarks are not comparable"), checks
+    for key, tol, higher_is_worse in (("over_refusal_rate", gate.over_refusal_tolerance, True),
+                                      ("tool_name_accuracy", gate.tool_accuracy_tolerance, False)):
+        c, p = _metric(candidate, key), _metric(champion, key)
+        ok = c is None or p is None or (c <= p + tol if higher_is_worse else c >= p - tol)
+        checks[f"{key}.vs_champion"] = {"candidate": c, "champion": p, "tolerance": tol, "ok": ok}
+        if not ok:
+            worse = "above" if higher_is_worse else "below"
+            return False, f"{key} {c:.4f} is more than {tol} {worse} champion v{champion.version}'s {p:.4f}", checks
+    cand, champ = (scores(v) if scores else None for v in (candidate, champion))
+    if not cand or not champ or set(cand) != set(champ):
+        checks["hscore.bootstrap"] = {"ok": False}
+        return False, "no per-sample predictions of both versions on the same samples: the HScore gain cannot be tested", checks
+    ids = sorted(cand)
+    gain, low, high = paired_bootstrap([cand[i] - champ[i] for i in ids], gate.bootstrap_samples, gate.seed)
+    ok = low > gate.min_hscore_gain
+    checks["hscore.bootstrap"] = {"gain": round(gain, 4), "ci95": [round(low, 4), round(high, 4)], "samples": len(ids),
+                                  "min_gain": gate.min_hscore_gain, "ok": ok}
+    if not ok:
+        return False, (f"HScore gain {gain:+.4f} over champion v{champion.version} is not significant: its 95% interval "
+                       f"[{low:+.4f}, {high:+.4f}] does not lie above {gate.min_hscore_gain}"), checks
+    return True, f"HScore gain {gain:+.4f} over champion v{champion.version}, 95% interval [{low:+.4f}, {high:+.4f}]", checks
 
 
 def promote(client, name: str, gate: Gate, version: str | None = None, dry_run: bool = False, force: bool = False) -> Decision:
+    """Gate `version` (default: the newest; with no champion yet, the best version that passes the floors)."""
     from mlflow.exceptions import MlflowException
 
     versions = client.search_model_versions(f"name = '{name}'")
     if not versions:
         raise LookupError(f"registered model {name!r} has no versions")
-    candidate = next((v for v in versions if str(v.version) == str(version)), None) if version else \
-        max(versions, key=lambda v: int(v.version))
-    if candidate is None:
-        raise LookupError(f"registered model {name!r} has no version {version}")
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         champion = None
+    if version:
+        candidate = next((v for v in versions if str(v.version) == str(version)), None)
+        if candidate is None:
+            raise LookupError(f"registered model {name!r} has no version {version}")
+    elif champion is None:
+        eligible = [v for v in versions if _metric(v, "hscore") is not None and all(c["ok"] for c in floors(v, gate).values())]
+        candidate = max(eligible or versions, key=lambda v: (_metric(v, "hscore") or -1.0, int(v.version)))
+    else:
+        candidate = max(versions, key=lambda v: int(v.version))
     if champion is not None and str(champion.version) == str(candidate.version):
         return Decision(False, f"version {candidate.version} is already the champion", str(candidate.version), str(champion.version), dry_run)
-    ok, reason = evaluate_gate(candidate, champion, gate)
+    ok, reason, checks = evaluate_gate(candidate, champion, gate, lambda v: plain_scores(client, v))
     decision = Decision(ok or force, reason if ok or not force else f"forced despite: {reason}", str(candidate.version),
-                        str(champion.version) if champion else None, dry_run, force and not ok)
+                        str(champion.version) if champion else None, dry_run, force and not ok, checks)
     if dry_run:
         return decision
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"
+    record = {**decision.to_dict(), "at": stamp}
+    client.set_model_version_tag(name, candidate.version, f"promotion.history.{stamp}", json.dumps(record)[:4900])
     client.set_model_version_tag(name, candidate.version, "promotion.decision", "promoted" if decision.promoted else "refused")
     client.set_model_version_tag(name, candidate.version, "promotion.reason", decision.reason)
     client.set_model_version_tag(name, candidate.version, "promotion.at", stamp)

@@ -68,6 +68,7 @@ def as_params(d: dict[str, Any]) -> dict[str, str]:
 def _mlflow():
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # batch runs: no progress bars in logs
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri())

@@ -1,0 +1,80 @@
+"""What the benchmark keeps out of training: held-out tools and queries, chosen from the corpus itself.
+
+The `benchmark` stage chooses them (`choose`) and writes them next to the benchmark; the split in
+`negatives` reads the same file and drops every conversation that offers or calls a held-out tool or
+asks a held-out query, so no benchmark query and no held-out tool is ever trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentflan.config import BenchmarkConfig, ParamsError
+from agentflan.data.jsonio import InputError
+from agentflan.data.schema import Conversation
+from agentflan.data.seeded import unit_hash
+
+# Pseudo-tools of the upstream formats (ToolBench's Finish, AgentInstruct's finish): never held out.
+PSEUDO_TOOLS = frozenset({"Finish", "finish"})
+
+
+def query_key(text: str) -> str:
+    """A query compared as the benchmark and the split compare it: case and spacing ignored."""
+    return " ".join(text.lower().split())
+
+
+@dataclass
+class Heldout:
+    tools: list[str] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)  # query keys
+
+    def __post_init__(self) -> None:
+        self._tools, self._queries = set(self.tools), set(self.queries)
+
+    def touches_tool(self, conv: Conversation) -> bool:
+        return any(t.name in self._tools for t in conv.tools) or any(c.name in self._tools for c in conv.calls)
+
+    def excludes(self, conv: Conversation) -> bool:
+        """True for a conversation training must never see."""
+        return self.touches_tool(conv) or query_key(conv.query) in self._queries
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tools": self.tools, "queries": self.queries}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "heldout") -> Heldout:
+        if not isinstance(d, dict) or not all(isinstance(d.get(k), list) for k in ("tools", "queries")):
+            raise InputError(f"{where}: expected an object with lists 'tools' and 'queries'")
+        return cls([str(t) for t in d["tools"]], [str(q) for q in d["queries"]])
+
+
+def corpus_tools(conversations: Iterable[Conversation]) -> dict[str, Any]:
+    """Every tool the corpus offers or calls, by name (the first definition wins), in name order."""
+    tools: dict[str, Any] = {}
+    for conv in conversations:
+        for t in conv.tools:
+            tools.setdefault(t.name, t)
+    return dict(sorted(tools.items()))
+
+
+def choose(conversations: Iterable[Conversation], cfg: BenchmarkConfig, source: str = "the corpus") -> Heldout:
+    """Held-out tools (named + a seeded share) and a seeded share of agent and general queries."""
+    names: set[str] = set()
+    agent: set[str] = set()
+    general: set[str] = set()
+    for conv in conversations:
+        names.update(t.name for t in conv.tools)
+        if conv.kind == "agent":
+            agent.add(query_key(conv.query))
+        elif conv.kind == "general":
+            general.add(query_key(conv.query))
+    missing = sorted(set(cfg.heldout_tools) - names)
+    if missing:
+        raise ParamsError(f"benchmark.heldout_tools: {missing} offered by no conversation in {source}")
+    drawn = {n for n in names - PSEUDO_TOOLS if unit_hash(cfg.seed, "tool", n) < cfg.heldout_tool_fraction}
+    tools = sorted(set(cfg.heldout_tools) | drawn)
+    queries = sorted({q for q in agent if unit_hash(cfg.seed, "agent", q) < cfg.heldout_agent_queries}
+                     | {q for q in general if unit_hash(cfg.seed, "general", q) < cfg.heldout_general_queries})
+    return Heldout(tools, queries)
