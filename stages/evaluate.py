@@ -6,7 +6,7 @@ import orjson
 
 from agentflan.data.jsonio import atomic_writer, iter_raw, write_jsonl
 from agentflan.evaluation.benchmark import Sample
-from agentflan.evaluation.generation import generate, load, predictions
+from agentflan.evaluation.generation import PROTOCOLS, load, predictions, run_protocol
 from agentflan.evaluation.scoring import judge, score
 from agentflan.pipeline.project import file_md5, file_sha256, git_commit
 from agentflan.pipeline.registry import BENCHMARK_TAG, register
@@ -18,12 +18,14 @@ with stage("evaluate", ("eval", "registry")) as s:
     samples = [Sample.from_dict(r.data) for r in iter_raw(s.path("benchmark"))]  # validated by the benchmark stage
     benchmark_md5 = file_md5(s.path("benchmark"))
     model, tokenizer = load(s.path("model"))
-    preds = predictions(samples, generate(model, tokenizer, samples, cfg.max_new_tokens, cfg.batch_size))
+    preds = [p for protocol in PROTOCOLS
+             for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, cfg.max_new_tokens, cfg.batch_size), protocol)]
     metrics = {**score(preds), "benchmark_md5": benchmark_md5}
     with atomic_writer(s.path("predictions")) as f:
         write_jsonl(f, ({**p.to_dict(), "verdict": judge(p)} for p in preds))
-    s.write_plot("agent_h_plot", [{"category": c, **{k: v for k, v in m.items() if isinstance(v, float)}}
-                                   for c, m in metrics["per_category"].items()])
+    s.write_plot("agent_h_plot", [  # one bar per category: HScore where a plain answer is expected, else tool-name accuracy
+        {"category": c, "metric": "hscore" if "hscore" in m else "tool_name_accuracy", "value": m.get("hscore", m.get("tool_name_accuracy"))}
+        for c, m in metrics["per_category"].items()])
     s.write_metrics("eval_metrics", metrics)
     s.run.log_artifact(s.path("predictions"))
 
@@ -32,7 +34,8 @@ with stage("evaluate", ("eval", "registry")) as s:
     train_run = find_run_by_tag("data.model.sha256", weights)
     if train_run is None:
         raise SystemExit("evaluate: no MLflow train run logged these weights; run `dvc repro -f train`")
-    gated = {k: metrics[k] for k in ("hscore", "h_react", "h_general", "tool_name_accuracy", "call_format_validity",
+    gated = {k: metrics[k] for k in ("hscore", "h_react", "h_general", "tool_name_accuracy", "tool_name_accuracy_seen",
+                                     "tool_name_accuracy_unseen", "call_format_validity",
                                      "hallucinated_tool_rate", "argument_validity", "argument_accuracy",
                                      "over_refusal_rate")}
     version = register(client(), registry.model_name, train_run.data.tags["model_uri"], train_run.info.run_id, {

@@ -12,7 +12,7 @@ from agentflan.config import BenchmarkConfig, ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.heldout import Heldout, choose, query_key
 from agentflan.evaluation.benchmark import CATEGORIES, FORMAT_REQUESTS, TOOLS_SYSTEM, Sample, build, sample_row
-from agentflan.evaluation.generation import generate, predictions
+from agentflan.evaluation.generation import PROTOCOLS, complete, predictions, run_protocol
 from agentflan.evaluation.scoring import score
 from agentflan.pipeline.validation import validate
 
@@ -98,16 +98,23 @@ def tiny():
 
 def test_batched_generation_matches_one_at_a_time(tiny):
     model, tokenizer, samples = tiny
-    batched = generate(model, tokenizer, samples, max_new_tokens=8, batch_size=6)
-    single = generate(model, tokenizer, samples, max_new_tokens=8, batch_size=1)
+    dialogues = [([{"role": "user", "content": s.query}], [t.to_openai() for t in s.tools]) for s in samples]
+    batched = complete(model, tokenizer, dialogues, max_new_tokens=8, batch_size=6)
+    single = complete(model, tokenizer, dialogues, max_new_tokens=8, batch_size=1)
     assert len(batched) == len(samples) and batched == single  # left padding + KV cache change nothing
 
 
-def test_predictions_carry_schemas_and_expected_arguments_and_score(tiny):
+def test_every_protocol_is_run_and_scored(tiny):
     model, tokenizer, samples = tiny
-    preds = predictions(samples, generate(model, tokenizer, samples, max_new_tokens=4, batch_size=12))
-    call = next(p for p in preds if p.expected == "call")
+    preds = [p for protocol in PROTOCOLS
+             for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 4, 12), protocol)]
+    chat_calls = [p for p in preds if p.protocol == "chat" and p.expected == "call"]
+    assert chat_calls and all(len(p.turns) in (2, 3) for p in chat_calls)  # the harness asked for tool and arguments
+    assert all(len(p.turns) == 1 for p in preds if p.protocol != "chat" or p.expected == "plain")
+    call = chat_calls[0]
     assert call.expected_tool in call.schemas and call.expected_arguments
     metrics = score(preds)
+    assert metrics["protocol"] == "chat" and set(metrics["by_protocol"]) == set(PROTOCOLS)
     assert set(metrics["per_category"]) == set(CATEGORIES) and 0 <= metrics["hscore"] <= 1
-    assert metrics["argument_accuracy"] is not None
+    for key in ("tool_name_accuracy_seen", "tool_name_accuracy_unseen", "over_refusal_rate", "argument_accuracy"):
+        assert metrics[key] is not None

@@ -30,7 +30,7 @@ WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, 
 ])
 def test_plain_answer_judges(text, react, general):
     assert has_react_keywords(text) is react
-    assert has_general_call(text) is general
+    assert has_general_call(text, ["get_weather"]) is general
 
 
 def call(response, tools=("get_weather", "get_time"), expected_tool="get_weather"):
@@ -41,7 +41,7 @@ def call(response, tools=("get_weather", "get_time"), expected_tool="get_weather
     ('Thought: weather\nAction: get_weather\nAction Input: {"city": "Oslo"}', (True, True, False, True)),
     ('{"thought": "t", "name": "get_weather", "arguments": {"city": "Oslo"}}', (True, True, False, True)),
     ('Action: get_weather\nAction Input: {"town": 3}', (True, True, False, False)),      # schema violation
-    ('Action: get_weather\nAction Input: city=Oslo', (True, True, False, False)),        # not JSON
+    ('Action: get_weather\nAction Input: city=Oslo', (False, True, False, False)),       # not JSON: the right tool, no valid call
     ('Action: book_flight\nAction Input: {"to": "Rome"}', (True, False, True, False)),   # not offered
     ('Action: get_time\nAction Input: {}', (True, False, False, True)),                  # offered, wrong tool
     ("It is probably sunny.", (False, False, False, False)),

@@ -154,7 +154,10 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
     assert metrics["benchmark_md5"] == built["md5"]
     assert set(metrics["per_category"]) >= {"plain_tools_offered", "tool_needed_offered_unseen", "format_request"}
     preds = [json.loads(line) for line in (repo / "data/eval/predictions.jsonl").read_text().splitlines()]
-    assert len(preds) == metrics["samples"] and all("verdict" in p for p in preds)
+    assert len(preds) == 3 * metrics["samples"] and all("verdict" in p for p in preds)  # chat, react and json protocols
+    assert metrics["protocol"] == "chat" and set(metrics["by_protocol"]) == {"chat", "react", "json"}
+    rescored = json.loads(run(["agentflan", "score", "data/eval/predictions.jsonl"], repo).stdout)
+    assert rescored == {k: v for k, v in metrics.items() if k != "benchmark_md5"}  # the file alone reproduces the metrics
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     versions = client.search_model_versions("name = 'agentflan'")
     assert versions

@@ -1,13 +1,24 @@
-"""Generation for the Agent-H benchmark: batched greedy decoding with the KV cache, then scoring.
+"""Generation for the benchmark, in three protocols, batched greedy decoding with the KV cache.
 
-The model is loaded the way users load it (`from_pretrained`) and prompted through its own chat
-template, tools included.
+- `chat` (primary; mirrors the chat-form training data): the query under the natural system prompt,
+  the tools offered through the chat template; on a call sample the harness then plays the eliciting
+  user turns the training data teaches: after a thought, "Which tool will you call?", then "Give the
+  arguments as JSON.", and the tool name and the arguments are read from those answers;
+- `react` and `json`: one turn under the format-following system prompt of that format.
+Every sample is put to the model in every protocol. The model is loaded the way users load it
+(`from_pretrained`) and prompted through its own chat template.
 """
 
 from __future__ import annotations
 
+from agentflan.data.prompts import ELICIT, NATURAL_SYSTEM, format_system
 from agentflan.evaluation.benchmark import Sample
+from agentflan.evaluation.judges import names_a_tool
 from agentflan.evaluation.scoring import Prediction
+
+PROTOCOLS = ("chat", "react", "json")
+ASK_TOOL = ELICIT["tool"][0]  # "Which tool will you call?"
+ASK_ARGUMENTS = ELICIT["arguments"][1]  # "Give the arguments as JSON."
 
 
 def load(model_dir):
@@ -18,27 +29,60 @@ def load(model_dir):
     return model, tokenizer
 
 
-def generate(model, tokenizer, samples: list[Sample], max_new_tokens: int, batch_size: int) -> list[str]:
+def system_prompt(protocol: str) -> str:
+    return NATURAL_SYSTEM if protocol == "chat" else format_system(protocol)
+
+
+def complete(model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int,
+             batch_size: int) -> list[str]:
+    """The next assistant turn of each (messages, tools) dialogue, batched (left padding, KV cache)."""
     import torch
 
     from agentflan.training.chat_template import IM_END
 
     tokenizer.padding_side = "left"
     stop = tokenizer.convert_tokens_to_ids(IM_END)
-    responses: list[str] = []
-    for start in range(0, len(samples), batch_size):
-        batch = samples[start : start + batch_size]
-        texts = [tokenizer.apply_chat_template(s.messages(), tools=[t.to_openai() for t in s.tools] or None,
-                                               add_generation_prompt=True, tokenize=False) for s in batch]
+    order = sorted(range(len(dialogues)), key=lambda i: -len(str(dialogues[i])))  # similar lengths batch together
+    out: list[str] = [""] * len(dialogues)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        texts = [tokenizer.apply_chat_template(dialogues[i][0], tools=dialogues[i][1] or None, add_generation_prompt=True,
+                                               tokenize=False) for i in idx]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.no_grad():
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
                                  eos_token_id=stop, pad_token_id=tokenizer.pad_token_id)
-        new = out[:, enc["input_ids"].shape[1]:]
-        responses += [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
-    return responses
+        for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:]):
+            out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
+    return out
 
 
-def predictions(samples: list[Sample], responses: list[str]) -> list[Prediction]:
-    return [Prediction(s.id, s.category, [t.name for t in s.tools], s.expected, r, s.expected_tool,
-                       {t.name: t.parameters for t in s.tools}, s.expected_arguments) for s, r in zip(samples, responses)]
+def run_protocol(model, tokenizer, samples: list[Sample], protocol: str, max_new_tokens: int, batch_size: int) -> list[list[str]]:
+    """Each sample's assistant turns in `protocol`: one turn, or up to three for a chat-protocol call."""
+    tools = [[t.to_openai() for t in s.tools] for s in samples]
+    messages = [[{"role": "system", "content": system_prompt(protocol)}, {"role": "user", "content": s.query}] for s in samples]
+    first = complete(model, tokenizer, list(zip(messages, tools)), max_new_tokens, batch_size)
+    turns = [[r] for r in first]
+    if protocol != "chat":
+        return turns
+    # the harness plays the eliciting turns: the tool choice (unless the first answer already named one), then the arguments
+    calls = [i for i, s in enumerate(samples) if s.expected == "call"]
+    ask_tool = [i for i in calls if names_a_tool(first[i], [t.name for t in samples[i].tools]) is None]
+    for i in calls:
+        messages[i] += [{"role": "assistant", "content": first[i]}]
+    for i in ask_tool:
+        messages[i] += [{"role": "user", "content": ASK_TOOL}]
+    for i, r in zip(ask_tool, complete(model, tokenizer, [(messages[i], tools[i]) for i in ask_tool], max_new_tokens, batch_size)):
+        turns[i].append(r)
+        messages[i] += [{"role": "assistant", "content": r}]
+    for i in calls:
+        messages[i] += [{"role": "user", "content": ASK_ARGUMENTS}]
+    for i, r in zip(calls, complete(model, tokenizer, [(messages[i], tools[i]) for i in calls], max_new_tokens, batch_size)):
+        turns[i].append(r)
+    return turns
+
+
+def predictions(samples: list[Sample], turns: list[list[str]], protocol: str) -> list[Prediction]:
+    return [Prediction(s.id, s.category, [t.name for t in s.tools], s.expected, t[-1] if protocol != "chat" else "\n".join(t),
+                       s.expected_tool, {t.name: t.parameters for t in s.tools}, s.expected_arguments, protocol, t)
+            for s, t in zip(samples, turns)]

@@ -1,57 +1,131 @@
-"""Judges of a plain-text answer: hallucinated tool use (Agent-H style) and refusal.
+"""Judges of a model's answer, built on parsing: tool calls, hallucinated tool use, refusal.
 
+- a call is found by parsing, never by greedy patterns: a ReAct step (`Action:` then `Action Input:`,
+  whose arguments end where their first complete JSON value ends, so a following `Observation:` does
+  not spoil it) or a JSON object naming a tool with arguments, found with `json.JSONDecoder.raw_decode`
+  from each `{`;
 - ReAct keywords: "Thought:", "Action:", "Action Input:" at the start of a line;
-- general tool-call phrases: "I will use", "I need to call", ... or a JSON object with a tool name
-  and arguments;
-- refusal: the answer declines ("I can't ...", "I have no tool for ...", "I'm unable to ..."), which is
-  right when a needed tool is missing and over-refusal when the query could have been answered.
-Text inside fenced code blocks is ignored, so an answer that *shows* a ReAct example the user asked
-for is not counted.
+- a general tool-call phrase ("I will use", "let me call", ...) counts only when it points at a tool:
+  an offered tool's name, the word tool/function/API, or a call in the same answer ("Let me call it a
+  draw" and "I'll use simple words" are not calls);
+- refusal: the answer declines ("I can't help with...", "I have no tool for..."), which is right when a
+  needed tool is missing and over-refusal when the query could have been answered.
+Text inside a closed code fence is ignored, so an answer that *shows* a ReAct example the user asked
+for is not counted; an unclosed fence hides nothing (its marker is dropped, its text judged).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from agentflan.data.schema import Conversation
 
-_FENCE = re.compile(r"```.*?(```|$)", re.S)
+_CLOSED_FENCE = re.compile(r"```[^\n]*\n?.*?```", re.S)
 _REACT = re.compile(r"^\s*(Thought|Action|Action Input)\s*:", re.M)
-_GENERAL = re.compile(r"\b(I will use|I'll use|I need to call|I will call|I'll call|let me call|I am going to use|I'm going to use)\b", re.I)
-_JSON_CANDIDATE = re.compile(r"\{.*\}", re.S)
+_ACTION = re.compile(r"^\s*Action\s*:[ \t]*(?P<name>[^\n]*)$", re.M)
+_ACTION_INPUT = re.compile(r"^\s*Action Input\s*:[ \t]*", re.M)
+_GENERAL = re.compile(r"\b(?:I will use|I'll use|I need to call|I need to use|I will call|I'll call|let me call|let me use"
+                      r"|I am going to (?:use|call)|I'm going to (?:use|call)|I should (?:use|call))\b(?P<rest>[^.!?\n]*)", re.I)
+_TOOL_WORD = re.compile(r"\b(?:tool|function|API)s?\b", re.I)
 _REFUSAL = re.compile(
     r"\bI\s*(?:can(?:no|')t|am\s+(?:unable|not\s+able)\s+to|'m\s+(?:unable|not\s+able)\s+to|won't\s+be\s+able\s+to)\s+"
     r"(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform|fetch|retrieve|give|have)\b"
-    r"|\bI\s+(?:don't|do\s+not)\s+have\s+(?:access|a\s+tool|the\s+tool|any\s+tools?|tools|a\s+way|the\s+ability)"
-    r"|\bI\s+have\s+no\s+(?:tool|access|way)"
+    r"|\bI\s+(?:don't|do\s+not)\s+have\s+(?:access|(?:a|an|any|the)\s+(?:[\w-]+\s+){0,2}tools?\b|tools|a\s+way|the\s+ability)"
+    r"|\bI\s+have\s+no\s+(?:[\w-]+\s+){0,2}(?:tools?|access|way)\b"
     r"|\bno\s+(?:such\s+|suitable\s+|relevant\s+)?tools?\s+(?:is\s+|are\s+)?available", re.I)
+_DECODER = json.JSONDecoder()
+NAME_KEYS = ("name", "tool", "function", "tool_name", "action")
+ARG_KEYS = ("arguments", "parameters", "args", "action_input", "input")
 
 
 def strip_code(text: str) -> str:
-    return _FENCE.sub(" ", text)
+    """The text outside closed code fences; a lone fence marker is dropped, its text kept."""
+    return _CLOSED_FENCE.sub(" ", text).replace("```", " ")
+
+
+def json_values(text: str) -> Iterator[tuple[int, int, Any]]:
+    """(start, end, value) of every complete JSON object in the text, outermost first, left to right."""
+    i = text.find("{")
+    while i != -1:
+        try:
+            value, end = _DECODER.raw_decode(text, i)
+        except ValueError:
+            i = text.find("{", i + 1)
+            continue
+        yield i, end, value
+        i = text.find("{", end)
+
+
+def first_json_value(text: str) -> tuple[Any, bool]:
+    """The JSON value the text starts with (after spaces) and whether it parsed; else the first line."""
+    stripped = text.lstrip()
+    try:
+        value, _ = _DECODER.raw_decode(stripped)
+        return value, True
+    except ValueError:
+        return stripped.split("\n", 1)[0].strip(), False
+
+
+def react_call(text: str) -> tuple[str, Any] | None:
+    """(name, arguments) of the first ReAct step: `Action:` then `Action Input:`; arguments that are not
+    JSON come back as their text."""
+    action = _ACTION.search(text)
+    if not action:
+        return None
+    name = action["name"].strip().strip("`'\"")
+    rest = text[action.end():]
+    given = _ACTION_INPUT.search(rest)
+    if not given:
+        return (name, None) if name else None
+    args, _ = first_json_value(rest[given.end():])
+    return (name, args) if name else None
+
+
+def json_call(text: str) -> tuple[str, Any] | None:
+    """(name, arguments) of the first JSON object that names a tool and gives its arguments."""
+    for _, _, obj in json_values(text):
+        if not isinstance(obj, dict):
+            continue
+        name = next((obj[k] for k in NAME_KEYS if isinstance(obj.get(k), str)), None)
+        key = next((k for k in ARG_KEYS if k in obj), None)
+        if name and key:
+            args = obj[key]
+            if isinstance(args, str):
+                args, _ = first_json_value(args) if args.lstrip().startswith("{") else (args, False)
+            return name, args
+    return None
+
+
+def parse_call(text: str) -> tuple[str, Any] | None:
+    """The tool call an answer makes (outside closed code fences): ReAct first, then JSON."""
+    body = strip_code(text)
+    return react_call(body) or json_call(body)
 
 
 def has_react_keywords(text: str) -> bool:
     return bool(_REACT.search(strip_code(text)))
 
 
-def json_tool_call(text: str) -> dict | None:
-    """A JSON object naming a tool (`name`/`tool`/`function` plus `arguments`/`parameters`), if the text holds one."""
-    match = _JSON_CANDIDATE.search(strip_code(text))
-    if not match:
-        return None
-    try:
-        obj = json.loads(match.group(0))
-    except ValueError:
-        return None
-    if isinstance(obj, dict) and any(k in obj for k in ("name", "tool", "function")) and any(k in obj for k in ("arguments", "parameters", "args")):
-        return obj
-    return None
+def has_general_call(text: str, tools: Iterable[str] = ()) -> bool:
+    """A tool-call phrase that points at a tool, or a JSON tool call."""
+    body = strip_code(text)
+    if json_call(body) is not None:
+        return True
+    names = [n for n in tools if n]
+    for m in _GENERAL.finditer(body):
+        rest = m["rest"]
+        if _TOOL_WORD.search(rest) or any(n.lower() in rest.lower() for n in names):
+            return True
+    return False
 
 
-def has_general_call(text: str) -> bool:
-    return bool(_GENERAL.search(strip_code(text))) or json_tool_call(text) is not None
+def names_a_tool(text: str, tools: Iterable[str]) -> str | None:
+    """The offered tool an answer names as its whole first line (the chat form's tool choice)."""
+    first = strip_code(text).strip().split("\n", 1)[0].strip().strip("`'\".")
+    return first if first in set(tools) else None
 
 
 def is_refusal(text: str) -> bool:
@@ -63,4 +137,6 @@ def negative_calls(conv: Conversation) -> int:
     """Answers of a hallucination negative that call a tool anyway (the `final` suite wants 0)."""
     if conv.kind != "negative":
         return 0
-    return sum(1 for t in conv.assistant_turns if t.call is not None or has_react_keywords(t.content) or has_general_call(t.content))
+    names = [t.name for t in conv.tools]
+    return sum(1 for t in conv.assistant_turns
+               if t.call is not None or has_react_keywords(t.content) or has_general_call(t.content, names))

@@ -15,17 +15,16 @@ Pure Python: works on any model's predictions file (`agentflan score`).
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflan.evaluation.judges import has_general_call, has_react_keywords, is_refusal, json_tool_call, strip_code
+from agentflan.evaluation.judges import first_json_value, has_general_call, has_react_keywords, is_refusal, names_a_tool, parse_call
 
 EXPECTED = ("plain", "call")
+PROTOCOLS = ("chat", "react", "json")
 REFUSAL_EXPECTED = {"tool_needed_not_offered"}  # plain-expected categories where declining is the right answer
-_REACT_CALL = re.compile(r"^\s*Action:\s*(?P<name>[^\n]+?)\s*\n\s*Action Input:\s*(?P<args>.*)$", re.M | re.S)
 
 
 class PredictionError(ValueError):
@@ -44,12 +43,15 @@ class Prediction:
     expected_tool: str | None = None
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  # tool name -> JSON schema, when known
     expected_arguments: dict[str, list[Any]] | None = None  # per argument, its acceptable values
+    protocol: str = "react"  # chat: `turns` holds the answers to the harness's turns; react/json: one answer
+    turns: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The predictions-file line: tools as full objects when their schemas are known."""
         tools = [{"name": n, "parameters": self.schemas[n]} if n in self.schemas else n for n in self.tools]
         return {"id": self.id, "category": self.category, "tools": tools, "expected": self.expected,
-                "expected_tool": self.expected_tool, "expected_arguments": self.expected_arguments, "response": self.response}
+                "expected_tool": self.expected_tool, "expected_arguments": self.expected_arguments, "response": self.response,
+                "protocol": self.protocol, "turns": self.turns or [self.response]}
 
     @classmethod
     def from_dict(cls, d: Any) -> Prediction:
@@ -77,31 +79,27 @@ class Prediction:
         args = d.get("expected_arguments")
         if args is not None and not (isinstance(args, dict) and all(isinstance(v, list) for v in args.values())):
             raise PredictionError("expected_arguments", "expected an object mapping each argument to a list of acceptable values")
-        return cls(d["id"], d["category"], names, d["expected"], d["response"], d.get("expected_tool"), schemas, args)
+        protocol = d.get("protocol", "react")
+        if protocol not in PROTOCOLS:
+            raise PredictionError("protocol", f"{protocol!r} is not one of {', '.join(PROTOCOLS)}")
+        turns = d.get("turns")
+        if turns is not None and not (isinstance(turns, list) and turns and all(isinstance(t, str) for t in turns)):
+            raise PredictionError("turns", "expected a non-empty list of answers")
+        return cls(d["id"], d["category"], names, d["expected"], d["response"], d.get("expected_tool"), schemas, args,
+                   protocol, turns)
 
 
-def parse_call(text: str) -> tuple[str, Any] | None:
-    """(tool name, arguments) from a ReAct step or a JSON tool call; arguments may fail to be an object."""
-    body = strip_code(text)
-    m = _REACT_CALL.search(body)
-    if m:
-        raw = m["args"].strip()
-        try:
-            args = json.loads(raw)
-        except ValueError:
-            args = raw
-        return m["name"].strip(), args
-    obj = json_tool_call(text)
-    if obj is not None:
-        name = obj.get("name") or obj.get("tool") or obj.get("function")
-        args = obj.get("arguments", obj.get("parameters", obj.get("args")))
-        if isinstance(args, str):
-            try:
-                args = json.loads(args)
-            except ValueError:
-                pass
-        return str(name), args
-    return None
+def chat_call(turns: list[str], tools: list[str]) -> tuple[str, Any] | None:
+    """(name, arguments) from the chat protocol's answers: the tool choice (the first answer when it is a bare
+    tool name, else the answer to "Which tool will you call?"), then the answer to "Give the arguments as JSON."."""
+    if len(turns) < 2:
+        return None
+    choice, given = (turns[0], turns[1]) if names_a_tool(turns[0], tools) else (turns[1], turns[2] if len(turns) > 2 else "")
+    name = names_a_tool(choice, tools) or choice.strip().split("\n", 1)[0].strip()
+    if not name:
+        return None
+    args, ok = first_json_value(given)
+    return name, args if ok else given.strip()
 
 
 def arguments_valid(args: Any, schema: dict[str, Any] | None) -> bool:
@@ -122,15 +120,19 @@ def arguments_valid(args: Any, schema: dict[str, Any] | None) -> bool:
 
 def judge(p: Prediction) -> dict[str, Any]:
     """Per-sample verdicts."""
+    turns = p.turns or [p.response]
     if p.expected == "plain":
-        return {"react": has_react_keywords(p.response), "general": has_general_call(p.response), "refusal": is_refusal(p.response)}
-    call = parse_call(p.response)
+        answer = turns[0]
+        named = p.protocol == "chat" and names_a_tool(answer, p.tools) is not None  # a bare tool name: a chat-form call
+        return {"react": has_react_keywords(answer), "general": named or has_general_call(answer, p.tools),
+                "refusal": is_refusal(answer)}
+    call = chat_call(turns, p.tools) if p.protocol == "chat" else parse_call(p.response)
     if call is None:
         missed = {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False}
         return missed if p.expected_arguments is None else {**missed, "args_correct": False}
     name, args = call
     verdict = {
-        "format_valid": True,
+        "format_valid": isinstance(args, dict),  # a tool named and its arguments a JSON object
         "tool_correct": name == p.expected_tool,
         "hallucinated": name not in p.tools,
         "args_valid": name in p.tools and arguments_valid(args, p.schemas.get(name)),  # no schema for a hallucinated tool
@@ -168,17 +170,30 @@ def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[s
     return out
 
 
-def score(preds: list[Prediction]) -> dict[str, Any]:
-    verdicts = [judge(p) for p in preds]
-    overall = aggregate(preds, verdicts)
+def _protocol_metrics(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    out = aggregate(preds, verdicts)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(preds):
         groups[p.category].append(i)
-    overall["per_category"] = {
+    out["per_category"] = {
         cat: {k: v for k, v in aggregate([preds[i] for i in idx], [verdicts[i] for i in idx]).items() if v is not None}
         for cat, idx in sorted(groups.items())
     }
-    return overall
+    for scope in ("seen", "unseen"):
+        out[f"tool_name_accuracy_{scope}"] = out["per_category"].get(f"tool_needed_offered_{scope}", {}).get("tool_name_accuracy")
+    return out
+
+
+def score(preds: list[Prediction]) -> dict[str, Any]:
+    """Metrics per protocol (`by_protocol`); the top level holds the primary protocol's (chat when present)."""
+    verdicts = [judge(p) for p in preds]
+    by_protocol = {}
+    for protocol in PROTOCOLS:
+        idx = [i for i, p in enumerate(preds) if p.protocol == protocol]
+        if idx:
+            by_protocol[protocol] = _protocol_metrics([preds[i] for i in idx], [verdicts[i] for i in idx])
+    primary = next(iter(by_protocol), None)
+    return {**(by_protocol[primary] if primary else {}), "protocol": primary, "by_protocol": by_protocol}
 
 
 # --- argument accuracy: BFCL's rule ------------------------------------------------------------------

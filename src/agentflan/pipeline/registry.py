@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import Gate
-from agentflan.evaluation.scoring import paired_bootstrap
+from agentflan.evaluation.scoring import PROTOCOLS, paired_bootstrap
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -65,8 +65,8 @@ def _metric(version, key: str) -> float | None:
 
 
 def plain_scores(client, version) -> dict[str, float] | None:
-    """Per plain-expected benchmark sample, its HScore contribution (1 - (react + general) / 2), from the
-    predictions the version's evaluate run logged; None when there are none."""
+    """Per plain-expected benchmark sample, its HScore contribution (1 - (react + general) / 2) in the primary
+    protocol, from the predictions the version's evaluate run logged; None when there are none."""
     run_id = version.tags.get("evaluate_run_id")
     if not run_id:
         return None
@@ -80,8 +80,10 @@ def plain_scores(client, version) -> dict[str, float] | None:
             return None
         with open(path) as f:
             rows = [json.loads(line) for line in f if line.strip()]
+    protocols = {r.get("protocol", "react") for r in rows}
+    primary = next((p for p in PROTOCOLS if p in protocols), None)  # the protocol the version's metrics are from
     return {r["id"]: 1 - 0.5 * (bool(r["verdict"]["react"]) + bool(r["verdict"]["general"]))
-            for r in rows if r.get("expected") == "plain"}
+            for r in rows if r.get("expected") == "plain" and r.get("protocol", "react") == primary}
 
 
 def floors(candidate, gate: Gate) -> dict[str, dict[str, Any]]:

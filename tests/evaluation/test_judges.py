@@ -1,0 +1,78 @@
+"""Judges on a labelled set of answers (tests/fixtures/judge_labels.jsonl), and the traps one by one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agentflan.evaluation.judges import has_general_call, has_react_keywords, is_refusal, names_a_tool, parse_call
+from agentflan.evaluation.scoring import Prediction, chat_call, judge
+from conftest import FIXTURES
+
+LABELS = [json.loads(line) for line in (FIXTURES / "judge_labels.jsonl").read_text().splitlines()]
+JUDGES = {
+    "react": lambda r: has_react_keywords(r["text"]),
+    "general": lambda r: has_general_call(r["text"], r["tools"]),
+    "refusal": lambda r: is_refusal(r["text"]),
+    "call": lambda r: parse_call(r["text"]) is not None,
+}
+
+
+def precision_recall(name: str) -> tuple[float, float, int]:
+    tp = fp = fn = 0
+    for r in LABELS:
+        want = r[name] is not None and r[name] is not False
+        got = JUDGES[name](r)
+        tp, fp, fn = tp + (got and want), fp + (got and not want), fn + (want and not got)
+    return (tp / (tp + fp) if tp + fp else 1.0), (tp / (tp + fn) if tp + fn else 1.0), tp + fn
+
+
+def test_labelled_set_precision_and_recall(capsys):
+    assert len(LABELS) >= 80
+    with capsys.disabled():
+        print(f"\njudge precision/recall on {len(LABELS)} labelled answers:")
+        for name in JUDGES:
+            p, r, positives = precision_recall(name)
+            print(f"  {name:8s} precision {p:.3f}  recall {r:.3f}  ({positives} positives)")
+    for name in JUDGES:
+        p, r, _ = precision_recall(name)
+        assert p >= 0.95 and r >= 0.95, f"{name}: precision {p:.3f}, recall {r:.3f}"
+
+
+def test_parsed_calls_match_the_labels():
+    wrong = [(r["id"], r["text"]) for r in LABELS if (list(parse_call(r["text"]) or []) or None) != r["call"]]
+    assert not wrong
+
+
+@pytest.mark.parametrize(("text", "call"), [
+    ('Thought: x\nAction: get_weather\nAction Input: {"city": "Oslo"}\nObservation: {"t": 1}', ("get_weather", {"city": "Oslo"})),
+    ('Sure {"name": "get_weather", "arguments": {"city": "Oslo"}} and {more} text}', ("get_weather", {"city": "Oslo"})),
+    ('```\nAction: get_weather\nAction Input: {"city": "Oslo"}', ("get_weather", {"city": "Oslo"})),
+])
+def test_traps_valid_calls_survive_what_follows_them(text, call):
+    assert parse_call(text) == call
+
+
+@pytest.mark.parametrize("text", ["I'll use simple words: it is blue.", "Let me call it a draw.", "I will use a friendly tone."])
+def test_traps_phrases_that_point_at_no_tool_are_not_calls(text):
+    assert not has_general_call(text, ["get_weather"])
+
+
+def test_trap_a_closed_example_block_is_not_a_hallucination():
+    text = 'The format is:\n```\nThought: ...\nAction: get_weather\nAction Input: {"city": "Oslo"}\n```'
+    assert not has_react_keywords(text) and parse_call(text) is None
+
+
+def test_chat_protocol_reads_the_tool_choice_and_arguments():
+    tools = ["get_weather", "convert_currency"]
+    assert chat_call(["I need the weather for Oslo.", "get_weather", '{"city": "Oslo"}'], tools) == ("get_weather", {"city": "Oslo"})
+    assert chat_call(["get_weather", '{"city": "Oslo"} thanks'], tools) == ("get_weather", {"city": "Oslo"})  # no thought
+    assert chat_call(["thinking", "weather please", "city=Oslo"], tools) == ("weather please", "city=Oslo")
+    assert names_a_tool("get_weather\n", tools) == "get_weather" and names_a_tool("get weather", tools) is None
+    plain = Prediction("p", "plain_tools_offered", tools, "plain", "get_weather", protocol="chat", turns=["get_weather"])
+    assert judge(plain)["general"]  # naming a tool is the chat form's call
+    call = Prediction("c", "tool_needed_offered_seen", tools, "call", "", "get_weather", protocol="chat",
+                      turns=["thought", "get_weather", "not json"])
+    verdict = judge(call)
+    assert verdict["tool_correct"] and not verdict["format_valid"]  # the right tool, arguments unreadable
