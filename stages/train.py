@@ -5,6 +5,8 @@ Runs unchanged under `python stages/train.py` and `accelerate launch --num_proce
 
 import shutil
 
+from accelerate.utils import set_seed
+
 from agentflan.data.jsonio import atomic_dir, read_conversations
 from agentflan.pipeline.project import file_md5, workspace_root
 from agentflan.pipeline.stage import stage
@@ -17,6 +19,7 @@ with stage("train", ("model", "train")) as s:
     cfg = s.params.train
     train_convs = list(read_conversations(s.path("train")))
     val_convs = list(read_conversations(s.path("validation")))
+    set_seed(cfg.seed)  # before the tiny model is built: its initial weights follow train.seed
     model, tokenizer = load_model_and_tokenizer(s.params.model, (render_with_spans(c)[0] for c in train_convs))
     if cfg.lora.enabled:
         model = apply_lora(model, cfg.lora)

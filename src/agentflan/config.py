@@ -164,7 +164,8 @@ class NegativesConfig(Section):
 
     enabled: bool = True
     seed: int = 0
-    no_tools: Fraction = 0.2  # share of agent conversations that yield a "tool needed, none offered" negative
+    no_tools: Fraction = 0.1  # share of agent conversations that yield a "tool needed, none offered" negative
+    unfit_tools: Fraction = 0.05  # share of agent conversations that yield "tool needed, only unfit tools offered" negatives
     plain_with_tools: Fraction = 0.5  # share of general conversations that get irrelevant tools offered
     max_tools: Count = 3  # most irrelevant tools appended to one plain query
     val_fraction: Fraction = 0.1
@@ -248,7 +249,7 @@ class BenchmarkConfig(Section):
     heldout_tools: list[str] = []  # tools the model never sees in training (the unseen-tool category)
     heldout_tool_fraction: Fraction = 0.0  # plus this seeded share of the corpus's other tools
     heldout_agent_queries: Fraction = 0.1  # seeded share of agent queries that only the benchmark asks
-    heldout_general_queries: Fraction = 0.4  # seeded share of general-chat queries that only the benchmark asks
+    heldout_general_queries: Fraction = 0.3  # seeded share of general-chat queries that only the benchmark asks
     per_category: Positive = 20
     distractors: Count = 2  # tools offered beside the needed one
 

@@ -3,15 +3,13 @@ conversation renders through the chat template."""
 
 from __future__ import annotations
 
-import json
-
 import datasets
 from recipe_helpers import labelled_corpus
 
 from agentflan.config import NegativesConfig
 from agentflan.data.jsonio import atomic_writer, write_jsonl
 from agentflan.data.negatives import NegativesStats, add_negatives, tool_pool
-from agentflan.data.schema import render_system
+from agentflan.data.prompts import render_system, tool_line
 from agentflan.training.chat_template import IM_END, IM_START
 from agentflan.training.tokenizer import train_bpe
 
@@ -49,7 +47,7 @@ def test_template_renders_tools_like_the_export():
     text = tokenizer.apply_chat_template(conv.to_messages(), tools=conv.tools_openai(), tokenize=False)
     assert text.startswith(f"{IM_START}system\n{render_system(conv.turns[0].content, conv.tools)}{IM_END}\n")
     first_tool_line = text.split("\n")[4]
-    assert json.loads(first_tool_line)["name"] == conv.tools[0].name
+    assert first_tool_line == tool_line(conv.tools[0]) and first_tool_line.startswith(conv.tools[0].name + "(")
     no_system = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tools=conv.tools_openai(),
                                               tokenize=False, add_generation_prompt=True)
     assert no_system.startswith(f"{IM_START}system\n{render_system('', conv.tools)}{IM_END}\n{IM_START}user\nhi{IM_END}\n")

@@ -3,8 +3,8 @@ from __future__ import annotations
 from recipe_helpers import labelled_corpus
 
 from agentflan.config import NegativesConfig
-from agentflan.data.negatives import NegativesStats, add_negatives, query_key, tool_pool
-from agentflan.evaluation.judges import has_general_call, has_react_keywords
+from agentflan.data.negatives import SYSTEMS, NegativesStats, add_negatives, query_key, tool_pool
+from agentflan.evaluation.judges import has_general_call, has_react_keywords, is_refusal
 
 
 def run(**cfg):
@@ -14,21 +14,27 @@ def run(**cfg):
     return out, stats
 
 
-def test_both_kinds_of_negative_answer_plainly():
+def test_every_kind_of_negative_answers_plainly_under_every_prompt_format():
     out, stats = run()
     negatives = [c for _, c in out if c.kind == "negative"]
     kinds = {c.meta["negative"] for c in negatives}
-    assert kinds == {"no_tools", "plain_with_tools"}
-    assert stats.negatives["no_tools"] + stats.negatives["plain_with_tools"] == len(negatives)
+    assert kinds == {"no_tools", "unfit_tools", "plain_with_tools"}
+    assert sum(stats.negatives.values()) == len(negatives)
     for c in negatives:
         for t in c.assistant_turns:
-            assert t.call is None and not has_react_keywords(t.content) and not has_general_call(t.content)
+            assert t.call is None and not has_react_keywords(t.content)
+            assert not has_general_call(t.content, [x.name for x in c.tools])
+            assert is_refusal(t.content) == (c.meta["negative"] != "plain_with_tools")  # declines only where a tool is missing
             assert t.capability == "general"
         if c.meta["negative"] == "no_tools":
             assert c.tools == [] and c.query == c.turns[1].content
-            assert "no tool" in c.turns[-1].content or "no such tool" in c.turns[-1].content or "from a tool" in c.turns[-1].content
+        elif c.meta["negative"] == "unfit_tools":
+            assert c.tools and c.meta["needed_tool"] not in {t.name for t in c.tools}
         else:
             assert 1 <= len(c.tools) <= 3 and c.turns[0].role == "system"
+    for kind in kinds:  # each kind appears under the natural, the ReAct and the JSON system prompt
+        systems = {c.turns[0].content for c in negatives if c.meta["negative"] == kind}
+        assert systems == set(SYSTEMS), kind
 
 
 def test_disabled_adds_nothing():

@@ -34,7 +34,7 @@ def test_release_export_renders_tools_and_maps_tool_role():
     roles = [t["role"] for t in exported["conversation"]]
     assert roles == ["system", "user", "assistant", "assistant", "user", "assistant"]
     assert exported["conversation"][0]["content"] == render_system("You are helpful.", sample().tools)
-    assert '"name": "get_weather"' in exported["conversation"][0]["content"]
+    assert "\nget_weather(city?: string): Weather" in exported["conversation"][0]["content"]
     assert [t["loss"] for t in exported["conversation"]] == [False, False, True, True, False, True]
 
 

@@ -11,7 +11,8 @@ from recipe_helpers import labelled_corpus
 from agentflan.config import BenchmarkConfig, ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.heldout import Heldout, choose, query_key
-from agentflan.evaluation.benchmark import CATEGORIES, FORMAT_REQUESTS, TOOLS_SYSTEM, Sample, build, sample_row
+from agentflan.data.prompts import FORMAT_REQUESTS
+from agentflan.evaluation.benchmark import CATEGORIES, TOOLS_SYSTEM, Sample, build, sample_row
 from agentflan.evaluation.generation import PROTOCOLS, complete, predictions, run_protocol
 from agentflan.evaluation.scoring import score
 from agentflan.pipeline.validation import validate

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import FIXTURES
 
 from agentflan.evaluation.judges import has_general_call, has_react_keywords, is_refusal, names_a_tool, parse_call
 from agentflan.evaluation.scoring import Prediction, chat_call, judge
-from conftest import FIXTURES
 
 LABELS = [json.loads(line) for line in (FIXTURES / "judge_labels.jsonl").read_text().splitlines()]
 JUDGES = {

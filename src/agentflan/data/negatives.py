@@ -1,8 +1,11 @@
 """Hallucination negatives and the final train/validation split.
 
-As in the paper, two kinds of negative sample, both answered in plain text with no tool call:
+As in the paper, negative samples answered in plain text with no tool call, each under the natural,
+the ReAct or the JSON system prompt (every prompt format the model is used with):
 - `no_tools`: the query needs a tool, but none is offered -> the assistant says it has no tool for
   that job (built from a seeded share of the agent conversations, reusing their queries);
+- `unfit_tools`: the query needs a tool, and only tools that do not fit are offered -> the same kind
+  of plain answer (the format prompt asks for a call only "if a tool is needed" and one fits);
 - `plain_with_tools`: tools are offered, but the query is ordinary conversation -> the plain answer
   (a seeded share of the general-chat conversations get irrelevant tools appended).
 General chat that is not turned into a negative stays in the mix as it is.
@@ -35,6 +38,13 @@ NO_TOOL_ANSWERS = (
     "Sorry, I have no tool for {job} in this conversation, so I can't get that information for you right now.",
     "That needs live data from a tool for {job}, which I don't have access to here. I'd rather not guess.",
 )
+UNFIT_ANSWERS = (
+    "None of the tools I have here can {job}, so I can't get that for you. If you add such a tool, I can help.",
+    "The available tools don't cover {job}, so I can't answer this one without guessing.",
+    "I have no tool here for {job}; the ones offered do other things, so I'd rather not guess.",
+)
+# every system prompt the model is used with: negatives appear under each, so no prompt format means "call a tool"
+SYSTEMS = (NATURAL_SYSTEM, format_system("react"), format_system("json"))
 _DESCRIPTION = re.compile(r'The description of this function is: "(.*?)"', re.S)
 
 
@@ -48,26 +58,35 @@ def job_of(tool: Tool) -> str:
     return text[0].lower() + text[1:]
 
 
-def no_tools_negative(conv: Conversation, rng: random.Random) -> Conversation | None:
+def no_tools_negative(conv: Conversation, rng: random.Random, pool: list[Tool] | None = None) -> Conversation | None:
+    """The agent query with the tool it needs missing, under any of the system prompts; answered plainly.
+    With `pool`: other tools are offered that do not fit (the `unfit_tools` kind), else none (`no_tools`)."""
     called = [c.name for c in conv.calls]
     tool = next((t for t in conv.tools if t.name in called), None)
     if tool is None or not conv.query:
         return None
-    answer = rng.choice(NO_TOOL_ANSWERS).format(job=job_of(tool))
+    offered: list[Tool] = []
+    if pool is not None:
+        others = [t for t in pool if t.name not in called and t.name not in {x.name for x in conv.tools}]
+        if not others:
+            return None
+        offered = rng.sample(others, rng.randint(1, min(3, len(others))))
+    kind = "unfit_tools" if pool is not None else "no_tools"
+    answer = rng.choice(UNFIT_ANSWERS if offered else NO_TOOL_ANSWERS).format(job=job_of(tool))
     turns = [
-        Turn("system", NATURAL_SYSTEM),
+        Turn("system", rng.choice(SYSTEMS)),
         Turn("user", conv.query),
         Turn("assistant", answer, loss=True, part="chat", capability="general"),
     ]
-    return Conversation(f"neg_notools_{conv.id}", f"negative/{conv.source}", "negative", "plain", turns, [], conv.query,
-                        {"negative": "no_tools", "from": conv.id, "needed_tool": tool.name})
+    return Conversation(f"neg_{kind.replace('_', '')}_{conv.id}", f"negative/{conv.source}", "negative", "plain", turns, offered,
+                        conv.query, {"negative": kind, "from": conv.id, "needed_tool": tool.name})
 
 
 def plain_with_tools(conv: Conversation, pool: list[Tool], rng: random.Random, max_tools: int) -> Conversation:
-    """Irrelevant tools appended; half of them under a system prompt that asks for ReAct tool calls,
-    as ToolBench's prompt does, so the model learns that a format instruction is no reason to call."""
+    """Irrelevant tools appended, under the natural, the ReAct or the JSON system prompt (a third each), so
+    the model learns that neither offered tools nor a format instruction is a reason to call one."""
     tools = rng.sample(pool, rng.randint(1, min(max_tools, len(pool))))
-    system = format_system("react") if rng.random() < 0.5 else NATURAL_SYSTEM
+    system = rng.choice(SYSTEMS)
     body = conv.turns[1:] if conv.turns and conv.turns[0].role == "system" else conv.turns
     turns = [Turn("system", system), *body]
     return Conversation(f"neg_plain_{conv.id}", f"negative/{conv.source}", "negative", conv.style, turns, tools, conv.query,
@@ -132,4 +151,9 @@ def add_negatives(conversations: Iterable[Conversation], pool: list[Tool], cfg: 
             negative = no_tools_negative(conv, rng)
             if negative is not None:
                 stats.negatives["no_tools"] += 1
+                yield emit(negative)
+        if cfg.enabled and conv.kind == "agent" and pool and unit_hash(cfg.seed, "unfit", conv.id) < cfg.unfit_tools:
+            negative = no_tools_negative(conv, rng, pool)
+            if negative is not None:
+                stats.negatives["unfit_tools"] += 1
                 yield emit(negative)

@@ -22,6 +22,7 @@ from typing import Any
 
 from agentflan.config import DemoConfig
 from agentflan.data.jsonio import atomic_writer
+from agentflan.data.prompts import FORMAT_REQUESTS
 from agentflan.demo import world
 
 # The files write_demo makes, and the upstream format each is in.
@@ -215,8 +216,22 @@ def agentinstruct_db(i: int, rng: random.Random) -> dict[str, Any]:
     return {"id": f"db_{i}", "conversations": [{"from": f, "loss": loss, "value": v} for f, loss, v in turns]}
 
 
+def formatted(answer: str, request: str) -> str:
+    """The answer in the shape a `FORMAT_REQUESTS` entry asks for."""
+    if "bulleted" in request:
+        return "\n".join(f"- {part.strip()}" for part in answer.replace("\n", ". ").split(". ") if part.strip())
+    if "JSON" in request:
+        return json.dumps({"answer": answer}, ensure_ascii=False)
+    if "ten words" in request:
+        return " ".join(answer.split()[:8]).rstrip(",.;:") + "."
+    return answer.replace("\n", " ").split(". ")[0].rstrip(".") + "."
+
+
 def sharegpt(i: int, rng: random.Random) -> dict[str, Any]:
-    query, answer = rng.choice(world.PLAIN)
+    query, answer = world.sample_plain(rng)
+    if rng.random() < 0.2:  # a user asking for a response format, as real chat data has
+        request = rng.choice(FORMAT_REQUESTS)
+        query, answer = f"{query} {request}", formatted(answer, request)
     turns = [{"from": "human", "value": query}, {"from": "gpt", "value": answer}]
     if rng.random() < 0.3:
         follow, reply = rng.choice(world.PLAIN_FOLLOWUPS)

@@ -277,6 +277,46 @@ PLAIN: tuple[tuple[str, str], ...] = (
     ("What should I write in a farewell card?", "Thank them for the time together, share one good memory, and wish them luck ahead."),
     ("Is tea or coffee better in the morning?", "Either is fine; tea has less caffeine, coffee a stronger kick. Pick what suits you."),
 )
+# Templated ordinary chat: many distinct queries of a few kinds, so that general chat, like tool use, is
+# learned as a kind of request, and held-out general queries are new instances of familiar kinds.
+_TOPICS = ["autumn", "rain", "the sea", "mountains", "coffee", "a city at night", "a garden", "friendship", "the moon",
+           "a train ride", "snow", "the desert", "a library", "spring", "a lighthouse", "old photographs"]
+_ANIMALS = ["cat", "dog", "duck", "horse", "penguin", "frog", "owl", "bee", "cow", "goat", "parrot", "turtle"]
+_SYNONYMS = [("happy", "joyful"), ("big", "large"), ("fast", "quick"), ("smart", "clever"), ("tired", "weary"),
+             ("angry", "furious"), ("quiet", "silent"), ("brave", "bold"), ("strange", "odd"), ("rich", "wealthy"),
+             ("sad", "unhappy"), ("small", "tiny"), ("easy", "simple"), ("funny", "amusing")]
+_PETS = ["cat", "dog", "hamster", "goldfish", "rabbit", "parrot", "turtle", "guinea pig"]
+_NAMES = ["Miso", "Pepper", "Luna", "Biscuit", "Olive", "Mango", "Pixel", "Juniper"]
+_ACTIVITIES = ["learning a language", "running", "public speaking", "saving money", "cooking at home", "studying",
+               "writing every day", "keeping a plant alive", "sleeping better", "reading more books"]
+_PEOPLE = ["teacher", "neighbour", "colleague", "friend", "grandmother", "coach", "doctor", "mentor"]
+GENERAL_TEMPLATES: tuple[tuple[str, str, Callable[[random.Random], dict[str, str]]], ...] = (
+    ("Write a haiku about {topic}.", "Here is one about {topic}:\nsoft light on {topic},\nquiet thoughts drift slowly by,\nthe day settles down.",
+     lambda r: {"topic": r.choice(_TOPICS)}),
+    ("Tell me a joke about a {animal}.", "Why did the {animal} sit by the window? It wanted a better view of the weekend!",
+     lambda r: {"animal": r.choice(_ANIMALS)}),
+    ("What is a synonym for '{word}'?", "A good synonym for '{word}' is '{synonym}'.",
+     lambda r: dict(zip(("word", "synonym"), r.choice(_SYNONYMS)))),
+    ("Suggest a name for a {pet}.", "How about {name}? It is short, friendly and easy to call for a {pet}.",
+     lambda r: {"pet": r.choice(_PETS), "name": r.choice(_NAMES)}),
+    ("Give me one tip for {activity}.", "For {activity}: start small, do a little every day, and notice your progress.",
+     lambda r: {"activity": r.choice(_ACTIVITIES)}),
+    ("How do I thank my {person} politely?", "Tell your {person} what they did and why it mattered to you: 'Thank you, it meant a lot.'",
+     lambda r: {"person": r.choice(_PEOPLE)}),
+    ("Write a two-line poem about {topic}.", "{Topic} hums a quiet tune,\nand I listen, late and soon.",
+     lambda r: (lambda t: {"topic": t, "Topic": t[0].upper() + t[1:]})(r.choice(_TOPICS))),
+)
+
+
+def sample_plain(rng: random.Random) -> tuple[str, str]:
+    """An ordinary chat query and its answer: a fixed pair, or an instance of a template."""
+    if rng.random() < 0.3:
+        return rng.choice(PLAIN)
+    query, answer, slots = rng.choice(GENERAL_TEMPLATES)
+    values = slots(rng)
+    return query.format(**values), answer.format(**values)
+
+
 PLAIN_FOLLOWUPS: tuple[tuple[str, str], ...] = (
     ("Can you make it shorter?", "Sure, here is a shorter version."),
     ("Thanks, that's great.", "Glad it helps!"),

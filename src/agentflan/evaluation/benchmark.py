@@ -24,16 +24,13 @@ from typing import Any
 
 from agentflan.config import BenchmarkConfig
 from agentflan.data.heldout import PSEUDO_TOOLS, Heldout, query_key
-from agentflan.data.prompts import NATURAL_SYSTEM, format_system
+from agentflan.data.prompts import FORMAT_REQUESTS, NATURAL_SYSTEM, format_system
 from agentflan.data.schema import Conversation, SchemaError, Tool, tool_from_dict
 
 CATEGORIES = ("tool_needed_offered_seen", "tool_needed_offered_unseen", "tool_needed_not_offered",
               "plain_tools_offered", "plain_no_tools", "format_request")
 CALL_CATEGORIES = CATEGORIES[:2]
 TOOLS_SYSTEM = format_system("react")
-FORMAT_REQUESTS = (
-    "Answer in one sentence.", "Reply as a bulleted list.", 'Answer in JSON with a single key "answer".', "Keep it under ten words.",
-)
 
 
 @dataclass

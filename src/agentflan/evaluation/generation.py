@@ -22,10 +22,14 @@ ASK_ARGUMENTS = ELICIT["arguments"][1]  # "Give the arguments as JSON."
 
 
 def load(model_dir):
+    """(model, tokenizer) on the best device there is: CUDA (bf16 where supported), else the CPU in fp32."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    if torch.cuda.is_available():
+        model = model.to("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32)
     return model, tokenizer
 
 
@@ -48,7 +52,7 @@ def complete(model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[
         idx = order[start : start + batch_size]
         texts = [tokenizer.apply_chat_template(dialogues[i][0], tools=dialogues[i][1] or None, add_generation_prompt=True,
                                                tokenize=False) for i in idx]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         with torch.no_grad():
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
                                  eos_token_id=stop, pad_token_id=tokenizer.pad_token_id)

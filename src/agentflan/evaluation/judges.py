@@ -7,7 +7,10 @@
 - ReAct keywords: "Thought:", "Action:", "Action Input:" at the start of a line;
 - a general tool-call phrase ("I will use", "let me call", ...) counts only when it points at a tool:
   an offered tool's name, the word tool/function/API, or a call in the same answer ("Let me call it a
-  draw" and "I'll use simple words" are not calls);
+  draw" and "I'll use simple words" are not calls); a plan to act on an outside resource ("I should
+  search the recipe database", "I need to query ...", "the movie database has the facts") counts whatever
+  the resource is called; an answer
+  that opens a JSON tool call (`{"thought": ...`, `{"name": ...`) counts even when it never closes;
 - refusal: the answer declines ("I can't help with...", "I have no tool for..."), which is right when a
   needed tool is missing and over-refusal when the query could have been answered.
 Text inside a closed code fence is ignored, so an answer that *shows* a ReAct example the user asked
@@ -29,13 +32,24 @@ _ACTION = re.compile(r"^\s*Action\s*:[ \t]*(?P<name>[^\n]*)$", re.M)
 _ACTION_INPUT = re.compile(r"^\s*Action Input\s*:[ \t]*", re.M)
 _GENERAL = re.compile(r"\b(?:I will use|I'll use|I need to call|I need to use|I will call|I'll call|let me call|let me use"
                       r"|I am going to (?:use|call)|I'm going to (?:use|call)|I should (?:use|call))\b(?P<rest>[^.!?\n]*)", re.I)
+# a plan to act on an outside resource ("I should search the recipe database", "I need to query ..."): a call
+# announced in words, whatever the resource is called; "use" and "call" need more (see _GENERAL)
+_ACT = re.compile(r"\bI(?:\s+(?:should|must|will|need\s+to|have\s+to|am\s+going\s+to)|'ll|'m\s+going\s+to)\s+"
+                  r"(?:query|search|look\s+up|consult|evaluate|fetch|check|retrieve)\b", re.I)
+_RESOURCE = r"(?:service|database|directory|converter|translator|calculator|feed|calendar|courier|tool|API|tracker|search)"
+# a resource credited with the answer ("the movie database has the facts", "the clock tool knows it") or asked
+# for ("I need the restaurant directory"): the impersonal and the first-person way to announce a lookup
+_RESOURCE_USE = re.compile(rf"\bthe\s+(?:[\w-]+\s+)?{_RESOURCE}\s+(?:has|knows|gives|can|will|provides)\b"
+                           rf"|\bI\s+need\s+(?:the|a)\s+(?:[\w-]+\s+){{0,2}}{_RESOURCE}\b", re.I)
 _TOOL_WORD = re.compile(r"\b(?:tool|function|API)s?\b", re.I)
 _REFUSAL = re.compile(
-    r"\bI\s*(?:can(?:no|')t|am\s+(?:unable|not\s+able)\s+to|'m\s+(?:unable|not\s+able)\s+to|won't\s+be\s+able\s+to)\s+"
-    r"(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform|fetch|retrieve|give|have)\b"
+    r"\bI\s*(?:can(?:no|')t(?:'t)*|am\s+(?:unable|not\s+able)\s+to|'m\s+(?:unable|not\s+able)\s+to|won't\s+be\s+able\s+to)\s+"
+    r"(?:\w+\s+){0,2}?(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform|fetch|retrieve|give|have)\b"
+    r"|\b(?:answering|that|this)\s+needs\s+(?:a\s+tool|live\s+data)"
     r"|\bI\s+(?:don't|do\s+not)\s+have\s+(?:access|(?:a|an|any|the)\s+(?:[\w-]+\s+){0,2}tools?\b|tools|a\s+way|the\s+ability)"
     r"|\bI\s+have\s+no\s+(?:[\w-]+\s+){0,2}(?:tools?|access|way)\b"
     r"|\bno\s+(?:such\s+|suitable\s+|relevant\s+)?tools?\s+(?:is\s+|are\s+)?available", re.I)
+_CALL_KEYS = re.compile(r'^\s*\{\s*"(?:thought|name|arguments|tool|function|action|parameters)"\s*:')  # a JSON call begun
 _DECODER = json.JSONDecoder()
 NAME_KEYS = ("name", "tool", "function", "tool_name", "action")
 ARG_KEYS = ("arguments", "parameters", "args", "action_input", "input")
@@ -113,6 +127,10 @@ def has_general_call(text: str, tools: Iterable[str] = ()) -> bool:
     """A tool-call phrase that points at a tool, or a JSON tool call."""
     body = strip_code(text)
     if json_call(body) is not None:
+        return True
+    if _CALL_KEYS.match(body) and not first_json_value(body)[1]:  # a JSON call begun and never closed
+        return True
+    if _ACT.search(body) or _RESOURCE_USE.search(body):
         return True
     names = [n for n in tools if n]
     for m in _GENERAL.finditer(body):

@@ -20,7 +20,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflan.evaluation.judges import first_json_value, has_general_call, has_react_keywords, is_refusal, names_a_tool, parse_call
+from agentflan.evaluation.judges import (
+    first_json_value,
+    has_general_call,
+    has_react_keywords,
+    is_refusal,
+    names_a_tool,
+    parse_call,
+)
 
 EXPECTED = ("plain", "call")
 PROTOCOLS = ("chat", "react", "json")

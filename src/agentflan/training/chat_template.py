@@ -1,7 +1,7 @@
 """The chat template: used in training, in evaluation and by users (`tokenizer.apply_chat_template`).
 
 ChatML-style turns. When `tools` are passed, they are rendered into the system turn exactly as
-`prompts.render_system` writes them (header, then one `tojson` line per tool), so the Agent-FLAN export
+`prompts.render_system` writes them (header, then one compact `prompts.tool_line` per tool), so the Agent-FLAN export
 and the training text agree; without a system message, a system turn holding only the tools is added.
 """
 
@@ -17,7 +17,14 @@ SPECIAL_TOKENS = (IM_START, IM_END, PAD)
 CHAT_TEMPLATE = (
     "{%- macro tool_block() -%}"
     "{{ '" + TOOLS_HEADER.replace("'", "\\'") + "' }}"
-    "{%- for tool in tools %}{{ '\\n' }}{{ (tool.function if tool.function is defined else tool) | tojson }}{%- endfor -%}"
+    "{%- for tool in tools %}{%- set f = tool.function if tool.function is defined else tool -%}"
+    "{%- set props = f.parameters.properties if (f.parameters is defined and f.parameters.properties is defined) else {} -%}"
+    "{%- set req = f.parameters.required if (f.parameters is defined and f.parameters.required is defined) else [] -%}"
+    "{{ '\\n' + f.name + '(' }}"
+    "{%- for name, spec in props.items() -%}{{ ', ' if not loop.first else '' }}{{ name }}{{ '' if name in req else '?' }}: "
+    "{{ spec.type if (spec.type is defined and spec.type is string) else 'any' }}{%- endfor -%}"
+    "{{ '): ' + (f.description if f.description is defined else '') }}"
+    "{%- endfor -%}"
     "{%- endmacro -%}"
     "{%- for message in messages -%}"
     "{%- if loop.first and message.role != 'system' and tools -%}"
