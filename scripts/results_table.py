@@ -64,7 +64,7 @@ def main() -> None:
             name = f"{config}-seed{seed}"
             if name in done:
                 continue
-            cmd = ["dvc", "exp", "run", "--temp", "-f", "-n", name, "-S", f"train.seed={seed}"]
+            cmd = ["dvc", "exp", "run", "--temp", "-n", name, "-S", f"train.seed={seed}"]
             for s in sets:
                 cmd += ["-S", s]
             print(" ".join(cmd), flush=True)

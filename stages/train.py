@@ -11,6 +11,7 @@ from agentflan.data.jsonio import atomic_dir, read_conversations
 from agentflan.pipeline.project import file_md5, workspace_root
 from agentflan.pipeline.stage import stage
 from agentflan.training.chat_template import IM_START
+from agentflan.training.curves import learning_speed
 from agentflan.training.loop import checkpoint_dir_for, train
 from agentflan.training.model import apply_lora, load_model_and_tokenizer, save_model
 from agentflan.training.packing import encode, pack, render_with_spans, unigram_loss
@@ -36,10 +37,13 @@ with stage("train", ("model", "train")) as s:
         baseline = unigram_loss(train_set, val_set, len(tokenizer))
         s.write_plot("train_loss_plot", result.train_history)
         s.write_plot("val_loss_plot", result.val_history)
+        s.write_plot("capability_loss_plot", result.capability_history)
         s.write_metrics("train_metrics", {
             "val_loss": round(result.val_loss, 5),
             "unigram_val_loss": round(baseline, 5),
             "val_loss_vs_unigram": round(result.val_loss / baseline, 4),
+            "val_loss_by_capability": {c: v for c, v in result.capability_history[-1].items() if c != "step"},
+            "learning_speed": learning_speed(result.capability_history),
             "train_loss": result.train_loss,
             "steps": result.steps,
             "resumed_from_step": result.resumed_from_step,

@@ -204,6 +204,62 @@ def benchmark_import(
         raise typer.Exit(1)
 
 
+@app.command("suggest-mix")
+def suggest_mix(
+    source: Annotated[str, typer.Argument(help="metrics/train.json of a finished run, or an MLflow train run id.")] = "metrics/train.json",
+) -> None:
+    """Propose `mix.*` from a run's per-capability validation curves: the fastest learned get the smallest share."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from agentflan.training.curves import learning_speed
+    from agentflan.training.curves import suggest_mix as propose
+
+    path = Path(source)
+    if path.is_dir():
+        raise _fail(f"{path}: is a directory, not a metrics file")
+    if path.is_file():
+        try:
+            speed = json.loads(path.read_text()).get("learning_speed") or {}
+        except (ValueError, AttributeError):
+            raise _fail(f"{path}: not a JSON metrics object") from None
+        if not speed:
+            raise _fail(f"{path}: has no learning_speed (a train run of this version writes it)")
+    elif "/" in source or source.endswith(".json"):
+        raise _fail(f"{path}: no such file")
+    else:
+        speed = learning_speed(_capability_history(source))
+        if not speed:
+            raise _fail(f"MLflow run {source}: no val_loss.<capability> metrics")
+    weights = propose(speed)
+    table = Table("capability", "start", "final", "steps to 90%", "relative area", "suggested mix", title="learning speed per capability")
+    for capability, s in sorted(speed.items(), key=lambda kv: kv[1]["relative_area"]):
+        table.add_row(capability, f"{s['start']:.3f}", f"{s['final']:.3f}", str(s["steps_to_90pct"]), f"{s['relative_area']:.3f}",
+                      f"{weights[capability]:.2f}")
+    Console().print(table)
+    typer.echo("rule: weight = relative area / the slowest capability's (fastest learned -> smallest share), at least 0.05")
+    typer.echo("dvc exp run " + " ".join(f"-S mix.{c}={w}" for c, w in weights.items()))
+
+
+def _capability_history(run_id: str) -> list[dict]:
+    """A train run's per-capability validation curves, from MLflow."""
+    from agentflan.data.schema import CAPABILITIES
+    from agentflan.pipeline.tracking import client
+
+    rows: dict[int, dict] = {}
+    mlflow_client = client()
+    for capability in CAPABILITIES:
+        try:
+            history = mlflow_client.get_metric_history(run_id, f"val_loss.{capability}")
+        except Exception as e:  # noqa: BLE001 - an unknown run id: say so in one line
+            raise _fail(f"MLflow run {run_id}: {str(e).splitlines()[0]}") from None
+        for m in history:
+            rows.setdefault(m.step, {"step": m.step})[capability] = m.value
+    return [rows[k] for k in sorted(rows)]
+
+
 @app.command()
 def promote(
     version: Annotated[str | None, typer.Argument(help="Model version; the latest by default.")] = None,

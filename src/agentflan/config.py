@@ -77,6 +77,7 @@ class Paths(Section):
     train_metrics: str = "metrics/train.json"
     train_loss_plot: str = "plots/train_loss.json"
     val_loss_plot: str = "plots/val_loss.json"
+    capability_loss_plot: str = "plots/val_loss_by_capability.json"
     benchmark: str = "data/benchmark/agent_h.jsonl"
     heldout: str = "data/benchmark/heldout.json"
     benchmark_metrics: str = "metrics/benchmark.json"

@@ -60,3 +60,31 @@ def test_every_imported_module_is_a_declared_dependency(name):
     code_deps = [d for d in deps if SRC in d.parents]
     unused = sorted(str(d.relative_to(ROOT)) for d in code_deps if not any(f == d or d in f.parents for f in used))
     assert not unused, f"{name}: dvc.yaml lists code the stage never imports: {unused}"
+
+
+def params_read(script: Path) -> set[str]:
+    """Dotted params keys a stage script reads through its context (`s.params.train`, `s.params.eval.benchmark`)."""
+    tree = ast.parse(script.read_text())
+    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}  # only whole chains count
+    found = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute) or id(node) in inner:
+            continue
+        chain = []
+        while isinstance(node, ast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and "params" in chain:
+            keys = list(reversed(chain[: chain.index("params")]))
+            if keys and keys[0] != "paths":  # paths enter dvc.yaml through ${paths.*} interpolation
+                found.add(".".join(keys[:2]))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_every_params_section_a_stage_reads_is_declared(name):
+    stage = STAGES[name]
+    declared = [p for p in stage.get("params", []) if isinstance(p, str)]
+    read = params_read(ROOT / stage["cmd"].split()[-1])
+    missing = sorted(k for k in read if not any(k == d or k.startswith(d + ".") for d in declared))
+    assert not missing, f"{name}: reads params {missing} that dvc.yaml does not list"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agentflan.config import ParamsError, TrainConfig
+from agentflan.data.schema import CAPABILITIES
 from agentflan.training.packing import IGNORE, Packed, collate
 
 CHECKPOINT_PREFIX = "step_"
@@ -33,6 +34,7 @@ class TrainResult:
     wall_s: float = 0.0
     train_history: list[dict[str, float]] = field(default_factory=list)
     val_history: list[dict[str, float]] = field(default_factory=list)
+    capability_history: list[dict[str, float]] = field(default_factory=list)  # {"step", <capability>: val loss, ...}
 
 
 class BatchSchedule:
@@ -60,23 +62,30 @@ def latest_checkpoint(directory: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def evaluate_loss(model, packed: Packed, batch_rows: int, accelerator) -> float:
-    """Token-weighted mean cross-entropy over every trainable token of `packed`."""
+def evaluate_loss(model, packed: Packed, batch_rows: int, accelerator) -> tuple[float, dict[str, float]]:
+    """Token-weighted mean cross-entropy over every trainable token of `packed`, and the same over the
+    tokens of each capability's turns (capabilities without validation tokens are left out)."""
     import torch
 
     model.eval()
-    total, count = 0.0, 0
+    totals = torch.zeros(len(CAPABILITIES) + 1, dtype=torch.float64)  # last slot: tokens of no capability
+    counts = torch.zeros(len(CAPABILITIES) + 1, dtype=torch.float64)
     with torch.no_grad(), accelerator.autocast():
         for start in range(0, packed.rows, batch_rows):
-            batch = collate(packed, list(range(start, min(start + batch_rows, packed.rows))))
-            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            rows = list(range(start, min(start + batch_rows, packed.rows)))
+            batch = {k: v.to(accelerator.device) for k, v in collate(packed, rows).items()}
             labels = batch.pop("labels")
             logits = model(**batch).logits.float()
             shift_logits, shift_labels = logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
-            total += torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE, reduction="sum").item()
-            count += (shift_labels != IGNORE).sum().item()
+            losses = torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE, reduction="none").cpu()
+            caps = torch.tensor([packed.capabilities[r] for r in rows])[:, 1:].reshape(-1)
+            caps = torch.where(caps < 0, len(CAPABILITIES), caps)
+            trained = (shift_labels != IGNORE).cpu()
+            totals.index_add_(0, caps[trained], losses[trained].double())
+            counts.index_add_(0, caps[trained], torch.ones(int(trained.sum()), dtype=torch.float64))
     model.train()
-    return total / max(1, count)
+    overall = float(totals.sum() / counts.sum().clamp(min=1))
+    return overall, {c: float(totals[i] / counts[i]) for i, c in enumerate(CAPABILITIES) if counts[i] > 0}
 
 
 def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoint_dir: Path,
@@ -110,8 +119,18 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
         state = json.loads((resume / "progress.json").read_text())
         result.resumed_from_step = state["step"]
         result.train_history, result.val_history = state["train_history"], state["val_history"]
+        result.capability_history = state.get("capability_history", [])
         echo(f"resuming from checkpoint {resume.name} (step {state['step']} of {cfg.max_steps})")
 
+    def validate(step: int) -> float:
+        val, by_capability = evaluate_loss(accelerator.unwrap_model(model), val_set, cfg.batch_rows, accelerator)
+        result.val_history.append({"step": step, "val_loss": round(val, 5)})
+        result.capability_history.append({"step": step, **{c: round(v, 5) for c, v in by_capability.items()}})
+        log({"val_loss": val, **{f"val_loss.{c}": v for c, v in by_capability.items()}}, step)
+        return val
+
+    if result.resumed_from_step == 0 and accelerator.is_main_process:
+        validate(0)  # where each capability starts: the reference of its learning speed
     schedule = BatchSchedule(train_set.rows, cfg.batch_rows, cfg.seed)
     rank, world = accelerator.process_index, accelerator.num_processes
     model.train()
@@ -139,9 +158,7 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
             log({"train_loss": step_loss, "lr": scheduler.get_last_lr()[0], "tokens_per_s": tokens_seen / elapsed}, step)
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
             if accelerator.is_main_process:
-                val = evaluate_loss(accelerator.unwrap_model(model), val_set, cfg.batch_rows, accelerator)
-                result.val_history.append({"step": step, "val_loss": round(val, 5)})
-                log({"val_loss": val}, step)
+                val = validate(step)
                 echo(f"step {step}/{cfg.max_steps}  loss {step_loss:.4f}  val {val:.4f}  lr {scheduler.get_last_lr()[0]:.2e}  "
                      f"{tokens_seen / elapsed:,.0f} tok/s")
             accelerator.wait_for_everyone()
@@ -164,7 +181,8 @@ def save_checkpoint(accelerator, directory: Path, step: int, result: TrainResult
     accelerator.save_state(str(tmp))
     if accelerator.is_main_process:
         (tmp / "progress.json").write_text(json.dumps({"step": step, "train_history": result.train_history,
-                                                       "val_history": result.val_history}))
+                                                       "val_history": result.val_history,
+                                                       "capability_history": result.capability_history}))
         tmp.rename(final)
         for old in sorted(p for p in directory.glob(f"{CHECKPOINT_PREFIX}*") if not p.name.endswith(".tmp"))[:-keep]:
             shutil.rmtree(old, ignore_errors=True)

@@ -16,20 +16,20 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agentflan.data.prompts import render_system
-from agentflan.data.schema import Conversation
+from agentflan.data.schema import CAPABILITIES, Conversation
 from agentflan.training.chat_template import IM_END, TURN_SUFFIX, turn_prefix
 
 IGNORE = -100
 
 
-def render_with_spans(conv: Conversation) -> tuple[str, list[tuple[int, int]]]:
-    """The chat-template text of a conversation and the (start, end) spans the loss covers."""
+def render_with_spans(conv: Conversation) -> tuple[str, list[tuple[int, int, str | None]]]:
+    """The chat-template text of a conversation and the (start, end, capability) spans the loss covers."""
     tools = conv.tools_openai()
     parts: list[str] = []
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, str | None]] = []
     pos = 0
 
     def add(text: str) -> None:
@@ -45,7 +45,7 @@ def render_with_spans(conv: Conversation) -> tuple[str, list[tuple[int, int]]]:
         start = pos
         add(content)
         if turn.trainable:
-            spans.append((start, pos + len(IM_END)))
+            spans.append((start, pos + len(IM_END), turn.capability))
         add(TURN_SUFFIX)
     return "".join(parts), spans
 
@@ -54,6 +54,7 @@ def render_with_spans(conv: Conversation) -> tuple[str, list[tuple[int, int]]]:
 class Encoded:
     input_ids: list[int]
     labels: list[int]
+    capabilities: list[int] | None = None  # per token: the index in CAPABILITIES of its turn's label, or -1
 
     @property
     def trainable(self) -> int:
@@ -64,13 +65,16 @@ def encode(tokenizer, conv: Conversation) -> Encoded:
     text, spans = render_with_spans(conv)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     labels = [IGNORE] * len(enc["input_ids"])
+    capabilities = [-1] * len(enc["input_ids"])
     span_i = 0
     for i, (start, end) in enumerate(enc["offset_mapping"]):
         while span_i < len(spans) and start >= spans[span_i][1]:
             span_i += 1
         if span_i < len(spans) and spans[span_i][0] <= start and end <= spans[span_i][1] and end > start:
             labels[i] = enc["input_ids"][i]
-    return Encoded(list(enc["input_ids"]), labels)
+            capability = spans[span_i][2]
+            capabilities[i] = CAPABILITIES.index(capability) if capability in CAPABILITIES else -1
+    return Encoded(list(enc["input_ids"]), labels, capabilities)
 
 
 @dataclass
@@ -81,6 +85,7 @@ class Packed:
     labels: list[list[int]]
     segments: list[list[int]]
     positions: list[list[int]]
+    capabilities: list[list[int]] = field(default_factory=list)  # per token, as in `Encoded`
     documents: int = 0
     split_documents: int = 0  # conversations that continue from one row into the next
     pad_tokens: int = 0
@@ -102,7 +107,7 @@ class Packed:
         return sum(1 for row in self.labels for x in row if x != IGNORE)
 
 
-def _pieces(enc: Encoded, max_length: int, boundary_id: int | None) -> list[tuple[list[int], list[int]]]:
+def _pieces(enc: Encoded, max_length: int, boundary_id: int | None) -> list[tuple[list[int], list[int], list[int]]]:
     """A conversation as one piece, or several when it is longer than a row.
 
     Cuts fall on a turn boundary (a `boundary_id` token, never trained on) where one fits in the row;
@@ -110,6 +115,7 @@ def _pieces(enc: Encoded, max_length: int, boundary_id: int | None) -> list[tupl
     predicted from the previous segment in the row.
     """
     out, offset, n = [], 0, len(enc.input_ids)
+    caps = enc.capabilities or [-1] * n
     while offset < n:
         end = min(offset + max_length, n)
         if end < n and boundary_id is not None:
@@ -118,7 +124,7 @@ def _pieces(enc: Encoded, max_length: int, boundary_id: int | None) -> list[tupl
         labels = enc.labels[offset:end]
         if offset and enc.input_ids[offset] != boundary_id:
             labels = [IGNORE] + labels[1:]
-        out.append((enc.input_ids[offset:end], labels))
+        out.append((enc.input_ids[offset:end], labels, caps[offset:end]))
         offset = end
     return out
 
@@ -130,7 +136,7 @@ def pack(encoded: Iterable[Encoded], max_length: int, pad_id: int, boundary_id: 
     in `split_documents`); each piece is its own segment, so it attends only to itself.
     """
     out = Packed([], [], [], [])
-    pieces: list[tuple[list[int], list[int]]] = []
+    pieces: list[tuple[list[int], list[int], list[int]]] = []
     for enc in encoded:
         if not enc.input_ids:
             continue
@@ -152,18 +158,21 @@ def pack(encoded: Iterable[Encoded], max_length: int, pad_id: int, boundary_id: 
     for members in rows:
         ids: list[int] = []
         labels: list[int] = []
+        caps: list[int] = []
         segs: list[int] = []
         poss: list[int] = []
         for segment, i in enumerate(members, start=1):
-            piece_ids, piece_labels = pieces[i]
+            piece_ids, piece_labels, piece_caps = pieces[i]
             ids += piece_ids
             labels += piece_labels
+            caps += piece_caps
             segs += [segment] * len(piece_ids)
             poss += range(len(piece_ids))
         pad = max_length - len(ids)
         out.pad_tokens += pad
         out.input_ids.append(ids + [pad_id] * pad)
         out.labels.append(labels + [IGNORE] * pad)
+        out.capabilities.append(caps + [-1] * pad)
         out.segments.append(segs + [0] * pad)
         out.positions.append(poss + [0] * pad)
     return out
