@@ -35,3 +35,21 @@ def test_sigterm_leaves_no_temporary_file(tmp_path, mlflow_uri):
     assert proc.returncode == 128 + signal.SIGTERM
     assert (tmp_path / "out.jsonl").read_text() == "previous"
     assert not list(tmp_path.glob(".out.jsonl.*"))
+
+
+def test_an_unreachable_tracking_server_is_one_line_within_seconds(tmp_path):
+    import os
+    import socket
+
+    with socket.socket() as s:  # a free port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    uri = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    assert time.perf_counter() - started < 20
+    assert proc.returncode == 2 and "writing" not in proc.stdout  # checked before the stage did anything
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and uri in lines[0] and "unreachable" in lines[0] and "dvc checkout" in lines[0]

@@ -19,6 +19,7 @@ from typing import Any
 from agentflan.config import Params, ParamsError, load_params
 from agentflan.data.jsonio import InputError, write_json
 from agentflan.pipeline.project import process_rank, workspace_root
+from agentflan.pipeline.tracking import TrackingUnavailable
 from agentflan.pipeline.validation import ValidationFailed
 
 
@@ -48,7 +49,9 @@ def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageCont
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
         params = load_params(workspace_root() / "params.yaml")  # the whole file, checked before any work
-        from agentflan.pipeline.tracking import NullRun, stage_run
+        from agentflan.pipeline.tracking import NullRun, check_reachable, stage_run
+
+        check_reachable()  # seconds, not minutes of retries after the work is done
 
         if process_rank() != 0:  # one MLflow run per stage, from the main process only
             yield StageContext(name, params, NullRun())
@@ -63,4 +66,8 @@ def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageCont
         sys.exit(1)
     except (InputError, ParamsError) as e:
         print(f"{name}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except TrackingUnavailable as e:
+        print(f"{name}: error: {e}; nothing was run, and `dvc checkout` restores what DVC removed before the stage. "
+              "Start the server, or unset MLFLOW_TRACKING_URI to track into the repository's mlflow.db.", file=sys.stderr)
         sys.exit(2)

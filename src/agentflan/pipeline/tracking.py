@@ -31,6 +31,27 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
+class TrackingUnavailable(RuntimeError):
+    """The tracking server cannot be reached; the message names the URI."""
+
+
+def check_reachable(uri: str | None = None, timeout: float = 3.0) -> None:
+    """For an HTTP tracking URI, ask the server's /health within `timeout` seconds; a local store needs nothing."""
+    import urllib.error
+    import urllib.request
+
+    uri = uri or tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:  # noqa: S310 - the configured server
+            if response.status != 200:
+                raise TrackingUnavailable(f"MLflow tracking server {uri} answered /health with HTTP {response.status}")
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable ({reason})") from None
+
+
 def artifact_location() -> str | None:
     """Artifacts beside the default local store; another store (a server) decides its own.
 

@@ -57,9 +57,42 @@ class BatchSchedule:
         return [self._perm(i // self.rows)[i % self.rows] for i in range(start, start + self.batch_rows)]
 
 
-def latest_checkpoint(directory: Path) -> Path | None:
+def latest_checkpoint(directory: Path, warn: Callable[[str], None] = print) -> Path | None:
+    """The newest complete checkpoint that reads back; a corrupt or truncated one is skipped with a warning."""
     done = sorted(p for p in directory.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir() and not p.name.endswith(".tmp"))
-    return done[-1] if done else None
+    for path in reversed(done):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        warn(f"warning: skipping checkpoint {path}: {problem}")
+    return None
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from (None when every file in it reads back)."""
+    import torch
+    from safetensors import safe_open
+
+    try:
+        int(json.loads((path / "progress.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "progress.json is missing or unreadable"
+    files = [f for f in path.iterdir() if f.is_file()]
+    if not any(f.suffix in (".safetensors", ".bin") for f in files):
+        return "no model state in it"
+    for f in files:
+        try:
+            if f.stat().st_size == 0:
+                return f"{f.name} is empty"
+            if f.suffix == ".safetensors":
+                with safe_open(str(f), "pt") as tensors:
+                    for key in tensors.keys():
+                        tensors.get_tensor(key)
+            elif f.suffix == ".bin":
+                torch.load(f, map_location="cpu", weights_only=True)  # optimizer and scheduler state: tensors and numbers
+        except Exception as e:  # noqa: BLE001 - any failure to read back means: do not resume from it
+            return f"{f.name} does not read back ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
+    return None
 
 
 def evaluate_loss(model, packed: Packed, batch_rows: int, accelerator) -> tuple[float, dict[str, float]]:
@@ -113,7 +146,7 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
 
     result = TrainResult()
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    resume = latest_checkpoint(checkpoint_dir)
+    resume = latest_checkpoint(checkpoint_dir, echo)
     if resume is not None:
         accelerator.load_state(str(resume))
         state = json.loads((resume / "progress.json").read_text())
@@ -183,6 +216,7 @@ def save_checkpoint(accelerator, directory: Path, step: int, result: TrainResult
         (tmp / "progress.json").write_text(json.dumps({"step": step, "train_history": result.train_history,
                                                        "val_history": result.val_history,
                                                        "capability_history": result.capability_history}))
+        shutil.rmtree(final, ignore_errors=True)  # a corrupt one of the same step, skipped when resuming
         tmp.rename(final)
         for old in sorted(p for p in directory.glob(f"{CHECKPOINT_PREFIX}*") if not p.name.endswith(".tmp"))[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
