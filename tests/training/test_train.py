@@ -71,6 +71,17 @@ def test_default_path_trains_beats_unigram_and_loads_with_plain_transformers(rep
     assert "get_weather" in tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tools=tools, tokenize=False)
 
 
+def test_identical_inputs_give_identical_weights(repo):
+    import hashlib
+
+    set_params(repo, max_steps=12, eval_every=6, checkpoint_every=6)
+    digests = []
+    for _ in range(2):  # two processes: the tokenizer, the initial weights and the data order all follow train.seed
+        run([sys.executable, "stages/train.py"], repo)
+        digests.append(hashlib.sha256((repo / "models/agentflan/model.safetensors").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
 def test_a_killed_run_resumes_from_its_last_checkpoint(repo):
     set_params(repo, max_steps=400, checkpoint_every=5, eval_every=200, keep_checkpoints=2)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}

@@ -133,6 +133,8 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
     accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.precision(),
                               cpu=not torch.cuda.is_available())
     set_seed(cfg.seed)
+    if not torch.cuda.is_available():
+        torch.use_deterministic_algorithms(True, warn_only=True)  # CPU: same inputs, same weights (README: GPUs)
     if cfg.batch_rows < accelerator.num_processes:
         raise ParamsError(f"train.batch_tokens: {cfg.batch_rows} rows per batch cannot be split over {accelerator.num_processes} processes")
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
