@@ -1,30 +1,16 @@
 """DVC stage `benchmark`: the Agent-H benchmark from the converted corpus (or your own file), and the held-out list."""
 
 from agentflan.data.heldout import Heldout, choose, query_key
-from agentflan.data.jsonio import InputError, atomic_writer, iter_raw, read_conversations, write_json, write_jsonl
-from agentflan.data.schema import SchemaError
+from agentflan.data.jsonio import atomic_writer, read_conversations, read_records, write_json, write_jsonl
 from agentflan.evaluation.benchmark import CATEGORIES, Sample, build, sample_row
 from agentflan.pipeline.project import file_md5
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
 
-
-def own_file(path: str) -> list[Sample]:
-    samples = []
-    for raw in iter_raw(path):
-        if raw.error:
-            raise InputError(f"{path}: {raw.error}")
-        try:
-            samples.append(Sample.from_dict(raw.data))
-        except SchemaError as e:
-            raise InputError(f"{path}: record {raw.index + 1}: field {e.field}: {e.reason}") from None
-    return samples
-
-
 with stage("benchmark", ("benchmark", "eval")) as s:
     cfg, corpus = s.params.benchmark, s.path("converted")
     if s.params.eval.benchmark:
-        samples = own_file(s.params.eval.benchmark)
+        samples = list(read_records(s.params.eval.benchmark, Sample.from_dict))
         heldout = Heldout(sorted(set(cfg.heldout_tools)), sorted({query_key(x.query) for x in samples}))
         counts = {c: sum(x.category == c for x in samples) for c in sorted({x.category for x in samples})}
     else:

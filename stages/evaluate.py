@@ -4,7 +4,7 @@ import os
 
 import orjson
 
-from agentflan.data.jsonio import atomic_writer, iter_raw, write_jsonl
+from agentflan.data.jsonio import atomic_writer, read_records, write_jsonl
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.generation import PROTOCOLS, load, predictions, run_protocol
 from agentflan.evaluation.scoring import judge, score
@@ -15,7 +15,7 @@ from agentflan.pipeline.tracking import client, find_run_by_tag
 
 with stage("evaluate", ("eval", "registry")) as s:
     cfg = s.params.eval
-    samples = [Sample.from_dict(r.data) for r in iter_raw(s.path("benchmark"))]  # validated by the benchmark stage
+    samples = list(read_records(s.path("benchmark"), Sample.from_dict))  # validated by the benchmark stage
     benchmark_md5 = file_md5(s.path("benchmark"))
     model, tokenizer = load(s.path("model"))
     preds = [p for protocol in PROTOCOLS

@@ -142,19 +142,12 @@ def score(
     """Judge a predictions file from any model (Agent-H metrics as JSON on stdout); exit 2 on a malformed line."""
     import json
 
-    from agentflan.data.jsonio import InputError, iter_raw
-    from agentflan.evaluation.scoring import Prediction, PredictionError
+    from agentflan.data.jsonio import InputError, read_records
+    from agentflan.evaluation.scoring import Prediction
     from agentflan.evaluation.scoring import score as score_predictions
 
-    preds = []
     try:
-        for raw in iter_raw(predictions):
-            if raw.error:
-                raise _fail(f"{predictions}: {raw.error}")
-            try:
-                preds.append(Prediction.from_dict(raw.data))
-            except PredictionError as e:
-                raise _fail(f"{predictions}: line {raw.index + 1}: field {e.field}: {str(e).split(': ', 1)[1]}") from None
+        preds = list(read_records(predictions, Prediction.from_dict))
     except InputError as e:
         raise _fail(str(e)) from None
     typer.echo(json.dumps(score_predictions(preds), indent=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -119,3 +120,15 @@ def test_every_protocol_is_run_and_scored(tiny):
     assert set(metrics["per_category"]) == set(CATEGORIES) and 0 <= metrics["hscore"] <= 1
     for key in ("tool_name_accuracy_seen", "tool_name_accuracy_unseen", "over_refusal_rate", "argument_accuracy"):
         assert metrics[key] is not None
+
+
+def test_an_own_benchmark_file_is_read_naming_file_record_and_field(tmp_path):
+    from agentflan.data.jsonio import InputError, read_records
+
+    good = Sample("s1", "plain_no_tools", "action", "Hi!", [], "plain").to_dict()
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "s2", "expected": "maybe"}) + "\n")
+    with pytest.raises(InputError, match=r"mine\.jsonl: record 2: field expected: 'maybe' is not 'plain' or 'call'"):
+        list(read_records(path, Sample.from_dict))
+    path.write_text(json.dumps(good) + "\n")
+    assert [s.id for s in read_records(path, Sample.from_dict)] == ["s1"]

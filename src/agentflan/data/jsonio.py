@@ -10,14 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 
 from agentflan.data.schema import Conversation, SchemaError, conversation_from_dict
+
+
+T = TypeVar("T")
 
 
 class InputError(Exception):
@@ -107,6 +110,20 @@ def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
                 yield RawLine(str(p), i, error=f"invalid JSON on line {i + 1}: {e}")
         if not seen:
             raise InputError(f"{p}: empty file")
+
+
+def read_records(path: str | os.PathLike, parse: Callable[[Any], T]) -> Iterator[T]:
+    """Stream a JSONL (or JSON array) file through `parse`; a record it refuses raises `InputError` naming the
+    file, the record number and the field (`parse` raises a ValueError whose `field` says which)."""
+    for raw in iter_raw(path):
+        if raw.error:
+            raise InputError(f"{path}: {raw.error}")
+        try:
+            yield parse(raw.data)
+        except ValueError as e:
+            if not hasattr(e, "field"):
+                raise
+            raise InputError(f"{path}: record {raw.index + 1}: field {e}") from None
 
 
 def read_conversations(path: str | os.PathLike) -> Iterator[Conversation]:
