@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import mlflow
 import pytest
@@ -59,15 +60,23 @@ def test_mlflow_groups_stages_under_one_pipeline_run(repo):
     assert exp.artifact_location == (repo / "mlartifacts").as_uri()
     runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
     parents = [r for r in runs if "agentflan.pipeline.stage" not in r.data.tags]
-    # one parent per execution key (git commit + params hash); the first `dvc repro` is the oldest
-    first = parents[0]
+    # one parent per execution: the first `dvc repro` and the forced re-run of the same commit are two
+    first, forced = parents[0], parents[1]
     assert first.data.tags["git_commit"] == run(["git", "rev-list", "--max-parents=0", "HEAD"], repo).stdout.strip()
+    assert forced.data.tags["git_commit"] == run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    for parent in (first, forced):
+        children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert sorted(r.data.tags["agentflan.pipeline.stage"] for r in children) == sorted(STAGES)  # each stage once
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == first.info.run_id]
-    assert sorted(r.data.tags["agentflan.pipeline.stage"] for r in children) == sorted(STAGES)  # each stage once
     convert = next(r for r in children if r.data.tags["agentflan.pipeline.stage"] == "convert")
     assert convert.data.params["convert.react_fraction"] == "0.1"
     assert convert.data.metrics["read"] == json.loads((repo / "metrics/convert.json").read_text())["read"]
     assert len({r.data.tags["agentflan.pipeline_key"] for r in parents}) == len(parents)
+    assert first.data.tags["agentflan.pipeline_key"].startswith("dvc:")  # keyed by the `dvc` process that ran it
+    deadline = time.time() + 30  # the watcher ends each parent once its `dvc` process has exited
+    while any(client.get_run(p.info.run_id).info.status == "RUNNING" for p in (first, forced)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert {client.get_run(p.info.run_id).info.status for p in (first, forced)} == {"FINISHED"}
 
 
 def test_failed_suite_stops_the_pipeline_and_keeps_the_previous_output(repo):

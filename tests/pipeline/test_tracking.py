@@ -23,7 +23,9 @@ def test_stages_nest_under_one_parent(mlflow_uri, monkeypatch):
     children = [r for r in runs if STAGE_TAG in r.data.tags]
     assert len(parents) == 1 and len(children) == 2
     parent = parents[0]
-    assert parent.data.tags[KEY_TAG] == "exp:brisk-lamb" and parent.data.tags["dvc_exp_name"] == "brisk-lamb"
+    assert parent.data.tags[KEY_TAG].startswith("exp:brisk-lamb@") and parent.data.tags["dvc_exp_name"] == "brisk-lamb"
+    assert parent.info.status == "RUNNING"  # its execution (this process) is still running
+    assert parent.data.tags["git_uncommitted_changes"] in ("true", "false")
     assert parent.data.params["convert.react_fraction"] == "0.1"
     for child in children:
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
@@ -48,3 +50,33 @@ def test_project_root_escapes_dvc_experiment_copies(tmp_path):
     (tmp_copy / "dvc.yaml").write_text("stages: {}\n")
     assert project_root(tmp_copy) == repo
     assert project_root(repo) == repo
+
+
+SCRIPT = """
+from agentflan.pipeline.tracking import stage_run
+for name in ("demo", "convert"):
+    with stage_run(name, {}, {"demo": {"seed": 0}}):
+        pass
+"""
+
+
+def test_each_execution_gets_its_own_parent_which_ends_with_it(mlflow_uri, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    for _ in range(2):  # two executions of the same code and params
+        subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    client = mlflow.MlflowClient(mlflow_uri)
+    exp = client.get_experiment_by_name("agentflan")
+    deadline = time.time() + 30
+    while True:
+        runs = client.search_runs([exp.experiment_id])
+        parents = [r for r in runs if STAGE_TAG not in r.data.tags]
+        if all(p.info.status == "FINISHED" for p in parents) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(parents) == 2 and all(p.info.status == "FINISHED" for p in parents)  # the watcher closed each
+    for parent in parents:
+        stages = [r.data.tags[STAGE_TAG] for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert sorted(stages) == ["convert", "demo"]  # each stage once per execution

@@ -11,7 +11,6 @@ import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 MARKERS = ("dvc.yaml", "params.yaml")
 
@@ -35,12 +34,6 @@ def project_root(start: str | Path | None = None) -> Path:
     return ws
 
 
-def params_hash(params: dict[str, Any]) -> str:
-    import json
-
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 @lru_cache(maxsize=8)
 def git_commit(cwd: str | None = None) -> str:
     try:
@@ -48,6 +41,15 @@ def git_commit(cwd: str | None = None) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def git_diff_sha256(cwd: str | None = None) -> str:
+    """The sha256 of `git diff HEAD` (uncommitted changes to tracked files), or "" when there are none."""
+    try:
+        out = subprocess.run(["git", "diff", "HEAD"], cwd=cwd or workspace_root(), capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return hashlib.sha256(out.stdout).hexdigest() if out.returncode == 0 and out.stdout else ""
 
 
 def _file_digest(path: str | Path, algorithm: str) -> str:

@@ -1,8 +1,12 @@
 """MLflow tracking: one parent run per pipeline execution, one nested child run per stage.
 
 Every DVC stage is its own process, so stages find their parent run through a key each of them can
-recompute — `DVC_EXP_NAME` when DVC sets it, else the git commit plus a hash of params.yaml — and
-no run-id file ever becomes a DVC dependency. The tracking URI defaults to an absolute
+recompute without files (no run-id file ever becomes a DVC dependency): the `dvc` process that runs
+them, identified by its pid and start time (Linux `/proc`), plus `DVC_EXP_NAME` when DVC sets it. Two
+`dvc repro` of the same commit are two executions, so two parents; a stage run by hand gets a parent
+of its own. The parent stays RUNNING while its execution runs: the stage that creates it starts a
+small detached watcher that marks it FINISHED (or FAILED, when a stage failed) once that `dvc` process
+has exited. Children attach with `parent_run_id`; the parent is never reopened. The tracking URI defaults to an absolute
 `sqlite:///<repo>/mlflow.db` (artifacts in `<repo>/mlartifacts`), resolved to the real repository
 root even inside a `dvc exp run --queue/--temp` copy; `MLFLOW_TRACKING_URI` overrides it.
 """
@@ -12,11 +16,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
+from functools import lru_cache
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agentflan.pipeline.project import file_md5, file_sha256, git_commit, params_hash, project_root
+from agentflan.pipeline.project import file_md5, file_sha256, git_commit, git_diff_sha256, project_root
 
 EXPERIMENT = "agentflan"
 KEY_TAG = "agentflan.pipeline_key"
@@ -62,11 +68,43 @@ def artifact_location() -> str | None:
     return (project_root() / "mlartifacts").as_uri()
 
 
+def _proc_stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, start time) of a process, from /proc; None where there is no such process or no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), fields[19]
+
+
+def dvc_execution() -> tuple[int, str] | None:
+    """(pid, start time) of the nearest `dvc` process above this one: the execution this stage belongs to."""
+    pid = os.getppid()
+    for _ in range(64):
+        stat = _proc_stat(pid)
+        if stat is None or pid <= 1:
+            return None
+        try:
+            argv = [Path(a.decode(errors="replace")).name for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:3]]
+        except OSError:
+            return None
+        if "dvc" in argv:
+            return pid, stat[1]
+        pid = stat[0]
+    return None
+
+
+@lru_cache(maxsize=1)
+def execution_id() -> str:
+    """This execution: the `dvc` process's pid and start time, or this process alone when no DVC runs it."""
+    found = dvc_execution()
+    return f"dvc:{found[0]}:{found[1]}" if found else f"proc:{os.getpid()}:{time.time_ns()}"
+
+
 def pipeline_key(params: dict[str, Any]) -> str:
+    """The parent run's key: the execution, and the experiment's name when DVC runs one."""
     exp = os.environ.get("DVC_EXP_NAME")
-    if exp:
-        return f"exp:{exp}"
-    return f"{git_commit()[:12]}:{params_hash(params)}"
+    return f"exp:{exp}@{execution_id()}" if exp else execution_id()
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -108,12 +146,25 @@ def _parent_run_id(mlflow, experiment_id: str, key: str, all_params: dict[str, A
                                order_by=["attributes.start_time ASC"], output_format="list")
     if found:
         return found[0].info.run_id
-    tags = {KEY_TAG: key, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "")}
-    run = mlflow.MlflowClient().create_run(experiment_id, tags=tags, run_name=os.environ.get("DVC_EXP_NAME") or f"pipeline {key}")
-    for k, v in as_params(all_params).items():
-        mlflow.MlflowClient().log_param(run.info.run_id, k, v)
-    mlflow.MlflowClient().set_terminated(run.info.run_id)
+    diff = git_diff_sha256()
+    tags = {KEY_TAG: key, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
+            "git_uncommitted_changes": str(bool(diff)).lower(), **({"git_diff_sha256": diff} if diff else {})}
+    client = mlflow.MlflowClient()
+    run = client.create_run(experiment_id, tags=tags, run_name=os.environ.get("DVC_EXP_NAME") or f"pipeline {key}")
+    client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, v) for k, v in as_params(all_params).items()])
+    _watch(run.info.run_id)
     return run.info.run_id
+
+
+def _watch(run_id: str) -> None:
+    """A detached watcher that ends the parent run when the execution's `dvc` process has exited."""
+    import subprocess
+    import sys
+
+    found = dvc_execution()
+    args = [str(found[0]), found[1]] if found else [str(os.getpid()), (_proc_stat(os.getpid()) or (0, ""))[1]]
+    subprocess.Popen([sys.executable, "-m", "agentflan.pipeline.watch", tracking_uri(), run_id, *args],
+                     start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 class StageRun:
@@ -181,10 +232,9 @@ def stage_run(stage: str, stage_params: dict[str, Any], all_params: dict[str, An
     key = pipeline_key(all_params)
     parent = _parent_run_id(mlflow, experiment_id, key, all_params)
     tags = {KEY_TAG: key, STAGE_TAG: stage, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "")}
-    with mlflow.start_run(run_id=parent, experiment_id=experiment_id):
-        with mlflow.start_run(run_name=stage, nested=True, tags=tags, experiment_id=experiment_id) as run:
-            mlflow.log_params(as_params(stage_params))
-            yield StageRun(mlflow, run)
+    with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags, experiment_id=experiment_id) as run:
+        mlflow.log_params(as_params(stage_params))
+        yield StageRun(mlflow, run)
 
 
 def client():
