@@ -5,6 +5,7 @@ import pandas as pd
 from agentflan.data.convert import Converter
 from agentflan.data.jsonio import atomic_writer, write_jsonl
 from agentflan.pipeline.profiles import conversation_row
+from agentflan.pipeline.project import file_md5
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
 
@@ -17,5 +18,6 @@ with stage("convert", ("data", "convert")) as s:
             out.write(conv.to_json() + b"\n")
             rows.append(conversation_row(conv))
         validate(pd.DataFrame(rows), "converted")
-    s.write_metrics("convert_metrics", converter.stats.to_metrics())
+    sources = [{"path": x.path, "format": x.format, "md5": file_md5(x.path)} for x in s.params.data.sources]
+    s.write_metrics("convert_metrics", {**converter.stats.to_metrics(), "sources": sources})
     s.run.log_files({"converted": s.path("converted"), "quarantine": s.path("quarantine")})

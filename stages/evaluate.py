@@ -1,6 +1,7 @@
 """DVC stage `evaluate`: generation on the benchmark, hallucination and call metrics, registration."""
 
 import os
+import time
 
 import orjson
 
@@ -9,7 +10,8 @@ from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.generation import PROTOCOLS, load, predictions, run_protocol
 from agentflan.evaluation.scoring import judge, score
 from agentflan.pipeline.project import file_md5, file_sha256, git_commit
-from agentflan.pipeline.registry import BENCHMARK_TAG, register
+from agentflan.pipeline import model_card
+from agentflan.pipeline.registry import BENCHMARK_TAG, publish_card, register
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.tracking import client, find_run_by_tag
 
@@ -43,4 +45,7 @@ with stage("evaluate", ("eval", "registry")) as s:
         "data.train.md5": file_md5(s.path("train")), "data.validation.md5": file_md5(s.path("validation")),
         "weights.sha256": weights, "evaluate_run_id": s.run.run_id, BENCHMARK_TAG: benchmark_md5})
     s.run.mlflow.set_tag("registered_version", version)
+    card = model_card.with_evaluation((s.path("model") / "README.md").read_text(), metrics)
+    publish_card(client(), train_run.info.run_id, model_card.add_history(
+        card, f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: registered as {registry.model_name} v{version}"))
     print(orjson.dumps({"registered": f"{registry.model_name} v{version}", **gated}).decode())

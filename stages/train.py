@@ -7,7 +7,8 @@ import shutil
 
 from accelerate.utils import set_seed
 
-from agentflan.data.jsonio import atomic_dir, read_conversations
+from agentflan.data.jsonio import atomic_dir, read_conversations, read_json
+from agentflan.pipeline import model_card
 from agentflan.pipeline.project import file_md5, workspace_root
 from agentflan.pipeline.stage import stage
 from agentflan.training.chat_template import IM_START
@@ -32,9 +33,14 @@ with stage("train", ("model", "train")) as s:
                                                         "train": cfg.model_dump(mode="json"), **digests})
     accelerator, model, result = train(model, train_set, val_set, cfg, checkpoints, log=s.run.log_metrics)
     if accelerator.is_main_process:
+        baseline = unigram_loss(train_set, val_set, len(tokenizer))
+        sources = read_json(s.path("convert_metrics"))["sources"]  # the raw inputs, as convert hashed them
+        card = model_card.render(s.params.model.base, sources, {"steps": result.steps, "val_loss": round(result.val_loss, 5),
+                                                                "unigram_val_loss": round(baseline, 5),
+                                                                "parameters": sum(p.numel() for p in model.parameters())})
         with atomic_dir(s.path("model")) as tmp:
             save_model(model, tokenizer, tmp)
-        baseline = unigram_loss(train_set, val_set, len(tokenizer))
+            (tmp / "README.md").write_text(card)
         s.write_plot("train_loss_plot", result.train_history)
         s.write_plot("val_loss_plot", result.val_history)
         s.write_plot("capability_loss_plot", result.capability_history)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -180,6 +181,14 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
     finally:
         mlflow.set_tracking_uri(previous)
     assert AutoModelForCausalLM.from_pretrained(local).num_parameters() > 0
+    from agentflan.pipeline.model_card import split
+
+    front, body = split((repo / "models/agentflan/README.md").read_text())  # the card next to the weights
+    assert front["library_name"] == "transformers" and {s["path"] for s in front["agentflan_training_data"]} >= {
+        "data/raw/demo/toolbench.json"} and all(len(s["md5"]) == 32 for s in front["agentflan_training_data"])
+    served, served_body = split((Path(local) / "README.md").read_text())  # the registered copy adds the evaluation
+    scored = {m["type"]: m["value"] for m in served["model-index"][0]["results"][0]["metrics"]}
+    assert scored["hscore"] == metrics["hscore"] and f"registered as agentflan v{newest.version}" in served_body
 
 
 def test_no_benchmark_query_and_no_held_out_tool_is_trained_on(repo):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -134,6 +135,8 @@ def test_champion_alias_loads_a_working_model(mlflow_uri, tiny_model_dir, tmp_pa
     ids = tokenizer.apply_chat_template([{"role": "user", "content": "hello"}], add_generation_prompt=True,
                                         return_tensors="pt", return_dict=True)
     assert model.generate(**ids, max_new_tokens=3, do_sample=False).shape[1] == ids["input_ids"].shape[1] + 3
+    card = (Path(local) / "README.md").read_text()  # the promotion is recorded in the champion's model card
+    assert "promoted to champion (the first champion)" in card
 
 
 def test_promote_cli(mlflow_uri, tiny_model_dir, tmp_path):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import Gate
+from agentflan.pipeline.model_card import add_history
 from agentflan.evaluation.scoring import PROTOCOLS, paired_bootstrap
 
 CHAMPION = "champion"
@@ -54,6 +55,29 @@ def register(client, name: str, source: str, run_id: str, tags: dict[str, Any]) 
         client.create_registered_model(name, description="Agent-FLAN tuned models; promotion by alias, gated on Agent-H.")
     version = client.create_model_version(name, source=source, run_id=run_id, tags={k: str(v) for k, v in tags.items()})
     return str(version.version)
+
+
+def publish_card(client, run_id: str, card: str) -> None:
+    """Put the model card beside the weights in the run's `model` artifact folder (what the registry serves)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/README.md"
+        with open(path, "w") as f:
+            f.write(card)
+        client.log_artifact(run_id, path, "model")
+
+
+def read_card(client, version) -> str:
+    """The card the version's model folder holds ("" when it has none)."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path="model/README.md", dst_path=tmp,
+                                                       tracking_uri=client.tracking_uri)
+        except Exception:  # noqa: BLE001 - no card yet
+            return ""
+        with open(path) as f:
+            return f.read()
 
 
 def _metric(version, key: str) -> float | None:
@@ -173,4 +197,8 @@ def promote(client, name: str, gate: Gate, version: str | None = None, dry_run: 
         if champion is not None:
             client.set_registered_model_alias(name, PREVIOUS, champion.version)
         client.set_registered_model_alias(name, CHAMPION, candidate.version)
+        over = f"over v{champion.version}" if champion is not None else "(the first champion)"
+        card = add_history(read_card(client, candidate) or f"# {name} v{candidate.version}\n",
+                           f"{stamp}: promoted to {CHAMPION} {over}{' (forced)' if decision.forced else ''}: {decision.reason}")
+        publish_card(client, candidate.run_id, card)
     return decision

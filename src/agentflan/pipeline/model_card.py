@@ -1,0 +1,61 @@
+"""The model card (Hugging Face convention: README.md with YAML front matter) written next to the weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+TAGS = ["agent", "tool-use", "function-calling", "agent-flan", "agentflan"]
+CARD_METRICS = ("hscore", "h_react", "h_general", "over_refusal_rate", "tool_name_accuracy_seen", "tool_name_accuracy_unseen",
+                "call_format_validity", "argument_validity", "argument_accuracy")
+
+
+def render(base_model: str, sources: list[dict[str, str]], train: dict[str, Any]) -> str:
+    """The card as training leaves it: what the model was trained from and on, and how training went."""
+    front: dict[str, Any] = {"library_name": "transformers", "pipeline_tag": "text-generation", "tags": TAGS}
+    if base_model != "tiny":
+        front["base_model"] = base_model
+    front["agentflan_training_data"] = sources
+    lines = ["---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "", "# agentflan", "",
+             "A language model agent-tuned with the Agent-FLAN recipe (arXiv 2403.12881) by the agentflan pipeline: "
+             "agent trajectories aligned to chat, capabilities re-balanced, hallucination negatives added.", "",
+             f"- Base model: {'a tiny Llama built from scratch (`model.base: tiny`)' if base_model == 'tiny' else f'`{base_model}`'}",
+             "- Load it with `AutoModelForCausalLM.from_pretrained` and prompt it through its own chat template (tools passed as `tools=`).",
+             "", "## Training data", ""]
+    lines += [f"- `{s['path']}` ({s['format']}), md5 `{s['md5']}`" for s in sources]
+    lines += ["", "## Training", ""] + [f"- {k}: {v}" for k, v in train.items()]
+    return "\n".join(lines) + "\n"
+
+
+def split(card: str) -> tuple[dict[str, Any], str]:
+    """(front matter, body) of a card."""
+    if card.startswith("---\n") and "\n---\n" in card[4:]:
+        head, body = card[4:].split("\n---\n", 1)
+        return yaml.safe_load(head) or {}, body
+    return {}, card
+
+
+def join(front: dict[str, Any], body: str) -> str:
+    return "---\n" + yaml.safe_dump(front, sort_keys=False).strip() + "\n---\n" + body
+
+
+def with_evaluation(card: str, evaluation: dict[str, Any]) -> str:
+    """The card with the evaluation's results: `model-index` in the front matter and a table in the body."""
+    front, body = split(card)
+    metrics = [{"type": k, "value": evaluation[k]} for k in CARD_METRICS if evaluation.get(k) is not None]
+    front["model-index"] = [{"name": "agentflan", "results": [{
+        "task": {"type": "text-generation", "name": "Tool use and hallucination (Agent-H, chat protocol)"},
+        "dataset": {"type": "agent-h", "name": "Agent-H built from held-out tools and queries",
+                    "revision": evaluation.get("benchmark_md5", "")},
+        "metrics": metrics}]}]
+    table = ["## Evaluation (chat protocol; every protocol is in the pipeline's metrics/evaluate.json)", "",
+             "| metric | value |", "|---|---|"] + [f"| {m['type']} | {m['value']} |" for m in metrics]
+    return join(front, body.rstrip("\n") + "\n\n" + "\n".join(table) + "\n")
+
+
+def add_history(card: str, entry: str) -> str:
+    """The card with one more line under "## History" (added when missing)."""
+    if "\n## History\n" not in card:
+        card = card.rstrip("\n") + "\n\n## History\n"
+    return card.rstrip("\n") + f"\n- {entry}\n"
