@@ -24,6 +24,7 @@ from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.generation import PROTOCOLS, predictions, run_protocol
 from agentflan.evaluation.scoring import score
 from agentflan.training.chat_template import IM_START
+from agentflan.training.curves import learning_speed
 from agentflan.training.loop import train
 from agentflan.training.model import load_model_and_tokenizer
 from agentflan.training.packing import encode, pack, render_with_spans
@@ -53,6 +54,7 @@ def run(overrides: dict, params) -> dict:
     preds = [p for protocol in PROTOCOLS for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 64, 40), protocol)]
     metrics = score(preds)
     out = {"config": overrides, "val_loss": round(result.val_loss, 4), "train_s": round(wall, 1),
+           "learning_speed": {c: v["relative_area"] for c, v in learning_speed(result.capability_history).items()},
            **{f"{p}.{k}": metrics["by_protocol"][p][k] for p in PROTOCOLS for k in KEYS}}
     chat = [p for p in preds if p.protocol == "chat" and p.expected == "call"][:3]
     out["examples"] = [p.turns for p in chat]
