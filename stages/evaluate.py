@@ -9,8 +9,8 @@ from agentflan.data.jsonio import atomic_writer, read_records, write_jsonl
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.generation import PROTOCOLS, load, predictions, run_protocol
 from agentflan.evaluation.scoring import judge, score
-from agentflan.pipeline.project import file_md5, file_sha256, git_commit
 from agentflan.pipeline import model_card
+from agentflan.pipeline.project import file_md5, file_sha256, git_commit
 from agentflan.pipeline.registry import BENCHMARK_TAG, publish_card, register
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.tracking import client, find_run_by_tag

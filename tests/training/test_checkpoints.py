@@ -6,13 +6,13 @@ import json
 
 import pytest
 import torch
+from recipe_helpers import labelled_corpus
 
 from agentflan.config import TinyConfig, TrainConfig
 from agentflan.training.loop import checkpoint_problem, latest_checkpoint, train
 from agentflan.training.model import build_tiny
 from agentflan.training.packing import encode, pack, render_with_spans
 from agentflan.training.tokenizer import train_bpe
-from recipe_helpers import labelled_corpus
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import orjson
 
 from agentflan.data.schema import Conversation, SchemaError, conversation_from_dict
 
-
 T = TypeVar("T")
 
 

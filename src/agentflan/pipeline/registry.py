@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import Gate
-from agentflan.pipeline.model_card import add_history
 from agentflan.evaluation.scoring import PROTOCOLS, paired_bootstrap
+from agentflan.pipeline.model_card import add_history
 
 CHAMPION = "champion"
 PREVIOUS = "previous"

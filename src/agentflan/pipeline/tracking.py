@@ -17,8 +17,8 @@ import contextlib
 import logging
 import os
 import time
-from functools import lru_cache
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
