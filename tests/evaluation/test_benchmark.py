@@ -128,7 +128,7 @@ def test_an_own_benchmark_file_is_read_naming_file_record_and_field(tmp_path):
     good = Sample("s1", "plain_no_tools", "action", "Hi!", [], "plain").to_dict()
     path = tmp_path / "mine.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "s2", "expected": "maybe"}) + "\n")
-    with pytest.raises(InputError, match=r"mine\.jsonl: record 2: field expected: 'maybe' is not 'plain' or 'call'"):
+    with pytest.raises(InputError, match=r"mine\.jsonl: record 2 \(id 's2'\): field expected: 'maybe' is not 'plain' or 'call'"):
         list(read_records(path, Sample.from_dict))
     path.write_text(json.dumps(good) + "\n")
     assert [s.id for s in read_records(path, Sample.from_dict)] == ["s1"]

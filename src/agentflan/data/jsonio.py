@@ -17,7 +17,7 @@ from typing import IO, Any, TypeVar
 
 import orjson
 
-from agentflan.data.schema import Conversation, SchemaError, conversation_from_dict
+from agentflan.data.schema import Conversation, conversation_from_dict
 
 T = TypeVar("T")
 
@@ -113,7 +113,7 @@ def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
 
 def read_records(path: str | os.PathLike, parse: Callable[[Any], T]) -> Iterator[T]:
     """Stream a JSONL (or JSON array) file through `parse`; a record it refuses raises `InputError` naming the
-    file, the record number and the field (`parse` raises a ValueError whose `field` says which)."""
+    file, the record number (and id) and the field (`parse` raises a ValueError whose `field` says which)."""
     for raw in iter_raw(path):
         if raw.error:
             raise InputError(f"{path}: {raw.error}")
@@ -122,19 +122,13 @@ def read_records(path: str | os.PathLike, parse: Callable[[Any], T]) -> Iterator
         except ValueError as e:
             if not hasattr(e, "field"):
                 raise
-            raise InputError(f"{path}: record {raw.index + 1}: field {e}") from None
+            rid = f" (id {raw.data['id']!r})" if isinstance(raw.data, dict) and "id" in raw.data else ""
+            raise InputError(f"{path}: record {raw.index + 1}{rid}: field {e}") from None
 
 
 def read_conversations(path: str | os.PathLike) -> Iterator[Conversation]:
-    """Stream canonical records written by an earlier stage; a bad one raises naming file and line."""
-    for raw in iter_raw(path):
-        if raw.error:
-            raise InputError(f"{path}: {raw.error}")
-        try:
-            yield conversation_from_dict(raw.data)
-        except SchemaError as e:
-            rid = raw.data.get("id", "?") if isinstance(raw.data, dict) else "?"
-            raise InputError(f"{path}: record {raw.index + 1} (id {rid!r}): field {e.field}: {e.reason}") from None
+    """Stream canonical records written by an earlier stage; a bad one raises naming file, record and field."""
+    return read_records(path, conversation_from_dict)
 
 
 def write_conversations(path: str | os.PathLike, conversations: Iterable[Conversation]) -> int:
