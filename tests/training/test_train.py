@@ -103,6 +103,31 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(repo):
     assert 5 <= m["resumed_from_step"] < 400 and m["resumed_from_step"] % 5 == 0 and m["steps"] == 400
 
 
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(repo):
+    import hashlib
+    import shutil
+
+    set_params(repo, max_steps=60, checkpoint_every=10, eval_every=30, keep_checkpoints=2)
+    weights = repo / "models/agentflan/model.safetensors"
+    checkpoints = repo / ".agentflan/checkpoints"
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    run([sys.executable, "stages/train.py"], repo)
+    uninterrupted = hashlib.sha256(weights.read_bytes()).hexdigest()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen([sys.executable, "stages/train.py"], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        if any(p.name.startswith("step_") and not p.name.endswith(".tmp") for p in checkpoints.glob("*/*")):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "training finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rerun = run([sys.executable, "stages/train.py"], repo)
+    assert "resuming from checkpoint step_" in rerun.stdout + rerun.stderr and metrics(repo)["resumed_from_step"] > 0
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == uninterrupted
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
