@@ -82,6 +82,7 @@ def test_mlflow_groups_stages_under_one_pipeline_run(repo):
 
 def test_failed_suite_stops_the_pipeline_and_keeps_the_previous_output(repo):
     before = digests(repo)
+    metrics_before = (repo / "metrics/convert.json").read_text()
     suite_path = repo / "expectations/converted.json"
     original = suite_path.read_text()
     suite = json.loads(original)
@@ -97,6 +98,8 @@ def test_failed_suite_stops_the_pipeline_and_keeps_the_previous_output(repo):
     assert "nothing published" in proc.stderr and "`dvc checkout` restores them" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list((repo / "data/converted").glob(".*.tmp"))  # no half-written file left behind
+    # DVC deleted convert's metrics (cache: false) before running it; the failed run put them back
+    assert (repo / "metrics/convert.json").read_text() == metrics_before and "metrics/convert.json" in proc.stderr
     run(["dvc", "checkout"], repo)
     assert digests(repo) == before  # nothing lost: the last good output comes back byte for byte
 

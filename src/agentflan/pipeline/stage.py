@@ -9,10 +9,11 @@ were.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +29,45 @@ class StageContext:
     name: str
     params: Params
     run: Any  # tracking.StageRun
+    published: list[Path] = field(default_factory=list)  # the metrics and plots this run wrote
 
     def path(self, key: str) -> Path:
         return self.params.paths[key]
 
     def write_metrics(self, key: str, metrics: dict[str, Any]) -> None:
         write_json(self.path(key), metrics)
+        self.published.append(self.path(key))
         self.run.log_metrics(metrics)
 
     def write_plot(self, key: str, rows: list[dict[str, Any]]) -> None:
         write_json(self.path(key), rows)
+        self.published.append(self.path(key))
+
+
+def _kept(name: str) -> Path:
+    return workspace_root() / ".agentflan" / "published" / name
+
+
+def keep(ctx: StageContext) -> None:
+    """Copies of a successful run's metrics and plots. DVC does not cache them (`cache: false`, so git
+    shows them) and deletes them before the stage runs again; a failed re-run puts them back."""
+    folder = _kept(ctx.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    for path in ctx.published:
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, folder / path)
+
+
+def put_back(name: str) -> list[str]:
+    """The kept metrics and plots of the stage's last good run, wherever the workspace lacks them."""
+    folder, restored = _kept(name), []
+    for kept in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []:
+        target = kept.relative_to(folder)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(kept, target)
+            restored.append(str(target))
+    return restored
 
 
 def _raise_on_sigterm(signum, frame):
@@ -58,7 +88,16 @@ def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageCont
             return
         everything = params.model_dump(mode="json")
         with stage_run(name, {k: everything[k] for k in param_sections}, everything) as run:
-            yield StageContext(name, params, run)
+            ctx = StageContext(name, params, run)
+            try:
+                yield ctx
+            except BaseException:
+                restored = put_back(name)
+                if restored:
+                    print(f"{name}: failed; the metrics and plots of its last good run are back in place: "
+                          f"{', '.join(restored)}", file=sys.stderr)
+                raise
+            keep(ctx)
     except ValidationFailed as e:
         print(e.report(), file=sys.stderr)
         print(f"{name}: nothing published. DVC removes a stage's outputs before running it; the previous "
