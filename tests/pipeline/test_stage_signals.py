@@ -53,3 +53,17 @@ def test_an_unreachable_tracking_server_is_one_line_within_seconds(tmp_path):
     assert proc.returncode == 2 and "writing" not in proc.stdout  # checked before the stage did anything
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and uri in lines[0] and "unreachable" in lines[0] and "dvc checkout" in lines[0]
+
+
+def test_sigkill_mid_write_leaves_the_output_whole_and_the_next_run_clears_the_litter(tmp_path, mlflow_uri):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / "out.jsonl").write_text("previous")
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)  # no unwinding at all
+    proc.wait(timeout=60)
+    assert (tmp_path / "out.jsonl").read_text() == "previous"  # never half-written: the write goes to a temporary file
+    assert list(tmp_path.glob(".out.jsonl.*.tmp"))  # which a kill leaves behind
+    finish = SCRIPT.replace("time.sleep(60)", "pass")
+    subprocess.run([sys.executable, "-c", finish], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    assert (tmp_path / "out.jsonl").read_text() == "partial" and not list(tmp_path.glob(".out.jsonl.*.tmp"))
