@@ -34,10 +34,11 @@ with stage("train", ("model", "train")) as s:
     accelerator, model, result = train(model, train_set, val_set, cfg, checkpoints, log=s.run.log_metrics)
     if accelerator.is_main_process:
         baseline = unigram_loss(train_set, val_set, len(tokenizer))
+        parameters = sum(p.numel() for p in model.parameters())
         sources = read_json(s.path("convert_metrics"))["sources"]  # the raw inputs, as convert hashed them
         card = model_card.render(s.params.model.base, sources, {"steps": result.steps, "val_loss": round(result.val_loss, 5),
                                                                 "unigram_val_loss": round(baseline, 5),
-                                                                "parameters": sum(p.numel() for p in model.parameters())})
+                                                                "parameters": parameters})
         with atomic_dir(s.path("model")) as tmp:
             save_model(model, tokenizer, tmp)
             (tmp / "README.md").write_text(card)
@@ -55,7 +56,7 @@ with stage("train", ("model", "train")) as s:
             "resumed_from_step": result.resumed_from_step,
             "tokens_per_s": round(result.tokens_per_s, 1),
             "train_wall_s": round(result.wall_s, 1),
-            "parameters": sum(p.numel() for p in model.parameters()),
+            "parameters": parameters,
             "processes": accelerator.num_processes,
             "data": {"train_rows": train_set.rows, "train_tokens": train_set.tokens, "trainable_tokens": train_set.trainable_tokens,
                      "padding_fraction": round(train_set.padding_fraction, 5), "split_documents": train_set.split_documents,

@@ -29,7 +29,6 @@ from agentflan.data.schema import Conversation, SchemaError, Tool, tool_from_dic
 
 CATEGORIES = ("tool_needed_offered_seen", "tool_needed_offered_unseen", "tool_needed_not_offered",
               "plain_tools_offered", "plain_no_tools", "format_request")
-CALL_CATEGORIES = CATEGORIES[:2]
 TOOLS_SYSTEM = format_system("react")
 
 

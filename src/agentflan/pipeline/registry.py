@@ -189,7 +189,7 @@ def promote(client, name: str, gate: Gate, version: str | None = None, dry_run: 
         return decision
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"
     record = {**decision.to_dict(), "at": stamp}
-    client.set_model_version_tag(name, candidate.version, f"promotion.history.{stamp}", json.dumps(record)[:4900])
+    client.set_model_version_tag(name, candidate.version, f"promotion.history.{stamp}", json.dumps(record))  # a few hundred characters: never cut, so always valid JSON
     client.set_model_version_tag(name, candidate.version, "promotion.decision", "promoted" if decision.promoted else "refused")
     client.set_model_version_tag(name, candidate.version, "promotion.reason", decision.reason)
     client.set_model_version_tag(name, candidate.version, "promotion.at", stamp)
