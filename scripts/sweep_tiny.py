@@ -23,11 +23,12 @@ from agentflan.data.jsonio import iter_raw, read_conversations
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.generation import PROTOCOLS, predictions, run_protocol
 from agentflan.evaluation.scoring import score
-from agentflan.training.chat_template import IM_START
+from agentflan.training.chat_format import ChatFormat
+from agentflan.training.chat_template import chatml_text
 from agentflan.training.curves import learning_speed
 from agentflan.training.loop import train
 from agentflan.training.model import load_model_and_tokenizer
-from agentflan.training.packing import encode, pack, render_with_spans
+from agentflan.training.packing import encode, pack
 
 KEYS = ("hscore", "over_refusal_rate", "tool_name_accuracy_seen", "tool_name_accuracy_unseen", "call_format_validity",
         "argument_accuracy")
@@ -41,10 +42,10 @@ def run(overrides: dict, params) -> dict:
     train_convs = list(read_conversations(Path(folder, "train.jsonl") if folder else params.paths["train"]))
     val_convs = list(read_conversations(Path(folder, "validation.jsonl") if folder else params.paths["validation"]))
     torch.manual_seed(cfg.seed)
-    model, tokenizer = load_model_and_tokenizer(ModelConfig(tiny=tiny), (render_with_spans(c)[0] for c in train_convs))
-    boundary = tokenizer.convert_tokens_to_ids(IM_START)
-    train_set = pack((encode(tokenizer, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, boundary)
-    val_set = pack((encode(tokenizer, c) for c in val_convs), cfg.max_length, tokenizer.pad_token_id, boundary)
+    model, tokenizer, _ = load_model_and_tokenizer(ModelConfig(tiny=tiny), (chatml_text(c) for c in train_convs))
+    fmt = ChatFormat.of(tokenizer)
+    train_set = pack((encode(fmt, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations)
+    val_set = pack((encode(fmt, c) for c in val_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         _, model, result = train(model, train_set, val_set, cfg, Path(tmp), echo=lambda s: None)

@@ -1,7 +1,7 @@
 """DVC stage `balance`: re-weight trainable tokens per capability by `mix.*` (turn-level loss masking)."""
 
 from agentflan.data.balance import Balancer
-from agentflan.data.jsonio import atomic_writer, read_conversations, write_json
+from agentflan.data.jsonio import atomic_writer, read_conversations
 from agentflan.pipeline.profiles import conversation_row
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
@@ -17,5 +17,5 @@ with stage("balance", ("mix", "balance")) as s:
         validate(rows, "balanced")
         validate(balancer.result.mix_rows(), "balanced_mix", id_column="capability",
                  parameters={"tolerance": s.params.balance.tolerance})
-    write_json(s.path("balance_plot"), balancer.result.mix_rows())
+    s.write_plot("balance_plot", balancer.result.mix_rows())
     s.write_metrics("balance_metrics", balancer.result.to_metrics())

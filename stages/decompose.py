@@ -1,7 +1,7 @@
 """DVC stage `decompose`: label every assistant turn with a capability; count tokens per capability."""
 
 from agentflan.data.decompose import CapabilityTable, label
-from agentflan.data.jsonio import atomic_writer, read_conversations, write_json
+from agentflan.data.jsonio import atomic_writer, read_conversations
 from agentflan.pipeline.profiles import conversation_row
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
@@ -14,5 +14,5 @@ with stage("decompose") as s:
             out.write(conv.to_json() + b"\n")
             rows.append(conversation_row(conv))
         validate(rows, "decomposed")
-    write_json(s.path("capability_plot"), table.plot_rows())
+    s.write_plot("capability_plot", table.plot_rows())
     s.write_metrics("decompose_metrics", table.to_metrics())

@@ -1,21 +1,22 @@
-"""DVC stage `evaluate`: generation on the benchmark, hallucination and call metrics, registration."""
+"""DVC stage `evaluate`: generation on the benchmark, hallucination and call metrics, the report, registration."""
 
 import os
 import time
 
 import orjson
 
-from agentflan.data.jsonio import atomic_writer, read_records, write_jsonl
+from agentflan.data.jsonio import atomic_dir, atomic_writer, read_json, read_records, write_jsonl
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.generation import PROTOCOLS, load, predictions, run_protocol
-from agentflan.evaluation.scoring import judge, score
-from agentflan.pipeline import model_card
+from agentflan.evaluation.scoring import category_intervals, judge, score
+from agentflan.pipeline import model_card, report
 from agentflan.pipeline.project import file_md5, file_sha256, git_commit
-from agentflan.pipeline.registry import BENCHMARK_TAG, publish_card, register
+from agentflan.pipeline.logged_model import publish_card
+from agentflan.pipeline.registry import BENCHMARK_TAG, register
 from agentflan.pipeline.stage import stage
-from agentflan.pipeline.tracking import client, find_run_by_tag
+from agentflan.pipeline.tracking import client, find_run_by_tag, flatten
 
-with stage("evaluate", ("eval", "registry")) as s:
+with stage("evaluate", ("eval", "registry")) as s:  # the report shows every params section: dvc.yaml lists them all
     cfg = s.params.eval
     samples = list(read_records(s.path("benchmark"), Sample.from_dict))  # validated by the benchmark stage
     benchmark_md5 = file_md5(s.path("benchmark"))
@@ -31,8 +32,26 @@ with stage("evaluate", ("eval", "registry")) as s:
     s.write_metrics("eval_metrics", metrics)
     s.run.log_artifact(s.path("predictions"))
 
-    registry = s.params.registry
+    train = read_json(s.path("train_metrics"))
+    final = read_json(s.path("negatives_metrics"))["train"]["tokens"]
     weights = file_sha256(s.path("model") / "model.safetensors")
+    hashes = [(f"{x['path']} ({x['format']}) md5", x["md5"]) for x in read_json(s.path("convert_metrics"))["sources"]]
+    hashes += [(f"{s.path(k)} md5", file_md5(s.path(k))) for k in ("train", "validation", "benchmark")]
+    hashes += [("model.safetensors sha256", weights), ("git commit", git_commit())]
+    headline = [(k, metrics[k]) for k in ("hscore", "over_refusal_rate", "tool_name_accuracy_seen", "tool_name_accuracy_unseen",
+                                          "call_format_validity", "argument_accuracy", "samples")]
+    headline += [("val_loss (unigram baseline)", f"{train['val_loss']} ({train['unigram_val_loss']})")]
+    with atomic_dir(s.path("report")) as tmp:
+        report.write(tmp, intervals=category_intervals(preds), train_history=read_json(s.path("train_loss_plot")),
+                     capability_tokens={"decomposed": {r["capability"]: r["tokens"] for r in read_json(s.path("capability_plot"))},
+                                        "balanced": {r["capability"]: r["tokens_after"] for r in read_json(s.path("balance_plot"))},
+                                        "final (with negatives)": final},
+                     val_history=read_json(s.path("val_loss_plot")), capability_history=read_json(s.path("capability_loss_plot")),
+                     unigram=train["unigram_val_loss"], headline=headline, hashes=hashes,
+                     params=sorted(flatten(s.params.model_dump(mode="json", exclude={"paths"})).items()))
+    s.run.mlflow.log_artifacts(str(s.path("report")), "report")  # the MLflow UI shows the figures beside the metrics
+
+    registry = s.params.registry
     train_run = find_run_by_tag("data.model.sha256", weights)
     if train_run is None:
         raise SystemExit("evaluate: no MLflow train run logged these weights; run `dvc repro -f train`")
@@ -43,9 +62,10 @@ with stage("evaluate", ("eval", "registry")) as s:
     version = register(client(), registry.model_name, train_run.data.tags["model_uri"], train_run.info.run_id, {
         **gated, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
         "data.train.md5": file_md5(s.path("train")), "data.validation.md5": file_md5(s.path("validation")),
-        "weights.sha256": weights, "evaluate_run_id": s.run.run_id, BENCHMARK_TAG: benchmark_md5})
+        "weights.sha256": weights, "evaluate_run_id": s.run.run_id, BENCHMARK_TAG: benchmark_md5},
+        model_id=train_run.data.tags.get("model_id"))
     s.run.mlflow.set_tag("registered_version", version)
     card = model_card.with_evaluation((s.path("model") / "README.md").read_text(), metrics)
-    publish_card(client(), train_run.info.run_id, model_card.add_history(
+    publish_card(client(), train_run.data.tags["model_id"], model_card.add_history(
         card, f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: registered as {registry.model_name} v{version}"))
     print(orjson.dumps({"registered": f"{registry.model_name} v{version}", **gated}).decode())

@@ -8,26 +8,28 @@ import shutil
 from accelerate.utils import set_seed
 
 from agentflan.data.jsonio import atomic_dir, read_conversations, read_json
+from agentflan.data.schema import CAPABILITIES
 from agentflan.pipeline import model_card
 from agentflan.pipeline.project import file_md5, workspace_root
 from agentflan.pipeline.stage import stage
-from agentflan.training.chat_template import IM_START
+from agentflan.training.chat_format import ChatFormat
+from agentflan.training.chat_template import chatml_text
 from agentflan.training.curves import learning_speed
 from agentflan.training.loop import checkpoint_dir_for, train
 from agentflan.training.model import apply_lora, load_model_and_tokenizer, save_model
-from agentflan.training.packing import encode, pack, render_with_spans, unigram_loss
+from agentflan.training.packing import encode, pack, unigram_loss
 
 with stage("train", ("model", "train")) as s:
     cfg = s.params.train
     train_convs = list(read_conversations(s.path("train")))
     val_convs = list(read_conversations(s.path("validation")))
     set_seed(cfg.seed)  # before the tiny model is built: its initial weights follow train.seed
-    model, tokenizer = load_model_and_tokenizer(s.params.model, (render_with_spans(c)[0] for c in train_convs))
+    model, tokenizer, added = load_model_and_tokenizer(s.params.model, (chatml_text(c) for c in train_convs), cfg.lora)
     if cfg.lora.enabled:
-        model = apply_lora(model, cfg.lora)
-    boundary = tokenizer.convert_tokens_to_ids(IM_START)
-    train_set = pack((encode(tokenizer, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, boundary)
-    val_set = pack((encode(tokenizer, c) for c in val_convs), cfg.max_length, tokenizer.pad_token_id, boundary)
+        model = apply_lora(model, cfg.lora, added)
+    fmt = ChatFormat.of(tokenizer)
+    train_set = pack((encode(fmt, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations)
+    val_set = pack((encode(fmt, c) for c in val_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations)
     digests = {name: s.run.log_dataset(s.path(name), name, name) or file_md5(s.path(name)) for name in ("train", "validation")}
     checkpoints = checkpoint_dir_for(workspace_root(), {"model": s.params.model.model_dump(mode="json"),
                                                         "train": cfg.model_dump(mode="json"), **digests})
@@ -40,11 +42,13 @@ with stage("train", ("model", "train")) as s:
                                                                 "unigram_val_loss": round(baseline, 5),
                                                                 "parameters": parameters})
         with atomic_dir(s.path("model")) as tmp:
-            save_model(model, tokenizer, tmp)
+            save_model(model, tokenizer, tmp, fmt.end_of_turn_ids, result.state_dict)
             (tmp / "README.md").write_text(card)
         s.write_plot("train_loss_plot", result.train_history)
         s.write_plot("val_loss_plot", result.val_history)
-        s.write_plot("capability_loss_plot", result.capability_history)
+        # every capability in every row (null where the validation split has none), so the plot's y fields all exist
+        s.write_plot("capability_loss_plot", [{"step": r["step"], **{c: r.get(c) for c in CAPABILITIES}}
+                                              for r in result.capability_history])
         s.write_metrics("train_metrics", {
             "val_loss": round(result.val_loss, 5),
             "unigram_val_loss": round(baseline, 5),
@@ -60,8 +64,9 @@ with stage("train", ("model", "train")) as s:
             "processes": accelerator.num_processes,
             "data": {"train_rows": train_set.rows, "train_tokens": train_set.tokens, "trainable_tokens": train_set.trainable_tokens,
                      "padding_fraction": round(train_set.padding_fraction, 5), "split_documents": train_set.split_documents,
+                     "dropped_documents": train_set.dropped_documents, "dropped_trainable_tokens": train_set.dropped_trainable_tokens,
                      "val_trainable_tokens": val_set.trainable_tokens},
         })
-        s.run.log_model_dir(s.path("model"))
+        s.run.log_model(s.path("model"), card)
         s.run.log_files({"model": s.path("model") / "model.safetensors"})  # evaluate finds this run by it
         shutil.rmtree(checkpoints, ignore_errors=True)  # finished: the model is the output now

@@ -84,6 +84,7 @@ class Paths(Section):
     predictions: str = "data/eval/predictions.jsonl"
     eval_metrics: str = "metrics/evaluate.json"
     agent_h_plot: str = "plots/agent_h.json"
+    report: str = "reports/evaluation"  # index.html and its figures
 
     def __getitem__(self, key: str) -> Path:
         if key not in type(self).model_fields:
@@ -194,6 +195,9 @@ class ModelConfig(Section):
 
     base: str = "tiny"
     trust_remote_code: bool = False
+    # auto: a base model's own chat template is kept (ChatML for `tiny` or a base without one); chatml: always ChatML
+    chat_template: Literal["auto", "chatml"] = "auto"
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"  # all three read packed position ids
     tiny: TinyConfig = TinyConfig()
 
 
@@ -205,6 +209,7 @@ class LoraConfig(Section):
     alpha: Positive = 16
     dropout: Fraction = 0.05
     target_modules: list[str] = ["q_proj", "v_proj"]
+    quantize_4bit: bool = False  # QLoRA: the frozen base in 4-bit NF4 (bitsandbytes, CUDA only: `pip install .[gpu]`)
 
 
 class TrainConfig(Section):
@@ -223,6 +228,9 @@ class TrainConfig(Section):
     checkpoint_every: Positive = 50
     keep_checkpoints: Positive = 2
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 on a GPU that supports it
+    # a conversation longer than max_length: `repeat_context` cuts it at turn boundaries into pieces that each
+    # start with its context (system turn with the tools, first user turn); `truncate` keeps the first piece only
+    long_conversations: Literal["repeat_context", "truncate"] = "repeat_context"
     lora: LoraConfig = LoraConfig()
 
     @model_validator(mode="after")

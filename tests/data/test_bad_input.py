@@ -135,3 +135,19 @@ def test_cli_exit_codes_and_no_tracebacks(tmp_path, fixtures):
         assert out.read_bytes() == before  # the previous output is untouched
     for proc in (ok, partial, unusable):
         assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_an_array_cut_short_names_the_record_where_it_broke(tmp_path, fixtures):
+    """ToolBench arrays are streamed; one that breaks off is refused, naming where, and nothing is written."""
+    records = json.loads((fixtures / "toolbench_toolllama.json").read_text())
+    assert len(records) >= 2
+    whole = json.dumps(records)
+    cut = whole[: whole.index(json.dumps(records[1])) + 40]  # inside the second record
+    path = tmp_path / "toolllama_G1.json"
+    path.write_text(cut)
+    with pytest.raises(InputError, match=r"not valid JSON at or after record 1 of the array") as err:
+        convert(path, "toolbench")
+    assert str(path) in str(err.value)
+    out = tmp_path / "out.jsonl"
+    bad = cli("convert", str(path), "--out", str(out), cwd=tmp_path)
+    assert bad.returncode == 2 and "record 1" in bad.stderr and "Traceback" not in bad.stderr and not out.exists()

@@ -76,7 +76,9 @@ def params_read(script: Path) -> set[str]:
             node = node.value
         if isinstance(node, ast.Name) and "params" in chain:
             keys = list(reversed(chain[: chain.index("params")]))
-            if keys and keys[0] != "paths":  # paths enter dvc.yaml through ${paths.*} interpolation
+            if keys and keys[0] == "model_dump":  # the whole params: every section
+                found |= {k for k in yaml.safe_load((ROOT / "params.yaml").read_text()) if k != "paths"}
+            elif keys and keys[0] != "paths":  # paths enter dvc.yaml through ${paths.*} interpolation
                 found.add(".".join(keys[:2]))
     return found
 

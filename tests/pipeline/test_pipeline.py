@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import mlflow
+import mlflow.transformers
 import pytest
 from conftest import make_project, run, small_demo
 
@@ -148,6 +148,8 @@ def test_bad_params_are_refused_naming_the_key(repo):
     assert proc.returncode != 0
     assert "error: mix.reasoning: -0.5 is negative" in proc.stderr
     assert "Traceback" not in proc.stderr
+    # DVC removed balance's metrics and plots (cache: false) before the refused run; they are back
+    assert (repo / "metrics/balance.json").exists() and (repo / "plots/balance.json").exists()
 
 
 def test_final_export_loads_with_datasets(repo):
@@ -159,7 +161,9 @@ def test_final_export_loads_with_datasets(repo):
 
 
 def test_evaluate_scores_and_registers_a_loadable_version(repo):
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoTokenizer
+
+    from agentflan.pipeline.model_card import split
 
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
     built = json.loads((repo / "metrics/benchmark.json").read_text())
@@ -178,20 +182,39 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
     assert float(newest.tags["hscore"]) >= 0 and newest.tags["git_commit"] and newest.tags["data.train.md5"]
     assert newest.tags["benchmark.md5"] == built["md5"]
     uri, previous = f"sqlite:///{repo / 'mlflow.db'}", mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)  # the version's source is runs:/..., resolved on the global tracking URI
+    mlflow.set_tracking_uri(uri)  # the version's source (models:/m-...) resolves on the global tracking URI
     try:
-        local = mlflow.artifacts.download_artifacts(f"models:/agentflan/{newest.version}", registry_uri=uri)
+        components = mlflow.transformers.load_model(f"models:/agentflan/{newest.version}", return_type="components")
+        from agentflan.pipeline.logged_model import read_card
+
+        served, served_body = split(read_card(client, newest))  # the registered copy adds the evaluation
     finally:
         mlflow.set_tracking_uri(previous)
-    assert AutoModelForCausalLM.from_pretrained(local).num_parameters() > 0
-    from agentflan.pipeline.model_card import split
-
+    assert components["model"].num_parameters() > 0
+    assert components["tokenizer"].chat_template == AutoTokenizer.from_pretrained(repo / "models/agentflan").chat_template
     front, body = split((repo / "models/agentflan/README.md").read_text())  # the card next to the weights
     assert front["library_name"] == "transformers" and {s["path"] for s in front["agentflan_training_data"]} >= {
         "data/raw/demo/toolbench.json"} and all(len(s["md5"]) == 32 for s in front["agentflan_training_data"])
-    served, served_body = split((Path(local) / "README.md").read_text())  # the registered copy adds the evaluation
     scored = {m["type"]: m["value"] for m in served["model-index"][0]["results"][0]["metrics"]}
     assert scored["hscore"] == metrics["hscore"] and f"registered as agentflan v{newest.version}" in served_body
+
+
+def test_the_report_and_every_dvc_plot_render(repo):
+    """`dvc plots show --json` reports no error for any plot; the evaluation report has its figures and is
+    logged to the evaluate run."""
+    shown = json.loads(run(["dvc", "plots", "show", "--json"], repo).stdout)
+    assert not shown.get("errors") and len(shown["data"]) >= 6
+    for name, entries in shown["data"].items():
+        assert all(not e.get("errors") for e in entries), name
+    from agentflan.pipeline.report import FIGURES
+
+    page = (repo / "reports/evaluation/index.html").read_text()
+    assert all(f'<img src="{name}"' in page and (repo / "reports/evaluation" / name).stat().st_size > 1000 for name in FIGURES)
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    evaluation = client.search_runs([client.get_experiment_by_name("agentflan").experiment_id],
+                                    "tags.`agentflan.pipeline.stage` = 'evaluate'", max_results=1)[0]
+    logged = {f.path for f in client.list_artifacts(evaluation.info.run_id, "report")}
+    assert logged == {f"report/{name}" for name in (*FIGURES, "index.html")}
 
 
 def test_no_benchmark_query_and_no_held_out_tool_is_trained_on(repo):

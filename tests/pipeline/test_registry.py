@@ -14,6 +14,7 @@ import yaml
 from conftest import ROOT
 
 from agentflan.config import Gate
+from agentflan.pipeline.logged_model import log_model
 from agentflan.pipeline.registry import BENCHMARK_TAG, CHAMPION, PREVIOUS, promote, register
 
 
@@ -38,18 +39,19 @@ def new_version(client, model_dir, hscore, tool_acc, benchmark="b1", over_refusa
     """A registered version whose evaluate run logged per-sample predictions matching `hscore`: the first
     2 * PLAIN * (1 - hscore) plain samples carry a ReAct hallucination (so a better model's set is a subset)."""
     mlflow.set_tracking_uri(client.tracking_uri)  # other tests may have set the global URI elsewhere
-    exp = client.get_experiment_by_name("reg") or client.get_experiment(client.create_experiment("reg"))
+    artifacts = Path(client.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"  # beside the test's database
+    exp = client.get_experiment_by_name("reg") or client.get_experiment(client.create_experiment("reg", str(artifacts)))
     with mlflow.start_run(experiment_id=exp.experiment_id) as run:
-        mlflow.log_artifacts(str(model_dir), "model")
+        info = log_model(model_dir, "---\nlibrary_name: transformers\n---\n# stand-in\n")
     bad, refused = round(2 * PLAIN * (1 - hscore)), round(PLAIN * over_refusal)
     rows = [{"id": f"p{i}", "expected": "plain", "category": "plain_no_tools",
              "verdict": {"react": i < bad, "general": False, "refusal": i >= PLAIN - refused}} for i in range(PLAIN)]
     with mlflow.start_run(experiment_id=exp.experiment_id) as evaluation:
         mlflow.log_text("".join(json.dumps(r) + "\n" for r in rows), "predictions.jsonl")
-    return register(client, "agentflan", f"runs:/{run.info.run_id}/model", run.info.run_id,
+    return register(client, "agentflan", info.model_uri, run.info.run_id,
                     {"hscore": hscore, "tool_name_accuracy": tool_acc, "call_format_validity": tool_acc,
                      "over_refusal_rate": over_refusal, "git_commit": "abc", BENCHMARK_TAG: benchmark,
-                     "evaluate_run_id": evaluation.info.run_id})
+                     "evaluate_run_id": evaluation.info.run_id}, model_id=info.model_id)
 
 
 def test_gate_refuses_worse_promotes_better_and_keeps_previous(mlflow_uri, tiny_model_dir):
@@ -122,21 +124,64 @@ def test_versions_scored_on_different_benchmarks_are_not_compared(mlflow_uri, ti
     assert promote(client, "agentflan", gate, other, force=True).forced
 
 
-def test_champion_alias_loads_a_working_model(mlflow_uri, tiny_model_dir, tmp_path):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def test_champion_alias_loads_with_the_transformers_flavor(mlflow_uri, tiny_model_dir):
+    import mlflow.transformers
+
+    from agentflan.pipeline.logged_model import read_card
 
     client = mlflow.MlflowClient(mlflow_uri)
     new_version(client, tiny_model_dir, 0.8, 0.5)
     promote(client, "agentflan", Gate())
-    local = mlflow.artifacts.download_artifacts("models:/agentflan@champion", dst_path=str(tmp_path / "dl"),
-                                                registry_uri=mlflow_uri)
-    tokenizer = AutoTokenizer.from_pretrained(local)
-    model = AutoModelForCausalLM.from_pretrained(local)
+    components = mlflow.transformers.load_model("models:/agentflan@champion", return_type="components")
+    tokenizer, model = components["tokenizer"], components["model"]
     ids = tokenizer.apply_chat_template([{"role": "user", "content": "hello"}], add_generation_prompt=True,
                                         return_tensors="pt", return_dict=True)
-    assert model.generate(**ids, max_new_tokens=3, do_sample=False).shape[1] == ids["input_ids"].shape[1] + 3
-    card = (Path(local) / "README.md").read_text()  # the promotion is recorded in the champion's model card
-    assert "promoted to champion (the first champion)" in card
+    assert model.generate(**ids, max_new_tokens=3, do_sample=False, min_new_tokens=3).shape[1] == ids["input_ids"].shape[1] + 3
+    champion = client.get_model_version_by_alias("agentflan", CHAMPION)
+    flavor = mlflow.models.get_model_info("models:/agentflan@champion").flavors["transformers"]
+    assert flavor["task"] == "text-generation"
+    assert "promoted to champion (the first champion)" in read_card(client, champion)  # recorded in the model's card
+
+
+@pytest.mark.e2e
+def test_the_champion_serves_completions_over_http(mlflow_uri, tiny_model_dir, tmp_path):
+    """`mlflow models serve` on 127.0.0.1 (a free port, local env) answers a completion request for the champion."""
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    client = mlflow.MlflowClient(mlflow_uri)
+    new_version(client, tiny_model_dir, 0.8, 0.5)
+    promote(client, "agentflan", Gate())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    log = open(tmp_path / "serve.log", "w")
+    server = subprocess.Popen(["mlflow", "models", "serve", "-m", "models:/agentflan@champion", "--env-manager", "local",
+                               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None and time.time() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
+                time.sleep(1)
+        body = json.dumps({"inputs": ["the weather in Oslo"], "params": {"max_new_tokens": 4}}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                         headers={"Content-Type": "application/json"})
+        answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
+        assert isinstance(answer["predictions"], list) and len(answer["predictions"]) == 1
+        assert isinstance(answer["predictions"][0], str) and answer["predictions"][0].startswith("the weather in Oslo")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
 
 
 def test_promote_cli(mlflow_uri, tiny_model_dir, tmp_path):

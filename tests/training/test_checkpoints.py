@@ -11,16 +11,18 @@ from recipe_helpers import labelled_corpus
 from agentflan.config import TinyConfig, TrainConfig
 from agentflan.training.loop import checkpoint_problem, latest_checkpoint, train
 from agentflan.training.model import build_tiny
-from agentflan.training.packing import encode, pack, render_with_spans
+from agentflan.training.chat_format import ChatFormat
+from agentflan.training.chat_template import chatml_text
+from agentflan.training.packing import encode, pack
 from agentflan.training.tokenizer import train_bpe
 
 
 @pytest.fixture(scope="module")
 def setup():
     convs = labelled_corpus()[:60]
-    tokenizer = train_bpe((render_with_spans(c)[0] for c in convs), vocab_size=300)
-    data = pack((encode(tokenizer, c) for c in convs), 256, tokenizer.pad_token_id)
-    cfg = TrainConfig(max_length=256, batch_tokens=1024, max_steps=4, warmup_steps=1, eval_every=2, checkpoint_every=2,
+    tokenizer = train_bpe((chatml_text(c) for c in convs), vocab_size=300)
+    data = pack((encode(ChatFormat.of(tokenizer), c) for c in convs), 512, tokenizer.pad_token_id)
+    cfg = TrainConfig(max_length=512, batch_tokens=2048, max_steps=4, warmup_steps=1, eval_every=2, checkpoint_every=2,
                       keep_checkpoints=3, mixed_precision="no")
     return tokenizer, data, cfg
 
@@ -28,7 +30,7 @@ def setup():
 def model(tokenizer):
     torch.manual_seed(0)
     return build_tiny(tokenizer, TinyConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                            intermediate_size=64, max_position_embeddings=256))
+                                            intermediate_size=64, max_position_embeddings=512))
 
 
 def test_truncated_and_corrupt_checkpoints_are_skipped(setup, tmp_path):

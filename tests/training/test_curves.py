@@ -49,18 +49,20 @@ def test_trivial_capability_converges_first_and_gets_the_smallest_weight(tmp_pat
     from agentflan.config import TinyConfig
     from agentflan.training.loop import train
     from agentflan.training.model import build_tiny
-    from agentflan.training.packing import encode, pack, render_with_spans
+    from agentflan.training.chat_format import ChatFormat
+    from agentflan.training.chat_template import chatml_text
+    from agentflan.training.packing import encode, pack
     from agentflan.training.tokenizer import train_bpe
 
     train_convs, val_convs = constructed(160, 0), constructed(24, 1)
-    tokenizer = train_bpe((render_with_spans(c)[0] for c in train_convs), vocab_size=300)
+    tokenizer = train_bpe((chatml_text(c) for c in train_convs), vocab_size=300)
     torch.manual_seed(0)
     model = build_tiny(tokenizer, TinyConfig(vocab_size=300, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                              intermediate_size=64, max_position_embeddings=256))
     cfg = TrainConfig(max_length=128, batch_tokens=1024, max_steps=60, lr=0.01, warmup_steps=2, eval_every=5,
                       checkpoint_every=1000, mixed_precision="no")
-    train_set = pack((encode(tokenizer, c) for c in train_convs), 128, tokenizer.pad_token_id)
-    val_set = pack((encode(tokenizer, c) for c in val_convs), 128, tokenizer.pad_token_id)
+    train_set = pack((encode(ChatFormat.of(tokenizer), c) for c in train_convs), 128, tokenizer.pad_token_id)
+    val_set = pack((encode(ChatFormat.of(tokenizer), c) for c in val_convs), 128, tokenizer.pad_token_id)
     _, _, result = train(model, train_set, val_set, cfg, tmp_path / "ckpt", echo=lambda s: None)
     assert result.capability_history[0]["step"] == 0 and len(result.capability_history) == 13
     start = result.capability_history[0]

@@ -1,20 +1,30 @@
-"""Loss masks, packing and the chat-template text the model trains on."""
+"""Loss masks under any chat template, long conversations in context, packing by position ids."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 from recipe_helpers import labelled_corpus
+from standins import llama3_tokenizer, qwen_tokenizer
 
 from agentflan.data.schema import Conversation, Tool, ToolCall, Turn
-from agentflan.training.chat_template import IM_END, IM_START
-from agentflan.training.packing import IGNORE, collate, encode, pack, render_with_spans, unigram_loss
+from agentflan.training.chat_format import ChatFormat
+from agentflan.training.chat_template import chatml_text
+from agentflan.training.packing import IGNORE, collate, encode, pack, target_count, unigram_loss
 from agentflan.training.tokenizer import train_bpe
+
+END_OF_TURN = {"tiny": "<|im_end|>", "llama3": "<|eot_id|>", "qwen": "<|im_end|>"}
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return train_bpe((render_with_spans(c)[0] for c in labelled_corpus()), vocab_size=600)
+def tokenizers():
+    texts = [chatml_text(c) for c in labelled_corpus()]
+    return {"tiny": train_bpe(texts, vocab_size=600), "llama3": llama3_tokenizer(texts), "qwen": qwen_tokenizer(texts)}
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tokenizers):
+    return tokenizers["tiny"]
 
 
 def known() -> Conversation:
@@ -33,77 +43,121 @@ def known() -> Conversation:
     ], tools, "Weather in Oslo?")
 
 
+def long_conversation(steps: int = 12) -> Conversation:
+    """A ReAct-like trajectory much longer than a row: tool results and replies alternate."""
+    tools = [Tool("get_weather", "Current weather for a city.", {"type": "object", "properties": {"city": {"type": "string"}}}),
+             Tool("search_hotels", "Find hotels in a city.", {"type": "object", "properties": {"city": {"type": "string"}}})]
+    turns = [Turn("system", "You are an agent. Use the tools."), Turn("user", "Plan a trip to Oslo and Paris, with hotels.")]
+    for i in range(steps):
+        turns += [Turn("assistant", f"Step {i}: I call get_weather for city number {i} and then check the hotels there.",
+                       loss=True, part="react"),
+                  Turn("tool", f'{{"temperature": {i}, "conditions": "cloudy with some rain in the afternoon"}}')]
+    turns.append(Turn("assistant", "Oslo is cold; Paris has hotels from 90 EUR.", loss=True, part="answer"))
+    return Conversation("long", "test", "agent", "react", turns, tools, "Plan a trip")
+
+
 def trained_text(tokenizer, ids, labels):
     return tokenizer.decode([i for i, l in zip(ids, labels) if l != IGNORE])
 
 
-def test_rendered_text_is_the_chat_templates(tokenizer):
-    for conv in [known(), *labelled_corpus()[:200]]:
-        text, _ = render_with_spans(conv)
-        assert text == tokenizer.apply_chat_template(conv.to_messages(), tools=conv.tools_openai(), tokenize=False)
+@pytest.mark.parametrize("kind", ["tiny", "llama3", "qwen"])
+def test_rendered_text_is_the_chat_templates(tokenizers, kind):
+    fmt = ChatFormat.of(tokenizers[kind])
+    for conv in [known(), *labelled_corpus()[:100]]:
+        messages, tools = fmt.messages(conv)
+        assert fmt.render_with_spans(conv).text == tokenizers[kind].apply_chat_template(messages, tools=tools, tokenize=False)
 
 
-def test_loss_mask_is_exactly_the_trainable_turns_and_their_end_of_turn(tokenizer):
-    enc = encode(tokenizer, known())
-    expected = "".join(t.content + IM_END for t in known().turns if t.trainable)
+@pytest.mark.parametrize("kind", ["tiny", "llama3", "qwen"])
+def test_loss_mask_is_exactly_the_trainable_turns_and_their_end_of_turn(tokenizers, kind):
+    tokenizer = tokenizers[kind]
+    enc = encode(ChatFormat.of(tokenizer), known())
+    expected = "".join(t.content + END_OF_TURN[kind] for t in known().turns if t.trainable)
     assert trained_text(tokenizer, enc.input_ids, enc.labels) == expected
     assert "weather service" not in trained_text(tokenizer, enc.input_ids, enc.labels)  # loss: false thought
 
 
-def test_mask_survives_packing_across_a_row_boundary(tokenizer):
-    enc = encode(tokenizer, known())
-    expected = "".join(t.content + IM_END for t in known().turns if t.trainable)
-    boundary = tokenizer.convert_tokens_to_ids(IM_START)
-    max_length = len(enc.input_ids) // 2 + 8  # forces a cut: the conversation spans two rows
-    packed = pack([enc], max_length, tokenizer.pad_token_id, boundary)
-    assert packed.split_documents == 1 and packed.rows == 2
-    # the cut falls on a turn boundary, so every trainable token is still trained, in order
-    pieces = sorted(range(packed.rows), key=lambda r: packed.input_ids[r][0] != tokenizer.convert_tokens_to_ids(IM_START))
-    text = "".join(trained_text(tokenizer, packed.input_ids[r], packed.labels[r]) for r in (0, 1))
-    assert sorted(text) == sorted(expected) and packed.trainable_tokens == enc.trainable
-    assert all(packed.input_ids[r][0] == boundary for r in range(packed.rows)) and pieces
+def test_bos_and_tools_as_each_template_takes_them(tokenizers):
+    llama, qwen = ChatFormat.of(tokenizers["llama3"]), ChatFormat.of(tokenizers["qwen"])
+    ids = encode(llama, known()).input_ids
+    bos = tokenizers["llama3"].bos_token_id
+    assert ids[0] == bos and ids.count(bos) == 1  # written by the template once, not added again
+    assert not llama.takes_tools and "get_weather(city?: string)" in llama.render_with_spans(known()).text
+    assert qwen.takes_tools and '<tools>\n{"type": "function", "function": {"name": "get_weather"' in qwen.render_with_spans(known()).text
+    eot = tokenizers["llama3"].convert_tokens_to_ids("<|eot_id|>")
+    assert llama.end_of_turn_ids == [eot, tokenizers["llama3"].eos_token_id]
+    assert qwen.end_of_turn_ids == [tokenizers["qwen"].convert_tokens_to_ids("<|im_end|>")]
 
 
-def test_cut_inside_a_turn_drops_only_the_orphaned_first_label(tokenizer):
-    enc = encode(tokenizer, known())
-    packed = pack([enc], 7, tokenizer.pad_token_id, boundary_id=None)  # no boundary: cut every 7 tokens
-    lost = sum(1 for r in range(1, packed.rows) for i, l in enumerate(packed.labels[r][:1]) if l == IGNORE
-               and enc.labels[r * 7] != IGNORE)
-    assert packed.trainable_tokens == enc.trainable - lost
+@pytest.mark.parametrize("kind", ["tiny", "llama3", "qwen"])
+@pytest.mark.parametrize("mode", ["repeat_context", "truncate"])
+def test_no_labelled_token_is_ever_in_a_piece_without_its_tools(tokenizers, kind, mode):
+    tokenizer = tokenizers[kind]
+    enc = encode(ChatFormat.of(tokenizer), long_conversation())
+    max_length = enc.context_end + (len(enc.input_ids) - enc.context_end) // 3  # the context and about a third of the rest
+    packed = pack([enc], max_length, tokenizer.pad_token_id, mode)
+    assert packed.split_documents == 1
+    pieces = []
+    for r in range(packed.rows):
+        for segment in set(packed.segments[r]) - {0}:
+            at = [i for i, s in enumerate(packed.segments[r]) if s == segment]
+            pieces.append(([packed.input_ids[r][i] for i in at], [packed.labels[r][i] for i in at]))
+    assert len(pieces) == (1 if mode == "truncate" else 3) or (mode == "repeat_context" and len(pieces) > 2)
+    for ids, labels in pieces:
+        first = next(i for i, l in enumerate(labels) if l != IGNORE)
+        context = tokenizer.decode(ids[:first])
+        assert "get_weather" in context and "search_hotels" in context and "Plan a trip to Oslo" in context
+        assert ids[: enc.context_end] == enc.input_ids[: enc.context_end]  # the whole context, verbatim, first
+    trained = sum(1 for _, labels in pieces for l in labels if l != IGNORE)
+    if mode == "repeat_context":
+        assert trained == enc.trainable and packed.dropped_trainable_tokens == 0  # every turn fits in some piece
+    else:
+        assert 0 < trained < enc.trainable and packed.dropped_trainable_tokens == enc.trainable - trained
 
 
-def test_packing_prevents_cross_conversation_attention(tokenizer):
+def test_a_conversation_whose_context_fills_a_row_is_dropped_and_counted(tokenizer):
+    enc = encode(ChatFormat.of(tokenizer), long_conversation())
+    packed = pack([enc], enc.context_end, tokenizer.pad_token_id)
+    assert packed.rows == 0 and packed.dropped_documents == 1 and packed.dropped_trainable_tokens == enc.trainable
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_a_conversations_logits_are_the_same_alone_and_packed(tokenizer, attn):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                         intermediate_size=64, max_position_embeddings=1024)).eval()
-    encs = [e for e in (encode(tokenizer, c) for c in labelled_corpus()) if len(e.input_ids) < 300][:8]
-    packed = pack(encs, 1024, tokenizer.pad_token_id, tokenizer.convert_tokens_to_ids(IM_START))
+                                         intermediate_size=64, max_position_embeddings=1024,
+                                         attn_implementation=attn)).eval()
+    fmt = ChatFormat.of(tokenizer)
+    encs = [e for e in (encode(fmt, c) for c in labelled_corpus()) if len(e.input_ids) < 300][:8]
+    packed = pack(encs, 1024, tokenizer.pad_token_id)
     assert packed.rows < len(encs)  # several conversations share a row
     batch = collate(packed, list(range(packed.rows)))
+    assert set(batch) == {"input_ids", "labels", "position_ids"}  # no hand-built 4D mask
     labels = batch.pop("labels")
     with torch.no_grad():
-        packed_logits = model(**batch).logits
+        packed_logits = model(**batch, use_cache=False).logits
         for enc in encs:
             alone = model(input_ids=torch.tensor([enc.input_ids])).logits[0]
             row, start = next((r, i) for r in range(packed.rows) for i in range(1024 - len(enc.input_ids) + 1)
                               if packed.input_ids[r][i:i + len(enc.input_ids)] == enc.input_ids and packed.positions[r][i] == 0)
-            torch.testing.assert_close(packed_logits[row, start:start + len(enc.input_ids)], alone, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(packed_logits[row, start:start + len(enc.input_ids)], alone, atol=1e-5, rtol=1e-5)
     assert (labels != IGNORE).sum().item() == sum(e.trainable for e in encs)
+    assert target_count(packed, list(range(packed.rows))) == sum(e.trainable for e in encs)  # no piece starts labelled
 
 
 def test_padding_is_what_first_fit_leaves(tokenizer):
-    encs = [encode(tokenizer, c) for c in labelled_corpus()[:300]]
-    packed = pack(encs, 1024, tokenizer.pad_token_id, tokenizer.convert_tokens_to_ids(IM_START))
+    encs = [e for e in (encode(ChatFormat.of(tokenizer), c) for c in labelled_corpus()[:300]) if len(e.input_ids) <= 1024]
+    packed = pack(encs, 1024, tokenizer.pad_token_id)
     total = sum(len(e.input_ids) for e in encs)
     assert packed.tokens - packed.pad_tokens == total
-    naive_rows = sum(-(-len(e.input_ids) // 1024) for e in encs)  # one conversation per row
+    naive_rows = len(encs)  # one conversation per row
     assert packed.rows < naive_rows and packed.padding_fraction < 1 - total / (naive_rows * 1024)
 
 
 def test_unigram_baseline_is_a_real_cross_entropy(tokenizer):
-    encs = [encode(tokenizer, c) for c in labelled_corpus()[:100]]
+    encs = [encode(ChatFormat.of(tokenizer), c) for c in labelled_corpus()[:100]]
     packed = pack(encs, 1024, tokenizer.pad_token_id)
     loss = unigram_loss(packed, packed, len(tokenizer))
     assert 1.0 < loss < torch.log(torch.tensor(float(len(tokenizer)))).item()

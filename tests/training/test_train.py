@@ -148,6 +148,41 @@ def test_accelerate_launch_two_processes_writes_a_loadable_model(repo):
     assert AutoModelForCausalLM.from_pretrained(repo / "models/agentflan").num_parameters() == m["parameters"]
 
 
+def test_the_fsdp_config_on_two_cpu_processes_trains_the_weights_of_one_process(repo, tmp_path):
+    """configs/accelerate/fsdp.yaml (FSDP2, full shard, decoder-layer wrap, activation checkpointing) with only
+    the machine changed: two CPU processes give the weights one process gives (token-weighted loss, global batches)."""
+    import torch
+    from conftest import ROOT
+    from safetensors.torch import load_file
+
+    set_params(repo, max_steps=4)
+    run([sys.executable, "stages/train.py"], repo)
+    alone = load_file(repo / "models/agentflan/model.safetensors")
+    config = yaml.safe_load((ROOT / "configs/accelerate/fsdp.yaml").read_text())
+    config.update(num_processes=2, use_cpu=True, mixed_precision="no")  # the machine, nothing else
+    (tmp_path / "fsdp_cpu.yaml").write_text(yaml.safe_dump(config))
+    run(["accelerate", "launch", "--config_file", str(tmp_path / "fsdp_cpu.yaml"), "--main_process_port", str(free_port()),
+         "stages/train.py"], repo)
+    assert metrics(repo)["processes"] == 2
+    sharded = load_file(repo / "models/agentflan/model.safetensors")
+    assert sharded.keys() == alone.keys()
+    for name, weight in alone.items():
+        torch.testing.assert_close(sharded[name], weight, atol=1e-5, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("name", ["ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"])
+def test_accelerate_configs_load(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+    from conftest import ROOT
+
+    config = load_config_from_file(str(ROOT / "configs/accelerate" / f"{name}.yaml"))
+    assert config.num_processes == 8 and config.mixed_precision == "bf16"
+    if name == "fsdp":
+        assert config.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] == "LlamaDecoderLayer"
+    if name.startswith("deepspeed"):
+        assert config.deepspeed_config["zero_stage"] == int(name[-1])
+
+
 def test_a_local_base_model_is_loaded_with_from_pretrained(repo, tmp_path):
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 

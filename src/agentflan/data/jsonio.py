@@ -76,8 +76,11 @@ def write_jsonl(f: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
 def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
     """Records of a JSONL file or of a JSON array file (ToolBench's preprocessing writes an array).
 
-    Unparseable JSONL lines come back as `RawLine(error=...)` so the caller can quarantine them;
-    a file that cannot be read at all raises `InputError`.
+    Both are streamed: a JSONL file line by line, an array element by element (ijson's C backend), so
+    memory does not grow with the file. Unparseable JSONL lines come back as `RawLine(error=...)` so the
+    caller can quarantine them; an array that breaks off raises `InputError` naming the record where it
+    broke (the records before it have been yielded; stages write atomically, so nothing half-written is
+    published); a file that cannot be read at all raises `InputError`.
     """
     p = Path(path)
     if p.is_dir():
@@ -94,12 +97,16 @@ def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
             raise InputError(f"{p}: empty file")
         fh.seek(0)
         if head[:1] == b"[":
+            import ijson
+
+            done = 0
             try:
-                data = orjson.loads(fh.read())
-            except orjson.JSONDecodeError as e:
-                raise InputError(f"{p}: not valid JSON ({e})") from None
-            for i, rec in enumerate(data):
-                yield RawLine(str(p), i, data=rec)
+                for rec in ijson.items(fh, "item", use_float=True):
+                    yield RawLine(str(p), done, data=rec)
+                    done += 1
+            except ijson.JSONError as e:
+                reason = " ".join(str(e).split())
+                raise InputError(f"{p}: not valid JSON at or after record {done} of the array ({reason})") from None
             return
         seen = False
         for i, line in enumerate(fh):

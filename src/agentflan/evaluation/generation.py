@@ -6,7 +6,8 @@
   arguments as JSON.", and the tool name and the arguments are read from those answers;
 - `react` and `json`: one turn under the format-following system prompt of that format.
 Every sample is put to the model in every protocol. The model is loaded the way users load it
-(`from_pretrained`) and prompted through its own chat template.
+(`from_pretrained`) and prompted through its own chat template (`ChatFormat`: tools as the template takes
+them, BOS as the tokenizer declares it); generation stops on the template's end-of-turn token(s).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from agentflan.data.prompts import ELICIT, NATURAL_SYSTEM, format_system
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.judges import names_a_tool
 from agentflan.evaluation.scoring import Prediction
+from agentflan.training.chat_format import ChatFormat
 
 PROTOCOLS = ("chat", "react", "json")
 ASK_TOOL = ELICIT["tool"][0]  # "Which tool will you call?"
@@ -39,23 +41,20 @@ def system_prompt(protocol: str) -> str:
 
 def complete(model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int,
              batch_size: int) -> list[str]:
-    """The next assistant turn of each (messages, tools) dialogue, batched (left padding, KV cache)."""
+    """The next assistant turn of each (messages, tools) dialogue, batched by length (left padding, KV cache)."""
     import torch
 
-    from agentflan.training.chat_template import IM_END
-
+    fmt = ChatFormat.of(tokenizer)
     tokenizer.padding_side = "left"
-    stop = tokenizer.convert_tokens_to_ids(IM_END)
-    order = sorted(range(len(dialogues)), key=lambda i: -len(str(dialogues[i])))  # similar lengths batch together
+    prompts = fmt.encode_prompts([fmt.render(*fmt.dialogue(m, t or None), generation_prompt=True) for m, t in dialogues])
+    order = sorted(range(len(dialogues)), key=lambda i: (-len(prompts[i]), i))  # similar lengths batch together
     out: list[str] = [""] * len(dialogues)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        texts = [tokenizer.apply_chat_template(dialogues[i][0], tools=dialogues[i][1] or None, add_generation_prompt=True,
-                                               tokenize=False) for i in idx]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        enc = tokenizer.pad({"input_ids": [prompts[i] for i in idx]}, return_tensors="pt").to(model.device)
         with torch.no_grad():
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
-                                 eos_token_id=stop, pad_token_id=tokenizer.pad_token_id)
+                                 eos_token_id=fmt.end_of_turn_ids, pad_token_id=tokenizer.pad_token_id)
         for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:]):
             out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
     return out

@@ -255,3 +255,29 @@ def paired_bootstrap(deltas: list[float], samples: int = 1000, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, d.size, size=(samples, d.size))].mean(axis=1)
     return float(d.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def category_intervals(preds: list[Prediction], samples: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Per category of the primary protocol: its headline metric (HScore where a plain answer is expected,
+    else tool-name accuracy), with a 95% percentile-bootstrap interval over the category's samples (seeded)."""
+    import numpy as np
+
+    primary = next((p for p in PROTOCOLS if any(x.protocol == p for x in preds)), None)
+    chosen = [p for p in preds if p.protocol == primary]
+    verdicts = [judge(p) for p in chosen]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(chosen):
+        groups[p.category].append(i)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for category, idx in sorted(groups.items()):
+        metric = "hscore" if any(chosen[i].expected == "plain" for i in idx) else "tool_name_accuracy"
+
+        def value(members: list[int]) -> float | None:
+            return aggregate([chosen[i] for i in members], [verdicts[i] for i in members])[metric]
+
+        draws = [value([idx[j] for j in rng.integers(0, len(idx), len(idx))]) for _ in range(samples)]
+        draws = [d for d in draws if d is not None]
+        out[category] = {"metric": metric, "value": value(idx), "samples": len(idx),
+                         "low": float(np.percentile(draws, 2.5)), "high": float(np.percentile(draws, 97.5))}
+    return out

@@ -11,6 +11,9 @@
 The old champion keeps alias `previous`; every decision, with its numbers, is appended to the
 candidate's tags (`promotion.history.<time>`), never overwritten. `--force` overrides a refusal
 (recorded as forced). Aliases are MLflow's mechanism (`models:/<name>@champion`); stages are deprecated.
+
+Versions are `transformers` flavor models (`logged_model`), so `mlflow.transformers.load_model` and
+`mlflow models serve -m models:/<name>@champion` take them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from agentflan.config import Gate
 from agentflan.evaluation.scoring import PROTOCOLS, paired_bootstrap
+from agentflan.pipeline.logged_model import logged_model_id, publish_card, read_card
 from agentflan.pipeline.model_card import add_history
 
 CHAMPION = "champion"
@@ -45,7 +49,7 @@ class Decision:
                 "dry_run": self.dry_run, "forced": self.forced, "checks": self.checks}
 
 
-def register(client, name: str, source: str, run_id: str, tags: dict[str, Any]) -> str:
+def register(client, name: str, source: str, run_id: str, tags: dict[str, Any], model_id: str | None = None) -> str:
     """A new version of `name` pointing at `source` (e.g. `runs:/<run>/model`), tagged; returns its number."""
     from mlflow.exceptions import MlflowException
 
@@ -53,31 +57,9 @@ def register(client, name: str, source: str, run_id: str, tags: dict[str, Any]) 
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description="Agent-FLAN tuned models; promotion by alias, gated on Agent-H.")
-    version = client.create_model_version(name, source=source, run_id=run_id, tags={k: str(v) for k, v in tags.items()})
+    version = client.create_model_version(name, source=source, run_id=run_id, tags={k: str(v) for k, v in tags.items()},
+                                          model_id=model_id)
     return str(version.version)
-
-
-def publish_card(client, run_id: str, card: str) -> None:
-    """Put the model card beside the weights in the run's `model` artifact folder (what the registry serves)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = f"{tmp}/README.md"
-        with open(path, "w") as f:
-            f.write(card)
-        client.log_artifact(run_id, path, "model")
-
-
-def read_card(client, version) -> str:
-    """The card the version's model folder holds ("" when it has none)."""
-    import mlflow
-
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path="model/README.md", dst_path=tmp,
-                                                       tracking_uri=client.tracking_uri)
-        except Exception:  # noqa: BLE001 - no card yet
-            return ""
-        with open(path) as f:
-            return f.read()
 
 
 def _metric(version, key: str) -> float | None:
@@ -200,5 +182,6 @@ def promote(client, name: str, gate: Gate, version: str | None = None, dry_run: 
         over = f"over v{champion.version}" if champion is not None else "(the first champion)"
         card = add_history(read_card(client, candidate) or f"# {name} v{candidate.version}\n",
                            f"{stamp}: promoted to {CHAMPION} {over}{' (forced)' if decision.forced else ''}: {decision.reason}")
-        publish_card(client, candidate.run_id, card)
+        if logged_model_id(candidate):
+            publish_card(client, logged_model_id(candidate), card)
     return decision

@@ -74,6 +74,13 @@ def _raise_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)  # unwind: temporary files are removed, the MLflow run is closed
 
 
+def _put_back_and_say(name: str) -> None:
+    restored = put_back(name)
+    if restored:
+        print(f"{name}: failed; the metrics and plots of its last good run are back in place: "
+              f"{', '.join(restored)}", file=sys.stderr)
+
+
 @contextlib.contextmanager
 def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageContext]:
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
@@ -92,21 +99,21 @@ def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageCont
             try:
                 yield ctx
             except BaseException:
-                restored = put_back(name)
-                if restored:
-                    print(f"{name}: failed; the metrics and plots of its last good run are back in place: "
-                          f"{', '.join(restored)}", file=sys.stderr)
+                _put_back_and_say(name)
                 raise
             keep(ctx)
     except ValidationFailed as e:
+        _put_back_and_say(name)
         print(e.report(), file=sys.stderr)
         print(f"{name}: nothing published. DVC removes a stage's outputs before running it; the previous "
               "ones are still in its cache and dvc.lock: `dvc checkout` restores them.", file=sys.stderr)
         sys.exit(1)
     except (InputError, ParamsError) as e:
+        _put_back_and_say(name)  # also when params fail before the work: DVC has already removed them
         print(f"{name}: error: {e}", file=sys.stderr)
         sys.exit(2)
     except TrackingUnavailable as e:
+        _put_back_and_say(name)
         print(f"{name}: error: {e}; nothing was run, and `dvc checkout` restores what DVC removed before the stage. "
               "Start the server, or unset MLFLOW_TRACKING_URI to track into the repository's mlflow.db.", file=sys.stderr)
         sys.exit(2)

@@ -207,12 +207,13 @@ class StageRun:
         self.mlflow.set_tag(f"data.{name}.md5", digest)
         return digest
 
-    def log_model_dir(self, path: str | Path, artifact_path: str = "model") -> str:
-        """Store the saved model folder as this run's artifact (the copy the registry serves)."""
-        self.mlflow.log_artifacts(str(path), artifact_path)
-        uri = f"runs:/{self.run_id}/{artifact_path}"
-        self.mlflow.set_tag("model_uri", uri)
-        return uri
+    def log_model(self, path: str | Path, card: str) -> str:
+        """Log the saved model folder as a `transformers` flavor model (the copy the registry serves)."""
+        from agentflan.pipeline.logged_model import log_model
+
+        info = log_model(path, card)
+        self.mlflow.set_tags({"model_uri": info.model_uri, "model_id": info.model_id})
+        return info.model_uri
 
 
 class NullRun:

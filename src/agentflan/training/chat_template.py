@@ -1,13 +1,14 @@
 """The chat template: used in training, in evaluation and by users (`tokenizer.apply_chat_template`).
 
-ChatML-style turns. When `tools` are passed, they are rendered into the system turn exactly as
+ChatML turns. When `tools` are passed, they are rendered into the system turn exactly as
 `prompts.render_system` writes them (header, then one compact `prompts.tool_line` per tool), so the Agent-FLAN export
 and the training text agree; without a system message, a system turn holding only the tools is added.
 """
 
 from __future__ import annotations
 
-from agentflan.data.prompts import TOOLS_HEADER
+from agentflan.data.prompts import TOOLS_HEADER, render_system
+from agentflan.data.schema import Conversation
 
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -40,8 +41,12 @@ CHAT_TEMPLATE = (
 )
 
 
-def turn_prefix(role: str) -> str:
-    return f"{IM_START}{role}\n"
-
-
-TURN_SUFFIX = f"{IM_END}\n"
+def chatml_text(conv: Conversation) -> str:
+    """The conversation as `CHAT_TEMPLATE` writes it, without a tokenizer (the tiny tokenizer is trained on it)."""
+    parts = []
+    if conv.tools_openai() and (not conv.turns or conv.turns[0].role != "system"):
+        parts.append(f"{IM_START}system\n{render_system('', conv.tools)}{IM_END}\n")
+    for turn in conv.turns:
+        content = render_system(turn.content, conv.tools) if (turn.role == "system" and conv.tools_openai()) else turn.content
+        parts.append(f"{IM_START}{turn.role}\n{content}{IM_END}\n")
+    return "".join(parts)

@@ -1,6 +1,10 @@
 """The training loop: AdamW, cosine schedule with warm-up, gradient accumulation, periodic validation,
 `accelerator.save_state` checkpoints and resumption — one code path under plain `python` and under
-`accelerate launch --num_processes N` (DDP).
+`accelerate launch` (DDP, FSDP, DeepSpeed: `configs/accelerate/`).
+
+The loss is token-weighted: each micro-batch's summed cross-entropy is divided by the number of labelled
+tokens in the whole optimizer step (all micro-batches, all processes; transformers' `num_items_in_batch`),
+so every labelled token weighs the same whatever row, micro-batch or process it falls in.
 
 Batches are defined globally: optimizer step `s` always sees the same rows (seeded per-epoch
 permutations), and each process takes its slice of them, so a resumed or multi-process run follows
@@ -19,7 +23,7 @@ from typing import Any
 
 from agentflan.config import ParamsError, TrainConfig
 from agentflan.data.schema import CAPABILITIES
-from agentflan.training.packing import IGNORE, Packed, collate
+from agentflan.training.packing import IGNORE, Packed, collate, target_count
 
 CHECKPOINT_PREFIX = "step_"
 
@@ -35,6 +39,7 @@ class TrainResult:
     train_history: list[dict[str, float]] = field(default_factory=list)
     val_history: list[dict[str, float]] = field(default_factory=list)
     capability_history: list[dict[str, float]] = field(default_factory=list)  # {"step", <capability>: val loss, ...}
+    state_dict: dict[str, Any] | None = field(default=None, repr=False)  # the full weights, on the main process
 
 
 class BatchSchedule:
@@ -97,18 +102,27 @@ def checkpoint_problem(path: Path) -> str | None:
 
 def evaluate_loss(model, packed: Packed, batch_rows: int, accelerator) -> tuple[float, dict[str, float]]:
     """Token-weighted mean cross-entropy over every trainable token of `packed`, and the same over the
-    tokens of each capability's turns (capabilities without validation tokens are left out)."""
+    tokens of each capability's turns (capabilities without validation tokens are left out).
+
+    Every process scores its share of the rows and the sums are added across processes: under FSDP or
+    ZeRO-3 a forward pass needs all of them."""
     import torch
 
     model.eval()
     totals = torch.zeros(len(CAPABILITIES) + 1, dtype=torch.float64)  # last slot: tokens of no capability
     counts = torch.zeros(len(CAPABILITIES) + 1, dtype=torch.float64)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    batches = -(-packed.rows // batch_rows)
     with torch.no_grad(), accelerator.autocast():
-        for start in range(0, packed.rows, batch_rows):
-            rows = list(range(start, min(start + batch_rows, packed.rows)))
+        for b in range(-(-batches // world) * world):  # the same number of forward passes on every process
+            rows = [r for r in range(b * batch_rows, min((b + 1) * batch_rows, packed.rows)) if b % world == rank]
+            padded = not rows
+            rows = rows or [0]  # a process without rows runs a dummy batch and counts nothing
             batch = {k: v.to(accelerator.device) for k, v in collate(packed, rows).items()}
             labels = batch.pop("labels")
-            logits = model(**batch).logits.float()
+            logits = model(**batch, use_cache=False).logits.float()
+            if padded:
+                continue
             shift_logits, shift_labels = logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
             losses = torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE, reduction="none").cpu()
             caps = torch.tensor([packed.capabilities[r] for r in rows])[:, 1:].reshape(-1)
@@ -116,6 +130,9 @@ def evaluate_loss(model, packed: Packed, batch_rows: int, accelerator) -> tuple[
             trained = (shift_labels != IGNORE).cpu()
             totals.index_add_(0, caps[trained], losses[trained].double())
             counts.index_add_(0, caps[trained], torch.ones(int(trained.sum()), dtype=torch.float64))
+    if world > 1:
+        both = accelerator.reduce(torch.stack([totals, counts]).to(accelerator.device), "sum").cpu()
+        totals, counts = both[0], both[1]
     model.train()
     overall = float(totals.sum() / counts.sum().clamp(min=1))
     return overall, {c: float(totals[i] / counts[i]) for i, c in enumerate(CAPABILITIES) if counts[i] > 0}
@@ -135,6 +152,14 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
     set_seed(cfg.seed)
     if not torch.cuda.is_available():
         torch.use_deterministic_algorithms(True, warn_only=True)  # CPU: same inputs, same weights (README: GPUs)
+    if train_set.rows == 0:
+        raise ParamsError(f"train.max_length: no training conversation fits its context (system turn, tools, first user turn) "
+                          f"into {cfg.max_length} tokens ({train_set.dropped_documents} dropped); raise it")
+    sharded = accelerator.distributed_type.name == "FSDP" or (
+        accelerator.distributed_type.name == "DEEPSPEED" and accelerator.state.deepspeed_plugin.zero_stage == 3)
+    if cfg.lora.enabled and sharded:
+        raise ParamsError("train.lora.enabled: LoRA adapters are merged on one process before saving, which a sharded model "
+                          "(FSDP, ZeRO-3) cannot do; use configs/accelerate/ddp.yaml or deepspeed_zero2.yaml for LoRA")
     if cfg.batch_rows < accelerator.num_processes:
         raise ParamsError(f"train.batch_tokens: {cfg.batch_rows} rows per batch cannot be split over {accelerator.num_processes} processes")
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
@@ -158,13 +183,15 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
         echo(f"resuming from checkpoint {resume.name} (step {state['step']} of {cfg.max_steps})")
 
     def validate(step: int) -> float:
-        val, by_capability = evaluate_loss(accelerator.unwrap_model(model), val_set, cfg.batch_rows, accelerator)
+        """On every process (each scores a share); the main one records and logs."""
+        val, by_capability = evaluate_loss(model, val_set, cfg.batch_rows, accelerator)
         result.val_history.append({"step": step, "val_loss": round(val, 5)})
         result.capability_history.append({"step": step, **{c: round(v, 5) for c, v in by_capability.items()}})
-        log({"val_loss": val, **{f"val_loss.{c}": v for c, v in by_capability.items()}}, step)
+        if accelerator.is_main_process:
+            log({"val_loss": val, **{f"val_loss.{c}": v for c, v in by_capability.items()}}, step)
         return val
 
-    if result.resumed_from_step == 0 and accelerator.is_main_process:
+    if result.resumed_from_step == 0:
         validate(0)  # where each capability starts: the reference of its learning speed
     schedule = BatchSchedule(train_set.rows, cfg.batch_rows, cfg.seed)
     rank, world = accelerator.process_index, accelerator.num_processes
@@ -172,31 +199,33 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
     started, tokens_seen = time.perf_counter(), 0
     for step in range(result.resumed_from_step + 1, cfg.max_steps + 1):
         step_loss = 0.0
-        for micro in range(cfg.grad_accum):
-            rows = schedule.rows_for((step - 1) * cfg.grad_accum + micro)[rank::world]
+        micro_rows = [schedule.rows_for((step - 1) * cfg.grad_accum + micro) for micro in range(cfg.grad_accum)]
+        targets = max(1, sum(target_count(train_set, rows) for rows in micro_rows))  # global: every process counts the same
+        for rows in micro_rows:
+            rows = rows[rank::world]
             batch = {k: v.to(accelerator.device) for k, v in collate(train_set, rows).items()}
             with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss)
+                loss = model(**batch, use_cache=False, num_items_in_batch=targets).loss  # summed / the step's targets
+                # DDP averages gradients over processes and accelerate divides by grad_accum: undo both
+                accelerator.backward(loss * world * cfg.grad_accum)
                 if accelerator.sync_gradients and cfg.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 optimizer.step()
                 if accelerator.sync_gradients:
                     scheduler.step()
                 optimizer.zero_grad()
-            step_loss += loss.item() / cfg.grad_accum
+            step_loss += loss.item()
             tokens_seen += len(rows) * cfg.max_length * world
-        step_loss = accelerator.reduce(torch.tensor(step_loss, device=accelerator.device), "mean").item()
+        step_loss = accelerator.reduce(torch.tensor(step_loss, device=accelerator.device), "sum").item()
         elapsed = time.perf_counter() - started
         result.train_history.append({"step": step, "loss": round(step_loss, 5)})
         if accelerator.is_main_process:
             log({"train_loss": step_loss, "lr": scheduler.get_last_lr()[0], "tokens_per_s": tokens_seen / elapsed}, step)
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            val = validate(step)
             if accelerator.is_main_process:
-                val = validate(step)
                 echo(f"step {step}/{cfg.max_steps}  loss {step_loss:.4f}  val {val:.4f}  lr {scheduler.get_last_lr()[0]:.2e}  "
                      f"{tokens_seen / elapsed:,.0f} tok/s")
-            accelerator.wait_for_everyone()
         if step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
             save_checkpoint(accelerator, checkpoint_dir, step, result, cfg.keep_checkpoints)
 
@@ -206,6 +235,7 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
     result.train_loss = result.train_history[-1]["loss"] if result.train_history else float("nan")
     result.val_loss = result.val_history[-1]["val_loss"] if result.val_history else float("nan")
     accelerator.wait_for_everyone()
+    result.state_dict = accelerator.get_state_dict(model)  # collective: gathers a sharded (FSDP, ZeRO-3) model whole
     return accelerator, accelerator.unwrap_model(model), result
 
 

@@ -1,14 +1,15 @@
 """Conversations -> token ids and labels -> packed training sequences.
 
-- `render_with_spans` writes a conversation as the chat template does and returns, for every
-  `loss: true` assistant turn, the character span of its content plus its end-of-turn marker.
-  (`tests/test_train_data.py` checks the text equals `tokenizer.apply_chat_template`.)
-- `encode` tokenizes with offsets and sets `labels = input_ids` exactly on the tokens inside those
-  spans, -100 elsewhere: the loss is on trainable assistant turns and their end-of-turn token only.
-- `pack` places whole conversations into rows of `max_length` (first fit, longest first); only a
-  conversation longer than a row is cut. Every row carries segment ids; `collate` turns them into a
-  block-diagonal causal attention mask and per-segment position ids, so no token attends across
-  conversations. Padding is what first-fit leaves over (`padding_fraction` in the metrics).
+- `encode` renders a conversation through the tokenizer's chat template (`ChatFormat`), tokenizes it
+  with offsets and sets `labels = input_ids` exactly on the tokens of `loss: true` assistant turns and
+  their end-of-turn token, -100 elsewhere. BOS is added the way the tokenizer declares it.
+- `pack` places whole conversations into rows of `max_length` (first fit, longest first). A
+  conversation longer than a row is cut at turn boundaries into pieces that each begin with its context
+  (everything before the first assistant turn: the system turn with the tools, the first user turn), so
+  no turn is learned without the tools in view; `truncate` keeps the first piece only.
+- `collate` gives ids, labels and per-piece position ids, with no attention mask: transformers builds the
+  block-diagonal causal mask from positions that restart at 0 (eager, SDPA), and flash attention runs
+  variable-length kernels on them, so no token attends across pieces.
 """
 
 from __future__ import annotations
@@ -18,36 +19,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from agentflan.data.prompts import render_system
 from agentflan.data.schema import CAPABILITIES, Conversation
-from agentflan.training.chat_template import IM_END, TURN_SUFFIX, turn_prefix
+from agentflan.training.chat_format import ChatFormat
 
 IGNORE = -100
-
-
-def render_with_spans(conv: Conversation) -> tuple[str, list[tuple[int, int, str | None]]]:
-    """The chat-template text of a conversation and the (start, end, capability) spans the loss covers."""
-    tools = conv.tools_openai()
-    parts: list[str] = []
-    spans: list[tuple[int, int, str | None]] = []
-    pos = 0
-
-    def add(text: str) -> None:
-        nonlocal pos
-        parts.append(text)
-        pos += len(text)
-
-    if tools and (not conv.turns or conv.turns[0].role != "system"):
-        add(turn_prefix("system") + render_system("", conv.tools) + TURN_SUFFIX)
-    for turn in conv.turns:
-        add(turn_prefix(turn.role))
-        content = render_system(turn.content, conv.tools) if (turn.role == "system" and tools) else turn.content
-        start = pos
-        add(content)
-        if turn.trainable:
-            spans.append((start, pos + len(IM_END), turn.capability))
-        add(TURN_SUFFIX)
-    return "".join(parts), spans
 
 
 @dataclass
@@ -55,26 +30,41 @@ class Encoded:
     input_ids: list[int]
     labels: list[int]
     capabilities: list[int] | None = None  # per token: the index in CAPABILITIES of its turn's label, or -1
+    message_starts: list[int] = field(default_factory=list)  # token index where each message begins
+    roles: list[str] = field(default_factory=list)
 
     @property
     def trainable(self) -> int:
         return sum(1 for x in self.labels if x != IGNORE)
 
+    @property
+    def context_end(self) -> int:
+        """Tokens before the first assistant turn: the context every piece of a long conversation repeats."""
+        return next((s for s, r in zip(self.message_starts, self.roles) if r == "assistant"), len(self.input_ids))
 
-def encode(tokenizer, conv: Conversation) -> Encoded:
-    text, spans = render_with_spans(conv)
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    labels = [IGNORE] * len(enc["input_ids"])
-    capabilities = [-1] * len(enc["input_ids"])
+
+def encode(fmt: ChatFormat, conv: Conversation) -> Encoded:
+    rendered = fmt.render_with_spans(conv)
+    bos = fmt.bos(rendered.text)
+    enc = fmt.tokenizer(rendered.text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = bos + list(enc["input_ids"]), [(0, 0)] * len(bos) + list(enc["offset_mapping"])
+    labels = [IGNORE] * len(ids)
+    capabilities = [-1] * len(ids)
+    spans = rendered.spans
     span_i = 0
-    for i, (start, end) in enumerate(enc["offset_mapping"]):
+    for i, (start, end) in enumerate(offsets):
         while span_i < len(spans) and start >= spans[span_i][1]:
             span_i += 1
         if span_i < len(spans) and spans[span_i][0] <= start and end <= spans[span_i][1] and end > start:
-            labels[i] = enc["input_ids"][i]
+            labels[i] = ids[i]
             capability = spans[span_i][2]
             capabilities[i] = CAPABILITIES.index(capability) if capability in CAPABILITIES else -1
-    return Encoded(list(enc["input_ids"]), labels, capabilities)
+    starts, t = [], 0
+    for char_start in rendered.message_starts:  # the first token that begins at or after the message's first character
+        while t < len(ids) and (offsets[t][0] < char_start or (t < len(bos) and char_start > 0)):
+            t += 1
+        starts.append(0 if char_start == 0 else t)
+    return Encoded(ids, labels, capabilities, starts, rendered.roles)
 
 
 @dataclass
@@ -87,7 +77,9 @@ class Packed:
     positions: list[list[int]]
     capabilities: list[list[int]] = field(default_factory=list)  # per token, as in `Encoded`
     documents: int = 0
-    split_documents: int = 0  # conversations that continue from one row into the next
+    split_documents: int = 0  # conversations longer than a row, learned in pieces (or truncated)
+    dropped_documents: int = 0  # conversations whose context alone is longer than a row: not learned
+    dropped_trainable_tokens: int = 0  # trainable tokens lost to truncation and dropping
     pad_tokens: int = 0
 
     @property
@@ -107,33 +99,54 @@ class Packed:
         return sum(1 for row in self.labels for x in row if x != IGNORE)
 
 
-def _pieces(enc: Encoded, max_length: int, boundary_id: int | None) -> list[tuple[list[int], list[int], list[int]]]:
-    """A conversation as one piece, or several when it is longer than a row.
+Piece = tuple[list[int], list[int], list[int]]  # ids, labels, capabilities
 
-    Cuts fall on a turn boundary (a `boundary_id` token, never trained on) where one fits in the row;
-    a cut inside a turn drops the label of the continuation's first token, which would otherwise be
-    predicted from the previous segment in the row.
+
+def _pieces(enc: Encoded, max_length: int, mode: str) -> list[Piece]:
+    """A conversation as one piece, or, when longer than a row, pieces that each start with its context.
+
+    The turns after the context are grouped greedily into pieces of at most `max_length` tokens with the
+    context in front; a piece ends before a user or tool turn where it can, so each piece starts with the
+    question its first reply answers. A turn too long for a piece on its own is cut at the row's end. A
+    conversation whose context alone fills a row cannot be learned with its tools in view: no pieces.
     """
-    out, offset, n = [], 0, len(enc.input_ids)
-    caps = enc.capabilities or [-1] * n
-    while offset < n:
-        end = min(offset + max_length, n)
-        if end < n and boundary_id is not None:
-            cut = max((p for p in range(offset + 1, end + 1) if p < n and enc.input_ids[p] == boundary_id), default=None)
-            end = cut or end
-        labels = enc.labels[offset:end]
-        if offset and enc.input_ids[offset] != boundary_id:
-            labels = [IGNORE] + labels[1:]
-        out.append((enc.input_ids[offset:end], labels, caps[offset:end]))
-        offset = end
-    return out
+    n, caps = len(enc.input_ids), enc.capabilities or [-1] * len(enc.input_ids)
+    if n <= max_length:
+        return [(enc.input_ids, enc.labels, caps)]
+    ctx = enc.context_end
+    if ctx >= max_length:
+        return []
+    bounds = [s for s in enc.message_starts if s >= ctx] + [n]
+    turns = [(a, b, role) for (a, b), role in zip(zip(bounds, bounds[1:]), enc.roles[-len(bounds) + 1:]) if b > a]
+    room = max_length - ctx
+    groups: list[list[tuple[int, int, str]]] = [[]]
+    for turn in turns:
+        size = sum(b - a for a, b, _ in groups[-1])
+        if groups[-1] and size + turn[1] - turn[0] > room:
+            carry = []
+            if turn[2] == "assistant" and len(groups[-1]) > 1 and groups[-1][-1][2] != "assistant" \
+                    and groups[-1][-1][1] - groups[-1][-1][0] + turn[1] - turn[0] <= room:
+                carry = [groups[-1].pop()]  # the question travels with its reply
+            groups.append(carry)
+        groups[-1].append(turn)
+    pieces = []
+    for k, group in enumerate(groups):
+        ids, labels, piece_caps = list(enc.input_ids[:ctx]), [IGNORE] * ctx, [-1] * ctx
+        for a, b, _ in group:
+            ids += enc.input_ids[a:b]
+            labels += enc.labels[a:b]
+            piece_caps += caps[a:b]
+        pieces.append((ids[:max_length], labels[:max_length], piece_caps[:max_length]))
+        if mode == "truncate":
+            break
+    return pieces
 
 
-def pack(encoded: Iterable[Encoded], max_length: int, pad_id: int, boundary_id: int | None = None) -> Packed:
-    """First-fit-decreasing packing of whole conversations into rows of `max_length`.
+def pack(encoded: Iterable[Encoded], max_length: int, pad_id: int, long_conversations: str = "repeat_context") -> Packed:
+    """First-fit-decreasing packing of conversations into rows of `max_length`.
 
-    A conversation longer than a row is cut into pieces, at turn boundaries where possible (counted
-    in `split_documents`); each piece is its own segment, so it attends only to itself.
+    A conversation longer than a row becomes pieces (`_pieces`; counted in `split_documents`, those that
+    cannot keep their context in `dropped_documents`); each piece is its own segment with positions from 0.
     """
     out = Packed([], [], [], [])
     pieces: list[tuple[list[int], list[int], list[int]]] = []
@@ -141,8 +154,10 @@ def pack(encoded: Iterable[Encoded], max_length: int, pad_id: int, boundary_id: 
         if not enc.input_ids:
             continue
         out.documents += 1
-        parts = _pieces(enc, max_length, boundary_id)
-        out.split_documents += len(parts) > 1
+        parts = _pieces(enc, max_length, long_conversations)
+        out.split_documents += len(enc.input_ids) > max_length and bool(parts)
+        out.dropped_documents += not parts
+        out.dropped_trainable_tokens += enc.trainable - sum(1 for p in parts for x in p[1] if x != IGNORE)
         pieces.extend(parts)
     order = sorted(range(len(pieces)), key=lambda i: (-len(pieces[i][0]), i))  # stable: deterministic rows
     rows: list[list[int]] = []  # piece indices per row
@@ -174,25 +189,22 @@ def pack(encoded: Iterable[Encoded], max_length: int, pad_id: int, boundary_id: 
         out.labels.append(labels + [IGNORE] * pad)
         out.capabilities.append(caps + [-1] * pad)
         out.segments.append(segs + [0] * pad)
-        out.positions.append(poss + [0] * pad)
+        out.positions.append(poss + list(range(pad)))  # padding is a sequence of its own, after every real token
     return out
 
 
 def collate(packed: Packed, rows: list[int]):
-    """Tensors for the given rows: ids, labels, a 4D block-diagonal causal mask and position ids."""
+    """Tensors for the given rows: ids, labels and position ids (no mask: positions mark the pieces)."""
     import torch
 
-    input_ids = torch.tensor([packed.input_ids[r] for r in rows])
-    labels = torch.tensor([packed.labels[r] for r in rows])
-    segments = torch.tensor([packed.segments[r] for r in rows])
-    positions = torch.tensor([packed.positions[r] for r in rows])
-    length = input_ids.shape[1]
-    causal = torch.ones(length, length, dtype=torch.bool).tril()
-    same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, :, None] > 0)
-    allowed = same & causal
-    allowed |= torch.eye(length, dtype=torch.bool)  # padding rows attend to themselves (no NaN rows)
-    mask = torch.zeros(allowed.shape, dtype=torch.float32).masked_fill(~allowed, torch.finfo(torch.float32).min)
-    return {"input_ids": input_ids, "labels": labels, "attention_mask": mask[:, None], "position_ids": positions}
+    return {"input_ids": torch.tensor([packed.input_ids[r] for r in rows]),
+            "labels": torch.tensor([packed.labels[r] for r in rows]),
+            "position_ids": torch.tensor([packed.positions[r] for r in rows])}
+
+
+def target_count(packed: Packed, rows: list[int]) -> int:
+    """Labelled tokens the given rows contribute to the loss (labels are shifted: position 0 predicts nothing)."""
+    return sum(1 for r in rows for x in packed.labels[r][1:] if x != IGNORE)
 
 
 def unigram_loss(train: Packed, validation: Packed, vocab_size: int) -> float:

@@ -1,8 +1,10 @@
 """Tokenizers: a byte-level BPE trained on the corpus (for the built-in tiny model), or the base model's.
 
-Either way the tokenizer carries `chat_template.CHAT_TEMPLATE` and its special tokens, so
-`AutoTokenizer.from_pretrained(model_dir).apply_chat_template(messages, tools=...)` renders
-conversations exactly as training saw them.
+`model.chat_template: auto` keeps a base model's own chat template, so the tuned model is trained in the
+format it is served in; ChatML (`chat_template.CHAT_TEMPLATE`, its turn markers added as special tokens) is
+used for the tiny model, for a base without a template, or when params ask for it. Either way
+`AutoTokenizer.from_pretrained(model_dir).apply_chat_template(messages, tools=...)` renders conversations
+exactly as training saw them.
 """
 
 from __future__ import annotations
@@ -28,12 +30,22 @@ def train_bpe(texts: Iterable[str], vocab_size: int):
     return fast
 
 
-def with_chat_template(tokenizer):
-    """A base model's tokenizer with our chat template and turn markers (added as special tokens if missing)."""
-    missing = [t for t in (IM_START, IM_END) if t not in tokenizer.get_vocab()]
-    if missing:
-        tokenizer.add_special_tokens({"additional_special_tokens": missing})
+def prepare(tokenizer, chat_template: str) -> list[int]:
+    """Give a base model's tokenizer its training format; returns the ids of tokens added to its vocabulary.
+
+    `auto` keeps the tokenizer's own template when it has one; otherwise (or with `chatml`) ChatML is set
+    and its turn markers are added as special tokens where the vocabulary lacks them. A pad token is set
+    when there is none (the EOS: padding is never attended to nor trained on).
+    """
+    added: list[int] = []
+    if chat_template == "chatml" or not getattr(tokenizer, "chat_template", None):
+        missing = [t for t in (IM_START, IM_END) if t not in tokenizer.get_vocab()]
+        if missing:
+            tokenizer.add_special_tokens({"additional_special_tokens": missing})
+            added = tokenizer.convert_tokens_to_ids(missing)
+        tokenizer.chat_template = CHAT_TEMPLATE
+        if tokenizer.eos_token is None:
+            tokenizer.eos_token = IM_END
     if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token or IM_END
-    tokenizer.chat_template = CHAT_TEMPLATE
-    return tokenizer
+        tokenizer.pad_token = tokenizer.eos_token
+    return added

@@ -1,0 +1,124 @@
+"""The evaluation report: matplotlib figures and one static HTML page that opens offline (no scripts or
+styles from the internet), with the run's params and data hashes. Written by the evaluate stage next to
+its metrics and logged to its MLflow run, so the MLflow UI shows the same figures beside the metrics.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from agentflan.data.schema import CAPABILITIES
+
+FIGURES = {
+    "agent_h.png": "Agent-H per category (chat protocol), with 95% bootstrap intervals",
+    "capabilities.png": "Share of trainable tokens per capability: decomposed, balanced, final training split",
+    "loss.png": "Training and validation loss",
+    "val_loss_by_capability.png": "Validation loss per capability (the learning speed behind mix.*)",
+}
+# Loaded after the page: marks each figure that decoded (a check for people and for the browser test).
+CHECK = ("<script>window.addEventListener('load',function(){var i=document.images,n=0;for(var k=0;k<i.length;k++)"
+         "{if(i[k].complete&&i[k].naturalWidth>0)n++;}document.body.setAttribute('data-figures-loaded',n+'/'+i.length);});"
+         "</script>")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "font.size": 9, "svg.hashsalt": "agentflan"})
+    return plt
+
+
+def agent_h_figure(intervals: dict[str, dict[str, Any]], path: Path) -> None:
+    plt = _pyplot()
+    names = list(intervals)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
+    for y, name in enumerate(names):
+        c = intervals[name]
+        color = "#3b75af" if c["metric"] == "hscore" else "#d1742f"
+        ax.barh(y, c["value"], color=color, alpha=0.85)
+        ax.errorbar(c["value"], y, xerr=[[c["value"] - c["low"]], [c["high"] - c["value"]]], color="black", capsize=3)
+        ax.text(1.01, y, f"{c['value']:.2f} [{c['low']:.2f}, {c['high']:.2f}] n={c['samples']}", va="center", fontsize=8)
+    ax.set_yticks(range(len(names)), [f"{n} ({intervals[n]['metric']})" for n in names])
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_xlabel("HScore (plain answer expected) / tool-name accuracy (call expected)")
+    fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def capabilities_figure(stages: dict[str, dict[str, float]], path: Path) -> None:
+    """`stages`: stage name -> {capability: trainable tokens}; drawn as shares side by side."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    width = 0.8 / max(1, len(stages))
+    for k, (stage, tokens) in enumerate(stages.items()):
+        total = sum(tokens.values()) or 1
+        shares = [tokens.get(c, 0) / total for c in CAPABILITIES]
+        ax.bar([i + k * width for i in range(len(CAPABILITIES))], shares, width, label=f"{stage} ({total:,.0f} tokens)")
+    ax.set_xticks([i + width * (len(stages) - 1) / 2 for i in range(len(CAPABILITIES))], [c.replace("_", "\n") for c in CAPABILITIES])
+    ax.set_ylabel("share of trainable tokens")
+    ax.legend(fontsize=8)
+    fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def loss_figure(train: list[dict[str, float]], val: list[dict[str, float]], unigram: float | None, path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.plot([r["step"] for r in train], [r["loss"] for r in train], lw=0.8, label="train loss")
+    ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="validation loss")
+    if unigram is not None:
+        ax.axhline(unigram, color="grey", ls="--", lw=0.8, label="unigram baseline (validation)")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.legend(fontsize=8)
+    fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def capability_loss_figure(history: list[dict[str, float]], path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for c in CAPABILITIES:
+        points = [(r["step"], r[c]) for r in history if r.get(c) is not None]
+        if points:
+            ax.plot(*zip(*points), "o-", ms=3, label=c)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("validation loss")
+    ax.legend(fontsize=8)
+    fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def page(title: str, headline: list[tuple[str, Any]], params: list[tuple[str, Any]], hashes: list[tuple[str, Any]]) -> str:
+    figures = "".join(f'<figure><img src="{name}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
+                      "</figcaption></figure>" for name, caption in FIGURES.items())
+    style = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#222}table{border-collapse:collapse;"
+             "font-size:.85rem}th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}th{background:#f4f4f4}"
+             "figure{margin:1.5rem 0}img{max-width:100%}figcaption{font-size:.85rem;color:#555}")
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<h2>Headline (chat protocol)</h2>{_table(headline)}<h2>Figures</h2>{figures}"
+            f"<h2>Data and model hashes</h2>{_table(hashes)}<h2>Params</h2>{_table(params)}{CHECK}</body></html>\n")
+
+
+def write(out: Path, *, intervals, capability_tokens, train_history, val_history, capability_history, unigram,
+          headline, params, hashes, title="agentflan evaluation report") -> list[Path]:
+    """All figures and `index.html` into `out` (created); returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    agent_h_figure(intervals, out / "agent_h.png")
+    capabilities_figure(capability_tokens, out / "capabilities.png")
+    loss_figure(train_history, val_history, unigram, out / "loss.png")
+    capability_loss_figure(capability_history, out / "val_loss_by_capability.png")
+    (out / "index.html").write_text(page(title, headline, params, hashes))
+    return [out / name for name in (*FIGURES, "index.html")]
