@@ -1,0 +1,76 @@
+"""Experiments in parallel: three queued `dvc exp run`s, two workers, one real `mlflow server` (sqlite
+backend, local artifact root, 127.0.0.1 on a free port) that every worker tracks into."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import mlflow
+import pytest
+from conftest import BIN, make_project, run, small_demo
+
+pytestmark = pytest.mark.e2e
+EXPERIMENTS = {"reasoning-03": "mix.reasoning=0.3", "reasoning-06": "mix.reasoning=0.6", "general-05": "mix.general=0.5"}
+
+
+@pytest.fixture
+def server(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+                             "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", "1"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{uri}/health", timeout=2)
+            break
+        except OSError:
+            assert proc.poll() is None and time.time() < deadline, (tmp_path / "server.log").read_text()[-3000:]
+            time.sleep(1)
+    yield uri
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+    log.close()
+
+
+def test_three_queued_experiments_on_two_workers_all_land_on_the_server(tmp_path, server):
+    repo = make_project(tmp_path / "repo", small_demo)
+    env = {"MLFLOW_TRACKING_URI": server}
+    run(["dvc", "repro"], repo, env)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "baseline"], repo)
+    for name, change in EXPERIMENTS.items():
+        run(["dvc", "exp", "run", "--queue", "-n", name, "-S", change], repo, env)
+    run(["dvc", "queue", "start", "-j", "2"], repo, env)
+    deadline = time.time() + 1500
+    while True:
+        status = run(["dvc", "queue", "status"], repo, env).stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        assert time.time() < deadline, status
+        time.sleep(5)
+    assert status.count("Success") == 3, status
+    shown = run(["dvc", "exp", "show", "--csv"], repo, env).stdout
+    assert all(name in shown for name in EXPERIMENTS), shown
+
+    client = mlflow.MlflowClient(server)
+    experiment = client.get_experiment_by_name("agentflan")
+    for name in EXPERIMENTS:
+        evaluations = client.search_runs([experiment.experiment_id],
+                                         f"tags.dvc_exp_name = '{name}' and tags.`agentflan.pipeline.stage` = 'evaluate'")
+        assert len(evaluations) == 1, name
+        assert "hscore" in evaluations[0].data.metrics
+        versions = client.search_model_versions("name = 'agentflan'")
+        assert sum(v.tags.get("dvc_exp_name") == name for v in versions) == 1, name
+    parents = client.search_runs([experiment.experiment_id], "tags.dvc_exp_name != ''")
+    assert len({r.data.tags.get("mlflow.parentRunId") for r in parents if r.data.tags.get("mlflow.parentRunId")}) == 3
