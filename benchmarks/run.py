@@ -9,6 +9,11 @@ and noisy). Writes `benchmarks/results/<name>.json` and the table `benchmarks/re
   records/s ratio and peak memory (each run in its own process, peak RSS from the kernel).
 - generation: batched greedy generation (`evaluation.generation.complete`, batch 20) against one
   sample at a time, same model and prompts (the model `dvc repro` trained).
+- training: our loop (first-fit packing by position ids) against TRL's `SFTTrainer` (padding-free best-fit
+  packing, `packing_strategy="bfd"`) and `transformers.Trainer` with per-batch padding: the same tiny model
+  (same initial weights), the same encoded conversations of `data/final/train.jsonl` with the same labels,
+  about 4,096 tokens per optimizer step, the same number of steps; tokens/s, trainable tokens/s and
+  the padding each one computes on. Needs `pip install -e '.[bench]'` (TRL).
 - pipeline: a no-op `dvc repro` against `dvc status` (both read the whole dvc.lock).
 """
 
@@ -111,6 +116,90 @@ def generation() -> dict:
             "batched_20_s": round(timings[20], 2), "speedup": round(speedup, 2), "targets": {"speedup >= 4": speedup >= 4}}
 
 
+def training(steps: int = 40) -> dict:
+    sys.path.insert(0, str(ROOT / "src"))
+    import torch
+    from datasets import Dataset
+    from transformers import Trainer, TrainingArguments
+    from trl import SFTConfig, SFTTrainer
+
+    from agentflan.config import load_params
+    from agentflan.data.jsonio import read_conversations
+    from agentflan.training.chat_format import ChatFormat
+    from agentflan.training.chat_template import chatml_text
+    from agentflan.training.loop import train
+    from agentflan.training.model import build_tiny
+    from agentflan.training.packing import IGNORE, encode, pack
+    from agentflan.training.tokenizer import train_bpe
+
+    params = load_params(ROOT / "params.yaml")
+    cfg = params.train.model_copy(update={"max_steps": steps, "eval_every": 10**6, "checkpoint_every": 10**6,
+                                          "warmup_steps": 2, "mixed_precision": "no"})
+    convs = list(read_conversations(ROOT / params.paths["train"]))
+    tokenizer = train_bpe((chatml_text(c) for c in convs), params.model.tiny.vocab_size)
+    fmt = ChatFormat.of(tokenizer)
+    encoded = [e for e in (encode(fmt, c) for c in convs) if len(e.input_ids) <= cfg.max_length]  # all fit whole: same data for all
+    packed = pack(encoded, cfg.max_length, tokenizer.pad_token_id)
+    dataset = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in encoded])
+    mean_len = sum(len(e.input_ids) for e in encoded) / len(encoded)
+    padded_batch = max(1, round(cfg.batch_tokens / mean_len))  # rows per step for the padded baseline: the same tokens
+
+    def fresh():
+        torch.manual_seed(cfg.seed)
+        return build_tiny(tokenizer, params.model.tiny)
+
+    counted = {"tokens": 0, "trainable": 0, "real": 0}
+
+    def counting(collate):
+        def wrapped(features):
+            batch = collate(features)
+            counted["real"] += sum(len(f["input_ids"]) for f in features)
+            counted["tokens"] += batch["input_ids"].numel()
+            counted["trainable"] += int((batch["labels"][:, 1:] != IGNORE).sum())
+            return batch
+        return wrapped
+
+    def pad_collate(features):  # per-batch padding to the longest row of the batch
+        longest = max(len(f["input_ids"]) for f in features)
+        ids = [f["input_ids"] + [tokenizer.pad_token_id] * (longest - len(f["input_ids"])) for f in features]
+        labels = [f["labels"] + [IGNORE] * (longest - len(f["labels"])) for f in features]
+        mask = [[1] * len(f["input_ids"]) + [0] * (longest - len(f["input_ids"])) for f in features]
+        return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        _, _, result = train(fresh(), packed, pack(encoded[:8], cfg.max_length, tokenizer.pad_token_id), cfg, Path(tmp, "ours"),
+                             echo=lambda s: None)
+        trainable = packed.trainable_tokens / packed.rows * cfg.batch_rows * steps  # rows are drawn uniformly
+        tokens = cfg.batch_rows * cfg.max_length * steps
+        rows["ours (first-fit packing, position ids)"] = {"wall_s": result.wall_s, "tokens": tokens, "trainable": trainable,
+                                                          "real": tokens * (1 - packed.padding_fraction)}
+        common = {"max_steps": steps, "learning_rate": cfg.lr, "warmup_steps": 2, "weight_decay": cfg.weight_decay,
+                  "lr_scheduler_type": "cosine", "logging_steps": 10**6, "save_strategy": "no", "report_to": [],
+                  "use_cpu": True, "seed": cfg.seed, "dataloader_num_workers": 0, "disable_tqdm": True}
+        counted.update(tokens=0, trainable=0, real=0)
+        trainer = Trainer(model=fresh(), args=TrainingArguments(output_dir=str(Path(tmp, "hf")), per_device_train_batch_size=padded_batch,
+                                                                remove_unused_columns=False, **common),
+                          train_dataset=dataset, data_collator=counting(pad_collate))
+        hf = trainer.train().metrics["train_runtime"]
+        rows["transformers.Trainer (per-batch padding)"] = dict(counted, wall_s=hf)
+        counted.update(tokens=0, trainable=0, real=0)
+        sft = SFTTrainer(model=fresh(), processing_class=tokenizer, train_dataset=dataset,
+                         args=SFTConfig(output_dir=str(Path(tmp, "trl")), packing=True, packing_strategy="bfd", max_length=cfg.max_length,
+                                        per_device_train_batch_size=cfg.batch_rows, **common))
+        sft.data_collator = counting(sft.data_collator)
+        trl_s = sft.train().metrics["train_runtime"]
+        rows["TRL SFTTrainer (padding-free, bfd packing)"] = dict(counted, wall_s=trl_s)
+    ours = rows["ours (first-fit packing, position ids)"]
+    out = {"steps": steps, "model_parameters": sum(p.numel() for p in fresh().parameters()), "rows": []}
+    for name, r in rows.items():
+        out["rows"].append({"trainer": name, "wall_s": round(r["wall_s"], 1), "tokens_per_s": round(r["tokens"] / r["wall_s"]),
+                            "trainable_tokens_per_s": round(r["trainable"] / r["wall_s"]),
+                            "trainable_tokens_per_s_vs_ours": round((r["trainable"] / r["wall_s"]) / (ours["trainable"] / ours["wall_s"]), 3),
+                            "padding_share": round(1 - r["real"] / max(1, r["tokens"]), 4)})
+    return out
+
+
 def pipeline() -> dict:
     dvc = str(Path(PYTHON).parent / "dvc")
     subprocess.run([dvc, "status"], cwd=ROOT, check=True, capture_output=True)  # warm caches
@@ -119,18 +208,24 @@ def pipeline() -> dict:
     return {"dvc_status_s": round(status_s, 2), "noop_repro_s": round(noop_s, 2), "noop_repro_vs_status": round(noop_s / status_s, 2)}
 
 
-BENCHMARKS = {"streaming": streaming, "generation": generation, "pipeline": pipeline}
+BENCHMARKS = {"streaming": streaming, "generation": generation, "training": training, "pipeline": pipeline}
 
 
 def table() -> str:
-    lines = ["# Benchmark results", "", f"Reproduce: `python benchmarks/run.py` (machine of the last run below).", ""]
+    lines = ["# Benchmark results", "", "Reproduce: `python benchmarks/run.py` (machine of the last run below).", ""]
     for name in BENCHMARKS:
         path = RESULTS / f"{name}.json"
         if not path.exists():
             continue
         r = json.loads(path.read_text())
         lines += [f"## {name} ({r['machine']}, {r['date']})", ""]
-        if name == "streaming":
+        if name == "training":
+            lines += [f"{r['steps']} optimizer steps of about 4,096 tokens, {r['model_parameters']:,}-parameter tiny Llama, CPU.", "",
+                      "| trainer | wall s | tokens/s | trainable tokens/s | trainable tokens/s vs ours | padding computed on |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {x['trainer']} | {x['wall_s']} | {x['tokens_per_s']:,} | {x['trainable_tokens_per_s']:,} | "
+                      f"{x['trainable_tokens_per_s_vs_ours']} | {x['padding_share']} |" for x in r["rows"]]
+        elif name == "streaming":
             lines += ["| records | file MB | orjson s | orjson peak MiB | convert s | convert peak MiB | throughput vs orjson |",
                       "|---|---|---|---|---|---|---|"]
             lines += [f"| {x['records']:,} | {x['file_mb']} | {x['orjson_s']} | {x['orjson_peak_mib']} | {x['convert_s']} | "
