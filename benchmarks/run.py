@@ -14,6 +14,9 @@ and noisy). Writes `benchmarks/results/<name>.json` and the table `benchmarks/re
   (same initial weights), the same encoded conversations of `data/final/train.jsonl` with the same labels,
   about 4,096 tokens per optimizer step, the same number of steps; tokens/s, trainable tokens/s and
   the padding each one computes on. Needs `pip install -e '.[bench]'` (TRL).
+- gx: the share of each data stage's time spent in Great Expectations (`gx_validation_s` against
+  `stage_s`, which every stage logs to its MLflow run), from `dvc repro` of the data stages in a fresh
+  clone, on the demo at its default size and at 20,000 ToolBench trajectories.
 - pipeline: a no-op `dvc repro` against `dvc status` (both read the whole dvc.lock).
 """
 
@@ -200,6 +203,37 @@ def training(steps: int = 40) -> dict:
     return out
 
 
+def gx(trajectories: tuple[int, ...] = (600, 20_000)) -> dict:
+    """Per data stage, the share of its time in Great Expectations, on the demo with `demo.toolbench` set to
+    each size (a fresh clone of this repository per size, tracked into a temporary MLflow store)."""
+    import mlflow
+    import yaml
+
+    stages = ["demo", "convert", "benchmark", "decompose", "balance", "negatives"]
+    rows = []
+    for n in trajectories:
+        with tempfile.TemporaryDirectory() as tmp:
+            clone = Path(tmp, "repo")
+            subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+            params = yaml.safe_load((clone / "params.yaml").read_text())
+            params["demo"]["toolbench"] = n
+            (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+            uri = f"sqlite:///{tmp}/gx.db"
+            env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}"}
+            subprocess.run([str(Path(PYTHON).parent / "dvc"), "repro", "negatives"], cwd=clone, env=env, check=True, capture_output=True)
+            client = mlflow.MlflowClient(uri)
+            experiment = client.get_experiment_by_name("agentflan")
+            converted = json.loads((clone / "metrics/convert.json").read_text())["written"]
+            for name in stages[1:]:
+                m = client.search_runs([experiment.experiment_id], f"tags.`agentflan.pipeline.stage` = '{name}'", max_results=1)[0].data.metrics
+                rows.append({"trajectories": n, "conversations": converted, "stage": name, "stage_s": round(m["stage_s"], 2),
+                             "gx_validation_s": round(m["gx_validation_s"], 2), "gx_share": round(m["gx_validation_s"] / m["stage_s"], 3)})
+                print(rows[-1], flush=True)
+    largest = max(trajectories)
+    return {"rows": rows, "targets": {f"{r['stage']} at {largest:,} trajectories: gx share <= 0.10": r["gx_share"] <= 0.10
+                                      for r in rows if r["trajectories"] == largest}}
+
+
 def pipeline() -> dict:
     dvc = str(Path(PYTHON).parent / "dvc")
     subprocess.run([dvc, "status"], cwd=ROOT, check=True, capture_output=True)  # warm caches
@@ -208,7 +242,7 @@ def pipeline() -> dict:
     return {"dvc_status_s": round(status_s, 2), "noop_repro_s": round(noop_s, 2), "noop_repro_vs_status": round(noop_s / status_s, 2)}
 
 
-BENCHMARKS = {"streaming": streaming, "generation": generation, "training": training, "pipeline": pipeline}
+BENCHMARKS = {"streaming": streaming, "generation": generation, "training": training, "gx": gx, "pipeline": pipeline}
 
 
 def table() -> str:
@@ -225,6 +259,10 @@ def table() -> str:
                       "|---|---|---|---|---|---|"]
             lines += [f"| {x['trainer']} | {x['wall_s']} | {x['tokens_per_s']:,} | {x['trainable_tokens_per_s']:,} | "
                       f"{x['trainable_tokens_per_s_vs_ours']} | {x['padding_share']} |" for x in r["rows"]]
+        elif name == "gx":
+            lines += ["| trajectories | converted conversations | stage | stage s | in GX s | GX share |", "|---|---|---|---|---|---|"]
+            lines += [f"| {x['trajectories']:,} | {x['conversations']:,} | {x['stage']} | {x['stage_s']} | {x['gx_validation_s']} | "
+                      f"{x['gx_share']} |" for x in r["rows"]]
         elif name == "streaming":
             lines += ["| records | file MB | orjson s | orjson peak MiB | convert s | convert peak MiB | throughput vs orjson |",
                       "|---|---|---|---|---|---|---|"]

@@ -16,6 +16,18 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ["AGENTFLAN_EXPECTATIONS"] = str(ROOT / "expectations")
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri():
+    """`mlflow.set_tracking_uri` exports MLFLOW_TRACKING_URI; a test that calls it must not send the stages
+    of later tests' `dvc repro` subprocesses to its store."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES

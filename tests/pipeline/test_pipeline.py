@@ -72,6 +72,10 @@ def test_mlflow_groups_stages_under_one_pipeline_run(repo):
     convert = next(r for r in children if r.data.tags["agentflan.pipeline.stage"] == "convert")
     assert convert.data.params["convert.react_fraction"] == "0.1"
     assert convert.data.metrics["read"] == json.loads((repo / "metrics/convert.json").read_text())["read"]
+    for child in children:  # every stage logs its time and the part of it spent in Great Expectations
+        gx_s, stage_s = child.data.metrics["gx_validation_s"], child.data.metrics["stage_s"]
+        validates = child.data.tags["agentflan.pipeline.stage"] in ("demo", "convert", "benchmark", "decompose", "balance", "negatives")
+        assert 0 < gx_s < stage_s if validates else 0 <= gx_s <= stage_s, child.data.tags["agentflan.pipeline.stage"]
     assert len({r.data.tags["agentflan.pipeline_key"] for r in parents}) == len(parents)
     assert first.data.tags["agentflan.pipeline_key"].startswith("dvc:")  # keyed by the `dvc` process that ran it
     deadline = time.time() + 30  # the watcher ends each parent once its `dvc` process has exited

@@ -12,6 +12,7 @@ import contextlib
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from agentflan.config import Params, ParamsError, load_params
 from agentflan.data.jsonio import InputError, write_json
 from agentflan.pipeline.project import process_rank, workspace_root
 from agentflan.pipeline.tracking import TrackingUnavailable
-from agentflan.pipeline.validation import ValidationFailed
+from agentflan.pipeline.validation import ValidationFailed, seconds_spent
 
 
 @dataclass
@@ -96,12 +97,15 @@ def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageCont
         everything = params.model_dump(mode="json")
         with stage_run(name, {k: everything[k] for k in param_sections}, everything) as run:
             ctx = StageContext(name, params, run)
+            started = time.perf_counter()
             try:
                 yield ctx
             except BaseException:
                 _put_back_and_say(name)
                 raise
             keep(ctx)
+            # what the stage's work took, and how much of it was Great Expectations (MLflow only: timings vary)
+            run.log_metrics({"stage_s": time.perf_counter() - started, "gx_validation_s": seconds_spent()})
     except ValidationFailed as e:
         _put_back_and_say(name)
         print(e.report(), file=sys.stderr)

@@ -17,6 +17,12 @@ from typing import Any
 import pandas as pd
 
 EXAMPLES = 5
+_SPENT = [0.0]  # seconds inside `validate` in this process (GX import, context, suites, validation)
+
+
+def seconds_spent() -> float:
+    """Wall seconds this process has spent in `validate` so far (the stage logs it as `gx_validation_s`)."""
+    return _SPENT[0]
 
 
 class ValidationFailed(Exception):
@@ -80,6 +86,16 @@ def validate(frame: pd.DataFrame | list[dict[str, Any]], suite: str | Path | dic
 
     `parameters` fill the suite's `{"$PARAMETER": name}` values (e.g. a tolerance from params.yaml).
     """
+    import time
+
+    started = time.perf_counter()
+    try:
+        return _validate(frame, suite, id_column, parameters)
+    finally:
+        _SPENT[0] += time.perf_counter() - started
+
+
+def _validate(frame, suite, id_column: str, parameters: dict[str, Any] | None) -> ValidationSummary:
     if not isinstance(frame, pd.DataFrame):
         frame = pd.DataFrame(frame)
     spec = suite if isinstance(suite, dict) else load_suite_json(suite)
