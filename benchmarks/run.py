@@ -16,7 +16,7 @@ and noisy). Writes `benchmarks/results/<name>.json` and the table `benchmarks/re
   the padding each one computes on. Needs `pip install -e '.[bench]'` (TRL).
 - gx: the share of each data stage's time spent in Great Expectations (`gx_validation_s` against
   `stage_s`, which every stage logs to its MLflow run), from `dvc repro` of the data stages in a fresh
-  clone, on the demo at its default size and at 20,000 ToolBench trajectories.
+  clone, on the demo at its default size and at 20,000 and 100,000 ToolBench trajectories.
 - pipeline: a no-op `dvc repro` against `dvc status` (both read the whole dvc.lock).
 """
 
@@ -203,7 +203,7 @@ def training(steps: int = 40) -> dict:
     return out
 
 
-def gx(trajectories: tuple[int, ...] = (600, 20_000)) -> dict:
+def gx(trajectories: tuple[int, ...] = (600, 20_000, 100_000)) -> dict:
     """Per data stage, the share of its time in Great Expectations, on the demo with `demo.toolbench` set to
     each size (a fresh clone of this repository per size, tracked into a temporary MLflow store)."""
     import mlflow
