@@ -1,4 +1,4 @@
-"""The chat template: used in training, in evaluation and by users (`tokenizer.apply_chat_template`).
+"""The ChatML chat template (the tiny model's, and a base model's when it has none or params ask for it).
 
 ChatML turns. When `tools` are passed, they are rendered into the system turn exactly as
 `prompts.render_system` writes them (header, then one compact `prompts.tool_line` per tool), so the Agent-FLAN export
