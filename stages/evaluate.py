@@ -19,7 +19,8 @@ from agentflan.pipeline.tracking import client, find_run_by_tag, flatten
 with stage("evaluate", ("eval", "registry")) as s:  # the report shows every params section: dvc.yaml lists them all
     cfg = s.params.eval
     samples = list(read_records(s.path("benchmark"), Sample.from_dict))  # validated by the benchmark stage
-    benchmark_md5 = file_md5(s.path("benchmark"))
+    md5 = {k: file_md5(s.path(k)) for k in ("train", "validation", "benchmark")}  # the report and the registry tag them
+    benchmark_md5, commit = md5["benchmark"], git_commit()
     model, tokenizer = load(s.path("model"))
     preds = [p for protocol in PROTOCOLS
              for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, cfg.max_new_tokens, cfg.batch_size), protocol)]
@@ -36,8 +37,8 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
     final = read_json(s.path("negatives_metrics"))["train"]["tokens"]
     weights = file_sha256(s.path("model") / "model.safetensors")
     hashes = [(f"{x['path']} ({x['format']}) md5", x["md5"]) for x in read_json(s.path("convert_metrics"))["sources"]]
-    hashes += [(f"{s.path(k)} md5", file_md5(s.path(k))) for k in ("train", "validation", "benchmark")]
-    hashes += [("model.safetensors sha256", weights), ("git commit", git_commit())]
+    hashes += [(f"{s.path(k)} md5", digest) for k, digest in md5.items()]
+    hashes += [("model.safetensors sha256", weights), ("git commit", commit)]
     headline = [(k, metrics[k]) for k in ("hscore", "over_refusal_rate", "tool_name_accuracy_seen", "tool_name_accuracy_unseen",
                                           "call_format_validity", "argument_accuracy", "samples")]
     headline += [("val_loss (unigram baseline)", f"{train['val_loss']} ({train['unigram_val_loss']})")]
@@ -59,13 +60,13 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
                                      "tool_name_accuracy_unseen", "call_format_validity",
                                      "hallucinated_tool_rate", "argument_validity", "argument_accuracy",
                                      "over_refusal_rate")}
+    model_id = train_run.data.tags["model_id"]  # the transformers-flavor model the train run logged
     version = register(client(), registry.model_name, train_run.data.tags["model_uri"], train_run.info.run_id, {
-        **gated, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
-        "data.train.md5": file_md5(s.path("train")), "data.validation.md5": file_md5(s.path("validation")),
-        "weights.sha256": weights, "evaluate_run_id": s.run.run_id, BENCHMARK_TAG: benchmark_md5},
-        model_id=train_run.data.tags.get("model_id"))
+        **gated, "git_commit": commit, "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
+        "data.train.md5": md5["train"], "data.validation.md5": md5["validation"],
+        "weights.sha256": weights, "evaluate_run_id": s.run.run_id, BENCHMARK_TAG: benchmark_md5}, model_id=model_id)
     s.run.mlflow.set_tag("registered_version", version)
     card = model_card.with_evaluation((s.path("model") / "README.md").read_text(), metrics)
-    publish_card(client(), train_run.data.tags["model_id"], model_card.add_history(
+    publish_card(client(), model_id, model_card.add_history(
         card, f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: registered as {registry.model_name} v{version}"))
     print(orjson.dumps({"registered": f"{registry.model_name} v{version}", **gated}).decode())

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +53,48 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: boo
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def http_server(cmd: list[str], ready: str, log_path: Path, env: dict[str, str] | None = None,
+                timeout: float = 180) -> Iterator[str]:
+    """Run a server on 127.0.0.1 and a free port (`{port}` in `cmd`) until `<url><ready>` answers; yield its URL,
+    then stop its whole process group."""
+    port = free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([part.format(port=port) for part in cmd], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}{ready}", timeout=2)
+                    break
+                except OSError:
+                    assert proc.poll() is None and time.time() < deadline, log_path.read_text()[-3000:]
+                    time.sleep(1)
+            yield url
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def params_restored(repo: Path) -> Iterator[Path]:
+    """The repository, with its params.yaml put back as it was afterwards (tests that edit params share a project)."""
+    original = (repo / "params.yaml").read_text()
+    try:
+        yield repo
+    finally:
+        (repo / "params.yaml").write_text(original)
 
 
 PROJECT_FILES = ("params.yaml", "dvc.yaml", "stages", "src", "expectations", "pyproject.toml")

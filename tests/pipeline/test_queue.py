@@ -3,16 +3,11 @@ backend, local artifact root, 127.0.0.1 on a free port) that every worker tracks
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import time
-import urllib.request
 
 import mlflow
 import pytest
-from conftest import BIN, make_project, run, small_demo
+from conftest import BIN, http_server, make_project, run, small_demo
 
 pytestmark = pytest.mark.e2e
 EXPERIMENTS = {"reasoning-03": "mix.reasoning=0.3", "reasoning-06": "mix.reasoning=0.6", "general-05": "mix.general=0.5"}
@@ -20,27 +15,10 @@ EXPERIMENTS = {"reasoning-03": "mix.reasoning=0.3", "reasoning-06": "mix.reasoni
 
 @pytest.fixture
 def server(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-                             "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", "1"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{uri}/health", timeout=2)
-            break
-        except OSError:
-            assert proc.poll() is None and time.time() < deadline, (tmp_path / "server.log").read_text()[-3000:]
-            time.sleep(1)
-    yield uri
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
-    log.close()
+    with http_server([str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+                      "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", "{port}",
+                      "--workers", "1"], "/health", tmp_path / "server.log", timeout=120) as uri:
+        yield uri
 
 
 def test_three_queued_experiments_on_two_workers_all_land_on_the_server(tmp_path, server):

@@ -11,7 +11,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, http_server
 
 from agentflan.config import Gate
 from agentflan.pipeline.logged_model import log_model
@@ -147,41 +147,19 @@ def test_champion_alias_loads_with_the_transformers_flavor(mlflow_uri, tiny_mode
 def test_the_champion_serves_completions_over_http(mlflow_uri, tiny_model_dir, tmp_path):
     """`mlflow models serve` on 127.0.0.1 (a free port, local env) answers a completion request for the champion."""
     import os
-    import signal
-    import socket
-    import time
     import urllib.request
 
     client = mlflow.MlflowClient(mlflow_uri)
     new_version(client, tiny_model_dir, 0.8, 0.5)
     promote(client, "agentflan", Gate())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    log = open(tmp_path / "serve.log", "w")
-    server = subprocess.Popen(["mlflow", "models", "serve", "-m", "models:/agentflan@champion", "--env-manager", "local",
-                               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None and time.time() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
-                time.sleep(1)
+    with http_server(["mlflow", "models", "serve", "-m", "models:/agentflan@champion", "--env-manager", "local",
+                      "--host", "127.0.0.1", "--port", "{port}", "--workers", "1"], "/ping", tmp_path / "serve.log", env) as url:
         body = json.dumps({"inputs": ["the weather in Oslo"], "params": {"max_new_tokens": 4}}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"})
         answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
         assert isinstance(answer["predictions"], list) and len(answer["predictions"]) == 1
         assert isinstance(answer["predictions"][0], str) and answer["predictions"][0].startswith("the weather in Oslo")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_promote_cli(mlflow_uri, tiny_model_dir, tmp_path):

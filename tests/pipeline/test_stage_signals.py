@@ -39,11 +39,10 @@ def test_sigterm_leaves_no_temporary_file(tmp_path, mlflow_uri):
 
 def test_an_unreachable_tracking_server_is_one_line_within_seconds(tmp_path):
     import os
-    import socket
 
-    with socket.socket() as s:  # a free port that nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from conftest import free_port
+
+    port = free_port()  # nothing listens on it
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     uri = f"http://127.0.0.1:{port}"
     started = time.perf_counter()

@@ -9,7 +9,7 @@ import sys
 import mlflow
 import pytest
 import yaml
-from conftest import make_project, run, small_demo
+from conftest import make_project, params_restored, run, small_demo
 from standins import save_standin
 
 from agentflan.data.jsonio import read_conversations
@@ -28,9 +28,8 @@ def project(tmp_path_factory):
 
 @pytest.fixture
 def repo(project):
-    original = (project / "params.yaml").read_text()
-    yield project
-    (project / "params.yaml").write_text(original)
+    with params_restored(project):
+        yield project
 
 
 def standin(repo, kind, dest):

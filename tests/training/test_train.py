@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 import yaml
-from conftest import BIN, make_project, run, small_demo
+from conftest import BIN, free_port, make_project, params_restored, run, small_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -38,9 +37,8 @@ def project(tmp_path_factory):
 
 @pytest.fixture
 def repo(project):
-    original = (project / "params.yaml").read_text()
-    yield project
-    (project / "params.yaml").write_text(original)
+    with params_restored(project):
+        yield project
 
 
 def metrics(repo):
@@ -126,12 +124,6 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(repo):
     rerun = run([sys.executable, "stages/train.py"], repo)
     assert "resuming from checkpoint step_" in rerun.stdout + rerun.stderr and metrics(repo)["resumed_from_step"] > 0
     assert hashlib.sha256(weights.read_bytes()).hexdigest() == uninterrupted
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_accelerate_launch_two_processes_writes_a_loadable_model(repo):

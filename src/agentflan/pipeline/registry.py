@@ -182,6 +182,7 @@ def promote(client, name: str, gate: Gate, version: str | None = None, dry_run: 
         over = f"over v{champion.version}" if champion is not None else "(the first champion)"
         card = add_history(read_card(client, candidate) or f"# {name} v{candidate.version}\n",
                            f"{stamp}: promoted to {CHAMPION} {over}{' (forced)' if decision.forced else ''}: {decision.reason}")
-        if logged_model_id(candidate):
-            publish_card(client, logged_model_id(candidate), card)
+        model_id = logged_model_id(candidate)
+        if model_id:
+            publish_card(client, model_id, card)
     return decision

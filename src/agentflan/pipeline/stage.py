@@ -86,38 +86,35 @@ def _put_back_and_say(name: str) -> None:
 def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageContext]:
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
-        params = load_params(workspace_root() / "params.yaml")  # the whole file, checked before any work
-        from agentflan.pipeline.tracking import NullRun, check_reachable, stage_run
+        try:
+            params = load_params(workspace_root() / "params.yaml")  # the whole file, checked before any work
+            from agentflan.pipeline.tracking import NullRun, check_reachable, stage_run
 
-        check_reachable()  # seconds, not minutes of retries after the work is done
+            check_reachable()  # seconds, not minutes of retries after the work is done
 
-        if process_rank() != 0:  # one MLflow run per stage, from the main process only
-            yield StageContext(name, params, NullRun())
-            return
-        everything = params.model_dump(mode="json")
-        with stage_run(name, {k: everything[k] for k in param_sections}, everything) as run:
-            ctx = StageContext(name, params, run)
-            started = time.perf_counter()
-            try:
+            if process_rank() != 0:  # one MLflow run per stage, from the main process only
+                yield StageContext(name, params, NullRun())
+                return
+            everything = params.model_dump(mode="json")
+            with stage_run(name, {k: everything[k] for k in param_sections}, everything) as run:
+                ctx = StageContext(name, params, run)
+                started = time.perf_counter()
                 yield ctx
-            except BaseException:
-                _put_back_and_say(name)
-                raise
-            keep(ctx)
-            # what the stage's work took, and how much of it was Great Expectations (MLflow only: timings vary)
-            run.log_metrics({"stage_s": time.perf_counter() - started, "gx_validation_s": seconds_spent()})
+                keep(ctx)
+                # what the stage's work took, and how much of it was Great Expectations (MLflow only: timings vary)
+                run.log_metrics({"stage_s": time.perf_counter() - started, "gx_validation_s": seconds_spent()})
+        except BaseException:
+            _put_back_and_say(name)  # any failure, before the work too: DVC removed them before the stage ran
+            raise
     except ValidationFailed as e:
-        _put_back_and_say(name)
         print(e.report(), file=sys.stderr)
         print(f"{name}: nothing published. DVC removes a stage's outputs before running it; the previous "
               "ones are still in its cache and dvc.lock: `dvc checkout` restores them.", file=sys.stderr)
         sys.exit(1)
     except (InputError, ParamsError) as e:
-        _put_back_and_say(name)  # also when params fail before the work: DVC has already removed them
         print(f"{name}: error: {e}", file=sys.stderr)
         sys.exit(2)
     except TrackingUnavailable as e:
-        _put_back_and_say(name)
         print(f"{name}: error: {e}; nothing was run, and `dvc checkout` restores what DVC removed before the stage. "
               "Start the server, or unset MLFLOW_TRACKING_URI to track into the repository's mlflow.db.", file=sys.stderr)
         sys.exit(2)

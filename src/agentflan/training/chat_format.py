@@ -105,7 +105,7 @@ class ChatFormat:
         messages = [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": probe}]
         full = self.render(messages, None)
         tail = full[len(self.render(messages[:1], None, generation_prompt=True)):].split(probe, 1)[-1]
-        special = set(self.tokenizer.all_special_ids) | {i for t, i in self.tokenizer.get_added_vocab().items()}
+        special = set(self.tokenizer.all_special_ids) | set(self.tokenizer.get_added_vocab().values())
         ids = [i for i in self.tokenizer(tail, add_special_tokens=False)["input_ids"] if i in special]
         eos = self.tokenizer.eos_token_id
         return list(dict.fromkeys([*ids[:1], *([eos] if eos is not None else [])]))
