@@ -46,10 +46,20 @@ def mlflow_uri(tmp_path, monkeypatch) -> str:
     return uri
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True,
+        log: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `cmd` with the venv's tools first on PATH. With `log`, its output goes to that file instead of a
+    pipe: a command that leaves daemons behind (`dvc queue start`) would otherwise hold the pipe open and
+    make the wait last as long as they do."""
     full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})}
     full_env.pop("AGENTFLAN_EXPECTATIONS", None)
-    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=900)
+    if log is None:
+        proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=900)
+    else:
+        with open(log, "w") as out:
+            proc = subprocess.run(cmd, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                  timeout=900)
+        proc.stdout, proc.stderr = Path(log).read_text(), ""
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc

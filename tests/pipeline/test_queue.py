@@ -21,6 +21,21 @@ def server(tmp_path):
         yield uri
 
 
+def wait_for_the_queue(repo, env, timeout: float) -> str:
+    """Poll `dvc queue status` until nothing is queued or running; on timeout fail with the status and the
+    workers' logs of what is still running."""
+    deadline = time.time() + timeout
+    while True:
+        status = run(["dvc", "queue", "status"], repo, env).stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            return status
+        if time.time() > deadline:
+            running = [line.split()[0] for line in status.splitlines() if "Running" in line]
+            logs = [run(["dvc", "queue", "logs", task], repo, env, check=False).stdout[-3000:] for task in running]
+            raise AssertionError(f"the queue did not finish in {timeout:.0f} s:\n{status}\n" + "\n".join(logs))
+        time.sleep(5)
+
+
 def test_three_queued_experiments_on_two_workers_all_land_on_the_server(tmp_path, server):
     repo = make_project(tmp_path / "repo", small_demo)
     env = {"MLFLOW_TRACKING_URI": server}
@@ -29,14 +44,12 @@ def test_three_queued_experiments_on_two_workers_all_land_on_the_server(tmp_path
     run(["git", "commit", "-qm", "baseline"], repo)
     for name, change in EXPERIMENTS.items():
         run(["dvc", "exp", "run", "--queue", "-n", name, "-S", change], repo, env)
-    run(["dvc", "queue", "start", "-j", "2"], repo, env)
-    deadline = time.time() + 1500
-    while True:
-        status = run(["dvc", "queue", "status"], repo, env).stdout
-        if not any(word in status for word in ("Queued", "Running")):
-            break
-        assert time.time() < deadline, status
-        time.sleep(5)
+    started = run(["dvc", "queue", "start", "-j", "2"], repo, env, log=tmp_path / "queue-start.log")
+    assert "Started '2'" in started.stdout, started.stdout
+    try:
+        status = wait_for_the_queue(repo, env, timeout=2400)
+    finally:
+        run(["dvc", "queue", "stop"], repo, env, check=False, log=tmp_path / "queue-stop.log")
     assert status.count("Success") == 3, status
     shown = run(["dvc", "exp", "show", "--csv"], repo, env).stdout
     assert all(name in shown for name in EXPERIMENTS), shown
