@@ -22,7 +22,7 @@ from agentflan.config import Params, ParamsError, load_params
 from agentflan.data.jsonio import InputError, write_json
 from agentflan.pipeline.project import process_rank, workspace_root
 from agentflan.pipeline.tracking import TrackingUnavailable
-from agentflan.pipeline.validation import ValidationFailed, seconds_spent
+from agentflan.pipeline.validation import ValidationFailed, import_seconds, seconds_spent
 
 
 @dataclass
@@ -102,7 +102,8 @@ def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageCont
                 yield ctx
                 keep(ctx)
                 # what the stage's work took, and how much of it was Great Expectations (MLflow only: timings vary)
-                run.log_metrics({"stage_s": time.perf_counter() - started, "gx_validation_s": seconds_spent()})
+                run.log_metrics({"stage_s": time.perf_counter() - started, "gx_validation_s": seconds_spent(),
+                                 "gx_import_s": import_seconds()})
         except BaseException:
             _put_back_and_say(name)  # any failure, before the work too: DVC removed them before the stage ran
             raise
