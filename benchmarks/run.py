@@ -47,15 +47,26 @@ with open(sys.argv[2], "wb") as out:
 """
 
 
+MEASURE = """
+import resource, subprocess, sys, time
+started = time.perf_counter()
+with open(sys.argv[1], "wb") as err:
+    code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=err).returncode
+print(code, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def measured(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of a command run as its own process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) not in (0, 1):  # convert exits 1 when it quarantined records
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    """(wall seconds, peak RSS in MiB) of a command run as its own process. It is started from a small bare Python
+    (`MEASURE`), because Linux counts the memory of the process that forked a child into the child's peak: started
+    from this process, every command would seem to need at least what this one holds."""
+    with tempfile.NamedTemporaryFile(suffix=".log") as err:
+        out = subprocess.run([PYTHON, "-S", "-c", MEASURE, err.name, *cmd], cwd=cwd, env=env, capture_output=True, text=True,
+                             check=True).stdout.split()
+        code, wall, peak_kib = int(out[0]), float(out[1]), int(out[2])
+        if code not in (0, 1):  # convert exits 1 when it quarantined records
+            raise SystemExit(f"{' '.join(cmd)} failed: {Path(err.name).read_text()[-2000:]}")
+    return wall, peak_kib / 1024
 
 
 def toolbench_array(path: Path, n: int) -> int:
