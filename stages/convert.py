@@ -1,23 +1,21 @@
 """DVC stage `convert`: upstream trajectories -> canonical chat conversations, validated."""
 
-import pandas as pd
-
 from agentflan.data.convert import Converter
 from agentflan.data.jsonio import atomic_writer, write_jsonl
-from agentflan.pipeline.profiles import conversation_row
+from agentflan.pipeline.profiles import Profile, conversation_row
 from agentflan.pipeline.project import file_md5
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
 
 with stage("convert", ("data", "convert")) as s:
     converter = Converter(s.params.convert)
-    rows = []
+    rows = Profile()
     with atomic_writer(s.path("converted")) as out, atomic_writer(s.path("quarantine")) as quarantine:
         converter.on_reject = lambda r: write_jsonl(quarantine, [r.to_dict()])
         for conv in converter.run(s.params.data.sources):
             out.write(conv.to_json() + b"\n")
-            rows.append(conversation_row(conv))
-        validate(pd.DataFrame(rows), "converted")
+            rows.add(conversation_row(conv))
+        validate(rows, "converted")
     sources = [{"path": x.path, "format": x.format, "md5": file_md5(x.path)} for x in s.params.data.sources]
     s.write_metrics("convert_metrics", {**converter.stats.to_metrics(), "sources": sources})
     s.run.log_files({"converted": s.path("converted"), "quarantine": s.path("quarantine")})

@@ -2,17 +2,17 @@
 
 from agentflan.data.decompose import CapabilityTable, label
 from agentflan.data.jsonio import atomic_writer, read_conversations
-from agentflan.pipeline.profiles import conversation_row
+from agentflan.pipeline.profiles import Profile, conversation_row
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
 
 with stage("decompose") as s:
-    table, rows = CapabilityTable(), []
+    table, rows = CapabilityTable(), Profile()
     with atomic_writer(s.path("decomposed")) as out:
         for conv in read_conversations(s.path("converted")):
             table.add(label(conv))
             out.write(conv.to_json() + b"\n")
-            rows.append(conversation_row(conv))
+            rows.add(conversation_row(conv))
         validate(rows, "decomposed")
     s.write_plot("capability_plot", table.plot_rows())
     s.write_metrics("decompose_metrics", table.to_metrics())

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import random
+
+import pytest
 from recipe_helpers import labelled_corpus
 
 from agentflan.config import BalanceConfig, Mix
-from agentflan.data.balance import Balancer, plan_thresholds
+from agentflan.data.balance import Balancer, TurnKeys, plan_thresholds
 from agentflan.data.schema import CAPABILITIES
 
 PAPER = {"reasoning": 1.0, "retrieval": 0.25, "understanding": 0.75}
@@ -59,7 +62,27 @@ def test_balance_is_deterministic_and_seeded():
 
 
 def test_thresholds_pick_the_closest_prefix():
-    pairs = {"reasoning": [(0.1, 10), (0.2, 10), (0.3, 10), (0.4, 10)]}
+    pairs = {"reasoning": TurnKeys([(0.3, 10), (0.1, 10), (0.4, 10), (0.2, 10)])}
     t = plan_thresholds(pairs, Mix(reasoning=0.5))
     assert t["reasoning"] == 0.2 and t["general"] == 1.0
     assert plan_thresholds(pairs, Mix(reasoning=0.0))["reasoning"] == -1.0
+
+
+def reference_threshold(pairs: list[tuple[float, int]], weight: float) -> float:
+    """The plain walk over the sorted turns: keep adding while the gap to the target does not grow."""
+    target = weight * sum(tokens for _, tokens in pairs)
+    kept, best_key, best_gap = 0, -1.0, target
+    for key, tokens in sorted(pairs):
+        kept += tokens
+        if abs(kept - target) > best_gap:
+            break
+        best_key, best_gap = key, abs(kept - target)
+    return best_key
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_thresholds_match_the_plain_walk_over_sorted_turns(seed):
+    rng = random.Random(seed)
+    pairs = [(rng.random(), rng.choice([0, 0, 1, 3, 7, 40])) for _ in range(rng.randint(1, 60))]
+    weight = rng.choice([0.0, 0.1, 0.33, 0.5, 0.9])
+    assert plan_thresholds({"reasoning": TurnKeys(pairs)}, Mix(reasoning=weight))["reasoning"] == reference_threshold(pairs, weight)

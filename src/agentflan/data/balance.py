@@ -7,13 +7,14 @@ dropped. Other capabilities are untouched, so lowering `mix.reasoning` changes t
 only, and each capability's trainable tokens land within one turn of `mix.c * before`.
 
 Two streaming passes over the input: the first plans a hash threshold per capability (memory: one
-(hash, tokens) pair per trainable turn), the second applies it.
+(hash, tokens) pair per trainable turn, 16 bytes in flat arrays), the second applies it.
 
 Pure data: no MLflow, no GX, no torch.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,24 +30,40 @@ def turn_key(seed: int, conv_id: str, index: int) -> float:
     return unit_hash(seed, "balance", conv_id, index)
 
 
-def plan_thresholds(candidates: dict[str, list[tuple[float, int]]], mix: Mix) -> dict[str, float]:
-    """Per capability, the hash threshold whose kept turns (key <= threshold) best hit `mix.c` of its tokens."""
+class TurnKeys:
+    """The (hash key, tokens) of every trainable turn of one capability, in two flat arrays (16 bytes a turn)."""
+
+    def __init__(self, pairs: Iterable[tuple[float, int]] = ()):
+        self.keys, self.tokens = array("d"), array("q")
+        for key, tokens in pairs:
+            self.add(key, tokens)
+
+    def add(self, key: float, tokens: int) -> None:
+        self.keys.append(key)
+        self.tokens.append(tokens)
+
+
+def plan_thresholds(candidates: dict[str, TurnKeys], mix: Mix) -> dict[str, float]:
+    """Per capability, the hash threshold whose kept turns (key <= threshold) best hit `mix.c` of its tokens.
+
+    Turns are kept in key order; the kept tokens grow with the threshold, so the gap to the target falls and then
+    rises, and the threshold is the last key at the smallest gap (-1, keep nothing, when every prefix misses by
+    more than the whole target)."""
+    import numpy as np
+
     thresholds = {}
     for capability in CAPABILITIES:
         weight = mix.weight(capability)
-        pairs = sorted(candidates.get(capability, []))
-        if weight >= 1 or not pairs:
+        turns = candidates.get(capability)
+        if weight >= 1 or turns is None or not turns.keys:
             thresholds[capability] = 1.0
             continue
-        target = weight * sum(tokens for _, tokens in pairs)
-        kept, best_key, best_gap = 0, -1.0, target  # keeping nothing misses by `target`
-        for key, tokens in pairs:
-            kept += tokens
-            gap = abs(kept - target)
-            if gap > best_gap:
-                break
-            best_key, best_gap = key, gap
-        thresholds[capability] = best_key
+        keys, tokens = np.frombuffer(turns.keys, dtype=np.float64), np.frombuffer(turns.tokens, dtype=np.int64)
+        order = np.lexsort((tokens, keys))
+        target = weight * float(tokens.sum())
+        gaps = np.abs(np.cumsum(tokens[order]) - target)
+        best = gaps.min()
+        thresholds[capability] = -1.0 if best > target else float(keys[order][np.flatnonzero(gaps == best)[-1]])
     return thresholds
 
 
@@ -90,12 +107,12 @@ class Balancer:
         self.result = BalanceResult(CapabilityTable(), CapabilityTable(), mix)
 
     def plan(self, conversations: Iterable[Conversation]) -> dict[str, float]:
-        candidates: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        candidates: dict[str, TurnKeys] = defaultdict(TurnKeys)
         for conv in conversations:
             self.result.before.add(conv)
             for i, turn in enumerate(conv.turns):
                 if turn.trainable:
-                    candidates[turn.capability].append((turn_key(self.config.seed, conv.id, i), count_tokens(turn.content)))
+                    candidates[turn.capability].add(turn_key(self.config.seed, conv.id, i), count_tokens(turn.content))
         self.thresholds = plan_thresholds(candidates, self.mix)
         return self.thresholds
 

@@ -81,11 +81,22 @@ def _first_call(conv: Conversation):
     return next((c for c in conv.calls if c.name not in PSEUDO_TOOLS), None)
 
 
+@dataclass(frozen=True)
+class _Call:
+    """What a held-out agent conversation gives a call sample (its query, the tool its first step calls, the
+    arguments), kept instead of the conversation so that memory grows with the held-out queries only."""
+
+    id: str
+    query: str
+    tool: Tool
+    arguments: dict[str, Any]
+
+
 def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: BenchmarkConfig) -> tuple[list[Sample], dict[str, int]]:
-    """Samples per category from the held-out records, and how many each category got."""
+    """Samples per category from the held-out records (one streaming pass), and how many each category got."""
     tools: dict[str, Tool] = {}
     trained: set[str] = set()  # tools that stay in training data
-    calls: list[Conversation] = []
+    calls: dict[tuple[str, str], _Call] = {}  # (query, first tool called) -> its conversation with the smallest id
     plain_queries: dict[str, str] = {}
     for conv in conversations:
         for t in conv.tools:
@@ -95,19 +106,21 @@ def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: Benchmar
             continue
         call = _first_call(conv)
         if conv.kind == "agent" and call is not None and call.name in {t.name for t in conv.tools}:
-            calls.append(conv)
+            key = (query_key(conv.query), call.name)
+            if key not in calls or conv.id < calls[key].id:
+                calls[key] = _Call(conv.id, conv.query, next(t for t in conv.tools if t.name == call.name), call.arguments)
         elif conv.kind == "general" and conv.query.strip():
             plain_queries.setdefault(query_key(conv.query), conv.query.strip())
     # the first step decides: a call to a tool that training never shows is an unseen-tool sample
-    seen_calls = [c for c in calls if _first_call(c).name in trained]
-    unseen_calls = [c for c in calls if _first_call(c).name not in trained]
+    seen_calls = [c for c in calls.values() if c.tool.name in trained]
+    unseen_calls = [c for c in calls.values() if c.tool.name not in trained]
     rng = random.Random(f"{cfg.seed}:benchmark")
     distractor_pool = [t for name, t in tools.items() if name in trained and name not in PSEUDO_TOOLS]
     samples: list[Sample] = []
 
-    def unique_by_query(convs: list[Conversation]) -> list[Conversation]:
-        out: dict[str, Conversation] = {}
-        for c in sorted(convs, key=lambda c: c.id):
+    def unique_by_query(candidates: list[_Call]) -> list[_Call]:
+        out: dict[str, _Call] = {}
+        for c in sorted(candidates, key=lambda c: c.id):
             out.setdefault(query_key(c.query), c)
         picked = list(out.values())
         rng.shuffle(picked)
@@ -125,14 +138,12 @@ def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: Benchmar
 
     seen, unseen = unique_by_query(seen_calls), unique_by_query(unseen_calls)
     for category, pool in (("tool_needed_offered_seen", seen), ("tool_needed_offered_unseen", unseen)):
-        for conv in pool[: cfg.per_category]:
-            call = _first_call(conv)
-            needed = next(t for t in conv.tools if t.name == call.name)
-            add(category, conv.query, offered(needed), "call", call.name, {k: [v] for k, v in call.arguments.items()})
+        for c in pool[: cfg.per_category]:
+            add(category, c.query, offered(c.tool), "call", c.tool.name, {k: [v] for k, v in c.arguments.items()})
     leftover = seen[cfg.per_category:] + unseen[cfg.per_category:]
     rng.shuffle(leftover)
-    for conv in leftover[: cfg.per_category]:
-        add("tool_needed_not_offered", conv.query, [], "plain")
+    for c in leftover[: cfg.per_category]:
+        add("tool_needed_not_offered", c.query, [], "plain")
     plain = [plain_queries[k] for k in sorted(plain_queries)]
     for category in ("plain_tools_offered", "plain_no_tools", "format_request"):
         for i, query in enumerate(rng.sample(plain, min(cfg.per_category, len(plain)))):

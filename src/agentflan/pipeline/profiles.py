@@ -1,7 +1,8 @@
-"""One summary row per record, the frames the Great Expectations suites run on."""
+"""One summary row per record, the frames the Great Expectations suites run on, kept as columns."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from agentflan.data.schema import Conversation
@@ -29,36 +30,70 @@ def raw_row(fmt: str, index: int, record: Any) -> dict[str, Any]:
 def conversation_row(conv: Conversation) -> dict[str, Any]:
     """A canonical conversation (for `expectations/converted.json` and later boundaries)."""
     offered = {t.name for t in conv.tools}
-    assistant = conv.assistant_turns
+    turns = conv.turns
+    assistant = [t for t in turns if t.role == "assistant"]
+    trainable = [t for t in assistant if t.loss]
+    calls = [t.call.name for t in turns if t.call is not None]
     return {
         "id": conv.id,
         "source": conv.source,
         "kind": conv.kind,
         "style": conv.style,
-        "n_turns": len(conv.turns),
+        "n_turns": len(turns),
         "n_assistant": len(assistant),
-        "n_trainable": len(conv.trainable_turns),
-        "first_role": conv.turns[0].role if conv.turns else None,
-        "last_role": conv.turns[-1].role if conv.turns else None,
+        "n_trainable": len(trainable),
+        "first_role": turns[0].role if turns else None,
+        "last_role": turns[-1].role if turns else None,
         "query_chars": len(conv.query),
         "n_tools": len(conv.tools),
-        "n_calls": len(conv.calls),
-        "unknown_calls": sum(1 for c in conv.calls if c.name not in offered and c.name not in SPECIAL_CALLS),
-        "empty_trainable": sum(1 for t in conv.trainable_turns if not t.content.strip()),
+        "n_calls": len(calls),
+        "unknown_calls": sum(1 for name in calls if name not in offered and name not in SPECIAL_CALLS),
+        "empty_trainable": sum(1 for t in trainable if not t.content.strip()),
         "unlabelled": sum(1 for t in assistant if t.capability is None),
-        "trainable_chars": sum(len(t.content) for t in conv.trainable_turns),
+        "trainable_chars": sum(len(t.content) for t in trainable),
     }
 
 
-def query_split_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+class Profile:
+    """Summary rows collected while a stage streams its records, held as one list per field rather than a dict per
+    row (about 200 bytes a record instead of 1.5 KB; short repeated strings such as `kind` are stored once), because
+    expectations such as unique ids need every row at once. `frame()` is what `validate` takes."""
+
+    REPEATED = 64  # strings up to this length are shared between rows (kinds, sources, roles, splits)
+
+    def __init__(self, rows: Iterable[dict[str, Any]] = ()):
+        self.columns: dict[str, list[Any]] = {}
+        self._strings: dict[str, str] = {}
+        for row in rows:
+            self.add(row)
+
+    def add(self, row: dict[str, Any]) -> None:
+        if not self.columns:
+            self.columns = {key: [] for key in row}
+        elif row.keys() != self.columns.keys():
+            raise ValueError(f"profile row fields {sorted(row)} differ from the first row's {sorted(self.columns)}")
+        for key, value in row.items():
+            if isinstance(value, str) and len(value) <= self.REPEATED and key != "id":
+                value = self._strings.setdefault(value, value)
+            self.columns[key].append(value)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()), []))
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
+
+
+def query_split_rows(profile: Profile) -> list[dict[str, Any]]:
     """Distinct (query_key, split) pairs: a query in both splits shows up as a duplicate query_key."""
-    return [{"query_key": q, "split": s} for q, s in sorted({(r["query_key"], r["split"]) for r in rows})]
+    pairs = set(zip(profile.columns.get("query_key", []), profile.columns.get("split", [])))
+    return [{"query_key": q, "split": s} for q, s in sorted(pairs)]
 
 
 def raw_frame(path: str, fmt: str):
     """The raw-boundary frame of one upstream file (unreadable lines become rows without an id)."""
-    import pandas as pd
-
     from agentflan.data.jsonio import iter_raw
 
-    return pd.DataFrame([raw_row(fmt, r.index, r.data) for r in iter_raw(path)])
+    return Profile(raw_row(fmt, r.index, r.data) for r in iter_raw(path)).frame()

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from agentflan.pipeline.profiles import Profile
+
 EXAMPLES = 5
 _SPENT = {"validate": 0.0, "import": 0.0}  # seconds in this process: all of `validate`; of it, importing GX
 
@@ -93,7 +95,7 @@ def _context():
     return gx, ctx
 
 
-def validate(frame: pd.DataFrame | list[dict[str, Any]], suite: str | Path | dict[str, Any], id_column: str = "id",
+def validate(frame: pd.DataFrame | Profile | list[dict[str, Any]], suite: str | Path | dict[str, Any], id_column: str = "id",
              parameters: dict[str, Any] | None = None) -> ValidationSummary:
     """Run a suite on a frame; raise `ValidationFailed` (with a readable report) when any expectation fails.
 
@@ -109,7 +111,9 @@ def validate(frame: pd.DataFrame | list[dict[str, Any]], suite: str | Path | dic
 
 
 def _validate(frame, suite, id_column: str, parameters: dict[str, Any] | None) -> ValidationSummary:
-    if not isinstance(frame, pd.DataFrame):
+    if isinstance(frame, Profile):
+        frame = frame.frame()  # building the frame is part of what validation costs
+    elif not isinstance(frame, pd.DataFrame):
         frame = pd.DataFrame(frame)
     spec = suite if isinstance(suite, dict) else load_suite_json(suite)
     gx, ctx = _context()
