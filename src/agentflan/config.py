@@ -267,7 +267,7 @@ class EvalConfig(Section):
     """`eval`: generation, and a benchmark file of your own instead of the built one."""
 
     max_new_tokens: Positive = 64
-    batch_size: Positive = 16
+    batch_size: Positive = 40
     benchmark: str = ""  # empty: the `benchmark` stage builds one from the corpus; else an Agent-H JSONL under data/raw/
 
 
