@@ -9,7 +9,7 @@ import pytest
 
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
-from agentflan.pipeline.profiles import conversation_row, raw_frame
+from agentflan.pipeline.profiles import Profile, conversation_row, raw_frame
 from agentflan.pipeline.validation import ValidationFailed, expectations_dir, validate
 
 
@@ -28,6 +28,17 @@ def test_converted_suite_passes_on_fixtures(fixtures):
                                                          ("toolbench_toolllama.json", "agentinstruct.jsonl", "sharegpt.jsonl")])]
     summary = validate(pd.DataFrame(rows), "converted")
     assert summary.rows == len(rows) == 6 and summary.expectations == 11
+
+
+def test_a_profile_is_the_frame_of_its_rows_and_refuses_a_row_of_other_fields(fixtures):
+    converter = Converter(ConvertConfig(format_samples=2))
+    rows = [conversation_row(c) for c in converter.run([Source(path=str(fixtures / n)) for n in
+                                                         ("toolbench_toolllama.json", "sharegpt.jsonl")])]
+    profile = Profile(rows)
+    pd.testing.assert_frame_equal(profile.frame(), pd.DataFrame(rows))
+    assert validate(profile, "converted").rows == len(rows)
+    with pytest.raises(ValueError, match="differ"):
+        profile.add({**rows[0], "extra": 1})
 
 
 def test_raw_suites_pass_on_fixtures(fixtures):

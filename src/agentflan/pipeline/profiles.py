@@ -56,8 +56,9 @@ def conversation_row(conv: Conversation) -> dict[str, Any]:
 
 class Profile:
     """Summary rows collected while a stage streams its records, held as one list per field rather than a dict per
-    row (about 200 bytes a record instead of 1.5 KB; short repeated strings such as `kind` are stored once), because
-    expectations such as unique ids need every row at once. `frame()` is what `validate` takes."""
+    row (measured on converted ToolBench conversations: about 150 bytes a record against 490 for a dict per row;
+    short repeated strings such as `kind` are stored once), because expectations such as unique ids need every row
+    at once. `frame()` is what `validate` takes."""
 
     REPEATED = 64  # strings up to this length are shared between rows (kinds, sources, roles, splits)
 
@@ -76,9 +77,6 @@ class Profile:
             if isinstance(value, str) and len(value) <= self.REPEATED and key != "id":
                 value = self._strings.setdefault(value, value)
             self.columns[key].append(value)
-
-    def __len__(self) -> int:
-        return len(next(iter(self.columns.values()), []))
 
     def frame(self):
         import pandas as pd

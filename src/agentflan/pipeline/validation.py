@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,9 +81,6 @@ def load_suite_json(name_or_path: str | Path) -> dict[str, Any]:
 
 
 def _context():
-    import sys
-    import time
-
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     started, first = time.perf_counter(), "great_expectations" not in sys.modules
     import great_expectations as gx
@@ -101,8 +100,6 @@ def validate(frame: pd.DataFrame | Profile | list[dict[str, Any]], suite: str | 
 
     `parameters` fill the suite's `{"$PARAMETER": name}` values (e.g. a tolerance from params.yaml).
     """
-    import time
-
     started = time.perf_counter()
     try:
         return _validate(frame, suite, id_column, parameters)
