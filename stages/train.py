@@ -16,7 +16,7 @@ from agentflan.training.chat_format import ChatFormat
 from agentflan.training.chat_template import chatml_text
 from agentflan.training.curves import learning_speed
 from agentflan.training.loop import checkpoint_dir_for, train
-from agentflan.training.model import apply_lora, load_model_and_tokenizer, save_model
+from agentflan.training.model import apply_lora, base_identity, load_model_and_tokenizer, save_model
 from agentflan.training.packing import encode, pack, unigram_loss
 
 with stage("train", ("model", "train")) as s:
@@ -38,7 +38,8 @@ with stage("train", ("model", "train")) as s:
         baseline = unigram_loss(train_set, val_set, len(tokenizer))
         parameters = sum(p.numel() for p in model.parameters())
         sources = read_json(s.path("convert_metrics"))["sources"]  # the raw inputs, as convert hashed them
-        card = model_card.render(s.params.model.base, sources, {"steps": result.steps, "val_loss": round(result.val_loss, 5),
+        base = base_identity(s.params.model)
+        card = model_card.render(base, sources, {"steps": result.steps, "val_loss": round(result.val_loss, 5),
                                                                 "unigram_val_loss": round(baseline, 5),
                                                                 "parameters": parameters})
         with atomic_dir(s.path("model")) as tmp:
@@ -62,6 +63,7 @@ with stage("train", ("model", "train")) as s:
             "train_wall_s": round(result.wall_s, 1),
             "parameters": parameters,
             "processes": accelerator.num_processes,
+            "base_model": base,
             "data": {"train_rows": train_set.rows, "train_tokens": train_set.tokens, "trainable_tokens": train_set.trainable_tokens,
                      "padding_fraction": round(train_set.padding_fraction, 5), "split_documents": train_set.split_documents,
                      "dropped_documents": train_set.dropped_documents, "dropped_trainable_tokens": train_set.dropped_trainable_tokens,

@@ -194,6 +194,7 @@ class ModelConfig(Section):
     """`model`: `tiny`, a hub id or a local path."""
 
     base: str = "tiny"
+    revision: str = ""  # a hub base's branch, tag or commit (pin a commit: DVC re-runs training when this param changes)
     trust_remote_code: bool = False
     # auto: a base model's own chat template is kept (ChatML for `tiny` or a base without one); chatml: always ChatML
     chat_template: Literal["auto", "chatml"] = "auto"

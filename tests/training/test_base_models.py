@@ -13,7 +13,9 @@ from conftest import make_project, params_restored, run, small_demo
 from standins import save_standin
 
 from agentflan.data.jsonio import read_conversations
+from agentflan.pipeline.model_card import split
 from agentflan.training.chat_template import chatml_text
+from agentflan.training.model import folder_sha256
 
 pytestmark = pytest.mark.e2e
 END_OF_TURN = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>"}
@@ -78,6 +80,10 @@ def test_a_base_model_trains_evaluates_and_registers_in_its_own_chat_format(repo
 
     train_metrics = json.loads((repo / "metrics/train.json").read_text())
     assert train_metrics["steps"] == 4 and train_metrics["data"]["trainable_tokens"] > 0
+    identity = {"base": str(base), "kind": "local folder", "sha256": folder_sha256(base)}  # the base's files, traced
+    assert train_metrics["base_model"] == identity
+    front, _ = split((repo / "models/agentflan/README.md").read_text())
+    assert front["base_model"] == str(base) and front["agentflan_base_model"] == identity
     evaluation = json.loads((repo / "metrics/evaluate.json").read_text())
     assert evaluation["samples"] > 0
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")

@@ -11,16 +11,20 @@ CARD_METRICS = ("hscore", "h_react", "h_general", "over_refusal_rate", "tool_nam
                 "call_format_validity", "argument_validity", "argument_accuracy")
 
 
-def render(base_model: str, sources: list[dict[str, str]], train: dict[str, Any]) -> str:
-    """The card as training leaves it: what the model was trained from and on, and how training went."""
+def render(base: dict[str, str], sources: list[dict[str, str]], train: dict[str, Any]) -> str:
+    """The card as training leaves it: what the model was trained from (`training.model.base_identity`) and on, and
+    how training went."""
+    base_model = base["base"]
     front: dict[str, Any] = {"library_name": "transformers", "pipeline_tag": "text-generation", "tags": TAGS}
     if base_model != "tiny":
         front["base_model"] = base_model
+        front["agentflan_base_model"] = base
     front["agentflan_training_data"] = sources
     lines = ["---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "", "# agentflan", "",
              "A language model agent-tuned with the Agent-FLAN recipe (arXiv 2403.12881) by the agentflan pipeline: "
              "agent trajectories aligned to chat, capabilities re-balanced, hallucination negatives added.", "",
-             f"- Base model: {'a tiny Llama built from scratch (`model.base: tiny`)' if base_model == 'tiny' else f'`{base_model}`'}",
+             f"- Base model: {'a tiny Llama built from scratch (`model.base: tiny`)' if base_model == 'tiny' else f'`{base_model}`'}"
+             + "".join(f", {k} `{base[k]}`" for k in ("revision", "commit", "sha256") if base.get(k)),
              "- Load it with `AutoModelForCausalLM.from_pretrained` and prompt it through its own chat template (tools passed as `tools=`).",
              "", "## Training data", ""]
     lines += [f"- `{s['path']}` ({s['format']}), md5 `{s['md5']}`" for s in sources]
