@@ -40,8 +40,7 @@ with stage("train", ("model", "train")) as s:
         sources = read_json(s.path("convert_metrics"))["sources"]  # the raw inputs, as convert hashed them
         base = base_identity(s.params.model)
         card = model_card.render(base, sources, {"steps": result.steps, "val_loss": round(result.val_loss, 5),
-                                                                "unigram_val_loss": round(baseline, 5),
-                                                                "parameters": parameters})
+                                                 "unigram_val_loss": round(baseline, 5), "parameters": parameters})
         with atomic_dir(s.path("model")) as tmp:
             save_model(model, tokenizer, tmp, fmt.end_of_turn_ids, result.state_dict)
             (tmp / "README.md").write_text(card)

@@ -8,6 +8,7 @@ generation config that stops on the chat template's end-of-turn token.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -72,8 +73,6 @@ def base_identity(cfg: ModelConfig) -> dict[str, str]:
         return {"base": "tiny", "kind": "built from params"}
     if Path(cfg.base).is_dir():
         return {"base": cfg.base, "kind": "local folder", "sha256": folder_sha256(Path(cfg.base))}
-    import re
-
     from transformers.utils.hub import resolve_revision
 
     resolved = resolve_revision(cfg.base, cfg.revision or None, local_files_only=True)  # what from_pretrained just used
