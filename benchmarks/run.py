@@ -38,13 +38,20 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PYTHON = sys.executable
 
-BARE_ORJSON = """
+# bare orjson, the I/O floor: read each input (an array whole, JSONL line by line), write each record as a JSON line
+BARE_IO = """
 import sys, orjson
-with open(sys.argv[1], "rb") as f:
-    records = orjson.loads(f.read())
-with open(sys.argv[2], "wb") as out:
-    for r in records:
-        out.write(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\\n")
+with open(sys.argv[-1], "wb") as out:
+    for path in sys.argv[1:-1]:
+        with open(path, "rb") as f:
+            if f.read(1) == b"[":
+                f.seek(0)
+                records = orjson.loads(f.read())
+            else:
+                f.seek(0)
+                records = (orjson.loads(line) for line in f if line.strip())
+            for r in records:
+                out.write(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\\n")
 """
 
 
@@ -96,7 +103,7 @@ def streaming() -> dict:
         for n in (10_000, 20_000, 100_000):
             array = Path(tmp, f"toolllama_{n}.json")
             size = toolbench_array(array, n)
-            bare_s, bare_mib = measured([PYTHON, "-c", BARE_ORJSON, str(array), str(Path(tmp, "bare.jsonl"))])
+            bare_s, bare_mib = measured([PYTHON, "-c", BARE_IO, str(array), str(Path(tmp, "bare.jsonl"))])
             ours_s, ours_mib = measured([str(Path(PYTHON).parent / "agentflan"), "convert", str(array), "--out",
                                          str(Path(tmp, "converted.jsonl")), "--format", "toolbench"])
             rows.append({"records": n, "file_mb": round(size / 1e6, 1), "orjson_s": round(bare_s, 2), "orjson_peak_mib": round(bare_mib),
@@ -226,22 +233,8 @@ def training(steps: int = 40) -> dict:
     return out
 
 
-BARE_JSONL = """
-import sys, orjson
-with open(sys.argv[-1], "wb") as out:
-    for path in sys.argv[1:-1]:
-        with open(path, "rb") as f:
-            if f.read(1) == b"[":
-                f.seek(0)
-                records = orjson.loads(f.read())
-            else:
-                f.seek(0)
-                records = (orjson.loads(line) for line in f if line.strip())
-            for r in records:
-                out.write(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\\n")
-"""
-DATA_STAGES = {"convert": ["demo"], "benchmark": ["converted"], "decompose": ["converted"],
-               "balance": ["decomposed"], "negatives": ["balanced"]}  # each stage's input, read in full
+DATA_STAGES = {"convert": "demo", "benchmark": "converted", "decompose": "converted",
+               "balance": "decomposed", "negatives": "balanced"}  # each stage's input (a `paths` key), read in full
 
 
 def data_stages(trajectories: tuple[int, ...] = (10_000, 20_000, 100_000)) -> dict:
@@ -267,12 +260,11 @@ def data_stages(trajectories: tuple[int, ...] = (10_000, 20_000, 100_000)) -> di
             subprocess.run([str(Path(PYTHON).parent / "dvc"), "repro", "negatives"], cwd=clone, env=env, check=True, capture_output=True)
             client = mlflow.MlflowClient(uri)
             experiment = client.get_experiment_by_name("agentflan")
-            for stage, inputs in DATA_STAGES.items():
-                files = [str(f) for key in inputs for f in sorted((clone / paths[key]).rglob("*"))
-                         if f.is_file() and f.suffix in (".json", ".jsonl")] if (clone / paths[inputs[0]]).is_dir() \
-                    else [str(clone / paths[key]) for key in inputs]
+            for stage, key in DATA_STAGES.items():
+                given = clone / paths[key]  # a file, or the demo's folder of upstream files
+                files = [str(f) for f in sorted(given.rglob("*.json*"))] if given.is_dir() else [str(given)]
                 records = sum(_count_records(f) for f in files)
-                bare_s, bare_mib = measured([PYTHON, "-c", BARE_JSONL, *files, str(Path(tmp, "bare.jsonl"))], cwd=clone, env=env)
+                bare_s, bare_mib = measured([PYTHON, "-c", BARE_IO, *files, str(Path(tmp, "bare.jsonl"))], cwd=clone, env=env)
                 stage_wall, stage_mib = measured([PYTHON, f"stages/{stage}.py"], cwd=clone, env=env)
                 run = client.search_runs([experiment.experiment_id], f"tags.`agentflan.pipeline.stage` = '{stage}'",
                                          order_by=["attributes.start_time DESC"], max_results=1)[0]

@@ -16,7 +16,7 @@ from agentflan.training.chat_format import ChatFormat
 from agentflan.training.chat_template import chatml_text
 from agentflan.training.curves import learning_speed
 from agentflan.training.loop import checkpoint_dir_for, train
-from agentflan.training.model import apply_lora, base_identity, load_model_and_tokenizer, save_model
+from agentflan.training.model import apply_lora, load_model_and_tokenizer, save_model
 from agentflan.training.packing import encode, pack, unigram_loss
 
 with stage("train", ("model", "train")) as s:
@@ -38,7 +38,7 @@ with stage("train", ("model", "train")) as s:
         baseline = unigram_loss(train_set, val_set, len(tokenizer))
         parameters = sum(p.numel() for p in model.parameters())
         sources = read_json(s.path("convert_metrics"))["sources"]  # the raw inputs, as convert hashed them
-        base = base_identity(s.params.model)
+        base = model_card.base_identity(s.params.model)
         card = model_card.render(base, sources, {"steps": result.steps, "val_loss": round(result.val_loss, 5),
                                                  "unigram_val_loss": round(baseline, 5), "parameters": parameters})
         with atomic_dir(s.path("model")) as tmp:

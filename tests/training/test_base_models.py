@@ -14,8 +14,8 @@ from standins import save_standin
 
 from agentflan.data.jsonio import read_conversations
 from agentflan.pipeline.model_card import split
+from agentflan.pipeline.project import folder_sha256
 from agentflan.training.chat_template import chatml_text
-from agentflan.training.model import folder_sha256
 
 pytestmark = pytest.mark.e2e
 END_OF_TURN = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>"}

@@ -188,15 +188,7 @@ def call_from_dict(d: Any, where: str = "call") -> ToolCall:
     return ToolCall(name=_req(d, "name", str, where), arguments=_req(d, "arguments", dict, where))
 
 
-_ROLE_SET, _PART_SET, _CAPABILITY_SET = frozenset(ROLES), frozenset((*PARTS, None)), frozenset((*CAPABILITIES, None))
-
-
 def turn_from_dict(d: Any, where: str = "turn") -> Turn:
-    if isinstance(d, dict):  # the common case, checked in one expression; anything off takes the path below that names it
-        role, content, part, capability, call = d.get("role"), d.get("content"), d.get("part"), d.get("capability"), d.get("call")
-        if (isinstance(role, str) and role in _ROLE_SET and isinstance(content, str) and part in _PART_SET
-                and capability in _CAPABILITY_SET and call is None):
-            return Turn(role, content, bool(d.get("loss", False)), part, capability)
     if not isinstance(d, dict):
         raise SchemaError(where, f"expected object, got {type(d).__name__}")
     role = _req(d, "role", str, where)

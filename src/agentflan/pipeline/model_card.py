@@ -1,18 +1,39 @@
-"""The model card (Hugging Face convention: README.md with YAML front matter) written next to the weights."""
+"""The model card (Hugging Face convention: README.md with YAML front matter) written next to the weights, and the
+exact identity of the base model it records."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import yaml
+
+from agentflan.config import ModelConfig
+from agentflan.pipeline.project import folder_sha256
 
 TAGS = ["agent", "tool-use", "function-calling", "agent-flan", "agentflan"]
 CARD_METRICS = ("hscore", "h_react", "h_general", "over_refusal_rate", "tool_name_accuracy_seen", "tool_name_accuracy_unseen",
                 "call_format_validity", "argument_validity", "argument_accuracy")
 
 
+def base_identity(cfg: ModelConfig) -> dict[str, str]:
+    """Which base the model was trained from, exactly: for a local folder the sha256 of its files (names and
+    contents; DVC tracks `model.base` only as a param, so this is what shows that the files changed), for a hub
+    id the commit its revision resolves to in the hub cache (the one `from_pretrained` just loaded)."""
+    if cfg.base == "tiny":
+        return {"base": "tiny", "kind": "built from params"}
+    if Path(cfg.base).is_dir():
+        return {"base": cfg.base, "kind": "local folder", "sha256": folder_sha256(cfg.base)}
+    from transformers.utils.hub import resolve_revision
+
+    resolved = resolve_revision(cfg.base, cfg.revision or None, local_files_only=True)
+    commit = getattr(resolved, "resolved", None) or (resolved if resolved and re.fullmatch(r"[0-9a-f]{40}", resolved) else "")
+    return {"base": cfg.base, "kind": "hub", "revision": cfg.revision, "commit": commit}
+
+
 def render(base: dict[str, str], sources: list[dict[str, str]], train: dict[str, Any]) -> str:
-    """The card as training leaves it: what the model was trained from (`training.model.base_identity`) and on, and
+    """The card as training leaves it: what the model was trained from (`base_identity`) and on, and
     how training went."""
     base_model = base["base"]
     front: dict[str, Any] = {"library_name": "transformers", "pipeline_tag": "text-generation", "tags": TAGS}

@@ -30,10 +30,7 @@ def raw_row(fmt: str, index: int, record: Any) -> dict[str, Any]:
 def conversation_row(conv: Conversation) -> dict[str, Any]:
     """A canonical conversation (for `expectations/converted.json` and later boundaries)."""
     offered = {t.name for t in conv.tools}
-    turns = conv.turns
-    assistant = [t for t in turns if t.role == "assistant"]
-    trainable = [t for t in assistant if t.loss]
-    calls = [t.call.name for t in turns if t.call is not None]
+    turns, assistant, trainable, calls = conv.turns, conv.assistant_turns, conv.trainable_turns, conv.calls  # each once
     return {
         "id": conv.id,
         "source": conv.source,
@@ -47,7 +44,7 @@ def conversation_row(conv: Conversation) -> dict[str, Any]:
         "query_chars": len(conv.query),
         "n_tools": len(conv.tools),
         "n_calls": len(calls),
-        "unknown_calls": sum(1 for name in calls if name not in offered and name not in SPECIAL_CALLS),
+        "unknown_calls": sum(1 for c in calls if c.name not in offered and c.name not in SPECIAL_CALLS),
         "empty_trainable": sum(1 for t in trainable if not t.content.strip()),
         "unlabelled": sum(1 for t in assistant if t.capability is None),
         "trainable_chars": sum(len(t.content) for t in trainable),

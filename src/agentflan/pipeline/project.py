@@ -64,6 +64,17 @@ def file_sha256(path: str | Path) -> str:
     return _file_digest(path, "sha256")
 
 
+def folder_sha256(folder: str | Path) -> str:
+    """sha256 over every file under `folder`: each file's relative path and sha256, in path order; hidden entries
+    (`.git`, `.cache`, ...) skipped."""
+    folder, digest = Path(folder), hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder)
+        if not any(part.startswith(".") for part in rel.parts):
+            digest.update(f"{rel.as_posix()}\0{file_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
 def file_md5(path: str | Path) -> str:
     """The md5 of a file's bytes: what DVC 3 records in dvc.lock for a file output."""
     return _file_digest(path, "md5")

@@ -7,10 +7,7 @@ generation config that stops on the chat template's end-of-turn token.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterable
-from pathlib import Path
 
 from agentflan.config import LoraConfig, ModelConfig, TinyConfig
 
@@ -63,34 +60,6 @@ def load_model_and_tokenizer(cfg: ModelConfig, corpus_texts: Iterable[str], lora
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer, added
-
-
-def base_identity(cfg: ModelConfig) -> dict[str, str]:
-    """Which base the model was trained from, exactly: for a local folder the sha256 of its files (names and
-    contents; DVC tracks `model.base` only as a param, so this is what shows that the files changed), for a hub
-    id the commit its files were resolved to."""
-    if cfg.base == "tiny":
-        return {"base": "tiny", "kind": "built from params"}
-    if Path(cfg.base).is_dir():
-        return {"base": cfg.base, "kind": "local folder", "sha256": folder_sha256(Path(cfg.base))}
-    from transformers.utils.hub import resolve_revision
-
-    resolved = resolve_revision(cfg.base, cfg.revision or None, local_files_only=True)  # what from_pretrained just used
-    commit = getattr(resolved, "resolved", None) or (resolved if resolved and re.fullmatch(r"[0-9a-f]{40}", resolved) else "")
-    return {"base": cfg.base, "kind": "hub", "revision": cfg.revision, "commit": commit}
-
-
-def folder_sha256(folder: Path) -> str:
-    """sha256 over every file under `folder` (relative path and contents, in path order; hidden entries skipped)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        digest.update(rel.as_posix().encode() + b"\0")
-        with path.open("rb") as f:
-            digest.update(hashlib.file_digest(f, "sha256").digest())
-    return digest.hexdigest()
 
 
 def quantization_config():

@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 from agentflan.config import ModelConfig
-from agentflan.training.model import base_identity, folder_sha256
+from agentflan.pipeline.model_card import base_identity
+from agentflan.pipeline.project import folder_sha256
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -36,7 +37,7 @@ def test_a_hub_id_is_identified_by_the_commit_its_revision_resolves_to(tmp_path)
     (repo / "refs" / "main").write_text(COMMIT)
     (repo / "snapshots" / COMMIT).mkdir(parents=True)
     (repo / "snapshots" / COMMIT / "config.json").write_text("{}")
-    script = ("import json; from agentflan.config import ModelConfig; from agentflan.training.model import base_identity; "
+    script = ("import json; from agentflan.config import ModelConfig; from agentflan.pipeline.model_card import base_identity; "
               "print(json.dumps([base_identity(ModelConfig(base='org/base', revision=r)) for r in ('', 'main', 'v2')]))")
     env = {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1", "PATH": ""}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
