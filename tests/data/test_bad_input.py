@@ -12,6 +12,7 @@ import pytest
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.jsonio import InputError
+from upstream_records import hallucinated_call
 
 GOOD_SHAREGPT = {"id": "ok_1", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}
 GOOD_TOOLBENCH_SYSTEM = "You are AutoGPT.\nSpecifically, you have access to the following APIs: [{'name': 'f', 'description': 'd', 'parameters': {'type': 'object', 'properties': {}}}]"
@@ -151,3 +152,31 @@ def test_an_array_cut_short_names_the_record_where_it_broke(tmp_path, fixtures):
     out = tmp_path / "out.jsonl"
     bad = cli("convert", str(path), "--out", str(out), cwd=tmp_path)
     assert bad.returncode == 2 and "record 1" in bad.stderr and "Traceback" not in bad.stderr and not out.exists()
+
+
+def test_a_trajectory_calling_a_tool_it_was_not_offered_is_dropped_by_a_named_rule(tmp_path, fixtures):
+    records = json.loads((fixtures / "toolbench_toolllama.json").read_text())
+    final = records[-1]  # the step record that reaches Finish
+    bad = {**hallucinated_call(final, "get_product_reviews_for_real_time_product_search"), "id": "Step 6: hallucinated"}
+    path = tmp_path / "toolllama.json"
+    path.write_text(json.dumps([final, bad]))
+    converter = Converter(ConvertConfig())
+    out = list(converter.run([Source(path=str(path), format="toolbench")]))
+    assert [c.id for c in out] == [final["id"]]
+    assert converter.stats.dropped["unoffered_tool"] == 1 and converter.stats.quarantined == 0
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "reason"),
+    [
+        ({"id": "q", "conversations": [{"from": "human", "value": "  "}, {"from": "gpt", "value": "hello"}]}, "query", "no user query"),
+        ({"id": "e", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": " "}]}, "turns", "is empty"),
+        ({"id": "g", "conversations": [{"from": "gpt", "value": "Hi!"}, {"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]},
+         "turns[0].role", "open with a system or user turn"),
+    ],
+)
+def test_what_the_converted_suite_would_refuse_is_quarantined_by_the_converter(tmp_path, record, field, reason):
+    path = write_lines(tmp_path / "chat.jsonl", [GOOD_SHAREGPT, record])
+    out, rejected = convert(path)
+    assert [c.id for c in out] == ["ok_1"]
+    assert [(r.record, r.field) for r in rejected] == [(2, field)] and reason in rejected[0].reason

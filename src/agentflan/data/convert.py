@@ -5,7 +5,9 @@ their upstream ReAct text; the rest become natural multi-turn chat in which the 
 choice and the arguments are separate assistant turns with short eliciting user turns between them.
 `format_samples` format-following samples (ReAct and JSON output formats) are added at the end.
 Malformed records go to quarantine with file, record, field and reason; cleaning rules drop records
-and count them, so `read == converted + dropped + quarantined` always holds.
+and count them, so `read == converted + dropped + quarantined` always holds. One rule decides: a
+record the converter writes passes the `converted` suite (`admit`), so a GX check downstream never
+fails on a record the converter accepted.
 
 Pure data: no MLflow, no GX, no torch.
 """
@@ -27,7 +29,7 @@ from agentflan.data.formats import FORMATS, READERS, detect
 from agentflan.data.formats.base import Dialogue, Dropped, Message, RecordError, Step, Trajectory
 from agentflan.data.jsonio import InputError, RawLine, iter_raw
 from agentflan.data.prompts import ELICIT, NATURAL_SYSTEM, format_system
-from agentflan.data.schema import Conversation, Tool, ToolCall, Turn
+from agentflan.data.schema import PSEUDO_TOOLS, Conversation, Tool, ToolCall, Turn
 from agentflan.data.seeded import unit_hash
 
 DETECT_SAMPLE = 20
@@ -152,6 +154,30 @@ def dialogue_to_conversation(d: Dialogue, meta: dict[str, Any]) -> Conversation:
     return Conversation(d.id, d.source, d.kind, d.style, turns, [], query, {**meta, **d.meta})
 
 
+# --- what the converter accepts -----------------------------------------------------------------
+
+def admit(conv: Conversation) -> None:
+    """Refuse a conversation the `converted` suite would fail: `Dropped` for a trajectory that calls a tool it was
+    not offered (ToolBench holds such records: the generating model hallucinated the name; a hallucination to drop,
+    not to learn), `RecordError` naming the field for one without a query, an answer or anything to learn."""
+    offered = {t.name for t in conv.tools}
+    unoffered = sorted({c.name for c in conv.calls if c.name not in offered and c.name not in PSEUDO_TOOLS})
+    if unoffered:
+        raise Dropped("unoffered_tool", f"calls {', '.join(unoffered)}, which its tool list does not offer")
+    if not conv.query.strip():
+        raise RecordError("query", "no user query (the first user turn is missing or empty)")
+    if not conv.turns or conv.turns[0].role not in ("system", "user"):
+        raise RecordError("turns[0].role", "the conversation must open with a system or user turn")
+    if conv.turns[-1].role != "assistant":
+        raise RecordError(f"turns[{len(conv.turns) - 1}].role", f"the conversation ends with a {conv.turns[-1].role} turn, "
+                                                               "not an assistant answer")
+    trainable = conv.trainable_turns
+    if not trainable:
+        raise RecordError("turns", "no assistant turn to learn from (every one has loss false)")
+    if any(not t.content.strip() for t in trainable):
+        raise RecordError("turns", "an assistant turn to learn from is empty")
+
+
 # --- the converter -----------------------------------------------------------------------------
 
 
@@ -201,6 +227,7 @@ class Converter:
             try:
                 parsed = reader.parse(raw.data, fmt, raw.index)
                 conv = self._to_conversation(parsed, {"file": name, "record": raw.index + 1})
+                admit(conv)
             except RecordError as e:
                 self._reject(Rejected(name, raw.index + 1, str(rid), e.field, e.reason))
                 continue

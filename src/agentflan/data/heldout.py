@@ -13,11 +13,9 @@ from typing import Any
 
 from agentflan.config import BenchmarkConfig, ParamsError
 from agentflan.data.jsonio import InputError
-from agentflan.data.schema import Conversation
+from agentflan.data.schema import PSEUDO_TOOLS, Conversation
 from agentflan.data.seeded import unit_hash
 
-# Pseudo-tools of the upstream formats (ToolBench's Finish, AgentInstruct's finish): never held out.
-PSEUDO_TOOLS = frozenset({"Finish", "finish"})
 
 
 def query_key(text: str) -> str:

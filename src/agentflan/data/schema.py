@@ -33,6 +33,9 @@ PARTS = (
 )
 KINDS = ("agent", "general", "format", "negative")
 STYLES = ("chat", "react", "plain")
+# Pseudo-tools of the upstream formats (ToolBench's Finish, AgentInstruct's finish): calls that end a trajectory, never
+# held out, and not hallucinated when a tool list omits them.
+PSEUDO_TOOLS = frozenset({"Finish", "finish"})
 
 
 class SchemaError(ValueError):

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentflan.config import BenchmarkConfig
-from agentflan.data.heldout import PSEUDO_TOOLS, Heldout, query_key
+from agentflan.data.heldout import Heldout, query_key
 from agentflan.data.prompts import FORMAT_REQUESTS, NATURAL_SYSTEM, format_system
-from agentflan.data.schema import Conversation, SchemaError, Tool, tool_from_dict
+from agentflan.data.schema import PSEUDO_TOOLS, Conversation, SchemaError, Tool, tool_from_dict
 
 CATEGORIES = ("tool_needed_offered_seen", "tool_needed_offered_unseen", "tool_needed_not_offered",
               "plain_tools_offered", "plain_no_tools", "format_request")

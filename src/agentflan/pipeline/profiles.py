@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from agentflan.data.schema import Conversation
-
-SPECIAL_CALLS = {"Finish"}  # pseudo-tools the upstream formats use without listing them
+from agentflan.data.schema import PSEUDO_TOOLS, Conversation
 
 
 def raw_row(fmt: str, index: int, record: Any) -> dict[str, Any]:
@@ -44,7 +42,7 @@ def conversation_row(conv: Conversation) -> dict[str, Any]:
         "query_chars": len(conv.query),
         "n_tools": len(conv.tools),
         "n_calls": len(calls),
-        "unknown_calls": sum(1 for c in calls if c.name not in offered and c.name not in SPECIAL_CALLS),
+        "unknown_calls": sum(1 for c in calls if c.name not in offered and c.name not in PSEUDO_TOOLS),
         "empty_trainable": sum(1 for t in trainable if not t.content.strip()),
         "unlabelled": sum(1 for t in assistant if t.capability is None),
         "trainable_chars": sum(len(t.content) for t in trainable),
