@@ -5,9 +5,11 @@ import time
 
 import orjson
 
+from agentflan.config import ParamsError
 from agentflan.data.jsonio import atomic_dir, atomic_writer, read_json, read_records, write_jsonl
 from agentflan.evaluation.benchmark import Sample
-from agentflan.evaluation.generation import PROTOCOLS, load, predictions, run_protocol
+from agentflan.evaluation.endpoint import EndpointError, run_endpoint
+from agentflan.evaluation.generation import load, predictions, protocols_for, run_protocol
 from agentflan.evaluation.scoring import category_intervals, judge, score
 from agentflan.pipeline import model_card, report
 from agentflan.pipeline.project import file_md5, file_sha256, git_commit
@@ -16,15 +18,28 @@ from agentflan.pipeline.registry import BENCHMARK_TAG, register
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.tracking import client, find_run_by_tag, flatten
 
+HEADLINE = ("hscore", "over_refusal_rate", "tool_name_accuracy_seen", "tool_name_accuracy_unseen", "call_format_validity",
+            "argument_accuracy", "hallucinated_tool_rate")
+
 with stage("evaluate", ("eval", "registry")) as s:  # the report shows every params section: dvc.yaml lists them all
     cfg = s.params.eval
     samples = list(read_records(s.path("benchmark"), Sample.from_dict))  # validated by the benchmark stage
     md5 = {k: file_md5(s.path(k)) for k in ("train", "validation", "benchmark")}  # the report and the registry tag them
     benchmark_md5, commit = md5["benchmark"], git_commit()
     model, tokenizer = load(s.path("model"))
-    preds = [p for protocol in PROTOCOLS
+    preds = [p for protocol in protocols_for(tokenizer)  # native first: the tools through the template, calls parsed back
              for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, cfg.max_new_tokens, cfg.batch_size), protocol)]
     metrics = {**score(preds), "benchmark_md5": benchmark_md5}
+    if cfg.endpoint:  # a server scored beside the model, on the same benchmark, by the same scorer (native protocol)
+        try:
+            answers = run_endpoint(samples, cfg.endpoint, cfg.endpoint_model, cfg.max_new_tokens, cfg.api_key_env)
+        except EndpointError as e:
+            raise ParamsError(f"eval.endpoint: {e}") from None
+        served = predictions(samples, answers, "native")
+        metrics["comparison"] = {"this model": {k: metrics[k] for k in HEADLINE},
+                                 cfg.endpoint_model: {k: v for k, v in score(served).items() if k in HEADLINE}}
+        s.run.mlflow.log_text("".join(orjson.dumps({**p.to_dict(), "verdict": judge(p)}).decode() + "\n" for p in served),
+                              "endpoint_predictions.jsonl")
     with atomic_writer(s.path("predictions")) as f:
         write_jsonl(f, ({**p.to_dict(), "verdict": judge(p)} for p in preds))
     s.write_plot("agent_h_plot", [  # one bar per category: HScore where a plain answer is expected, else tool-name accuracy
@@ -39,8 +54,7 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
     hashes = [(f"{x['path']} ({x['format']}) md5", x["md5"]) for x in read_json(s.path("convert_metrics"))["sources"]]
     hashes += [(f"{s.path(k)} md5", digest) for k, digest in md5.items()]
     hashes += [("model.safetensors sha256", weights), ("git commit", commit)]
-    headline = [(k, metrics[k]) for k in ("hscore", "over_refusal_rate", "tool_name_accuracy_seen", "tool_name_accuracy_unseen",
-                                          "call_format_validity", "argument_accuracy", "samples")]
+    headline = [("protocol", metrics["protocol"]), *((k, metrics[k]) for k in (*HEADLINE, "samples"))]
     headline += [("val_loss (unigram baseline)", f"{train['val_loss']} ({train['unigram_val_loss']})")]
     with atomic_dir(s.path("report")) as tmp:
         report.write(tmp, intervals=category_intervals(preds), train_history=read_json(s.path("train_loss_plot")),

@@ -28,6 +28,8 @@ with stage("train", ("model", "train")) as s:
     if cfg.lora.enabled:
         model = apply_lora(model, cfg.lora, added)
     fmt = ChatFormat.of(tokenizer)
+    if any(t.tool_calls for c in train_convs for t in c.turns):
+        fmt.require_native()  # native tool calls need a template that writes them and a response template that reads them
     train_set = pack((encode(fmt, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations)
     val_set = pack((encode(fmt, c) for c in val_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations)
     digests = {name: s.run.log_dataset(s.path(name), name, name) or file_md5(s.path(name)) for name in ("train", "validation")}

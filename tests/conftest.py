@@ -74,13 +74,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def http_server(cmd: list[str], ready: str, log_path: Path, env: dict[str, str] | None = None,
-                timeout: float = 180) -> Iterator[str]:
+                timeout: float = 180, cwd: Path | None = None) -> Iterator[str]:
     """Run a server on 127.0.0.1 and a free port (`{port}` in `cmd`) until `<url><ready>` answers; yield its URL,
     then stop its whole process group."""
     port = free_port()
     with open(log_path, "w") as log:
         proc = subprocess.Popen([part.format(port=port) for part in cmd], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, cwd=cwd)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.time() + timeout
@@ -93,7 +93,8 @@ def http_server(cmd: list[str], ready: str, log_path: Path, env: dict[str, str] 
                     time.sleep(1)
             yield url
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # it may have died already (its log says why)
+                os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
 
 
@@ -140,7 +141,7 @@ def small_demo(params: dict) -> None:
     """A pipeline that runs in seconds: a small corpus and a very small model trained for a few steps."""
     params["demo"].update(toolbench=60, agentinstruct_os=8, agentinstruct_db=8, sharegpt=20)
     params["convert"]["format_samples"] = 6
-    params["model"]["tiny"].update(vocab_size=512, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+    params["model"]["tiny"].update(vocab_size=1024, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                    intermediate_size=64, max_position_embeddings=1024)
-    params["train"].update(max_length=512, batch_tokens=2048, max_steps=8, warmup_steps=2, eval_every=4,
+    params["train"].update(max_length=1024, batch_tokens=4096, max_steps=8, warmup_steps=2, eval_every=4,
                            checkpoint_every=4, lr=0.01)

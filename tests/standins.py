@@ -5,6 +5,10 @@
   template is Meta-Llama-3-Instruct's (it takes no `tools`).
 - `qwen`: a Qwen2 with a Qwen2.5-style tokenizer: no BOS, `<|im_end|>` ending each turn, and the
   Qwen2.5-Instruct template, which renders `tools` itself (`# Tools ... <tools></tools>`).
+- `llama31_tokenizer`: the Llama-3 tokenizer with a template written after Meta's Llama-3.1 JSON tool calling (the
+  one vLLM ships as examples/tool_chat_template_llama3.1_json.jinja): the tools in the first user message as JSON,
+  a call as `{"name": ..., "parameters": ...}` in place of the message's content (which it drops), results as
+  `ipython` turns `{"output": ...}`, one call a message; no date line (Meta's writes today's, which no test can pin).
 """
 
 from __future__ import annotations
@@ -17,6 +21,56 @@ LLAMA3_TEMPLATE = (
     "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}"
     "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
 )
+
+LLAMA31_TEMPLATE = """{{- bos_token }}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+{{- "<|start_header_id|>system<|end_header_id|>\\n\\n" }}
+{%- if tools %}
+    {{- "Environment: ipython\\n" }}
+{%- endif %}
+{{- system_message }}
+{{- "<|eot_id|>" }}
+{%- if tools %}
+    {%- set first_user_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}
+    {{- "Given the following functions, please respond with a JSON for a function call with its proper arguments that best answers the given prompt.\\n\\n" }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}. Do not use variables.\\n\\n' }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\\n\\n" }}
+    {%- endfor %}
+    {{- first_user_message + "<|eot_id|>"}}
+{%- endif %}
+{%- for message in messages %}
+    {%- if not (message.role == 'ipython' or message.role == 'tool' or message.tool_calls) %}
+        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}
+    {%- elif message.tool_calls %}
+        {%- if message.tool_calls|length != 1 %}
+            {{- raise_exception("This model only supports single tool-calls at once!") }}
+        {%- endif %}
+        {%- set tool_call = message.tool_calls[0].function %}
+        {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}
+        {{- '{"name": "' + tool_call.name + '", ' }}
+        {{- '"parameters": ' }}
+        {{- tool_call.arguments | tojson }}
+        {{- "}" }}
+        {{- "<|eot_id|>" }}
+    {%- elif message.role == "tool" or message.role == "ipython" %}
+        {{- "<|start_header_id|>ipython<|end_header_id|>\\n\\n" }}
+        {{- { "output": message.content } | tojson }}
+        {{- "<|eot_id|>" }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}
+{%- endif %}
+"""
 
 QWEN25_TEMPLATE = """{%- if tools %}
     {{- '<|im_start|>system\\n' }}
@@ -103,6 +157,12 @@ def llama3_tokenizer(texts: list[str] = CORPUS, vocab_size: int = 600):
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|end_of_text|>")
     fast.add_special_tokens({"additional_special_tokens": special[2:]})
     fast.chat_template = LLAMA3_TEMPLATE
+    return fast
+
+
+def llama31_tokenizer(texts: list[str] = CORPUS, vocab_size: int = 600):
+    fast = llama3_tokenizer(texts, vocab_size)
+    fast.chat_template = LLAMA31_TEMPLATE
     return fast
 
 

@@ -34,6 +34,7 @@ def convert(
     inputs: Annotated[list[Path], typer.Argument(help="Upstream files (JSONL or a JSON array).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL of canonical conversations.")],
     format: Annotated[Format, typer.Option("--format", "-f", help="Input format; detected per file by default.")] = Format.auto,
+    call_style: Annotated[str, typer.Option(help="native: calls as tool_calls messages; elicited: the paper's turns.")] = "native",
     react_fraction: Annotated[float, typer.Option(help="Share of agent trajectories kept in ReAct form.")] = 0.1,
     format_samples: Annotated[int, typer.Option(help="Format-following samples to add.")] = 0,
     seed: int = 0,
@@ -52,7 +53,8 @@ def convert(
 
     quarantine_path = out.with_name(out.name.removesuffix(".jsonl") + ".quarantine.jsonl")
     try:
-        config = parse(ConvertConfig, {"react_fraction": react_fraction, "format_samples": format_samples, "seed": seed}, "convert")
+        config = parse(ConvertConfig, {"call_style": call_style, "react_fraction": react_fraction, "format_samples": format_samples,
+                                       "seed": seed}, "convert")
         converter = Converter(config)
         with atomic_writer(out) as f, atomic_writer(quarantine_path) as q:
             converter.on_reject = lambda r: write_jsonl(q, [r.to_dict()])
@@ -130,8 +132,14 @@ def _conversation_view(conv):
             labels += [x for x in (turn.part, turn.capability) if x]
         if turn.call:
             labels.append(f"call={turn.call.name}")
-        border = ROLE_STYLE.get(turn.role, "white") if (turn.loss or turn.role != "assistant") else "dim"
-        items.append(Panel(Text(turn.content), title=" | ".join(labels), title_align="left", border_style=border))
+        if turn.name:
+            labels.append(f"result of {turn.name}")
+        body = Text(turn.content)
+        for call, loss in zip(turn.tool_calls, turn.call_loss):  # native calls: each piece learned or not
+            flags = ", ".join(f"{k} {'LEARN' if v else 'no loss'}" for k, v in loss.items())
+            body.append(f"\ntool call [{flags}]: {call.name}({call.arguments_json()})", style="bold")
+        border = ROLE_STYLE.get(turn.role, "white") if (turn.trainable or turn.role != "assistant") else "dim"
+        items.append(Panel(body, title=" | ".join(labels), title_align="left", border_style=border))
     return Group(*items)
 
 
@@ -151,6 +159,69 @@ def score(
     except InputError as e:
         raise _fail(str(e)) from None
     typer.echo(json.dumps(score_predictions(preds), indent=2))
+
+
+@app.command()
+def evaluate(
+    endpoint: Annotated[str, typer.Option("--endpoint", help="An OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")],
+    model: Annotated[str, typer.Option("--model", help="The model name the server serves.")],
+    benchmark: Annotated[Path, typer.Option(help="The benchmark (JSONL in our schema).")] = Path("data/benchmark/agent_h.jsonl"),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the predictions, with verdicts, here.")] = None,
+    max_new_tokens: int = 64,
+    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (never pass the key).")] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, typer.Option(help="Requests in flight (1 for `transformers serve`; more for vLLM, TGI, APIs).")] = 1,
+) -> None:
+    """Score any OpenAI-compatible server on the benchmark in the native protocol (the user's message and the tools, greedy),
+    with the scorer the pipeline uses: metrics as JSON on stdout. Exit 2 when the server or the benchmark cannot be used."""
+    import json
+
+    from agentflan.data.jsonio import InputError, atomic_writer, read_records, write_jsonl
+    from agentflan.evaluation.benchmark import Sample
+    from agentflan.evaluation.endpoint import EndpointError, run_endpoint
+    from agentflan.evaluation.generation import predictions
+    from agentflan.evaluation.scoring import judge
+    from agentflan.evaluation.scoring import score as score_predictions
+
+    try:
+        samples = list(read_records(benchmark, Sample.from_dict))
+        preds = predictions(samples, run_endpoint(samples, endpoint, model, max_new_tokens, api_key_env, concurrency), "native")
+    except (InputError, EndpointError) as e:
+        raise _fail(str(e)) from None
+    if out is not None:
+        with atomic_writer(out) as f:
+            write_jsonl(f, ({**p.to_dict(), "verdict": judge(p)} for p in preds))
+    typer.echo(json.dumps({"endpoint": endpoint, "model": model, **score_predictions(preds)}, indent=2))
+
+
+@app.command()
+def serve(
+    version: Annotated[str, typer.Option(help="A registered version number, or an alias of it.")] = "champion",
+    name: Annotated[str, typer.Option(help="The registered model name.")] = "agentflan",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: str = "auto",
+) -> None:
+    """Serve a registered version with `transformers serve` (OpenAI-compatible /v1/chat/completions, native tool_calls).
+
+    The version's weights and tokenizer (its chat template and response template) are fetched from MLflow into a local
+    folder named after the model, which `transformers serve` then serves under that name (clients send `model=NAME`);
+    it runs until stopped.
+    """
+    import os
+    import shutil
+
+    from agentflan.pipeline.serving import registered_folder
+
+    try:
+        folder = registered_folder(name, version).resolve()
+    except LookupError as e:
+        raise _fail(str(e)) from None
+    server = shutil.which("transformers")
+    if server is None:
+        raise _fail("`transformers` is not on PATH (it comes with this package's install: pip install -e .)")
+    typer.echo(f"serving {name} {version} ({folder}) as model {name!r} on http://{host}:{port}/v1", err=True)
+    os.chdir(folder.parent)  # the server names the model by the path it is given: the folder's own name
+    os.execv(server, [server, "serve", folder.name, "--host", host, "--port", str(port), "--device", device])
 
 
 benchmark_app = typer.Typer(help="Benchmarks: bring third-party ones into our schema.", no_args_is_help=True)

@@ -127,6 +127,9 @@ class DataConfig(Section):
 class ConvertConfig(Section):
     """`convert`: agent trajectories -> chat conversations."""
 
+    # native: a step is one assistant message with its thought and `tool_calls`, its result a tool message (the model's
+    # own tool-calling chat); elicited: the paper's form, thought, tool name and arguments as turns with eliciting user turns
+    call_style: Literal["native", "elicited"] = "native"
     react_fraction: Fraction = 0.1
     format_samples: Count = 0
     seed: int = 0
@@ -265,11 +268,22 @@ class BenchmarkConfig(Section):
 
 
 class EvalConfig(Section):
-    """`eval`: generation, and a benchmark file of your own instead of the built one."""
+    """`eval`: generation, a benchmark file of your own instead of the built one, and a server to score beside the model."""
 
     max_new_tokens: Positive = 64
     batch_size: Positive = 40
     benchmark: str = ""  # empty: the `benchmark` stage builds one from the corpus; else an Agent-H JSONL under data/raw/
+    endpoint: str = ""  # an OpenAI-compatible base URL (…/v1) scored on the same benchmark, beside the model (native protocol)
+    endpoint_model: str = ""  # the model name that endpoint serves
+    api_key_env: str = "OPENAI_API_KEY"  # the environment variable holding the endpoint's key (the key itself is never a param)
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> EvalConfig:
+        if self.endpoint and not self.endpoint_model:
+            raise ParamsError("eval.endpoint_model: required with eval.endpoint (the model name the server serves)")
+        if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
+            raise ParamsError(f"eval.endpoint: {self.endpoint!r} is not an http(s) URL")
+        return self
 
 
 class Gate(Section):

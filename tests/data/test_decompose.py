@@ -1,22 +1,35 @@
 from __future__ import annotations
 
-from recipe_helpers import labelled_corpus
+from recipe_helpers import elicited_corpus, labelled_corpus
 
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.decompose import CapabilityTable, count_tokens, label
-from agentflan.data.schema import CAPABILITIES
+from agentflan.data.schema import CAPABILITIES, Conversation, ToolCall, Turn
 
 
-def test_every_assistant_turn_gets_the_capability_of_its_part():
-    expected = {"thought": "reasoning", "tool_choice": "retrieval", "arguments": "understanding", "answer": "understanding",
-                "react": "instruction_following", "format": "instruction_following", "chat": "general"}
+EXPECTED = {"thought": "reasoning", "tool_choice": "retrieval", "arguments": "understanding", "answer": "understanding",
+            "react": "instruction_following", "format": "instruction_following", "chat": "general"}
+
+
+def test_every_piece_gets_the_capability_of_its_part():
     seen = set()
     for conv in labelled_corpus():
         for turn in conv.assistant_turns:
-            assert turn.capability == expected[turn.part]
+            assert turn.capability == EXPECTED[turn.part]
+            for piece in turn.pieces():  # inside a native message: the thought, the tool name, the arguments
+                assert piece.capability == EXPECTED[piece.part]
+                seen.add(piece.part)
+    assert seen == set(EXPECTED)
+
+
+def test_the_elicited_form_labels_turns_the_same_way():
+    seen = set()
+    for conv in elicited_corpus():
+        for turn in conv.assistant_turns:
+            assert turn.capability == EXPECTED[turn.part] and [p.key for p in turn.pieces()] == ["content"]
             seen.add(turn.part)
-    assert seen == set(expected)
+    assert seen == set(EXPECTED)
 
 
 def test_release_records_are_labelled_from_content(fixtures):
@@ -30,13 +43,21 @@ def test_token_counts_are_words_and_punctuation():
     assert count_tokens("It is 3 degrees.") == 5
 
 
-def test_table_counts_only_trainable_turns():
+def test_table_counts_each_learned_piece_under_its_capability():
+    call = ToolCall("get_weather", {"city": "Oslo"})
+    turns = [Turn("user", "Weather in Oslo?"),
+             Turn("assistant", "I will check the weather.", loss=True, part="thought", tool_calls=[call],
+                  call_loss=[{"name": False, "arguments": True}]),
+             Turn("tool", '{"t": 3}', name="get_weather"),
+             Turn("assistant", "It is 3 degrees.", loss=False, part="answer")]
     table = CapabilityTable()
-    corpus = labelled_corpus()
-    for conv in corpus:
+    table.add(label(Conversation("c", "s", "agent", "native", turns, [], "Weather in Oslo?")))
+    # "I will check the weather ." = 6; the name is masked; {"city": "Oslo"} = 9; the answer is not learned
+    assert dict(table.tokens) == {"reasoning": 6, "understanding": 9} and dict(table.turns) == {"reasoning": 1, "understanding": 1}
+
+    table = CapabilityTable()
+    for conv in labelled_corpus():
         table.add(conv)
-    trainable = sum(count_tokens(t.content) for c in corpus for t in c.trainable_turns)
-    assert table.total_tokens == trainable
     metrics = table.to_metrics()
     assert set(metrics["tokens"]) == set(CAPABILITIES) and abs(sum(metrics["share"].values()) - 1) < 1e-4
     assert all(metrics["tokens"][c] > 0 for c in CAPABILITIES)

@@ -9,7 +9,7 @@ from recipe_helpers import labelled_corpus
 from agentflan.config import NegativesConfig
 from agentflan.data.jsonio import atomic_writer, write_jsonl
 from agentflan.data.negatives import NegativesStats, add_negatives, tool_pool
-from agentflan.data.prompts import render_system, tool_line
+from agentflan.data.prompts import render_system, tool_call_text, tool_json
 from agentflan.training.chat_template import IM_END, IM_START
 from agentflan.training.tokenizer import train_bpe
 
@@ -35,20 +35,25 @@ def test_release_export_loads_and_renders(tmp_path):
         assert text.count(IM_START) == len(messages) == text.count(IM_END)
         # the canonical record, with structured tools, renders to the same text as its export
         canonical = tokenizer.apply_chat_template(
-            [{"role": "user" if m["role"] == "tool" else m["role"], "content": m["content"]} for m in conv.to_messages()],
+            [{"role": "user", "content": m["content"]} if m["role"] == "tool" else m for m in conv.to_messages()],
             tools=conv.tools_openai(), tokenize=False)
         assert canonical == text, conv.id
 
 
-def test_template_renders_tools_like_the_export():
+def test_template_renders_tools_and_calls_like_the_export():
     corpus = labelled_corpus()
-    conv = next(c for c in corpus if c.style == "chat" and c.tools)
+    conv = next(c for c in corpus if c.style == "native" and c.tools and any(t.tool_calls for t in c.turns))
     tokenizer = train_bpe(["hello world"], vocab_size=300)
     text = tokenizer.apply_chat_template(conv.to_messages(), tools=conv.tools_openai(), tokenize=False)
-    assert text.startswith(f"{IM_START}system\n{render_system(conv.turns[0].content, conv.tools)}{IM_END}\n")
-    first_tool_line = text.split("\n")[4]
-    assert first_tool_line == tool_line(conv.tools[0]) and first_tool_line.startswith(conv.tools[0].name + "(")
-    no_system = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tools=conv.tools_openai(),
-                                              tokenize=False, add_generation_prompt=True)
-    assert no_system.startswith(f"{IM_START}system\n{render_system('', conv.tools)}{IM_END}\n{IM_START}user\nhi{IM_END}\n")
-    assert no_system.endswith(f"{IM_START}assistant\n")
+    assert conv.turns[0].role == "user"  # native: no system prompt of ours, the template writes the tools' system turn
+    assert text.startswith(f"{IM_START}system\n{render_system('', conv.tools)}{IM_END}\n{IM_START}user\n{conv.turns[0].content}")
+    lines = text.split("\n")
+    first = lines.index("<tools>") + 1
+    assert lines[first] == tool_json(conv.tools[0]) and lines[first].startswith('{"name": "' + conv.tools[0].name + '"')
+    call_turn = next(t for t in conv.turns if t.tool_calls)
+    assert f"{IM_START}assistant\n{call_turn.content}\n{tool_call_text(call_turn.tool_calls[0])}{IM_END}\n" in text
+    result = conv.turns[conv.turns.index(call_turn) + 1]
+    assert f"{IM_START}tool\n<tool_response>\n{result.content}\n</tool_response>{IM_END}\n" in text
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tools=conv.tools_openai(), tokenize=False,
+                                           add_generation_prompt=True)
+    assert prompt == f"{IM_START}system\n{render_system('', conv.tools)}{IM_END}\n{IM_START}user\nhi{IM_END}\n{IM_START}assistant\n"

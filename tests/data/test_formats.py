@@ -35,12 +35,17 @@ def test_toolbench_as_preprocessing_writes_it(fixtures):
     assert answer.part == "answer" and answer.content.startswith("The Nike Pegasus 40 costs")
 
 
-def test_toolbench_empty_thought_makes_no_empty_turn(fixtures):
-    out, _, _ = convert(fixtures / "toolbench_toolllama.json", react_fraction=0.0)
+def test_toolbench_empty_thought_makes_no_empty_piece(fixtures):
+    out, _, _ = convert(fixtures / "toolbench_toolllama.json", react_fraction=0.0, call_style="elicited")
     parts = [t.part for t in out[0].turns if t.role == "assistant"]
     # step 1: thought, tool, args; step 2 (empty thought): tool, args; finish: thought, answer
     assert parts == ["thought", "tool_choice", "arguments", "tool_choice", "arguments", "thought", "answer"]
     assert all(t.content.strip() for t in out[0].turns if t.role == "assistant")
+    native, _, _ = convert(fixtures / "toolbench_toolllama.json", react_fraction=0.0)
+    pieces = [[p.part for p in t.pieces()] for t in native[0].turns if t.role == "assistant"]
+    # step 1: one message, thought + call; step 2 (empty thought): the call alone; finish: the answer
+    assert pieces == [["thought", "tool_choice", "arguments"], ["tool_choice", "arguments"], ["answer"]]
+    assert all(p.text.strip() for t in native[0].turns for p in t.pieces())
 
 
 def test_toolbench_react_style_keeps_upstream_text(fixtures):
@@ -71,7 +76,8 @@ def test_agentinstruct_os_and_db_as_published(fixtures):
     # the 1-shot example stays unlearned; the real task is learned
     learned = [t for t in os_conv.turns if t.role == "assistant" and t.loss]
     example = [t for t in os_conv.turns if t.role == "assistant" and not t.loss]
-    assert any("ls /etc" in t.content for t in example) and not any("ls /etc" in t.content for t in learned)
+    assert any("ls /etc" in str(t.to_dict()) for t in example) and not any("ls /etc" in str(t.to_dict()) for t in learned)
+    assert all(not t.trainable for t in example)
     assert learned[-1].part == "answer" and learned[-1].content == "29"
     # DB: the instruction-only prompt and its "Ok." are dropped in chat form; the SQL is parsed
     assert db_conv.query.startswith("What is the total number of wins")

@@ -34,8 +34,57 @@ def test_release_export_renders_tools_and_maps_tool_role():
     roles = [t["role"] for t in exported["conversation"]]
     assert roles == ["system", "user", "assistant", "assistant", "user", "assistant"]
     assert exported["conversation"][0]["content"] == render_system("You are helpful.", sample().tools)
-    assert "\nget_weather(city?: string): Weather" in exported["conversation"][0]["content"]
+    assert '\n<tools>\n{"name": "get_weather", "description": "Weather", "parameters": ' in exported["conversation"][0]["content"]
     assert [t["loss"] for t in exported["conversation"]] == [False, False, True, True, False, True]
+
+
+def native_sample() -> Conversation:
+    tools = [Tool("get_weather", "Weather", {"type": "object", "properties": {"city": {"type": "string"}}}),
+             Tool("get_time", "Time", {"type": "object", "properties": {"city": {"type": "string"}}})]
+    calls = [ToolCall("get_weather", {"city": "Oslo"}, "call_0"), ToolCall("get_time", {"city": "Oslo"}, "call_1")]
+    turns = [
+        Turn("user", "Weather and time in Oslo?"),
+        Turn("assistant", "Both need a lookup.", loss=True, part="thought", tool_calls=calls,
+             call_loss=[{"name": False, "arguments": True}, {"name": True, "arguments": True}]),
+        Turn("tool", '{"t": 3}', name="get_weather", tool_call_id="call_0"),
+        Turn("tool", '{"time": "09:00"}', name="get_time", tool_call_id="call_1"),
+        Turn("assistant", "3 degrees at 09:00.", loss=True, part="answer"),
+    ]
+    return Conversation("n1", "openai", "agent", "native", turns, tools, "Weather and time in Oslo?")
+
+
+def test_native_calls_round_trip_with_their_piece_labels(tmp_path):
+    path = tmp_path / "c.jsonl"
+    write_conversations(path, [native_sample()])
+    (back,) = list(read_conversations(path))
+    assert back == native_sample() and back.to_json() == native_sample().to_json()
+    pieces = [(p.key, p.part, p.capability, p.loss) for p in back.turns[1].pieces()]
+    assert pieces == [("content", "thought", None, True),  # decompose labels the content; the calls' pieces are fixed
+                      ("name:0", "tool_choice", "retrieval", False), ("arguments:0", "arguments", "understanding", True),
+                      ("name:1", "tool_choice", "retrieval", True), ("arguments:1", "arguments", "understanding", True)]
+    back.turns[1].set_loss("arguments:1", False)
+    assert back.turns[1].call_loss[1] == {"name": True, "arguments": False} and back.turns[1].trainable
+    assert [c.name for c in back.calls] == ["get_weather", "get_time"]
+
+
+def test_native_messages_are_the_openai_shape():
+    messages = native_sample().to_messages()
+    assert messages[1] == {"role": "assistant", "content": "Both need a lookup.", "tool_calls": [
+        {"id": "call_0", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}},
+        {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": {"city": "Oslo"}}}]}
+    assert messages[3] == {"role": "tool", "content": '{"time": "09:00"}', "name": "get_time", "tool_call_id": "call_1"}
+    exported = native_sample().to_agentflan()["conversation"]
+    assert exported[2]["content"] == ('Both need a lookup.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n'
+                                      '</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"city": "Oslo"}}\n</tool_call>')
+    assert [t["role"] for t in exported] == ["system", "user", "assistant", "user", "user", "assistant"]
+
+
+def test_a_call_on_a_user_turn_is_refused():
+    d = native_sample().to_dict()
+    d["turns"][0]["tool_calls"] = d["turns"][1]["tool_calls"]
+    with pytest.raises(SchemaError) as err:
+        conversation_from_dict(d)
+    assert err.value.field == "turns[0].tool_calls"
 
 
 def test_messages_and_tools_for_chat_templates():

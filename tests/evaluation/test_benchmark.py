@@ -13,7 +13,8 @@ from agentflan.config import BenchmarkConfig, ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.heldout import Heldout, choose, query_key
 from agentflan.data.prompts import FORMAT_REQUESTS
-from agentflan.evaluation.benchmark import CATEGORIES, TOOLS_SYSTEM, Sample, build, sample_row
+from agentflan.data.prompts import NATURAL_SYSTEM, format_system
+from agentflan.evaluation.benchmark import CATEGORIES, Sample, build, sample_row
 from agentflan.evaluation.generation import PROTOCOLS, complete, predictions, run_protocol
 from agentflan.evaluation.scoring import score
 from agentflan.pipeline.validation import validate
@@ -37,7 +38,7 @@ def test_every_category_from_held_out_records_and_reproducible():
         sources = by_query[query_key(base)]
         assert sources and all(heldout.excludes(c) for c in sources)  # no conversation with this query is trained on
         if s.expected == "call":
-            assert s.expected_tool in [t.name for t in s.tools] and s.system == TOOLS_SYSTEM
+            assert s.expected_tool in [t.name for t in s.tools]
             source = by_query[query_key(s.query)][0]
             call = next(c for c in source.calls if c.name == s.expected_tool)
             assert s.expected_arguments == {k: [v] for k, v in call.arguments.items()}  # the record's own call
@@ -91,7 +92,7 @@ def tiny():
     corpus = labelled_corpus()
     cfg = BenchmarkConfig(heldout_tools=HELDOUT, per_category=2, heldout_general_queries=0.5)
     samples, _ = build(corpus, choose(corpus, cfg), cfg)
-    tokenizer = train_bpe([s.query for s in samples] * 5 + [TOOLS_SYSTEM], vocab_size=400)
+    tokenizer = train_bpe([s.query for s in samples] * 5 + [NATURAL_SYSTEM, format_system("react")], vocab_size=400)
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                          intermediate_size=64, pad_token_id=tokenizer.pad_token_id)).eval()
@@ -112,11 +113,14 @@ def test_every_protocol_is_run_and_scored(tiny):
              for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 4, 12), protocol)]
     chat_calls = [p for p in preds if p.protocol == "chat" and p.expected == "call"]
     assert chat_calls and all(len(p.turns) in (2, 3) for p in chat_calls)  # the harness asked for tool and arguments
-    assert all(len(p.turns) == 1 for p in preds if p.protocol != "chat" or p.expected == "plain")
+    assert all(len(p.turns) == 1 for p in preds if p.protocol in ("react", "json") or (p.protocol == "chat" and p.expected == "plain"))
+    native = [p for p in preds if p.protocol == "native"]
+    assert len(native) == len(samples) and all(p.turns is None and isinstance(p.tool_calls, list) for p in native)
+    assert all(p.to_dict()["tool_calls"] == p.tool_calls and "turns" not in p.to_dict() for p in native)
     call = chat_calls[0]
     assert call.expected_tool in call.schemas and call.expected_arguments
     metrics = score(preds)
-    assert metrics["protocol"] == "chat" and set(metrics["by_protocol"]) == set(PROTOCOLS)
+    assert metrics["protocol"] == "native" and set(metrics["by_protocol"]) == set(PROTOCOLS)
     assert set(metrics["per_category"]) == set(CATEGORIES) and 0 <= metrics["hscore"] <= 1
     for key in ("tool_name_accuracy_seen", "tool_name_accuracy_unseen", "over_refusal_rate", "argument_accuracy"):
         assert metrics[key] is not None

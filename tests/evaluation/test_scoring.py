@@ -93,3 +93,60 @@ def test_score_cli(tmp_path):
         path.write_text("".join(json.dumps(r) + "\n" for r in rows) + bad + "\n")
         proc = cli("score", str(path))
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def native(expected, tool_calls, content="", parse_error=None, expected_tool=None, expected_arguments=None,
+           category="tool_needed_offered_seen"):
+    return Prediction("n", category, ["get_weather", "get_time"], expected, content, expected_tool, {"get_weather": WEATHER_SCHEMA},
+                      expected_arguments, "native", content=content, tool_calls=tool_calls, parse_error=parse_error)
+
+
+def test_native_verdicts_come_from_the_structured_calls():
+    right = native("call", [{"name": "get_weather", "arguments": {"city": "Oslo"}}], expected_tool="get_weather",
+                   expected_arguments={"city": ["Oslo"]})
+    assert judge(right) == {"format_valid": True, "tool_correct": True, "hallucinated": False, "args_valid": True,
+                            "called": "get_weather", "args_correct": True}
+    made_up = native("call", [{"name": "get_forecast", "arguments": {"city": "Oslo"}}], expected_tool="get_weather")
+    assert judge(made_up)["hallucinated"] and not judge(made_up)["tool_correct"]
+    # text that *describes* a call is no call in this protocol: only the parser's tool_calls count
+    prose = native("call", [], content='I will use get_weather: {"name": "get_weather", "arguments": {"city": "Oslo"}}',
+                   expected_tool="get_weather")
+    assert not judge(prose)["tool_correct"] and not judge(prose)["format_valid"]
+    malformed = native("call", [], content="<tool_call>{bad", parse_error="json parser could not parse region", expected_tool="get_weather")
+    assert judge(malformed)["malformed"] and not judge(malformed)["format_valid"]
+
+
+def test_a_native_call_or_an_unparsable_call_region_on_a_plain_sample_is_a_hallucination():
+    plain = native("plain", [], content="Paris is the capital of France.", category="plain_tools_offered")
+    called = native("plain", [{"name": "get_time", "arguments": {}}], category="plain_tools_offered")
+    broken = native("plain", [], content="<tool_call>{", parse_error="json parser could not parse region", category="plain_tools_offered")
+    assert [judge(p)["general"] for p in (plain, called, broken)] == [False, True, True]
+    metrics = score([plain, called, broken])
+    assert metrics["protocol"] == "native" and metrics["h_general"] == round(2 / 3, 4) and metrics["hscore"] == pytest.approx(2 / 3, abs=1e-3)
+
+
+def test_native_rows_round_trip_and_accept_the_openai_call_shape():
+    row = native("call", [{"name": "get_weather", "arguments": {"city": "Oslo"}}], expected_tool="get_weather").to_dict()
+    assert Prediction.from_dict(row).tool_calls == [{"name": "get_weather", "arguments": {"city": "Oslo"}}]
+    openai_shape = {**row, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather",
+                                                                                       "arguments": '{"city": "Oslo"}'}}]}
+    assert Prediction.from_dict(openai_shape).tool_calls == [{"name": "get_weather", "arguments": {"city": "Oslo"}}]
+    broken = {**row, "tool_calls": [{"function": {"name": "get_weather", "arguments": '{"city": '}}]}
+    assert not judge(Prediction.from_dict(broken))["format_valid"]  # arguments that are no JSON object are kept as text
+
+
+def test_the_tiny_tokenizers_response_parser_reads_calls_and_keeps_a_broken_one_as_an_error():
+    from agentflan.evaluation.generation import parse_calls
+    from agentflan.training.tokenizer import train_bpe
+
+    tokenizer = train_bpe(["hello world"], vocab_size=300)
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA}}]
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Weather in Oslo?"}], tools=tools, tokenize=False,
+                                           add_generation_prompt=True)
+    text = ('Checking.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>\n'
+            '<tool_call>\n{"name": "get_time", "arguments": {"city": "Oslo"}}\n</tool_call>')
+    assert parse_calls(tokenizer, text, prompt, tools) == (
+        "Checking.", [{"name": "get_weather", "arguments": {"city": "Oslo"}}, {"name": "get_time", "arguments": {"city": "Oslo"}}], None)
+    assert parse_calls(tokenizer, "It is sunny.", prompt, tools) == ("It is sunny.", [], None)
+    content, calls, error = parse_calls(tokenizer, '<tool_call>\n{"name": "get_weather", "arguments": {city}\n</tool_call>', prompt, tools)
+    assert calls == [] and error and "JSON" in error

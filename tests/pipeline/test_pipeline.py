@@ -144,6 +144,20 @@ def test_exp_run_reruns_balance_and_after_only_and_exp_show_shows_the_change(rep
     assert {r.data.tags.get("agentflan.pipeline.stage") for r in runs} >= {"balance", "negatives"}
 
 
+def test_the_elicited_form_is_an_experiment_scored_on_the_same_benchmark(repo):
+    before = json.loads((repo / "metrics/evaluate.json").read_text())
+    run(["dvc", "exp", "run", "-n", "elicited", "-S", "convert.call_style=elicited"], repo)
+    try:
+        after = json.loads((repo / "metrics/evaluate.json").read_text())
+        styles = {json.loads(line)["style"] for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()}
+        assert "chat" in styles and "native" not in styles
+        assert after["benchmark_md5"] == before["benchmark_md5"]  # the same samples, whatever form the training data took
+        assert after["protocol"] == "native" and set(after["by_protocol"]) == set(before["by_protocol"])
+    finally:
+        run(["git", "checkout", "--", "."], repo)
+        run(["dvc", "checkout", "--force"], repo)
+
+
 def test_bad_params_are_refused_naming_the_key(repo):
     try:
         proc = run(["dvc", "exp", "run", "-S", "mix.reasoning=-0.5"], repo, check=False)
@@ -175,8 +189,12 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
     assert metrics["benchmark_md5"] == built["md5"]
     assert set(metrics["per_category"]) >= {"plain_tools_offered", "tool_needed_offered_unseen", "format_request"}
     preds = [json.loads(line) for line in (repo / "data/eval/predictions.jsonl").read_text().splitlines()]
-    assert len(preds) == 3 * metrics["samples"] and all("verdict" in p for p in preds)  # chat, react and json protocols
-    assert metrics["protocol"] == "chat" and set(metrics["by_protocol"]) == {"chat", "react", "json"}
+    assert len(preds) == 4 * metrics["samples"] and all("verdict" in p for p in preds)  # native, chat, react, json
+    assert metrics["protocol"] == "native" and set(metrics["by_protocol"]) == {"native", "chat", "react", "json"}
+    for key in ("tool_name_accuracy_seen", "argument_accuracy", "over_refusal_rate", "hscore"):
+        assert key in metrics and metrics[key] == metrics["by_protocol"]["native"][key]
+    native = [p for p in preds if p["protocol"] == "native"]
+    assert all(isinstance(p["tool_calls"], list) and "turns" not in p for p in native)
     rescored = json.loads(run(["agentflan", "score", "data/eval/predictions.jsonl"], repo).stdout)
     assert rescored == {k: v for k, v in metrics.items() if k != "benchmark_md5"}  # the file alone reproduces the metrics
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
@@ -201,6 +219,23 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
         "data/raw/demo/toolbench.json"} and all(len(s["md5"]) == 32 for s in front["agentflan_training_data"])
     scored = {m["type"]: m["value"] for m in served["model-index"][0]["results"][0]["metrics"]}
     assert scored["hscore"] == metrics["hscore"] and f"registered as agentflan v{newest.version}" in served_body
+
+
+def test_the_saved_tokenizer_writes_a_call_and_its_response_parser_reads_it_back(repo):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(repo / "models/agentflan")
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city.",
+                                               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    asked = [{"role": "user", "content": "Weather in Oslo and in Paris?"}]
+    calls = [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": city}}} for city in ("Oslo", "Paris")]
+    prompt = tok.apply_chat_template(asked, tools=tools, add_generation_prompt=True, tokenize=False)
+    full = tok.apply_chat_template([*asked, {"role": "assistant", "content": "Two lookups.", "tool_calls": calls}], tools=tools,
+                                   tokenize=False)
+    assert full.startswith(prompt) and '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>' in full
+    reply = full[len(prompt):full.rindex("<|im_end|>") + len("<|im_end|>")]  # as generated: up to the end-of-turn token
+    parsed = tok.parse_response(reply, prefix=prompt, tools=tools)
+    assert parsed["content"] == "Two lookups." and parsed["tool_calls"] == calls  # parallel calls, in order
 
 
 def test_the_report_and_every_dvc_plot_render(repo):
@@ -230,7 +265,8 @@ def test_no_benchmark_query_and_no_held_out_tool_is_trained_on(repo):
     for split in ("train", "validation"):
         convs = [json.loads(x) for x in (repo / f"data/final/{split}.jsonl").read_text().splitlines()]
         queries = {query_key(next(t["content"] for t in c["turns"] if t["role"] == "user")) for c in convs}
-        tools = {t["name"] for c in convs for t in c["tools"]} | {t["call"]["name"] for c in convs for t in c["turns"] if t.get("call")}
+        tools = ({t["name"] for c in convs for t in c["tools"]} | {t["call"]["name"] for c in convs for t in c["turns"] if t.get("call")}
+                 | {call["name"] for c in convs for t in c["turns"] for call in t.get("tool_calls", [])})
         assert not tools & set(heldout["tools"])
         assert not queries & set(heldout["queries"])
         assert not queries & {query_key(s["query"]) for s in samples if s["level"] == "action"}

@@ -20,17 +20,17 @@ from agentflan.training.tokenizer import train_bpe
 @pytest.fixture(scope="module")
 def setup():
     convs = labelled_corpus()[:60]
-    tokenizer = train_bpe((chatml_text(c) for c in convs), vocab_size=300)
-    data = pack((encode(ChatFormat.of(tokenizer), c) for c in convs), 512, tokenizer.pad_token_id)
-    cfg = TrainConfig(max_length=512, batch_tokens=2048, max_steps=4, warmup_steps=1, eval_every=2, checkpoint_every=2,
+    tokenizer = train_bpe((chatml_text(c) for c in convs), vocab_size=1024)
+    data = pack((encode(ChatFormat.of(tokenizer), c) for c in convs), 1024, tokenizer.pad_token_id)
+    cfg = TrainConfig(max_length=1024, batch_tokens=4096, max_steps=4, warmup_steps=1, eval_every=2, checkpoint_every=2,
                       keep_checkpoints=3, mixed_precision="no")
     return tokenizer, data, cfg
 
 
 def model(tokenizer):
     torch.manual_seed(0)
-    return build_tiny(tokenizer, TinyConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                            intermediate_size=64, max_position_embeddings=512))
+    return build_tiny(tokenizer, TinyConfig(vocab_size=1024, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                            intermediate_size=64, max_position_embeddings=1024))
 
 
 def test_truncated_and_corrupt_checkpoints_are_skipped(setup, tmp_path):

@@ -19,15 +19,15 @@ def setup():
     convs = labelled_corpus()[:80]
     from agentflan.training.tokenizer import train_bpe
 
-    tokenizer = train_bpe((chatml_text(c) for c in convs), vocab_size=300)
+    tokenizer = train_bpe((chatml_text(c) for c in convs), vocab_size=1024)
     fmt = ChatFormat.of(tokenizer)
-    data = pack((encode(fmt, c) for c in convs), 512, tokenizer.pad_token_id)
+    data = pack((e for e in (encode(fmt, c) for c in convs) if len(e.input_ids) <= 512), 512, tokenizer.pad_token_id)
     return tokenizer, data
 
 
 def fresh(tokenizer):
     torch.manual_seed(0)
-    return build_tiny(tokenizer, TinyConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+    return build_tiny(tokenizer, TinyConfig(vocab_size=1024, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                             intermediate_size=64, max_position_embeddings=512), "eager")
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from recipe_helpers import labelled_corpus
+from recipe_helpers import elicited_corpus, labelled_corpus
 from standins import llama3_tokenizer, qwen_tokenizer
 
-from agentflan.data.schema import Conversation, Tool, ToolCall, Turn
+from agentflan.data.schema import CAPABILITIES, Conversation, Tool, ToolCall, Turn
 from agentflan.training.chat_format import ChatFormat
 from agentflan.training.chat_template import chatml_text
 from agentflan.training.packing import IGNORE, collate, encode, pack, target_count, unigram_loss
@@ -63,7 +63,8 @@ def trained_text(tokenizer, ids, labels):
 @pytest.mark.parametrize("kind", ["tiny", "llama3", "qwen"])
 def test_rendered_text_is_the_chat_templates(tokenizers, kind):
     fmt = ChatFormat.of(tokenizers[kind])
-    for conv in [known(), *labelled_corpus()[:100]]:
+    corpus = labelled_corpus() if fmt.renders_tool_calls else elicited_corpus()  # Llama 3's template writes no tool calls
+    for conv in [known(), *corpus[:100]]:
         messages, tools = fmt.messages(conv)
         text = fmt.render_with_spans(conv).text
         assert text == tokenizers[kind].apply_chat_template(messages, tools=tools, tokenize=False)
@@ -85,7 +86,7 @@ def test_bos_and_tools_as_each_template_takes_them(tokenizers):
     ids = encode(llama, known()).input_ids
     bos = tokenizers["llama3"].bos_token_id
     assert ids[0] == bos and ids.count(bos) == 1  # written by the template once, not added again
-    assert not llama.takes_tools and "get_weather(city?: string)" in llama.render_with_spans(known()).text
+    assert not llama.takes_tools and '<tools>\n{"name": "get_weather", "description"' in llama.render_with_spans(known()).text
     assert qwen.takes_tools and '<tools>\n{"type": "function", "function": {"name": "get_weather"' in qwen.render_with_spans(known()).text
     eot = tokenizers["llama3"].convert_tokens_to_ids("<|eot_id|>")
     assert llama.end_of_turn_ids == [eot, tokenizers["llama3"].eos_token_id]
@@ -164,3 +165,62 @@ def test_unigram_baseline_is_a_real_cross_entropy(tokenizer):
     packed = pack(encs, 1024, tokenizer.pad_token_id)
     loss = unigram_loss(packed, packed, len(tokenizer))
     assert 1.0 < loss < torch.log(torch.tensor(float(len(tokenizer)))).item()
+
+
+def native_known(name_learned: bool = False) -> Conversation:
+    """A native step whose tool name the mix masked: its thought and arguments are learned, the name is not."""
+    tools = [Tool("get_weather", "Current weather for a city.", {"type": "object", "properties": {"city": {"type": "string"}}})]
+    return Conversation("native", "test", "agent", "native", [
+        Turn("user", "Weather in Oslo?"),
+        Turn("assistant", "I need the live weather.", loss=True, part="thought", capability="reasoning",
+             tool_calls=[ToolCall("get_weather", {"city": "Oslo"}, "call_0")],
+             call_loss=[{"name": name_learned, "arguments": True}]),
+        Turn("tool", '{"temperature": 3}', name="get_weather", tool_call_id="call_0"),
+        Turn("assistant", "It is 3 degrees in Oslo.", loss=True, part="answer", capability="understanding"),
+    ], tools, "Weather in Oslo?")
+
+
+# What each template writes around the pieces of the native step, by hand from the templates: the learned text is
+# the kept pieces with the template's own text around them, and never a masked piece.
+NATIVE_LEARNED = {
+    "tiny": 'I need the live weather.\n<tool_call>\n{"name": "", "arguments": {"city": "Oslo"}}\n</tool_call><|im_end|>'
+            "It is 3 degrees in Oslo.<|im_end|>",
+    "qwen": 'I need the live weather.\n<tool_call>\n{"name": "", "arguments": {"city": "Oslo"}}\n</tool_call><|im_end|>'
+            "It is 3 degrees in Oslo.<|im_end|>",
+    # Llama 3.1 writes a call in place of the content: the thought is not in the text, so it cannot be learned
+    "llama31": '{"name": "", "parameters": {"city": "Oslo"}}<|eot_id|>It is 3 degrees in Oslo.<|eot_id|>',
+}
+
+
+@pytest.mark.parametrize("kind", ["tiny", "qwen", "llama31"])
+def test_native_labels_decode_to_exactly_the_kept_pieces(tokenizers, kind):
+    from standins import llama31_tokenizer
+
+    tokenizer = llama31_tokenizer([chatml_text(c) for c in labelled_corpus()]) if kind == "llama31" else tokenizers[kind]
+    fmt = ChatFormat.of(tokenizer)
+    assert fmt.renders_tool_calls
+    masked = encode(fmt, native_known(name_learned=False))
+    assert trained_text(tokenizer, masked.input_ids, masked.labels) == NATIVE_LEARNED[kind]
+    learned = encode(fmt, native_known(name_learned=True))  # the same step with its name kept: exactly the name comes back
+    assert trained_text(tokenizer, learned.input_ids, learned.labels) == NATIVE_LEARNED[kind].replace('"name": ""', '"name": "get_weather"')
+    retrieval = CAPABILITIES.index("retrieval")
+    named = [i for i, c in zip(learned.input_ids, learned.capabilities) if c == retrieval]
+    assert tokenizer.decode(named) == "get_weather" and retrieval not in masked.capabilities
+
+
+def test_native_calls_are_refused_where_the_template_cannot_write_them(tokenizers):
+    from agentflan.training.chat_format import TemplateError
+
+    fmt = ChatFormat.of(tokenizers["llama3"])
+    assert not fmt.renders_tool_calls and not fmt.parses_tool_calls
+    with pytest.raises(TemplateError, match="convert.call_style: elicited"):
+        encode(fmt, native_known())
+    with pytest.raises(TemplateError, match="convert.call_style: elicited"):
+        fmt.require_native()
+    from agentflan.training.tokenizer import prepare
+
+    qwen = qwen_tokenizer([chatml_text(c) for c in labelled_corpus()[:20]])
+    assert not ChatFormat.of(qwen).parses_tool_calls
+    prepare(qwen, "auto", "qwen2")  # as training does: the base's template kept, transformers' fallback for its model type
+    assert ChatFormat.of(qwen).parses_tool_calls and qwen.chat_template == tokenizers["qwen"].chat_template
+    ChatFormat.of(qwen).require_native()  # Qwen2.5's template writes calls; the fallback reads them back

@@ -1,13 +1,15 @@
 """Capability balancing: re-weight trainable tokens per capability by the `mix.*` weights.
 
-Mechanism: turn-level loss masking. For each capability `c`, a seeded, deterministic subset of its
-trainable turns holding `mix.c` of its trainable tokens keeps `loss: true`; the other turns stay in
-the conversation as context with `loss: false`. Conversations left with nothing to learn are
+Mechanism: loss masking by piece. A piece is what one assistant turn teaches of one capability: its content,
+or a native call's name or its arguments (`Turn.pieces`), so `mix.retrieval=0.25` masks tool-name tokens only
+and leaves the thought and the arguments of the same message learned. For each capability `c`, a seeded,
+deterministic subset of its trainable pieces holding `mix.c` of its trainable tokens keeps its loss; the
+others stay in the conversation as context, unlearned. Conversations left with nothing to learn are
 dropped. Other capabilities are untouched, so lowering `mix.reasoning` changes the reasoning tokens
-only, and each capability's trainable tokens land within one turn of `mix.c * before`.
+only, and each capability's trainable tokens land within one piece of `mix.c * before`.
 
 Two streaming passes over the input: the first plans a hash threshold per capability (memory: one
-(hash, tokens) pair per trainable turn, 16 bytes in flat arrays), the second applies it.
+(hash, tokens) pair per trainable piece, 16 bytes in flat arrays), the second applies it.
 
 Pure data: no MLflow, no GX, no torch.
 """
@@ -26,8 +28,9 @@ from agentflan.data.schema import CAPABILITIES, Conversation
 from agentflan.data.seeded import unit_hash
 
 
-def turn_key(seed: int, conv_id: str, index: int) -> float:
-    return unit_hash(seed, "balance", conv_id, index)
+def piece_key(seed: int, conv_id: str, index: int, key: str) -> float:
+    """The seeded hash that orders a piece (turn `index`'s content, or a call's name or arguments) for keeping."""
+    return unit_hash(seed, "balance", conv_id, index) if key == "content" else unit_hash(seed, "balance", conv_id, index, key)
 
 
 class TurnKeys:
@@ -111,8 +114,10 @@ class Balancer:
         for conv in conversations:
             self.result.before.add(conv)
             for i, turn in enumerate(conv.turns):
-                if turn.trainable:
-                    candidates[turn.capability].add(turn_key(self.config.seed, conv.id, i), count_tokens(turn.content))
+                for piece in turn.pieces():
+                    if piece.loss:
+                        candidates[piece.capability].add(piece_key(self.config.seed, conv.id, i, piece.key),
+                                                         count_tokens(piece.text))
         self.thresholds = plan_thresholds(candidates, self.mix)
         return self.thresholds
 
@@ -121,8 +126,9 @@ class Balancer:
             raise RuntimeError("Balancer.apply() needs plan() first")
         for conv in conversations:
             for i, turn in enumerate(conv.turns):
-                if turn.trainable and turn_key(self.config.seed, conv.id, i) > self.thresholds[turn.capability]:
-                    turn.loss = False
+                for piece in turn.pieces():
+                    if piece.loss and piece_key(self.config.seed, conv.id, i, piece.key) > self.thresholds[piece.capability]:
+                        turn.set_loss(piece.key, False)
             if not conv.trainable_turns:
                 self.result.dropped += 1
                 continue

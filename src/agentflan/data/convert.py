@@ -83,44 +83,76 @@ class ConvertStats:
 # --- rendering ---------------------------------------------------------------------------------
 
 
-def render_chat(traj: Trajectory, rng: random.Random) -> list[Turn]:
-    """Chat-aligned form: thought, tool choice and arguments become separate assistant turns."""
-    turns = [Turn("system", NATURAL_SYSTEM)]
+def render_trajectory(traj: Trajectory, step_turns: Callable[[Step], list[Turn]], system: str | None) -> list[Turn]:
+    """A trajectory as turns: the query (its format instructions split off), each step as `step_turns` writes it,
+    each tool result as a tool turn naming the call it answers."""
+    turns = [Turn("system", system)] if system else []
     skip_ack = False
+    pending: list[ToolCall] = []  # calls whose results have not come yet, in order
     for i, e in enumerate(traj.events):
-        if isinstance(e, Message):
-            if i == 0 and e.role == "user" and traj.first_user_split:
-                problem = traj.first_user_split[1]
-                if problem:
-                    turns.append(Turn("user", problem))
-                else:
-                    skip_ack = True  # instructions only: drop it and the model's "Ok." that follows
-                continue
-            if skip_ack and e.role == "assistant":
-                skip_ack = False
-                continue
-            turns.append(Turn(e.role, e.content, loss=e.loss, part="chat" if e.role == "assistant" else None))
+        if isinstance(e, Step):
+            skip_ack = False
+            step = step_turns(e)
+            turns.extend(step)
+            pending = [c for t in step for c in t.tool_calls] or list(e.calls)
             continue
-        skip_ack = False
-        turns.extend(render_step(e, rng))
+        if i == 0 and e.role == "user" and traj.first_user_split:
+            problem = traj.first_user_split[1]
+            if problem:
+                turns.append(Turn("user", problem))
+            else:
+                skip_ack = True  # instructions only: drop it and the model's "Ok." that follows
+            continue
+        if skip_ack and e.role == "assistant":
+            skip_ack = False
+            continue
+        if e.role == "tool":
+            answered = pending.pop(0) if pending else None
+            turns.append(Turn("tool", e.content, name=e.name or (answered.name if answered else None),
+                              tool_call_id=answered.id if answered and answered.id else None))
+            continue
+        turns.append(Turn(e.role, e.content, loss=e.loss, part="chat" if e.role == "assistant" else None))
     return turns
 
 
-def render_step(step: Step, rng: random.Random) -> list[Turn]:
+def elicited_step(step: Step, rng: random.Random) -> list[Turn]:
+    """The paper's chat form: the thought, the tool choice and the arguments as separate assistant turns, with short
+    eliciting user turns between them (one choice and one arguments turn per call)."""
     out = []
     if step.thought:
         out.append(Turn("assistant", step.thought, loss=step.loss, part="thought"))
-    if step.call is not None:
+    for call in step.calls:
         if out:
             out.append(Turn("user", rng.choice(ELICIT["tool"])))
-        out.append(Turn("assistant", step.call.name, loss=step.loss, part="tool_choice"))
+        out.append(Turn("assistant", call.name, loss=step.loss, part="tool_choice"))
         out.append(Turn("user", rng.choice(ELICIT["arguments"])))
-        out.append(Turn("assistant", step.call.arguments_json(), loss=step.loss, part="arguments", call=step.call))
-    else:
+        out.append(Turn("assistant", call.arguments_json(), loss=step.loss, part="arguments", call=call))
+    if not step.calls:
         if out:
             out.append(Turn("user", rng.choice(ELICIT["answer"])))
         out.append(Turn("assistant", step.answer or "", loss=step.loss, part="answer"))
     return out
+
+
+def native_step(step: Step, ids: Iterator[int]) -> list[Turn]:
+    """The model's own tool-calling chat: one assistant message whose content is the thought and whose `tool_calls` are
+    the step's calls (ids `call_<n>` where the source gives none); a final answer is a message of its own."""
+    if not step.calls:
+        return [Turn("assistant", step.answer or "", loss=step.loss, part="answer")]
+    calls = [c if c.id else ToolCall(c.name, c.arguments, f"call_{next(ids)}") for c in step.calls]
+    return [Turn("assistant", step.thought, loss=step.loss, part="thought", tool_calls=calls)]
+
+
+def render_chat(traj: Trajectory, rng: random.Random) -> list[Turn]:
+    """The paper's elicited chat form, under the natural system prompt."""
+    return render_trajectory(traj, lambda step: elicited_step(step, rng), NATURAL_SYSTEM)
+
+
+def render_native(traj: Trajectory) -> list[Turn]:
+    """The native form, with no system prompt of ours: the tools go through the chat template, as an agent framework
+    sends them."""
+    ids = itertools.count()
+    return render_trajectory(traj, lambda step: native_step(step, ids), None)
 
 
 def render_react(traj: Trajectory) -> list[Turn]:
@@ -129,6 +161,8 @@ def render_react(traj: Trajectory) -> list[Turn]:
     for e in traj.events:
         if isinstance(e, Step):
             turns.append(Turn("assistant", e.raw.strip(), loss=e.loss, part="react", call=e.call))
+        elif e.role == "tool":
+            turns.append(Turn("tool", e.content, name=e.name))
         else:
             turns.append(Turn(e.role, e.content, loss=e.loss, part="chat" if e.role == "assistant" else None))
     return turns
@@ -174,7 +208,7 @@ def admit(conv: Conversation) -> None:
     trainable = conv.trainable_turns
     if not trainable:
         raise RecordError("turns", "no assistant turn to learn from (every one has loss false)")
-    if any(not t.content.strip() for t in trainable):
+    if any(not p.text.strip() for t in trainable for p in t.pieces() if p.loss):
         raise RecordError("turns", "an assistant turn to learn from is empty")
 
 
@@ -254,14 +288,15 @@ class Converter:
         if isinstance(parsed, Dialogue):
             return dialogue_to_conversation(parsed, meta)
         cfg = self.config
-        react = unit_hash(cfg.seed, "style", parsed.id) < cfg.react_fraction
-        if react:
-            turns = render_react(parsed)
+        if unit_hash(cfg.seed, "style", parsed.id) < cfg.react_fraction:
+            style, turns = "react", render_react(parsed)
+        elif cfg.call_style == "native":
+            style, turns = "native", render_native(parsed)
         else:
-            turns = render_chat(parsed, random.Random(f"{cfg.seed}:elicit:{parsed.id}"))
+            style, turns = "chat", render_chat(parsed, random.Random(f"{cfg.seed}:elicit:{parsed.id}"))
         self._offer_format_candidate(parsed)
-        meta = {**meta, "tools_in_prompt": react}
-        return Conversation(parsed.id, parsed.source, "agent", "react" if react else "chat", turns, parsed.tools, parsed.query, meta)
+        meta = {**meta, "tools_in_prompt": style == "react"}
+        return Conversation(parsed.id, parsed.source, "agent", style, turns, parsed.tools, parsed.query, meta)
 
     def _offer_format_candidate(self, traj: Trajectory) -> None:
         k = self.config.format_samples

@@ -1,6 +1,8 @@
-"""Capability decomposition: one capability label per assistant turn, and token counts per capability.
+"""Capability decomposition: a capability label on every piece of every assistant turn, and token counts per capability.
 
-The converter records what each assistant turn *is* (`part`); the label follows from it:
+The converter records what each assistant turn's content *is* (`part`); the label follows from it. A native
+call's name is the tool choice and its arguments fill the call, so within one message the thought is
+reasoning, the tool name retrieval and the arguments understanding (`schema.PART_CAPABILITY`):
 
 | part          | capability            | why                                                   |
 |---------------|-----------------------|-------------------------------------------------------|
@@ -25,17 +27,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from agentflan.data.schema import CAPABILITIES, Conversation, Turn
-
-PART_CAPABILITY = {
-    "thought": "reasoning",
-    "tool_choice": "retrieval",
-    "arguments": "understanding",
-    "answer": "understanding",
-    "react": "instruction_following",
-    "format": "instruction_following",
-    "chat": "general",
-}
+from agentflan.data.schema import CAPABILITIES, PART_CAPABILITY, Conversation, Piece
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _REACT_KEYS = re.compile(r"^\s*(Thought|Action|Action Input|Think|Act)\s*:", re.M)
 
@@ -96,11 +88,14 @@ class CapabilityTable:
     def add(self, conv: Conversation) -> None:
         self.conversations += 1
         for turn in conv.trainable_turns:
-            self.add_turn(turn)
+            for piece in turn.pieces():
+                if piece.loss:
+                    self.add_piece(piece)
 
-    def add_turn(self, turn: Turn) -> None:
-        self.turns[turn.capability] += 1
-        self.tokens[turn.capability] += count_tokens(turn.content)
+    def add_piece(self, piece: Piece) -> None:
+        """One learned piece (a turn's content, a call's name or arguments): `turns` counts pieces."""
+        self.turns[piece.capability] += 1
+        self.tokens[piece.capability] += count_tokens(piece.text)
 
     @property
     def total_tokens(self) -> int:

@@ -68,7 +68,7 @@ def read_json(path: str | os.PathLike) -> Any:
 def write_jsonl(f: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
     n = 0
     for row in rows:
-        f.write(orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n")
+        f.write(orjson.dumps(row) + b"\n")  # key order as written: a tool schema stays as its source wrote it
         n += 1
     return n
 

@@ -1,7 +1,8 @@
 """Hallucination negatives and the final train/validation split.
 
-As in the paper, negative samples answered in plain text with no tool call, each under the natural,
-the ReAct or the JSON system prompt (every prompt format the model is used with):
+As in the paper, negative samples answered in plain text with no tool call, each with no system prompt (as
+an agent framework sends a query: the user's message and the tools), or under the natural, the ReAct or
+the JSON system prompt (every prompt format the model is used with):
 - `no_tools`: the query needs a tool, but none is offered -> the assistant says it has no tool for
   that job (built from a seeded share of the agent conversations, reusing their queries);
 - `unfit_tools`: the query needs a tool, and only tools that do not fit are offered -> the same kind
@@ -43,8 +44,8 @@ UNFIT_ANSWERS = (
     "The available tools don't cover {job}, so I can't answer this one without guessing.",
     "I have no tool here for {job}; the ones offered do other things, so I'd rather not guess.",
 )
-# every system prompt the model is used with: negatives appear under each, so no prompt format means "call a tool"
-SYSTEMS = (NATURAL_SYSTEM, format_system("react"), format_system("json"))
+# every system prompt the model is used with (None: none, the tools alone), so that no prompt format means "call a tool"
+SYSTEMS = (None, NATURAL_SYSTEM, format_system("react"), format_system("json"))
 _DESCRIPTION = re.compile(r'The description of this function is: "(.*?)"', re.S)
 
 
@@ -56,6 +57,10 @@ def job_of(tool: Tool) -> str:
         text = quoted.group(1)
     text = (text.split(". ")[0].strip().rstrip(".") or tool.name.replace("_", " "))[:80]
     return text[0].lower() + text[1:]
+
+
+def system_turn(system: str | None) -> list[Turn]:
+    return [Turn("system", system)] if system else []
 
 
 def no_tools_negative(conv: Conversation, rng: random.Random, pool: list[Tool] | None = None) -> Conversation | None:
@@ -74,7 +79,7 @@ def no_tools_negative(conv: Conversation, rng: random.Random, pool: list[Tool] |
     kind = "unfit_tools" if pool is not None else "no_tools"
     answer = rng.choice(UNFIT_ANSWERS if offered else NO_TOOL_ANSWERS).format(job=job_of(tool))
     turns = [
-        Turn("system", rng.choice(SYSTEMS)),
+        *system_turn(rng.choice(SYSTEMS)),
         Turn("user", conv.query),
         Turn("assistant", answer, loss=True, part="chat", capability="general"),
     ]
@@ -83,12 +88,12 @@ def no_tools_negative(conv: Conversation, rng: random.Random, pool: list[Tool] |
 
 
 def plain_with_tools(conv: Conversation, pool: list[Tool], rng: random.Random, max_tools: int) -> Conversation:
-    """Irrelevant tools appended, under the natural, the ReAct or the JSON system prompt (a third each), so
-    the model learns that neither offered tools nor a format instruction is a reason to call one."""
+    """Irrelevant tools appended, with no system prompt or under the natural, the ReAct or the JSON one (a quarter
+    each), so the model learns that neither offered tools nor a format instruction is a reason to call one."""
     tools = rng.sample(pool, rng.randint(1, min(max_tools, len(pool))))
     system = rng.choice(SYSTEMS)
     body = conv.turns[1:] if conv.turns and conv.turns[0].role == "system" else conv.turns
-    turns = [Turn("system", system), *body]
+    turns = [*system_turn(system), *body]
     return Conversation(f"neg_plain_{conv.id}", f"negative/{conv.source}", "negative", conv.style, turns, tools, conv.query,
                         {**conv.meta, "negative": "plain_with_tools", "from": conv.id})
 

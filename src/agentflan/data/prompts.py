@@ -6,6 +6,7 @@ system text with tools is rendered the same way in exports, in training and in t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,24 +32,32 @@ def format_system(fmt: str) -> str:
     return f"{NATURAL_SYSTEM}\n\n{FORMAT_PROMPTS[fmt]}"
 
 
-TOOLS_HEADER = "You can use the following tools, one a line: name(arguments; ? marks an optional one): what it does."
+# How the offered tools are written into the system turn when a template does not take `tools` itself, the Agent-FLAN
+# export and the tiny model's ChatML template: Hermes/Qwen2.5 style, a `<tools>` block of JSON schemas (as `tojson`
+# writes them) and the `<tool_call>` syntax a call is made in, which `transformers serve` and vLLM's hermes parser read.
+TOOLS_HEADER = "# Tools\n\nYou may call one or more of these functions:\n<tools>"
+TOOLS_FOOTER = ('</tools>\n\nTo call a function, write <tool_call>\n{"name": <function name>, "arguments": <arguments object>}\n'
+                "</tool_call>")
 
 
-def tool_line(tool: Any) -> str:
-    """One tool, compactly: `get_weather(city: string, unit?: string): Current weather for a city.`
-
-    A JSON-schema dump costs about four times the tokens for what a model needs to pick the tool and
-    fill its arguments; the chat template writes the same line, so exports and training agree."""
+def tool_json(tool: Any) -> str:
+    """One tool's JSON schema on one line, as the chat template's `tojson` filter writes it."""
     d = tool.to_dict() if hasattr(tool, "to_dict") else tool
-    params = d.get("parameters") or {}
-    props = params.get("properties") or {}
-    required = params.get("required") or []
-    args = ", ".join(f"{name}{'' if name in required else '?'}: {spec.get('type') if isinstance(spec, dict) and isinstance(spec.get('type'), str) else 'any'}"
-                     for name, spec in props.items())
-    return f"{d['name']}({args}): {d.get('description', '')}"
+    return json.dumps(d.get("function", d), ensure_ascii=False)
 
 
 def render_system(system: str, tools: Iterable[Any]) -> str:
-    """System text with the offered tools appended, one compact line each (`tool_line`)."""
-    block = TOOLS_HEADER + "\n" + "\n".join(tool_line(t) for t in tools)
+    """System text with the offered tools appended (`TOOLS_HEADER`, one `tool_json` a line, `TOOLS_FOOTER`)."""
+    block = "\n".join([TOOLS_HEADER, *(tool_json(t) for t in tools), TOOLS_FOOTER])
     return f"{system}\n\n{block}" if system else block
+
+
+def tool_call_text(call: Any) -> str:
+    """A native call as the Hermes/Qwen2.5 templates write it: `<tool_call>\\n{"name": ..., "arguments": ...}\\n</tool_call>`."""
+    d = call.to_dict() if hasattr(call, "to_dict") else call
+    return f'<tool_call>\n{{"name": "{d["name"]}", "arguments": {json.dumps(d["arguments"], ensure_ascii=False)}}}\n</tool_call>'
+
+
+def tool_response_text(content: str) -> str:
+    """A tool's result as the Hermes template writes it."""
+    return f"<tool_response>\n{content}\n</tool_response>"

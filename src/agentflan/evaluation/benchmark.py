@@ -24,12 +24,11 @@ from typing import Any
 
 from agentflan.config import BenchmarkConfig
 from agentflan.data.heldout import Heldout, query_key
-from agentflan.data.prompts import FORMAT_REQUESTS, NATURAL_SYSTEM, format_system
+from agentflan.data.prompts import FORMAT_REQUESTS
 from agentflan.data.schema import PSEUDO_TOOLS, Conversation, SchemaError, Tool, tool_from_dict
 
 CATEGORIES = ("tool_needed_offered_seen", "tool_needed_offered_unseen", "tool_needed_not_offered",
               "plain_tools_offered", "plain_no_tools", "format_request")
-TOOLS_SYSTEM = format_system("react")
 
 
 @dataclass
@@ -42,13 +41,6 @@ class Sample:
     expected: str  # plain | call
     expected_tool: str | None = None
     expected_arguments: dict[str, list[Any]] | None = None  # per argument, its acceptable values (BFCL's rule)
-
-    @property
-    def system(self) -> str:
-        return TOOLS_SYSTEM if self.tools else NATURAL_SYSTEM
-
-    def messages(self) -> list[dict[str, str]]:
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": self.query}]
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "category": self.category, "level": self.level, "query": self.query,

@@ -1,6 +1,10 @@
-"""Generation for the benchmark, in three protocols, batched greedy decoding with the KV cache.
+"""Generation for the benchmark, in four protocols, batched greedy decoding with the KV cache.
 
-- `chat` (primary; mirrors the chat-form training data): the query under the natural system prompt,
+- `native` (primary; how agent frameworks call a served model): the user's query alone, the tools through the
+  chat template, and the output parsed by the tokenizer's response parser (`tokenizer.parse_response`, the
+  `response_template` that `transformers serve` uses): its `tool_calls` are the model's calls, structured; a
+  `<tool_call>` region that does not parse is kept as a parse error, an attempted call;
+- `chat` (mirrors the paper's elicited training data): the query under the natural system prompt,
   the tools offered through the chat template; on a call sample the harness then plays the eliciting
   user turns the training data teaches: after a thought, "Which tool will you call?", then "Give the
   arguments as JSON.", and the tool name and the arguments are read from those answers;
@@ -15,10 +19,9 @@ from __future__ import annotations
 from agentflan.data.prompts import ELICIT, NATURAL_SYSTEM, format_system
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.judges import names_a_tool
-from agentflan.evaluation.scoring import Prediction
+from agentflan.evaluation.scoring import PROTOCOLS, Prediction, native_call
 from agentflan.training.chat_format import ChatFormat
 
-PROTOCOLS = ("chat", "react", "json")
 ASK_TOOL = ELICIT["tool"][0]  # "Which tool will you call?"
 ASK_ARGUMENTS = ELICIT["arguments"][1]  # "Give the arguments as JSON."
 
@@ -39,6 +42,17 @@ def system_prompt(protocol: str) -> str:
     return NATURAL_SYSTEM if protocol == "chat" else format_system(protocol)
 
 
+def protocols_for(tokenizer) -> tuple[str, ...]:
+    """The protocols a model can be put to: `native` needs a template that renders tools and calls and a response
+    template that parses them (the ones that cannot, a Llama-3 base say, are scored in the text protocols)."""
+    fmt = ChatFormat.of(tokenizer)
+    return PROTOCOLS if fmt.renders_tool_calls and fmt.parses_tool_calls else PROTOCOLS[1:]
+
+
+def prompt_texts(fmt: ChatFormat, dialogues: list[tuple[list[dict], list[dict] | None]]) -> list[str]:
+    return [fmt.render(*fmt.dialogue(m, t or None), generation_prompt=True) for m, t in dialogues]
+
+
 def complete(model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int,
              batch_size: int) -> list[str]:
     """The next assistant turn of each (messages, tools) dialogue, batched by length (left padding, KV cache)."""
@@ -46,7 +60,7 @@ def complete(model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[
 
     fmt = ChatFormat.of(tokenizer)
     tokenizer.padding_side = "left"
-    prompts = fmt.encode_prompts([fmt.render(*fmt.dialogue(m, t or None), generation_prompt=True) for m, t in dialogues])
+    prompts = fmt.encode_prompts(prompt_texts(fmt, dialogues))
     order = sorted(range(len(dialogues)), key=lambda i: (-len(prompts[i]), i))  # similar lengths batch together
     out: list[str] = [""] * len(dialogues)
     for start in range(0, len(order), batch_size):
@@ -60,8 +74,34 @@ def complete(model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[
     return out
 
 
-def run_protocol(model, tokenizer, samples: list[Sample], protocol: str, max_new_tokens: int, batch_size: int) -> list[list[str]]:
-    """Each sample's assistant turns in `protocol`: one turn, or up to three for a chat-protocol call."""
+def parse_calls(tokenizer, text: str, prompt: str, tools: list[dict] | None) -> tuple[str, list[dict], str | None]:
+    """(content, calls as {"name", "arguments"}, parse error) of a generated turn, by the tokenizer's response parser.
+    A `<tool_call>` region that is not valid JSON is an attempted call that failed: its error is returned, never
+    taken for a plain answer."""
+    try:
+        message = tokenizer.parse_response(text, prefix=prompt, tools=tools or None)
+    except ValueError as e:
+        return text, [], str(e).splitlines()[0]
+    calls = [c.get("function", c) for c in message.get("tool_calls") or []]
+    return message.get("content") or "", [{"name": c.get("name"), "arguments": c.get("arguments")} for c in calls], None
+
+
+def run_native(model, tokenizer, samples: list[Sample], max_new_tokens: int, batch_size: int) -> list[dict]:
+    """Each sample as an agent framework sends it (the query, the tools) and the reply parsed into content and calls."""
+    dialogues = [([{"role": "user", "content": s.query}], [t.to_openai() for t in s.tools] or None) for s in samples]
+    texts = complete(model, tokenizer, dialogues, max_new_tokens, batch_size)
+    prompts = prompt_texts(ChatFormat.of(tokenizer), dialogues)
+    out = []
+    for text, prompt, (_, tools) in zip(texts, prompts, dialogues):
+        content, calls, error = parse_calls(tokenizer, text, prompt, tools)
+        out.append({"response": text, "content": content, "tool_calls": calls, "parse_error": error})
+    return out
+
+
+def run_protocol(model, tokenizer, samples: list[Sample], protocol: str, max_new_tokens: int, batch_size: int) -> list:
+    """Each sample's answer in `protocol`: the parsed reply (native), one turn, or up to three for a chat-protocol call."""
+    if protocol == "native":
+        return run_native(model, tokenizer, samples, max_new_tokens, batch_size)
     tools = [[t.to_openai() for t in s.tools] for s in samples]
     messages = [[{"role": "system", "content": system_prompt(protocol)}, {"role": "user", "content": s.query}] for s in samples]
     first = complete(model, tokenizer, list(zip(messages, tools)), max_new_tokens, batch_size)
@@ -85,7 +125,15 @@ def run_protocol(model, tokenizer, samples: list[Sample], protocol: str, max_new
     return turns
 
 
-def predictions(samples: list[Sample], turns: list[list[str]], protocol: str) -> list[Prediction]:
-    return [Prediction(s.id, s.category, [t.name for t in s.tools], s.expected, t[-1] if protocol != "chat" else "\n".join(t),
-                       s.expected_tool, {t.name: t.parameters for t in s.tools}, s.expected_arguments, protocol, t)
-            for s, t in zip(samples, turns)]
+def predictions(samples: list[Sample], answers: list, protocol: str) -> list[Prediction]:
+    """Prediction rows of one protocol: `answers` as `run_protocol` returns them."""
+    out = []
+    for s, a in zip(samples, answers):
+        base = dict(id=s.id, category=s.category, tools=[t.name for t in s.tools], expected=s.expected, expected_tool=s.expected_tool,
+                    schemas={t.name: t.parameters for t in s.tools}, expected_arguments=s.expected_arguments, protocol=protocol)
+        if protocol == "native":
+            calls = [native_call(c, f"tool_calls[{i}]") for i, c in enumerate(a["tool_calls"])]  # arguments as objects
+            out.append(Prediction(**base, response=a["response"], content=a["content"], tool_calls=calls, parse_error=a["parse_error"]))
+        else:
+            out.append(Prediction(**base, response=a[-1] if protocol != "chat" else "\n".join(a), turns=a))
+    return out

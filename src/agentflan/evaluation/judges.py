@@ -157,4 +157,4 @@ def negative_calls(conv: Conversation) -> int:
         return 0
     names = [t.name for t in conv.tools]
     return sum(1 for t in conv.assistant_turns
-               if t.call is not None or has_react_keywords(t.content) or has_general_call(t.content, names))
+               if t.call is not None or t.tool_calls or has_react_keywords(t.content) or has_general_call(t.content, names))

@@ -1,5 +1,9 @@
 """Agent-H scoring: judge each response, then aggregate.
 
+In the `native` protocol a call is what the response parser (or an OpenAI-compatible server) returned as
+`tool_calls`, structured: no pattern reads the text to find one. A `<tool_call>` region that did not parse
+(`parse_error`) is an attempted call: a hallucination where none was due, a malformed call where one was.
+
 For samples whose truth is a plain answer: H_ReAct (share with ReAct keywords), H_General (share
 with general tool-call phrases or a JSON tool call) and HScore = 0.5 * ((1 - H_ReAct) + (1 - H_General));
 over-refusal: the share of answerable ones (every plain-expected category but "tool needed, none
@@ -30,7 +34,7 @@ from agentflan.evaluation.judges import (
 )
 
 EXPECTED = ("plain", "call")
-PROTOCOLS = ("chat", "react", "json")
+PROTOCOLS = ("native", "chat", "react", "json")  # the first one present is the primary
 REFUSAL_EXPECTED = {"tool_needed_not_offered"}  # plain-expected categories where declining is the right answer
 
 
@@ -52,13 +56,21 @@ class Prediction:
     expected_arguments: dict[str, list[Any]] | None = None  # per argument, its acceptable values
     protocol: str = "react"  # chat: `turns` holds the answers to the harness's turns; react/json: one answer
     turns: list[str] | None = None
+    # native: the reply as parsed: its text content, its calls ({"name", "arguments"}), or why a call region did not parse
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    parse_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The predictions-file line: tools as full objects when their schemas are known."""
         tools = [{"name": n, "parameters": self.schemas[n]} if n in self.schemas else n for n in self.tools]
-        return {"id": self.id, "category": self.category, "tools": tools, "expected": self.expected,
-                "expected_tool": self.expected_tool, "expected_arguments": self.expected_arguments, "response": self.response,
-                "protocol": self.protocol, "turns": self.turns or [self.response]}
+        row = {"id": self.id, "category": self.category, "tools": tools, "expected": self.expected,
+               "expected_tool": self.expected_tool, "expected_arguments": self.expected_arguments, "response": self.response,
+               "protocol": self.protocol}
+        if self.protocol == "native":
+            return {**row, "content": self.content if self.content is not None else self.response,
+                    "tool_calls": self.tool_calls or [], "parse_error": self.parse_error}
+        return {**row, "turns": self.turns or [self.response]}
 
     @classmethod
     def from_dict(cls, d: Any) -> Prediction:
@@ -92,8 +104,32 @@ class Prediction:
         turns = d.get("turns")
         if turns is not None and not (isinstance(turns, list) and turns and all(isinstance(t, str) for t in turns)):
             raise PredictionError("turns", "expected a non-empty list of answers")
+        calls = d.get("tool_calls")
+        if protocol == "native":
+            calls = calls or []
+            if not isinstance(calls, list):
+                raise PredictionError("tool_calls", "expected a list of calls")
+            calls = [native_call(c, f"tool_calls[{i}]") for i, c in enumerate(calls)]
+        for key in ("content", "parse_error"):
+            if d.get(key) is not None and not isinstance(d[key], str):
+                raise PredictionError(key, f"expected str, got {type(d[key]).__name__}")
         return cls(d["id"], d["category"], names, d["expected"], d["response"], d.get("expected_tool"), schemas, args,
-                   protocol, turns)
+                   protocol, turns, d.get("content"), calls if protocol == "native" else None, d.get("parse_error"))
+
+
+def native_call(c: Any, where: str) -> dict[str, Any]:
+    """A call as a predictions file or an OpenAI-compatible server gives it: `{"name", "arguments"}`, or the OpenAI shape
+    `{"type": "function", "function": {...}}`; arguments as an object or a JSON string (kept as given when not JSON)."""
+    if not isinstance(c, dict):
+        raise PredictionError(where, "expected a call object")
+    c = c.get("function", c) if isinstance(c.get("function"), dict) else c
+    if not isinstance(c.get("name"), str):
+        raise PredictionError(f"{where}.name", "missing or not text")
+    args = c.get("arguments")
+    if isinstance(args, str):
+        args, ok = first_json_value(args) if args.strip() else ({}, True)
+        args = args if ok else c["arguments"]
+    return {"name": c["name"], "arguments": args}
 
 
 def chat_call(turns: list[str], tools: list[str]) -> tuple[str, Any] | None:
@@ -125,19 +161,22 @@ def arguments_valid(args: Any, schema: dict[str, Any] | None) -> bool:
     return True
 
 
-def judge(p: Prediction) -> dict[str, Any]:
-    """Per-sample verdicts."""
-    turns = p.turns or [p.response]
+def judge_native(p: Prediction) -> dict[str, Any]:
+    """Verdicts from the structured reply: the first call decides, a parse error is an attempted call."""
+    calls = p.tool_calls or []
+    attempted = bool(calls) or p.parse_error is not None
+    content = p.content if p.content is not None else p.response
     if p.expected == "plain":
-        answer = turns[0]
-        named = p.protocol == "chat" and names_a_tool(answer, p.tools) is not None  # a bare tool name: a chat-form call
-        return {"react": has_react_keywords(answer), "general": named or has_general_call(answer, p.tools),
-                "refusal": is_refusal(answer)}
-    call = chat_call(turns, p.tools) if p.protocol == "chat" else parse_call(p.response)
-    if call is None:
-        missed = {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False}
+        return {"react": has_react_keywords(content), "general": attempted, "refusal": is_refusal(content)}
+    if not calls:
+        missed = {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False,
+                  "malformed": p.parse_error is not None}
         return missed if p.expected_arguments is None else {**missed, "args_correct": False}
-    name, args = call
+    return call_verdict(p, calls[0]["name"], calls[0]["arguments"])
+
+
+def call_verdict(p: Prediction, name: str, args: Any) -> dict[str, Any]:
+    """The verdicts on the call an answer made, whichever protocol found it."""
     verdict = {
         "format_valid": isinstance(args, dict),  # a tool named and its arguments a JSON object
         "tool_correct": name == p.expected_tool,
@@ -148,6 +187,23 @@ def judge(p: Prediction) -> dict[str, Any]:
     if p.expected_arguments is not None:
         verdict["args_correct"] = name == p.expected_tool and arguments_correct(args, p.expected_arguments)
     return verdict
+
+
+def judge(p: Prediction) -> dict[str, Any]:
+    """Per-sample verdicts."""
+    if p.protocol == "native":
+        return judge_native(p)
+    turns = p.turns or [p.response]
+    if p.expected == "plain":
+        answer = turns[0]
+        named = p.protocol == "chat" and names_a_tool(answer, p.tools) is not None  # a bare tool name: a chat-form call
+        return {"react": has_react_keywords(answer), "general": named or has_general_call(answer, p.tools),
+                "refusal": is_refusal(answer)}
+    call = chat_call(turns, p.tools) if p.protocol == "chat" else parse_call(p.response)
+    if call is None:
+        missed = {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False}
+        return missed if p.expected_arguments is None else {**missed, "args_correct": False}
+    return call_verdict(p, *call)
 
 
 def _rate(values: list[bool]) -> float | None:
@@ -192,7 +248,7 @@ def _protocol_metrics(preds: list[Prediction], verdicts: list[dict[str, Any]]) -
 
 
 def score(preds: list[Prediction]) -> dict[str, Any]:
-    """Metrics per protocol (`by_protocol`); the top level holds the primary protocol's (chat when present)."""
+    """Metrics per protocol (`by_protocol`); the top level holds the primary protocol's (the first of `PROTOCOLS` present)."""
     verdicts = [judge(p) for p in preds]
     by_protocol = {}
     for protocol in PROTOCOLS:

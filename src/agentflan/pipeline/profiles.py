@@ -43,9 +43,9 @@ def conversation_row(conv: Conversation) -> dict[str, Any]:
         "n_tools": len(conv.tools),
         "n_calls": len(calls),
         "unknown_calls": sum(1 for c in calls if c.name not in offered and c.name not in PSEUDO_TOOLS),
-        "empty_trainable": sum(1 for t in trainable if not t.content.strip()),
+        "empty_trainable": sum(1 for t in trainable for p in t.pieces() if p.loss and not p.text.strip()),
         "unlabelled": sum(1 for t in assistant if t.capability is None),
-        "trainable_chars": sum(len(t.content) for t in trainable),
+        "trainable_chars": sum(len(p.text) for t in trainable for p in t.pieces() if p.loss),
     }
 
 

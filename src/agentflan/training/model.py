@@ -45,7 +45,6 @@ def load_model_and_tokenizer(cfg: ModelConfig, corpus_texts: Iterable[str], lora
 
     revision = {"revision": cfg.revision} if cfg.revision else {}
     tokenizer = AutoTokenizer.from_pretrained(cfg.base, trust_remote_code=cfg.trust_remote_code, **revision)
-    added = prepare(tokenizer, cfg.chat_template)
     import torch
 
     adapters = lora is not None and lora.enabled
@@ -55,6 +54,7 @@ def load_model_and_tokenizer(cfg: ModelConfig, corpus_texts: Iterable[str], lora
         extra["quantization_config"] = quantization_config()
     model = AutoModelForCausalLM.from_pretrained(cfg.base, trust_remote_code=cfg.trust_remote_code,
                                                  attn_implementation=cfg.attn_implementation, **revision, **extra)
+    added = prepare(tokenizer, cfg.chat_template, model.config.model_type)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
     if model.config.pad_token_id is None:

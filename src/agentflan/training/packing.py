@@ -1,8 +1,11 @@
 """Conversations -> token ids and labels -> packed training sequences.
 
 - `encode` renders a conversation through the tokenizer's chat template (`ChatFormat`), tokenizes it
-  with offsets and sets `labels = input_ids` exactly on the tokens of `loss: true` assistant turns and
-  their end-of-turn token, -100 elsewhere. BOS is added the way the tokenizer declares it.
+  with offsets and sets `labels = input_ids` exactly on the tokens that begin in what is learned (a
+  turn's content, a native call's name or arguments, the template text around them and the turn's
+  end-of-turn token) and touch no piece that is not (a BPE token can run across the boundary, ` {"`
+  from the template's space into masked arguments: it is not learned), -100 elsewhere. BOS is added the
+  way the tokenizer declares it.
 - `pack` places whole conversations into rows of `max_length` (first fit, longest first). A
   conversation longer than a row is cut at turn boundaries into pieces that each begin with its context
   (everything before the first assistant turn: the system turn with the tools, the first user turn), so
@@ -29,7 +32,7 @@ IGNORE = -100
 class Encoded:
     input_ids: list[int]
     labels: list[int]
-    capabilities: list[int] | None = None  # per token: the index in CAPABILITIES of its turn's label, or -1
+    capabilities: list[int] | None = None  # per token: the index in CAPABILITIES of its piece's label, or -1
     message_starts: list[int] = field(default_factory=list)  # token index where each message begins
     roles: list[str] = field(default_factory=list)
 
@@ -50,12 +53,15 @@ def encode(fmt: ChatFormat, conv: Conversation) -> Encoded:
     ids, offsets = bos + list(enc["input_ids"]), [(0, 0)] * len(bos) + list(enc["offset_mapping"])
     labels = [IGNORE] * len(ids)
     capabilities = [-1] * len(ids)
-    spans = rendered.spans
-    span_i = 0
+    spans, masked = rendered.spans, rendered.masked
+    span_i = masked_i = 0
     for i, (start, end) in enumerate(offsets):
         while span_i < len(spans) and start >= spans[span_i][1]:
             span_i += 1
-        if span_i < len(spans) and spans[span_i][0] <= start and end <= spans[span_i][1] and end > start:
+        while masked_i < len(masked) and start >= masked[masked_i][1]:
+            masked_i += 1
+        touches_masked = masked_i < len(masked) and masked[masked_i][0] < end
+        if span_i < len(spans) and spans[span_i][0] <= start < spans[span_i][1] and end > start and not touches_masked:
             labels[i] = ids[i]
             capability = spans[span_i][2]
             capabilities[i] = CAPABILITIES.index(capability) if capability in CAPABILITIES else -1

@@ -78,11 +78,11 @@ def _os_step(value: str, where: str) -> Step:
         code = _CODE.search(act)
         if not code:
             raise RecordError(where, "bash action without a ```bash code block")
-        return Step(value, thought, call=ToolCall("bash", {"script": code["code"]}))
+        return Step(value, thought, calls=[ToolCall("bash", {"script": code["code"]})])
     if act.startswith("answer(") and act.endswith(")"):
         return Step(value, thought, answer=act[len("answer(") : -1].strip())
     if act.strip() == "finish":
-        return Step(value, thought, call=ToolCall("finish", {}))
+        return Step(value, thought, calls=[ToolCall("finish", {})])
     raise RecordError(where, f"unknown OS action {act.splitlines()[0][:40]!r} (expected bash, finish or answer(...))")
 
 
@@ -95,7 +95,7 @@ def _db_step(value: str, where: str) -> Step:
         code = _CODE.search(m["body"])
         if not code:
             raise RecordError(where, "Operation without a ```sql code block")
-        return Step(value, thought, call=ToolCall("execute_sql", {"sql": code["code"].strip()}))
+        return Step(value, thought, calls=[ToolCall("execute_sql", {"sql": code["code"].strip()})])
     final = _FINAL.search(m["body"])
     if not final:
         raise RecordError(where, "Answer without 'Final Answer: [...]'")
@@ -109,7 +109,7 @@ def _generic_step(value: str, where: str) -> Step:
     act = m["act"].strip()
     call = _CALL.match(act)
     tool_call = ToolCall(call["name"].strip(), {"input": call["args"].strip()}) if call else ToolCall("act", {"command": act})
-    return Step(value, m["thought"].strip(), call=tool_call)
+    return Step(value, m["thought"].strip(), calls=[tool_call])
 
 
 PARSERS = {"os": _os_step, "db": _db_step, "generic": _generic_step}

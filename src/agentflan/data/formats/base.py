@@ -32,13 +32,18 @@ class Dropped(Exception):
 
 @dataclass
 class Step:
-    """One assistant action: a thought, then either a tool call or a final answer."""
+    """One assistant action: a thought, then either tool calls (several at once: parallel calls) or a final answer."""
 
     raw: str  # the upstream text, verbatim (kept as is for the ReAct style)
     thought: str
-    call: ToolCall | None = None
+    calls: list[ToolCall] = field(default_factory=list)
     answer: str | None = None
     loss: bool = True
+
+    @property
+    def call(self) -> ToolCall | None:
+        """The first call (ReAct and the elicited chat form write one call a step)."""
+        return self.calls[0] if self.calls else None
 
 
 @dataclass
@@ -48,6 +53,7 @@ class Message:
     role: str  # system | user | assistant | tool
     content: str
     loss: bool = False
+    name: str | None = None  # a tool's result: the tool, when the source names it
 
 
 @dataclass

@@ -105,7 +105,7 @@ def parse_step(value: str, where: str) -> Step:
         raise RecordError(where, f"Action Input is not JSON: {raw_input[:60]!r}") from None
     if not isinstance(arguments, dict):
         raise RecordError(where, "Action Input is not a JSON object")
-    return Step(raw=value, thought=thought, call=ToolCall(action, arguments))
+    return Step(raw=value, thought=thought, calls=[ToolCall(action, arguments)])
 
 
 def _finish(step: Step, where: str) -> Step:
