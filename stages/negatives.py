@@ -1,5 +1,5 @@
-"""DVC stage `negatives`: add hallucination negatives; write the final train/validation files and
-their Agent-FLAN release-schema exports."""
+"""DVC stage `negatives`: add hallucination negatives; write the final train/validation files and their exports in
+the Agent-FLAN release schema and as HF conversational JSONL (`messages` + `tools`)."""
 
 import contextlib
 
@@ -19,9 +19,11 @@ with stage("negatives", ("negatives",)) as s:
     with contextlib.ExitStack() as files:
         out = {split: files.enter_context(atomic_writer(s.path(split))) for split in ("train", "validation")}
         export = {split: files.enter_context(atomic_writer(s.path(f"{split}_agentflan"))) for split in ("train", "validation")}
+        hf = {split: files.enter_context(atomic_writer(s.path(f"{split}_hf"))) for split in ("train", "validation")}
         for split, conv in add_negatives(read_conversations(s.path("balanced")), pool, s.params.negatives, stats, heldout):
             out[split].write(conv.to_json() + b"\n")
             write_jsonl(export[split], [conv.to_agentflan()])
+            write_jsonl(hf[split], [conv.to_hf()])
             tables[split].add(conv)
             rows.add({**conversation_row(conv), "split": split, "query_key": query_key(conv), "negative_calls": negative_calls(conv),
                          "heldout": int(heldout.excludes(conv))})

@@ -12,16 +12,14 @@ from typing import Annotated
 
 import typer
 
+from agentflan.config import SOURCE_FORMATS
+
 app = typer.Typer(help="Agent-FLAN agent tuning: convert, inspect and validate agent data.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 
 
-class Format(str, enum.Enum):
-    auto = "auto"
-    agentinstruct = "agentinstruct"
-    toolbench = "toolbench"
-    sharegpt = "sharegpt"
-    agentflan = "agentflan"
+# the formats `convert` reads (config.SOURCE_FORMATS, the one list), as a choice for --format
+Format = enum.Enum("Format", {name: name for name in SOURCE_FORMATS}, type=str)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -33,7 +31,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def convert(
     inputs: Annotated[list[Path], typer.Argument(help="Upstream files (JSONL or a JSON array).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL of canonical conversations.")],
-    format: Annotated[Format, typer.Option("--format", "-f", help="Input format; detected per file by default.")] = Format.auto,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Input format; detected per file by default.")] = Format["auto"],
     call_style: Annotated[str, typer.Option(help="native: calls as tool_calls messages; elicited: the paper's turns.")] = "native",
     react_fraction: Annotated[float, typer.Option(help="Share of agent trajectories kept in ReAct form.")] = 0.1,
     format_samples: Annotated[int, typer.Option(help="Format-following samples to add.")] = 0,

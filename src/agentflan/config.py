@@ -17,7 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 M = TypeVar("M", bound=BaseModel)
 
-SOURCE_FORMATS = ("auto", "agentinstruct", "toolbench", "sharegpt", "agentflan")
+SOURCE_FORMATS = ("auto", "agentinstruct", "toolbench", "toolbench_tree", "sharegpt", "agentflan", "openai", "llamafactory",
+                  "hermes", "glaive", "xlam")
 
 
 class ParamsError(ValueError):
@@ -72,6 +73,8 @@ class Paths(Section):
     validation: str = "data/final/validation.jsonl"
     train_agentflan: str = "data/final/agentflan/train.jsonl"
     validation_agentflan: str = "data/final/agentflan/validation.jsonl"
+    train_hf: str = "data/final/hf/train.jsonl"
+    validation_hf: str = "data/final/hf/validation.jsonl"
     negatives_metrics: str = "metrics/negatives.json"
     model: str = "models/agentflan"
     train_metrics: str = "metrics/train.json"
@@ -107,10 +110,22 @@ class DemoConfig(Section):
 
 
 class Source(Section):
-    """A `data.sources` entry: a path, or `{path, format}`."""
+    """A `data.sources` entry: a path (a file, or a folder of files), or `{path, format, columns?, tags?}`; `columns`
+    and `tags` rename the fields and roles of a messages-like (`openai`) or ShareGPT-like (`llamafactory`) variant, as
+    LLaMA-Factory's `dataset_info.json` does (`columns: {messages, system, tools}`, `tags: {role, content, user,
+    assistant, system, tool | function, observation}`)."""
 
     path: str
     format: Literal[SOURCE_FORMATS] = "auto"  # type: ignore[valid-type]
+    columns: dict[str, str] = {}
+    tags: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _mapping(self) -> Source:
+        if (self.columns or self.tags) and self.format not in ("openai", "llamafactory"):
+            raise ParamsError(f"data.sources: {self.path}: columns/tags map the fields of format openai or llamafactory, "
+                              f"not {self.format!r}; set its format")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -4,6 +4,7 @@ conversation renders through the chat template."""
 from __future__ import annotations
 
 import datasets
+import pytest
 from recipe_helpers import labelled_corpus
 
 from agentflan.config import NegativesConfig
@@ -57,3 +58,56 @@ def test_template_renders_tools_and_calls_like_the_export():
     prompt = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tools=conv.tools_openai(), tokenize=False,
                                            add_generation_prompt=True)
     assert prompt == f"{IM_START}system\n{render_system('', conv.tools)}{IM_END}\n{IM_START}user\nhi{IM_END}\n{IM_START}assistant\n"
+
+
+def hf_export(tmp_path):
+    corpus = labelled_corpus()
+    final = [c for _, c in add_negatives(corpus, tool_pool(corpus), NegativesConfig(), NegativesStats())]
+    path = tmp_path / "hf_train.jsonl"
+    with atomic_writer(path) as f:
+        write_jsonl(f, [c.to_hf() for c in final])
+    return final, path
+
+
+def test_hf_export_loads_and_renders_with_any_tool_capable_template(tmp_path):
+    import json
+
+    from standins import qwen_tokenizer
+
+    final, path = hf_export(tmp_path)
+    ds = datasets.load_dataset("json", data_files=str(path), split="train")
+    assert ds.num_rows == len(final) and set(ds.column_names) == {"messages", "tools"}
+    native = next(i for i, c in enumerate(final) if c.style == "native" and any(t.tool_calls for t in c.turns))
+    row = ds[native]
+    assert row["messages"] == final[native].to_messages()  # calls, ids and tool messages, exactly as the canonical record
+    assert json.loads(row["tools"]) == final[native].tools_openai()
+    tiny = train_bpe(["hello world"], vocab_size=300)
+    for tokenizer in (tiny, qwen_tokenizer()):
+        for record, conv in zip(ds.select(range(60)), final[:60]):
+            text = tokenizer.apply_chat_template(record["messages"], tools=json.loads(record["tools"]) or None, tokenize=False)
+            for call in (c for t in conv.turns for c in t.tool_calls):
+                assert f'{{"name": "{call.name}", "arguments": {call.arguments_json()}}}' in text, conv.id  # the call, rendered
+
+
+def test_trl_sft_trainer_trains_on_the_hf_export(tmp_path):
+    trl = pytest.importorskip("trl")
+    import json
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    final, path = hf_export(tmp_path)
+    ds = datasets.load_dataset("json", data_files=str(path), split="train").select(range(40))
+    tokenizer = train_bpe([json.dumps(r) for r in ds], vocab_size=600)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                         intermediate_size=64, max_position_embeddings=2048, pad_token_id=tokenizer.pad_token_id,
+                                         eos_token_id=tokenizer.eos_token_id))
+    args = trl.SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=3, per_device_train_batch_size=2, learning_rate=1e-3,
+                         max_length=1024, report_to=[], logging_steps=1, save_strategy="no", use_cpu=True, dataloader_num_workers=0)
+    from accelerate.state import AcceleratorState
+
+    try:
+        trainer = trl.SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer)
+        result = trainer.train()
+    finally:  # the Trainer's accelerate state is process-wide: later tests build their own Accelerator
+        AcceleratorState._reset_state(reset_partial_state=True)
+    assert result.global_step == 3 and [h["loss"] for h in trainer.state.log_history if "loss" in h]

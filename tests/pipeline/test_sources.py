@@ -34,3 +34,39 @@ def test_a_toolbench_file_with_a_hallucinated_call_runs_through_dvc_repro(tmp_pa
     assert metrics["by_source"]["toolbench"] > 1  # the demo's trajectories and the file's good one
     ids = {json.loads(line)["id"] for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()}
     assert records[-1]["id"] in ids and bad["id"] not in ids
+
+
+def test_function_calling_files_of_three_formats_run_through_dvc_repro_into_the_benchmark(tmp_path, fixtures):
+    import shutil
+
+    from agentflan.data.heldout import query_key
+
+    names = {"openai_messages.jsonl": "openai", "llamafactory_toolcall.json": "llamafactory",
+             "glaive_function_calling_v2.json": "glaive"}
+
+    def update(params):
+        with_sources(*({"path": f"data/raw/extra/{n}", "format": f} for n, f in names.items()))(params)
+        params["benchmark"].update(heldout_agent_queries=0.5, heldout_general_queries=0.5)
+
+    repo = make_project(tmp_path / "repo", update)
+    (repo / "data/raw/extra").mkdir(parents=True)
+    for name in names:
+        shutil.copy(fixtures / "formats" / name, repo / "data/raw/extra" / name)
+    run(["dvc", "repro"], repo)
+    convert = json.loads((repo / "metrics/convert.json").read_text())
+    assert convert["quarantined"] == 0 and {"openai", "llamafactory", "glaive"} <= set(convert["by_source"])
+    ours = {json.loads(line)["query"]: json.loads(line)["source"]
+            for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()
+            if json.loads(line)["source"] in names.values()}
+    samples = [json.loads(line) for line in (repo / "data/benchmark/agent_h.jsonl").read_text().splitlines()]
+    from_files = [s for s in samples if s["query"] in ours]
+    assert {ours[s["query"]] for s in from_files} >= {"openai", "llamafactory", "glaive"}  # samples built from each file
+    assert any(s["expected"] == "call" for s in from_files)  # with their own tools and arguments
+    heldout = set(json.loads((repo / "data/benchmark/heldout.json").read_text())["queries"])
+    trained = {query_key(next(t["content"] for t in c["turns"] if t["role"] == "user"))
+               for split in ("train", "validation")
+               for c in map(json.loads, (repo / f"data/final/{split}.jsonl").read_text().splitlines())}
+    assert {query_key(q) for q in ours} & heldout and not trained & heldout  # held out, and never trained on
+    by_source = json.loads((repo / "metrics/decompose.json").read_text())["by_source"]
+    assert by_source["glaive"]["reasoning"] == 0 and by_source["glaive"]["retrieval"] > 0  # glaive calls come without thoughts
+    assert json.loads((repo / "metrics/evaluate.json").read_text())["samples"] == len(samples)

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from agentflan.config import ConvertConfig, Source
-from agentflan.data.formats import FORMATS, READERS, detect
+from agentflan.data.formats import FORMATS, MAPPED, READERS, detect
 from agentflan.data.formats.base import Dialogue, Dropped, Message, RecordError, Step, Trajectory
 from agentflan.data.jsonio import InputError, RawLine, iter_raw
-from agentflan.data.prompts import ELICIT, NATURAL_SYSTEM, format_system
+from agentflan.data.prompts import ELICIT, FORMAT_PROMPTS, NATURAL_SYSTEM, format_system
 from agentflan.data.schema import PSEUDO_TOOLS, Conversation, Tool, ToolCall, Turn
 from agentflan.data.seeded import unit_hash
 
@@ -58,6 +58,7 @@ class ConvertStats:
     dropped: Counter = field(default_factory=Counter)
     by_source: Counter = field(default_factory=Counter)
     by_style: Counter = field(default_factory=Counter)
+    unused_branches: int = 0  # ToolBench answer trees: finished search branches other than the path taken
 
     @property
     def written(self) -> int:
@@ -77,6 +78,7 @@ class ConvertStats:
             "written": self.written,
             "by_source": dict(sorted(self.by_source.items())),
             "by_style": dict(sorted(self.by_style.items())),
+            "unused_tree_branches": self.unused_branches,
         }
 
 
@@ -155,12 +157,30 @@ def render_native(traj: Trajectory) -> list[Turn]:
     return render_trajectory(traj, lambda step: native_step(step, ids), None)
 
 
+def react_text(step: Step) -> str:
+    """A step in ReAct text, for sources that have none (native calls): its Thought (when it has one), then Action /
+    Action Input per call, or the Final Answer."""
+    lines = [f"Thought: {step.thought}"] if step.thought else []
+    for call in step.calls:
+        lines += [f"Action: {call.name}", f"Action Input: {call.arguments_json()}"]
+    if not step.calls:
+        lines.append(f"Final Answer: {step.answer or ''}")
+    return "\n".join(lines)
+
+
 def render_react(traj: Trajectory) -> list[Turn]:
-    """ReAct form: the upstream prompt and assistant text, verbatim."""
+    """ReAct form: the upstream prompt and assistant text, verbatim; a source without ReAct text (native calls) gets
+    it written from its steps, under the ReAct format prompt."""
+    written = not traj.system and not traj.tools_in_prompt  # no upstream ReAct prompt: ours asks for the format
+    own_system = any(isinstance(e, Message) and e.role == "system" for e in traj.events)
     turns = [Turn("system", traj.system)] if traj.system else []
+    if written and not own_system:
+        turns.append(Turn("system", format_system("react")))
     for e in traj.events:
         if isinstance(e, Step):
-            turns.append(Turn("assistant", e.raw.strip(), loss=e.loss, part="react", call=e.call))
+            turns.append(Turn("assistant", e.raw.strip() or react_text(e), loss=e.loss, part="react", call=e.call))
+        elif e.role == "system" and written:  # the source's own system prompt, with the format request after it
+            turns.append(Turn("system", f"{e.content}\n\n{FORMAT_PROMPTS['react']}"))
         elif e.role == "tool":
             turns.append(Turn("tool", e.content, name=e.name))
         else:
@@ -183,9 +203,10 @@ def render_format_sample(index: int, fmt: str, conv_id: str, source: str, query:
 
 def dialogue_to_conversation(d: Dialogue, meta: dict[str, Any]) -> Conversation:
     part = "chat" if d.kind == "general" else None  # release records: decompose labels them by content
-    turns = [Turn(m.role, m.content, loss=m.loss, part=part if m.role == "assistant" else None) for m in d.messages]
+    turns = [Turn(m.role, m.content, loss=m.loss, part=part if m.role == "assistant" else None, name=m.name if m.role == "tool" else None)
+             for m in d.messages]
     query = next((m.content for m in d.messages if m.role == "user"), "")
-    return Conversation(d.id, d.source, d.kind, d.style, turns, [], query, {**meta, **d.meta})
+    return Conversation(d.id, d.source, d.kind, d.style, turns, list(d.tools), query, {**meta, **d.meta})
 
 
 # --- what the converter accepts -----------------------------------------------------------------
@@ -215,6 +236,11 @@ def admit(conv: Conversation) -> None:
 # --- the converter -----------------------------------------------------------------------------
 
 
+def looks_like(fmt: str, record: Any, columns: dict | None, tags: dict | None) -> bool:
+    reader = READERS[fmt]
+    return reader.looks_like(record, columns, tags) if fmt in MAPPED else reader.looks_like(record)
+
+
 class Converter:
     """Streams sources into conversations; rejected records go to `on_reject` as they are found."""
 
@@ -227,10 +253,22 @@ class Converter:
 
     def run(self, sources: Iterable[Source]) -> Iterator[Conversation]:
         for src in sources:
-            yield from self.convert_file(src.path, src.format)
+            yield from self.convert_source(src)
         yield from self.format_samples()
 
-    def open_source(self, path: str, fmt: str) -> tuple[str, Iterator[RawLine]]:
+    def convert_source(self, src: Source) -> Iterator[Conversation]:
+        """A file, or every JSON/JSONL file of a folder (ToolBench writes one answer file a query), in name order."""
+        root = Path(src.path)
+        if not root.is_dir():
+            yield from self.convert_file(src.path, src.format, src.columns, src.tags)
+            return
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl"))
+        if not files:
+            raise InputError(f"{root}: a folder with no .json or .jsonl file")
+        for p in files:
+            yield from self.convert_file(str(p), src.format, src.columns, src.tags, name=f"{root.name}/{p.relative_to(root)}")
+
+    def open_source(self, path: str, fmt: str, columns: dict | None = None, tags: dict | None = None) -> tuple[str, Iterator[RawLine]]:
         """The format of a file (detected or checked) and its records; raises InputError if unusable."""
         if fmt != "auto" and fmt not in READERS:
             raise InputError(f"{path}: unknown format {fmt!r} (expected auto or one of {', '.join(FORMATS)})")
@@ -244,14 +282,16 @@ class Converter:
             if found is None:
                 raise InputError(f"{path}: not a recognised format (expected {', '.join(FORMATS)} records)")
             fmt = found
-        elif not any(READERS[fmt].looks_like(r) for r in sample):
+        elif not any(looks_like(fmt, r, columns, tags) for r in sample):
             raise InputError(f"{path}: records do not look like {fmt} (detected: {found or 'nothing known'})")
         return fmt, itertools.chain(head, lines)
 
-    def convert_file(self, path: str, fmt: str = "auto") -> Iterator[Conversation]:
-        fmt, lines = self.open_source(path, fmt)
+    def convert_file(self, path: str, fmt: str = "auto", columns: dict | None = None, tags: dict | None = None,
+                     name: str | None = None) -> Iterator[Conversation]:
+        fmt, lines = self.open_source(path, fmt, columns, tags)
         reader = READERS[fmt]
-        name = Path(path).name
+        mapping = {"columns": columns or {}, "tags": tags or {}} if fmt in MAPPED else {}
+        name = name or Path(path).name
         for raw in lines:
             self.stats.read += 1
             rid = raw.data.get("id", "") if isinstance(raw.data, dict) else ""
@@ -259,7 +299,7 @@ class Converter:
                 self._reject(Rejected(name, raw.index + 1, "", "<line>", raw.error))
                 continue
             try:
-                parsed = reader.parse(raw.data, fmt, raw.index)
+                parsed = reader.parse(raw.data, fmt, raw.index, **mapping)
                 conv = self._to_conversation(parsed, {"file": name, "record": raw.index + 1})
                 admit(conv)
             except RecordError as e:
@@ -278,6 +318,7 @@ class Converter:
             self.stats.converted += 1
             self.stats.by_source[conv.source] += 1
             self.stats.by_style[conv.style] += 1
+            self.stats.unused_branches += conv.meta.get("unused_branches", 0)
             yield conv
 
     def _reject(self, rejected: Rejected) -> None:
@@ -295,7 +336,7 @@ class Converter:
         else:
             style, turns = "chat", render_chat(parsed, random.Random(f"{cfg.seed}:elicit:{parsed.id}"))
         self._offer_format_candidate(parsed)
-        meta = {**meta, "tools_in_prompt": style == "react"}
+        meta = {**meta, **parsed.meta, "tools_in_prompt": style == "react" and parsed.tools_in_prompt}
         return Conversation(parsed.id, parsed.source, "agent", style, turns, parsed.tools, parsed.query, meta)
 
     def _offer_format_candidate(self, traj: Trajectory) -> None:

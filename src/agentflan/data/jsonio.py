@@ -74,7 +74,8 @@ def write_jsonl(f: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
 
 
 def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
-    """Records of a JSONL file or of a JSON array file (ToolBench's preprocessing writes an array).
+    """Records of a JSONL file, of a JSON array file (ToolBench's preprocessing writes an array), or the one record of
+    a file holding a single JSON object over several lines (ToolBench's answer files).
 
     Both are streamed: a JSONL file line by line, an array element by element (ijson's C backend), so
     memory does not grow with the file. Unparseable JSONL lines come back as `RawLine(error=...)` so the
@@ -108,6 +109,16 @@ def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
                 reason = " ".join(str(e).split())
                 raise InputError(f"{p}: not valid JSON at or after record {done} of the array ({reason})") from None
             return
+        if head[:1] == b"{" and not _is_json(fh.readline()):  # one object over several lines, or a broken first line
+            fh.seek(0)
+            try:
+                whole = orjson.loads(fh.read())
+            except orjson.JSONDecodeError:
+                whole = None  # not one object: JSONL whose first line is broken (quarantined below, line by line)
+            if isinstance(whole, dict):
+                yield RawLine(str(p), 0, data=whole)
+                return
+        fh.seek(0)
         seen = False
         for i, line in enumerate(fh):
             if not line.strip():
@@ -119,6 +130,14 @@ def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
                 yield RawLine(str(p), i, error=f"invalid JSON on line {i + 1}: {e}")
         if not seen:
             raise InputError(f"{p}: empty file")
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def read_records(path: str | os.PathLike, parse: Callable[[Any], T]) -> Iterator[T]:

@@ -148,7 +148,8 @@ def add_negatives(conversations: Iterable[Conversation], pool: list[Tool], cfg: 
             stats.held_out += 1
             continue
         rng = random.Random(f"{cfg.seed}:negatives:{conv.id}")
-        if cfg.enabled and conv.kind == "general" and pool and unit_hash(cfg.seed, "plain", conv.id) < cfg.plain_with_tools:
+        # a chat that already offers tools (a function-calling source's row that calls none) is such a negative as it is
+        if cfg.enabled and conv.kind == "general" and not conv.tools and pool and unit_hash(cfg.seed, "plain", conv.id) < cfg.plain_with_tools:
             conv = plain_with_tools(conv, pool, rng, cfg.max_tools)
             stats.negatives["plain_with_tools"] += 1
         yield emit(conv)

@@ -234,6 +234,13 @@ class Conversation:
             return None
         return [t.to_openai() for t in self.tools] or None
 
+    def to_hf(self) -> dict[str, Any]:
+        """The HF conversational row TRL's `SFTTrainer`, axolotl and LLaMA-Factory's `openai` loader train on:
+        `messages` (assistant `tool_calls`, `tool` messages) and `tools` as a JSON string (TRL's `SFTTrainer` reads it
+        with `json.loads`; a string, because Arrow would merge every row's tool schemas into one struct). Loss masks
+        have no place in this format: every assistant message is a training target there."""
+        return {"messages": self.to_messages(), "tools": json.dumps(self.tools_openai() or [], ensure_ascii=False)}
+
     def to_agentflan(self) -> dict[str, Any]:
         """The Agent-FLAN release schema: `{"id", "conversation": [{"role", "content", "loss"}]}`.
 

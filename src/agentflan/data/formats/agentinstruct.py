@@ -175,4 +175,6 @@ def parse(record: Any, source: str, index: int) -> Trajectory:
                 props = {k: dict(_STRING) for k in s.call.arguments}
                 seen[s.call.name] = Tool(s.call.name, f"The {s.call.name} action of the environment.", {"type": "object", "properties": props})
         tools = list(seen.values())
-    return Trajectory(rid, f"{source}/{split}", query.strip(), list(tools), events, first_user_split=first_split)
+    # the task instructions describe the actions (bash, SQL, answer), so a ReAct rendering needs no tool listing
+    return Trajectory(rid, f"{source}/{split}", query.strip(), list(tools), events, tools_in_prompt=True,
+                      first_user_split=first_split)

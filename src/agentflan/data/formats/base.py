@@ -69,6 +69,7 @@ class Trajectory:
     tools_in_prompt: bool = False  # the upstream prompt already lists the tools as text
     # (instructions, problem) for the first user turn when its format instructions can be split off
     first_user_split: tuple[str, str] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def steps(self) -> list[Step]:
@@ -77,7 +78,8 @@ class Trajectory:
 
 @dataclass
 class Dialogue:
-    """Plain conversation (ShareGPT) or an already-converted release record (Agent-FLAN)."""
+    """Plain conversation (ShareGPT; a function-calling record that calls nothing, with the tools it offers) or an
+    already-converted release record (Agent-FLAN)."""
 
     id: str
     source: str
@@ -85,6 +87,7 @@ class Dialogue:
     style: str
     messages: list[Message]
     meta: dict[str, Any] = field(default_factory=dict)
+    tools: list[Tool] = field(default_factory=list)
 
 
 def conversations_list(record: Any, key: str = "conversations") -> list[dict]:

@@ -1,0 +1,77 @@
+"""OpenAI / Hugging Face messages: `{"messages": [{"role", "content", "tool_calls"?, "tool_call_id"?, "name"?}], "tools"?}`,
+the conversational format TRL's `SFTTrainer`, axolotl's `chat_template` datasets and LLaMA-Factory's `openai` loader
+train on, and OpenAI's fine-tuning files.
+
+An assistant message's `tool_calls` (`{"id", "type": "function", "function": {"name", "arguments"}}`, arguments as a
+JSON string or an object; several are parallel calls) or its legacy `function_call`; a `tool` (or legacy `function`)
+message holds a result, naming its call by `tool_call_id` or its tool by `name`. Content may be a string, null, or a
+list of `{"type": "text", "text"}` parts. OpenAI's fine-tuning `weight: 0` on an assistant message keeps it unlearned.
+A source in `data.sources` may rename the fields (`columns: {messages, tools, system}`) and the roles (`tags: {role,
+content, user, assistant, system, tool}`), as LLaMA-Factory's `dataset_info.json` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentflan.data.formats.base import RecordError, record_id
+from agentflan.data.formats.calls import call_from_any, parse_tools
+from agentflan.data.formats.messages import Msg, build
+
+COLUMNS = {"messages": "messages", "tools": "tools", "system": "system"}
+TAGS = {"role": "role", "content": "content", "user": "user", "assistant": "assistant", "system": "system", "tool": "tool"}
+ALIASES = {"function": "tool", "ipython": "tool", "developer": "system"}  # the legacy and vendor names of those roles
+
+
+def looks_like(record: Any, columns: dict | None = None, tags: dict | None = None) -> bool:
+    cols, tg = {**COLUMNS, **(columns or {})}, {**TAGS, **(tags or {})}
+    messages = record.get(cols["messages"]) if isinstance(record, dict) else None
+    return isinstance(messages, list) and any(isinstance(m, dict) and tg["role"] in m for m in messages)
+
+
+def text(content: Any, where: str) -> str:
+    """A message's text: a string, nothing, or a list of text parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text", "") if isinstance(p, dict) else p for p in content]
+        if all(isinstance(p, str) for p in parts):
+            return "".join(parts)
+    raise RecordError(where, f"expected text or a list of text parts, got {type(content).__name__}")
+
+
+def parse(record: Any, source: str, index: int, columns: dict | None = None, tags: dict | None = None):
+    cols, tg = {**COLUMNS, **(columns or {})}, {**TAGS, **(tags or {})}
+    if not isinstance(record, dict):
+        raise RecordError("record", f"expected a JSON object, got {type(record).__name__}")
+    raw = record.get(cols["messages"])
+    if not isinstance(raw, list) or not raw:
+        raise RecordError(cols["messages"], "missing" if raw is None else "expected a non-empty list of messages")
+    roles = {tg["user"]: "user", tg["assistant"]: "assistant", tg["system"]: "system", tg["tool"]: "tool"}
+    tools = parse_tools(record.get(cols["tools"]), cols["tools"])
+    msgs: list[Msg] = []
+    if isinstance(record.get(cols["system"]), str) and record[cols["system"]].strip():
+        msgs.append(Msg("system", record[cols["system"]]))
+    names_by_id: dict[str, str] = {}
+    for i, m in enumerate(raw):
+        where = f"{cols['messages']}[{i}]"
+        if not isinstance(m, dict):
+            raise RecordError(where, "expected an object")
+        role = roles.get(m.get(tg["role"])) or ALIASES.get(m.get(tg["role"]))
+        if role is None:
+            raise RecordError(f"{where}.{tg['role']}", f"unknown role {m.get(tg['role'])!r} (expected {', '.join(roles)})")
+        content = text(m.get(tg["content"]), f"{where}.{tg['content']}")
+        calls = []
+        if role == "assistant":
+            given = m.get("tool_calls") or ([m["function_call"]] if isinstance(m.get("function_call"), dict) else [])
+            if not isinstance(given, list):
+                raise RecordError(f"{where}.tool_calls", "expected a list of calls")
+            calls = [call_from_any(c, f"{where}.tool_calls[{k}]") for k, c in enumerate(given)]
+            names_by_id.update({c.id: c.name for c in calls if c.id})
+        name = None
+        if role == "tool":
+            name = m.get("name") or names_by_id.get(str(m.get("tool_call_id") or ""))
+        msgs.append(Msg(role, content, calls, name, loss=m.get("weight", 1) != 0))
+    return build(record_id(record, f"{source}_{index}"), source, msgs, tools, cols["messages"])
