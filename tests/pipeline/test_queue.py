@@ -64,4 +64,8 @@ def test_three_queued_experiments_on_two_workers_all_land_on_the_server(tmp_path
         versions = client.search_model_versions("name = 'agentflan'")
         assert sum(v.tags.get("dvc_exp_name") == name for v in versions) == 1, name
     parents = client.search_runs([experiment.experiment_id], "tags.dvc_exp_name != ''")
-    assert len({r.data.tags.get("mlflow.parentRunId") for r in parents if r.data.tags.get("mlflow.parentRunId")}) == 3
+    parent_ids = {r.data.tags.get("mlflow.parentRunId") for r in parents if r.data.tags.get("mlflow.parentRunId")}
+    assert len(parent_ids) == 3
+    for parent_id in parent_ids:  # closed by their last stage as each queued execution returned
+        ended = client.get_run(parent_id).info
+        assert ended.status == "FINISHED" and ended.end_time, (ended.status, ended.end_time)

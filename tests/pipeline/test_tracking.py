@@ -12,11 +12,15 @@ from agentflan.pipeline.tracking import KEY_TAG, STAGE_TAG, stage_run
 def test_stages_nest_under_one_parent(mlflow_uri, monkeypatch):
     monkeypatch.setenv("DVC_EXP_NAME", "brisk-lamb")
     params = {"convert": {"react_fraction": 0.1}}
+    client = mlflow.MlflowClient(mlflow_uri)
     with stage_run("demo", {}, params) as run:
         run.log_metrics({"records": {"toolbench.json": 10}})
+        parent_id = client.get_run(run.run_id).data.tags["mlflow.parentRunId"]
+        assert client.get_run(parent_id).info.status == "RUNNING"
+    assert client.get_run(parent_id).info.status == "FINISHED"  # as if demo were the last stage
     with stage_run("convert", params, params) as run:
+        assert client.get_run(parent_id).info.status == "RUNNING"  # the next stage of the execution opens it again
         run.log_metrics({"read": 5, "dropped_by_rule": {"gave_up": 1}})
-    client = mlflow.MlflowClient(mlflow_uri)
     exp = client.get_experiment_by_name("agentflan")
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if STAGE_TAG not in r.data.tags]
@@ -24,7 +28,7 @@ def test_stages_nest_under_one_parent(mlflow_uri, monkeypatch):
     assert len(parents) == 1 and len(children) == 2
     parent = parents[0]
     assert parent.data.tags[KEY_TAG].startswith("exp:brisk-lamb@") and parent.data.tags["dvc_exp_name"] == "brisk-lamb"
-    assert parent.info.status == "RUNNING"  # its execution (this process) is still running
+    assert parent.info.status == "FINISHED" and parent.info.end_time >= max(c.info.end_time for c in children)
     assert parent.data.tags["git_uncommitted_changes"] in ("true", "false")
     assert parent.data.params["convert.react_fraction"] == "0.1"
     for child in children:
@@ -40,6 +44,8 @@ def test_a_failed_stage_is_marked_failed(mlflow_uri):
     client = mlflow.MlflowClient(mlflow_uri)
     runs = client.search_runs([client.get_experiment_by_name("agentflan").experiment_id], filter_string=f"tags.`{STAGE_TAG}` = 'train'")
     assert runs[0].info.status == "FAILED"
+    parent = client.get_run(runs[0].data.tags["mlflow.parentRunId"])
+    assert parent.info.status == "FAILED" and parent.info.end_time
 
 
 def test_project_root_escapes_dvc_experiment_copies(tmp_path):
@@ -63,20 +69,15 @@ for name in ("demo", "convert"):
 def test_each_execution_gets_its_own_parent_which_ends_with_it(mlflow_uri, tmp_path):
     import subprocess
     import sys
-    import time
 
     for _ in range(2):  # two executions of the same code and params
         subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp_path, check=True, capture_output=True, timeout=120)
     client = mlflow.MlflowClient(mlflow_uri)
     exp = client.get_experiment_by_name("agentflan")
-    deadline = time.time() + 30
-    while True:
-        runs = client.search_runs([exp.experiment_id])
-        parents = [r for r in runs if STAGE_TAG not in r.data.tags]
-        if all(p.info.status == "FINISHED" for p in parents) or time.time() > deadline:
-            break
-        time.sleep(0.5)
-    assert len(parents) == 2 and all(p.info.status == "FINISHED" for p in parents)  # the watcher closed each
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if STAGE_TAG not in r.data.tags]
+    # ended by their own last stage, the moment the execution ended: nothing is left running to close them
+    assert len(parents) == 2 and all(p.info.status == "FINISHED" and p.info.end_time for p in parents)
     for parent in parents:
         stages = [r.data.tags[STAGE_TAG] for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
         assert sorted(stages) == ["convert", "demo"]  # each stage once per execution

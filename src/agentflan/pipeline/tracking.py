@@ -1,13 +1,16 @@
 """MLflow tracking: one parent run per pipeline execution, one nested child run per stage.
 
 Every DVC stage is its own process, so stages find their parent run through a key each of them can
-recompute without files (no run-id file ever becomes a DVC dependency): the `dvc` process that runs
-them, identified by its pid and start time (Linux `/proc`), plus `DVC_EXP_NAME` when DVC sets it. Two
-`dvc repro` of the same commit are two executions, so two parents; a stage run by hand gets a parent
-of its own. The parent stays RUNNING while its execution runs: the stage that creates it starts a
-small detached watcher that marks it FINISHED (or FAILED, when a stage failed) once that `dvc` process
-has exited. Children attach with `parent_run_id`; the parent is never reopened. The tracking URI defaults to an absolute
-`sqlite:///<repo>/mlflow.db` (artifacts in `<repo>/mlartifacts`), resolved to the real repository
+recompute without files (no run-id file ever becomes a DVC dependency): the nearest `dvc` process above
+them (its pid and start time, read with psutil, so any OS), plus `DVC_EXP_NAME` when DVC sets it. That
+process lives for exactly one execution under `dvc repro`, `dvc exp run`, `--temp` and each queued
+experiment. Two `dvc repro` of the same commit are two executions, so two parents; a stage run by hand
+gets a parent of its own.
+
+No process outlives a stage: each stage sets the parent RUNNING as it starts and, as it ends, leaves it as
+the execution would be if it were the last stage, FINISHED with an end time, or FAILED when the stage
+failed; the next stage of the same execution sets it RUNNING again. The tracking URI defaults to an
+absolute `sqlite:///<repo>/mlflow.db` (artifacts in `<repo>/mlartifacts`), resolved to the real repository
 root even inside a `dvc exp run --queue/--temp` copy; `MLFLOW_TRACKING_URI` overrides it.
 """
 
@@ -68,29 +71,17 @@ def artifact_location() -> str | None:
     return (project_root() / "mlartifacts").as_uri()
 
 
-def _proc_stat(pid: int) -> tuple[int, str] | None:
-    """(parent pid, start time) of a process, from /proc; None where there is no such process or no /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[1]), fields[19]
-
-
-def dvc_execution() -> tuple[int, str] | None:
+def dvc_execution() -> tuple[int, float] | None:
     """(pid, start time) of the nearest `dvc` process above this one: the execution this stage belongs to."""
-    pid = os.getppid()
-    for _ in range(64):
-        stat = _proc_stat(pid)
-        if stat is None or pid <= 1:
-            return None
+    import psutil
+
+    for proc in psutil.Process().parents():
         try:
-            argv = [Path(a.decode(errors="replace")).name for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:3]]
-        except OSError:
-            return None
-        if "dvc" in argv:
-            return pid, stat[1]
-        pid = stat[0]
+            names = [proc.name(), *(Path(a).name for a in proc.cmdline()[:3])]
+            if "dvc" in names:
+                return proc.pid, proc.create_time()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
     return None
 
 
@@ -98,7 +89,7 @@ def dvc_execution() -> tuple[int, str] | None:
 def execution_id() -> str:
     """This execution: the `dvc` process's pid and start time, or this process alone when no DVC runs it."""
     found = dvc_execution()
-    return f"dvc:{found[0]}:{found[1]}" if found else f"proc:{os.getpid()}:{time.time_ns()}"
+    return f"dvc:{found[0]}:{found[1]:.3f}" if found else f"proc:{os.getpid()}:{time.time_ns()}"
 
 
 def pipeline_key(params: dict[str, Any]) -> str:
@@ -134,11 +125,20 @@ def _mlflow():
     return mlflow
 
 
-def _experiment_id(mlflow) -> str:
-    exp = mlflow.get_experiment_by_name(EXPERIMENT)
-    if exp is not None:
-        return exp.experiment_id
-    return mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_location())
+def _experiment_id(mlflow, attempts: int = 5) -> str:
+    """The project's experiment, created on first use. Two queue workers that open a SQLite store which does not exist
+    yet race to create its tables (alembic: "expected to match one row"); the one that loses waits and looks again."""
+    for attempt in range(attempts):
+        try:
+            exp = mlflow.get_experiment_by_name(EXPERIMENT)
+            if exp is not None:
+                return exp.experiment_id
+            return mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_location())
+        except Exception:  # noqa: BLE001 - the race surfaces as alembic's or SQLAlchemy's error, or a duplicate name
+            if attempt == attempts - 1 or not tracking_uri().startswith("sqlite:"):
+                raise
+            time.sleep(1.0 + attempt)
+    raise AssertionError("unreachable")
 
 
 def _parent_run_id(mlflow, experiment_id: str, key: str, all_params: dict[str, Any]) -> str:
@@ -152,19 +152,7 @@ def _parent_run_id(mlflow, experiment_id: str, key: str, all_params: dict[str, A
     client = mlflow.MlflowClient()
     run = client.create_run(experiment_id, tags=tags, run_name=os.environ.get("DVC_EXP_NAME") or f"pipeline {key}")
     client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, v) for k, v in as_params(all_params).items()])
-    _watch(run.info.run_id)
     return run.info.run_id
-
-
-def _watch(run_id: str) -> None:
-    """A detached watcher that ends the parent run when the execution's `dvc` process has exited."""
-    import subprocess
-    import sys
-
-    found = dvc_execution()
-    args = [str(found[0]), found[1]] if found else [str(os.getpid()), (_proc_stat(os.getpid()) or (0, ""))[1]]
-    subprocess.Popen([sys.executable, "-m", "agentflan.pipeline.watch", tracking_uri(), run_id, *args],
-                     start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 class StageRun:
@@ -227,15 +215,24 @@ class NullRun:
 
 @contextlib.contextmanager
 def stage_run(stage: str, stage_params: dict[str, Any], all_params: dict[str, Any]) -> Iterator[StageRun]:
-    """Open the stage's child run under the pipeline's parent run; failed stages end FAILED."""
+    """Open the stage's child run under the pipeline's parent run (set RUNNING); a failed stage ends FAILED and
+    leaves the parent FAILED, a stage that succeeds leaves it FINISHED until a next stage of its execution starts."""
     mlflow = _mlflow()
     experiment_id = _experiment_id(mlflow)
     key = pipeline_key(all_params)
     parent = _parent_run_id(mlflow, experiment_id, key, all_params)
+    client = mlflow.MlflowClient()
+    if client.get_run(parent).info.status != "RUNNING":
+        client.update_run(parent, status="RUNNING")  # a later stage of the same execution: open again
     tags = {KEY_TAG: key, STAGE_TAG: stage, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "")}
-    with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags, experiment_id=experiment_id) as run:
-        mlflow.log_params(as_params(stage_params))
-        yield StageRun(mlflow, run)
+    outcome = "FAILED"
+    try:
+        with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags, experiment_id=experiment_id) as run:
+            mlflow.log_params(as_params(stage_params))
+            yield StageRun(mlflow, run)
+        outcome = "FINISHED"
+    finally:
+        client.set_terminated(parent, outcome)  # as if this stage were the execution's last
 
 
 def client():

@@ -38,6 +38,11 @@ def load_model_and_tokenizer(cfg: ModelConfig, corpus_texts: Iterable[str], lora
     from agentflan.training.tokenizer import prepare, train_bpe
 
     if cfg.base == "tiny":
+        if lora is not None and lora.enabled and lora.quantize_4bit:
+            from agentflan.config import ParamsError
+
+            raise ParamsError("train.lora.quantize_4bit: QLoRA loads a base model in 4 bits; the tiny model is built in "
+                              "full precision, not loaded: set it false, or set model.base")
         tiny = cfg.tiny
         tokenizer = train_bpe(corpus_texts, tiny.vocab_size)
         return build_tiny(tokenizer, tiny, cfg.attn_implementation), tokenizer, []
