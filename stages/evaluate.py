@@ -8,9 +8,10 @@ import orjson
 from agentflan.config import ParamsError
 from agentflan.data.jsonio import atomic_dir, atomic_writer, read_json, read_records, write_jsonl
 from agentflan.evaluation.benchmark import Sample
+from agentflan.evaluation.calibration import calibrate, check
 from agentflan.evaluation.endpoint import EndpointError, run_endpoint
 from agentflan.evaluation.generation import load, predictions, protocols_for, run_protocol
-from agentflan.evaluation.scoring import category_intervals, judge, score
+from agentflan.evaluation.scoring import answers_table, category_intervals, judge, score
 from agentflan.pipeline import model_card, report
 from agentflan.pipeline.project import file_md5, file_sha256, git_commit
 from agentflan.pipeline.logged_model import publish_card
@@ -18,8 +19,9 @@ from agentflan.pipeline.registry import BENCHMARK_TAG, register
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.tracking import client, find_run_by_tag, flatten
 
-HEADLINE = ("hscore", "over_refusal_rate", "tool_name_accuracy_seen", "tool_name_accuracy_unseen", "call_format_validity",
-            "argument_accuracy", "hallucinated_tool_rate")
+HEADLINE = ("hscore", "over_refusal_rate", "fabrication_rate", "plain_quality", "tool_name_accuracy_seen",
+            "tool_name_accuracy_unseen", "tool_name_accuracy_chance", "call_format_validity", "argument_accuracy",
+            "hallucinated_tool_rate")
 
 with stage("evaluate", ("eval", "registry")) as s:  # the report shows every params section: dvc.yaml lists them all
     cfg = s.params.eval
@@ -27,9 +29,11 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
     md5 = {k: file_md5(s.path(k)) for k in ("train", "validation", "benchmark")}  # the report and the registry tag them
     benchmark_md5, commit = md5["benchmark"], git_commit()
     model, tokenizer = load(s.path("model"))
+    calibration = calibrate(samples, protocols_for(tokenizer))  # the judges on the references, before any generation
+    check(calibration, cfg.judge_tolerance)
     preds = [p for protocol in protocols_for(tokenizer)  # native first: the tools through the template, calls parsed back
              for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, cfg.max_new_tokens, cfg.batch_size), protocol)]
-    metrics = {**score(preds), "benchmark_md5": benchmark_md5}
+    metrics = {**score(preds), "judge_calibration": calibration, "benchmark_md5": benchmark_md5}
     if cfg.endpoint:  # a server scored beside the model, on the same benchmark, by the same scorer (native protocol)
         try:
             answers = run_endpoint(samples, cfg.endpoint, cfg.endpoint_model, cfg.max_new_tokens, cfg.api_key_env)
@@ -40,8 +44,11 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
                                  cfg.endpoint_model: {k: v for k, v in score(served).items() if k in HEADLINE}}
         s.run.mlflow.log_text("".join(orjson.dumps({**p.to_dict(), "verdict": judge(p)}).decode() + "\n" for p in served),
                               "endpoint_predictions.jsonl")
+    verdicts = [judge(p) for p in preds]
     with atomic_writer(s.path("predictions")) as f:
-        write_jsonl(f, ({**p.to_dict(), "verdict": judge(p)} for p in preds))
+        write_jsonl(f, ({**p.to_dict(), "verdict": v} for p, v in zip(preds, verdicts)))
+    table = answers_table(preds, verdicts)
+    s.run.mlflow.log_table(table, "answers.json")  # every answer beside its verdicts, in the UI
     s.write_plot("agent_h_plot", [  # one bar per category: HScore where a plain answer is expected, else tool-name accuracy
         {"category": c, "metric": "hscore" if "hscore" in m else "tool_name_accuracy", "value": m.get("hscore", m.get("tool_name_accuracy"))}
         for c, m in metrics["per_category"].items()])
@@ -63,14 +70,16 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
                                         "final (with negatives)": final},
                      val_history=read_json(s.path("val_loss_plot")), capability_history=read_json(s.path("capability_loss_plot")),
                      unigram=train["unigram_val_loss"], headline=headline, hashes=hashes,
-                     params=sorted(flatten(s.params.model_dump(mode="json", exclude={"paths"})).items()))
+                     params=sorted(flatten(s.params.model_dump(mode="json", exclude={"paths"})).items()),
+                     answers=[r for r in (dict(zip(table, row)) for row in zip(*table.values())) if r["protocol"] == metrics["protocol"]])
     s.run.mlflow.log_artifacts(str(s.path("report")), "report")  # the MLflow UI shows the figures beside the metrics
 
     registry = s.params.registry
     train_run = find_run_by_tag("data.model.sha256", weights)
     if train_run is None:
         raise SystemExit("evaluate: no MLflow train run logged these weights; run `dvc repro -f train`")
-    gated = {k: metrics[k] for k in ("hscore", "h_react", "h_general", "tool_name_accuracy", "tool_name_accuracy_seen",
+    gated = {k: metrics[k] for k in ("hscore", "h_react", "h_general", "fabrication_rate", "plain_quality",
+                                     "tool_name_accuracy", "tool_name_accuracy_seen",
                                      "tool_name_accuracy_unseen", "call_format_validity",
                                      "hallucinated_tool_rate", "argument_validity", "argument_accuracy",
                                      "over_refusal_rate")}

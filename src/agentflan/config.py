@@ -291,6 +291,7 @@ class EvalConfig(Section):
     endpoint: str = ""  # an OpenAI-compatible base URL (…/v1) scored on the same benchmark, beside the model (native protocol)
     endpoint_model: str = ""  # the model name that endpoint serves
     api_key_env: str = "OPENAI_API_KEY"  # the environment variable holding the endpoint's key (the key itself is never a param)
+    judge_tolerance: Fraction = 0.02  # the judges' false-positive and false-negative rates on the benchmark's references
 
     @model_validator(mode="after")
     def _endpoint(self) -> EvalConfig:
@@ -308,6 +309,8 @@ class Gate(Section):
     tool_accuracy_tolerance: NonNegative = 0.02  # tool-name accuracy may be lower than the champion's by at most this
     over_refusal_tolerance: NonNegative = 0.05  # over-refusal may be higher than the champion's by at most this
     max_over_refusal: Fraction = 0.5  # floors that hold with or without a champion
+    min_plain_quality: Fraction = 0.1  # chrF against the references: gibberish, empty or repeated answers score <= 0.1
+    max_fabrication_rate: Fraction = 0.5  # "tool needed, none offered" answered with made-up facts
     min_tool_name_accuracy: Fraction = 0.0
     min_call_format_validity: Fraction = 0.0
     bootstrap_samples: Positive = 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -16,7 +17,8 @@ from agentflan.data.prompts import FORMAT_REQUESTS
 from agentflan.data.prompts import NATURAL_SYSTEM, format_system
 from agentflan.evaluation.benchmark import CATEGORIES, Sample, build, sample_row
 from agentflan.evaluation.generation import PROTOCOLS, complete, predictions, run_protocol
-from agentflan.evaluation.scoring import score
+from agentflan.evaluation.judges import announces_step
+from agentflan.evaluation.scoring import judge, score
 from agentflan.pipeline.validation import validate
 
 HELDOUT = ["search_hotels", "track_package"]
@@ -111,9 +113,11 @@ def test_every_protocol_is_run_and_scored(tiny):
     model, tokenizer, samples = tiny
     preds = [p for protocol in PROTOCOLS
              for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 4, 12), protocol)]
-    chat_calls = [p for p in preds if p.protocol == "chat" and p.expected == "call"]
-    assert chat_calls and all(len(p.turns) in (2, 3) for p in chat_calls)  # the harness asked for tool and arguments
-    assert all(len(p.turns) == 1 for p in preds if p.protocol in ("react", "json") or (p.protocol == "chat" and p.expected == "plain"))
+    chat = [p for p in preds if p.protocol == "chat"]
+    chat_calls = [p for p in chat if p.expected == "call"]
+    # the harness asks for tool and arguments where the first answer announced a step, never by the sample's truth
+    assert chat_calls and all((len(p.turns) > 1) == announces_step(p.turns[0], p.tools) for p in chat)
+    assert all(len(p.turns) == 1 for p in preds if p.protocol in ("react", "json"))
     native = [p for p in preds if p.protocol == "native"]
     assert len(native) == len(samples) and all(p.turns is None and isinstance(p.tool_calls, list) for p in native)
     assert all(p.to_dict()["tool_calls"] == p.tool_calls and "turns" not in p.to_dict() for p in native)
@@ -124,6 +128,24 @@ def test_every_protocol_is_run_and_scored(tiny):
     assert set(metrics["per_category"]) == set(CATEGORIES) and 0 <= metrics["hscore"] <= 1
     for key in ("tool_name_accuracy_seen", "tool_name_accuracy_unseen", "over_refusal_rate", "argument_accuracy"):
         assert metrics[key] is not None
+
+
+def test_the_chat_harness_plays_the_same_turns_whatever_the_truth(tiny, monkeypatch):
+    """A plain and a call sample answered alike get the same turns: the harness leaks no label."""
+    from agentflan.evaluation import generation
+
+    model, tokenizer, samples = tiny
+    call = next(s for s in samples if s.expected == "call")
+    plain = dataclasses.replace(next(s for s in samples if s.category == "plain_tools_offered"), tools=call.tools)
+    script = iter(["I should look that up first.", "I should look that up first.", call.expected_tool, call.expected_tool,
+                   "{}", "{}", "Paris.", "Paris."])
+    monkeypatch.setattr(generation, "complete", lambda m, t, dialogues, *a: [next(script) for _ in dialogues])
+    answers = run_protocol(model, tokenizer, [plain, call], "chat", 4, 2)
+    assert answers[0] == answers[1] == ["I should look that up first.", call.expected_tool, "{}"]
+    preds = predictions([plain, call], answers, "chat")
+    assert judge(preds[0])["general"] and judge(preds[1])["tool_correct"]  # naming a tool on a plain sample: a call
+    answers = run_protocol(model, tokenizer, [plain, call], "chat", 4, 2)  # first answers that end the turn
+    assert answers == [["Paris."], ["Paris."]]
 
 
 def test_an_own_benchmark_file_is_read_naming_file_record_and_field(tmp_path):

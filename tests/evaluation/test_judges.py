@@ -7,13 +7,13 @@ import json
 import pytest
 from conftest import FIXTURES
 
-from agentflan.evaluation.judges import has_general_call, has_react_keywords, is_refusal, names_a_tool, parse_call
+from agentflan.evaluation.judges import has_general_call, has_react_keywords, is_refusal, names_a_tool, parse_call, plain_verdict
 from agentflan.evaluation.scoring import Prediction, chat_call, judge
 
 LABELS = [json.loads(line) for line in (FIXTURES / "judge_labels.jsonl").read_text().splitlines()]
 JUDGES = {
     "react": lambda r: has_react_keywords(r["text"]),
-    "general": lambda r: has_general_call(r["text"], r["tools"]),
+    "general": lambda r: plain_verdict(r["text"], r["tools"])["general"],  # H_General: what H_ReAct has not counted
     "refusal": lambda r: is_refusal(r["text"]),
     "call": lambda r: parse_call(r["text"]) is not None,
 }

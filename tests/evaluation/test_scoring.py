@@ -51,8 +51,10 @@ def test_call_judges(response, verdict):
     assert (v["format_valid"], v["tool_correct"], v["hallucinated"], v["args_valid"]) == verdict
 
 
-def test_parse_call_ignores_code_blocks():
-    assert parse_call("```\nAction: x\nAction Input: {}\n```") is None
+def test_a_fence_shown_as_an_example_is_no_call_but_a_fenced_answer_is():
+    assert parse_call("For example:\n```\nAction: x\nAction Input: {}\n```\nThat is the format.") is None
+    assert parse_call("```\nAction: x\nAction Input: {}\n```") == ("x", {})  # the answer is the fence: a call made
+    assert parse_call("Checking now.\n```json\n{\"name\": \"x\", \"arguments\": {}}\n```") == ("x", {})
 
 
 def test_aggregate_and_per_category():
@@ -93,6 +95,29 @@ def test_score_cli(tmp_path):
         path.write_text("".join(json.dumps(r) + "\n" for r in rows) + bad + "\n")
         proc = cli("score", str(path))
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_score_cli_reads_references_and_queries_from_the_rows(tmp_path):
+    """Gibberish scores no plain quality, the references themselves full marks; made-up live data is fabrication."""
+    references = ["Paris is the capital of France, known for the Eiffel Tower.", "Boil the egg for nine minutes, then cool it.",
+                  "A haiku has three lines of five, seven and five syllables."]
+    fake = "What is the Nikkei at today?"
+
+    def scored(answers, fabricated):
+        path = tmp_path / "preds.jsonl"
+        rows = [{"id": str(i), "category": "plain_no_tools", "tools": [], "expected": "plain", "response": a, "reference": r,
+                 "protocol": "react", "query": "?"} for i, (a, r) in enumerate(zip(answers, references))]
+        rows.append({"id": "f", "category": "tool_needed_not_offered", "tools": [], "expected": "plain", "response": fabricated,
+                     "query": fake, "protocol": "react"})
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        proc = cli("score", str(path))
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    gibberish = scored(["", "]]", "qq qq qq qq qq"], "The Nikkei is at 38,400 today, up 2%.")
+    assert gibberish["plain_quality"] <= 0.1 and gibberish["fabrication_rate"] == 1.0 and gibberish["hscore"] == 1.0
+    exact = scored(references, "I don't have live market data, so I can't say.")
+    assert exact["plain_quality"] >= 0.9 and exact["fabrication_rate"] == 0.0
 
 
 def native(expected, tool_calls, content="", parse_error=None, expected_tool=None, expected_arguments=None,

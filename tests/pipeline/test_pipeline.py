@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import mlflow
 import mlflow.transformers
@@ -195,7 +196,14 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
     native = [p for p in preds if p["protocol"] == "native"]
     assert all(isinstance(p["tool_calls"], list) and "turns" not in p for p in native)
     rescored = json.loads(run(["agentflan", "score", "data/eval/predictions.jsonl"], repo).stdout)
-    assert rescored == {k: v for k, v in metrics.items() if k != "benchmark_md5"}  # the file alone reproduces the metrics
+    # the file alone reproduces the metrics (the calibration is of the judges on the benchmark, not of the answers)
+    assert rescored == {k: v for k, v in metrics.items() if k not in ("benchmark_md5", "judge_calibration")}
+    calibration = metrics["judge_calibration"]  # the judges on the benchmark's own references, every protocol
+    assert calibration["plain_references"] > 0 and calibration["call_references"] > 0
+    assert calibration["false_positive_rate"] <= 0.02 and calibration["false_negative_rate"] <= 0.02
+    assert all(0 <= metrics[k] <= 1 for k in ("plain_quality", "tool_name_accuracy_chance"))
+    missing_tool = metrics["per_category"].get("tool_needed_not_offered")  # fabrication is measured there only
+    assert (metrics["fabrication_rate"] is None) == (missing_tool is None), missing_tool
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     versions = client.search_model_versions("name = 'agentflan'")
     assert versions
@@ -237,7 +245,7 @@ def test_the_saved_tokenizer_writes_a_call_and_its_response_parser_reads_it_back
     assert parsed["content"] == "Two lookups." and parsed["tool_calls"] == calls  # parallel calls, in order
 
 
-def test_the_report_and_every_dvc_plot_render(repo):
+def test_the_report_and_every_dvc_plot_render(repo, tmp_path):
     """`dvc plots show --json` reports no error for any plot; the evaluation report has its figures and is
     logged to the evaluate run."""
     shown = json.loads(run(["dvc", "plots", "show", "--json"], repo).stdout)
@@ -253,6 +261,12 @@ def test_the_report_and_every_dvc_plot_render(repo):
                                     "tags.`agentflan.pipeline.stage` = 'evaluate'", max_results=1)[0]
     logged = {f.path for f in client.list_artifacts(evaluation.info.run_id, "report")}
     assert logged == {f"report/{name}" for name in (*FIGURES, "index.html")}
+    # every answer beside its verdicts: an MLflow table in the UI, three per category in the report
+    table = json.loads(Path(client.download_artifacts(evaluation.info.run_id, "answers.json", str(tmp_path))).read_text())
+    predictions = (repo / "data/eval/predictions.jsonl").read_text().splitlines()
+    assert len(table["data"]) == len(predictions) and {"query", "answer", "verdict", "reference"} <= set(table["columns"])
+    categories = {json.loads(line)["category"] for line in predictions}
+    assert "Answers and their verdicts" in page and all(f"<td>{c}</td>" in page for c in categories)
 
 
 def test_no_benchmark_query_and_no_held_out_tool_is_trained_on(repo):

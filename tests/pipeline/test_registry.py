@@ -35,7 +35,7 @@ def tiny_model_dir(tmp_path):
 PLAIN = 40  # plain-expected samples of the stand-in benchmark
 
 
-def new_version(client, model_dir, hscore, tool_acc, benchmark="b1", over_refusal=0.05):
+def new_version(client, model_dir, hscore, tool_acc, benchmark="b1", over_refusal=0.05, plain_quality=0.3, fabrication=0.0):
     """A registered version whose evaluate run logged per-sample predictions matching `hscore`: the first
     2 * PLAIN * (1 - hscore) plain samples carry a ReAct hallucination (so a better model's set is a subset)."""
     mlflow.set_tracking_uri(client.tracking_uri)  # other tests may have set the global URI elsewhere
@@ -50,7 +50,8 @@ def new_version(client, model_dir, hscore, tool_acc, benchmark="b1", over_refusa
         mlflow.log_text("".join(json.dumps(r) + "\n" for r in rows), "predictions.jsonl")
     return register(client, "agentflan", info.model_uri, run.info.run_id,
                     {"hscore": hscore, "tool_name_accuracy": tool_acc, "call_format_validity": tool_acc,
-                     "over_refusal_rate": over_refusal, "git_commit": "abc", BENCHMARK_TAG: benchmark,
+                     "over_refusal_rate": over_refusal, "plain_quality": plain_quality, "fabrication_rate": fabrication,
+                     "git_commit": "abc", BENCHMARK_TAG: benchmark,
                      "evaluate_run_id": evaluation.info.run_id}, model_id=info.model_id)
 
 
@@ -96,6 +97,18 @@ def test_an_always_refusing_model_with_higher_hscore_is_refused(mlflow_uri, tiny
     assert not ceiling.promoted and ceiling.reason.startswith("over_refusal_rate.ceiling: 1.0")
     relative = promote(client, "agentflan", Gate(max_over_refusal=1.0), refuser, dry_run=True)
     assert not relative.promoted and "over_refusal_rate 1.0000 is more than 0.05 above champion" in relative.reason
+
+
+def test_gibberish_and_fabricating_models_are_never_promoted(mlflow_uri, tiny_model_dir):
+    """HScore 1.0 and no refusal, but the plain answers say nothing (or the missing-tool answers are made up)."""
+    client = mlflow.MlflowClient(mlflow_uri)
+    gibberish = new_version(client, tiny_model_dir, 1.0, 0.5, plain_quality=0.02)
+    decision = promote(client, "agentflan", Gate(), gibberish, dry_run=True)  # no champion yet: floors alone
+    assert not decision.promoted and decision.reason.startswith("plain_quality.floor: 0.02")
+    fabricator = new_version(client, tiny_model_dir, 1.0, 0.5, fabrication=1.0)
+    decision = promote(client, "agentflan", Gate(), fabricator, dry_run=True)
+    assert not decision.promoted and decision.reason.startswith("fabrication_rate.ceiling: 1.0")
+    assert promote(client, "agentflan", Gate(), new_version(client, tiny_model_dir, 0.8, 0.5), dry_run=True).promoted
 
 
 def test_a_gain_inside_the_noise_is_not_promoted(mlflow_uri, tiny_model_dir):

@@ -9,7 +9,7 @@ Two levels, as in the paper:
   with an "answer" key), with tools offered to half of them (expected: a plain answer).
 Samples come from held-out records of the converted corpus (any mix of sources): the needed tool with
 its real schema, distractors drawn from the corpus's other tools, plain queries from held-out general
-chat. A category the data cannot fill is built as far as it goes, and `counts` says how far.
+chat, each with its conversation's answer as the `reference` (plain quality is scored against it). A category the data cannot fill is built as far as it goes, and `counts` says how far.
 
 Pure data: no torch, no MLflow.
 """
@@ -41,11 +41,12 @@ class Sample:
     expected: str  # plain | call
     expected_tool: str | None = None
     expected_arguments: dict[str, list[Any]] | None = None  # per argument, its acceptable values (BFCL's rule)
+    reference: str | None = None  # a plain sample's reference answer
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "category": self.category, "level": self.level, "query": self.query,
                 "tools": [t.to_dict() for t in self.tools], "expected": self.expected, "expected_tool": self.expected_tool,
-                "expected_arguments": self.expected_arguments}
+                "expected_arguments": self.expected_arguments, "reference": self.reference}
 
     @classmethod
     def from_dict(cls, d: Any) -> Sample:
@@ -66,7 +67,11 @@ class Sample:
         args = d.get("expected_arguments")
         if args is not None and not (isinstance(args, dict) and all(isinstance(v, list) for v in args.values())):
             raise SchemaError("expected_arguments", "expected an object mapping each argument to a list of acceptable values")
-        return cls(d["id"], d["category"], d.get("level", "action"), d["query"], tools, d["expected"], expected_tool, args)
+        reference = d.get("reference")
+        if reference is not None and not isinstance(reference, str):
+            raise SchemaError("reference", f"expected text, got {type(reference).__name__}")
+        return cls(d["id"], d["category"], d.get("level", "action"), d["query"], tools, d["expected"], expected_tool, args,
+                   reference)
 
 
 def _first_call(conv: Conversation):
@@ -89,7 +94,7 @@ def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: Benchmar
     tools: dict[str, Tool] = {}
     trained: set[str] = set()  # tools that stay in training data
     calls: dict[tuple[str, str], _Call] = {}  # (query, first tool called) -> its conversation with the smallest id
-    plain_queries: dict[str, str] = {}
+    plain_queries: dict[str, tuple[str, str | None]] = {}  # query key -> (query, its answer)
     for conv in conversations:
         for t in conv.tools:
             tools.setdefault(t.name, t)
@@ -102,7 +107,8 @@ def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: Benchmar
             if key not in calls or conv.id < calls[key].id:
                 calls[key] = _Call(conv.id, conv.query, next(t for t in conv.tools if t.name == call.name), call.arguments)
         elif conv.kind == "general" and conv.query.strip():
-            plain_queries.setdefault(query_key(conv.query), conv.query.strip())
+            answer = next((t.content.strip() for t in conv.assistant_turns if t.content.strip()), None)
+            plain_queries.setdefault(query_key(conv.query), (conv.query.strip(), answer))
     # the first step decides: a call to a tool that training never shows is an unseen-tool sample
     seen_calls = [c for c in calls.values() if c.tool.name in trained]
     unseen_calls = [c for c in calls.values() if c.tool.name not in trained]
@@ -125,8 +131,9 @@ def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: Benchmar
         return chosen
 
     def add(category: str, query: str, offered_tools: list[Tool], expected: str, tool: str | None = None,
-            arguments: dict[str, list[Any]] | None = None, level: str = "action") -> None:
-        samples.append(Sample(f"{category}_{len(samples)}", category, level, query, offered_tools, expected, tool, arguments))
+            arguments: dict[str, list[Any]] | None = None, level: str = "action", reference: str | None = None) -> None:
+        samples.append(Sample(f"{category}_{len(samples)}", category, level, query, offered_tools, expected, tool, arguments,
+                              reference))
 
     seen, unseen = unique_by_query(seen_calls), unique_by_query(unseen_calls)
     for category, pool in (("tool_needed_offered_seen", seen), ("tool_needed_offered_unseen", unseen)):
@@ -138,14 +145,14 @@ def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: Benchmar
         add("tool_needed_not_offered", c.query, [], "plain")
     plain = [plain_queries[k] for k in sorted(plain_queries)]
     for category in ("plain_tools_offered", "plain_no_tools", "format_request"):
-        for i, query in enumerate(rng.sample(plain, min(cfg.per_category, len(plain)))):
+        for i, (query, reference) in enumerate(rng.sample(plain, min(cfg.per_category, len(plain)))):
             if category == "plain_tools_offered":
-                add(category, query, offered(None, 1), "plain")
+                add(category, query, offered(None, 1), "plain", reference=reference)
             elif category == "plain_no_tools":
-                add(category, query, [], "plain")
-            else:
+                add(category, query, [], "plain", reference=reference)
+            else:  # the reference answers the question, not the format: quality is scored on content here
                 add(category, f"{query} {FORMAT_REQUESTS[i % len(FORMAT_REQUESTS)]}", offered(None) if i % 2 else [], "plain",
-                    level="format")
+                    level="format", reference=reference)
     counts = Counter(s.category for s in samples)
     return samples, {c: counts.get(c, 0) for c in CATEGORIES}
 

@@ -5,9 +5,11 @@
   `response_template` that `transformers serve` uses): its `tool_calls` are the model's calls, structured; a
   `<tool_call>` region that does not parse is kept as a parse error, an attempted call;
 - `chat` (mirrors the paper's elicited training data): the query under the natural system prompt,
-  the tools offered through the chat template; on a call sample the harness then plays the eliciting
-  user turns the training data teaches: after a thought, "Which tool will you call?", then "Give the
-  arguments as JSON.", and the tool name and the arguments are read from those answers;
+  the tools offered through the chat template; when the first answer announces a step (`announces_step`:
+  decided from the answer alone, never from the sample's truth, so the harness leaks no label) the harness
+  plays the eliciting user turns the training data teaches: "Which tool will you call?" (unless the answer
+  named one), then "Give the arguments as JSON.", and the tool name and the arguments are read from those
+  answers; on a plain sample, a tool named there is a hallucinated call;
 - `react` and `json`: one turn under the format-following system prompt of that format.
 Every sample is put to the model in every protocol. The model is loaded the way users load it
 (`from_pretrained`) and prompted through its own chat template (`ChatFormat`: tools as the template takes
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from agentflan.data.prompts import ELICIT, NATURAL_SYSTEM, format_system
 from agentflan.evaluation.benchmark import Sample
-from agentflan.evaluation.judges import names_a_tool
+from agentflan.evaluation.judges import announces_step, names_a_tool
 from agentflan.evaluation.scoring import PROTOCOLS, Prediction, native_call
 from agentflan.training.chat_format import ChatFormat
 
@@ -108,8 +110,9 @@ def run_protocol(model, tokenizer, samples: list[Sample], protocol: str, max_new
     turns = [[r] for r in first]
     if protocol != "chat":
         return turns
-    # the harness plays the eliciting turns: the tool choice (unless the first answer already named one), then the arguments
-    calls = [i for i, s in enumerate(samples) if s.expected == "call"]
+    # the harness plays the eliciting turns wherever the first answer announced a step, whatever the truth: the tool
+    # choice (unless the first answer already named one), then the arguments
+    calls = [i for i, s in enumerate(samples) if announces_step(first[i], [t.name for t in s.tools])]
     ask_tool = [i for i in calls if names_a_tool(first[i], [t.name for t in samples[i].tools]) is None]
     for i in calls:
         messages[i] += [{"role": "assistant", "content": first[i]}]
@@ -130,7 +133,8 @@ def predictions(samples: list[Sample], answers: list, protocol: str) -> list[Pre
     out = []
     for s, a in zip(samples, answers):
         base = dict(id=s.id, category=s.category, tools=[t.name for t in s.tools], expected=s.expected, expected_tool=s.expected_tool,
-                    schemas={t.name: t.parameters for t in s.tools}, expected_arguments=s.expected_arguments, protocol=protocol)
+                    schemas={t.name: t.parameters for t in s.tools}, expected_arguments=s.expected_arguments, protocol=protocol,
+                    query=s.query, reference=s.reference)
         if protocol == "native":
             calls = [native_call(c, f"tool_calls[{i}]") for i, c in enumerate(a["tool_calls"])]  # arguments as objects
             out.append(Prediction(**base, response=a["response"], content=a["content"], tool_calls=calls, parse_error=a["parse_error"]))

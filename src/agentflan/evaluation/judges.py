@@ -1,154 +1,144 @@
-"""Judges of a model's answer, built on parsing: tool calls, hallucinated tool use, refusal.
+"""Judges of a model's answer on the text it wrote: hallucinated tool use, refusal, fabrication.
 
-- a call is found by parsing, never by greedy patterns: a ReAct step (`Action:` then `Action Input:`,
-  whose arguments end where their first complete JSON value ends, so a following `Observation:` does
-  not spoil it) or a JSON object naming a tool with arguments, found with `json.JSONDecoder.raw_decode`
-  from each `{`;
-- ReAct keywords: "Thought:", "Action:", "Action Input:" at the start of a line;
-- a general tool-call phrase ("I will use", "let me call", ...) counts only when it points at a tool:
-  an offered tool's name, the word tool/function/API, or a call in the same answer ("Let me call it a
-  draw" and "I'll use simple words" are not calls); a plan to act on an outside resource ("I should
-  search the recipe database", "I need to query ...", "the movie database has the facts") counts whatever
-  the resource is called; an answer
-  that opens a JSON tool call (`{"thought": ...`, `{"name": ...`) counts even when it never closes;
-- refusal: the answer declines ("I can't help with...", "I have no tool for..."), which is right when a
-  needed tool is missing and over-refusal when the query could have been answered.
-Text inside a closed code fence is ignored, so an answer that *shows* a ReAct example the user asked
-for is not counted; an unclosed fence hides nothing (its marker is dropped, its text judged).
+Built on `calls` (every call syntax models emit, parsed) and on normalised text (Unicode quotes and dashes,
+Markdown emphasis). No word is taken from the demo world: a phrase counts when English grammar says the
+answer is acting, not by the nouns the demo's tools are called.
+
+- H_ReAct and H_General partition a plain answer's hallucinations as the paper defines them: ReAct keywords
+  ("Thought:", "Action:", "Action Input:") or a ReAct step count in H_ReAct only; any other call (JSON, tagged,
+  Python, Mistral) or a general tool-call phrase in H_General only. A phrase counts when it is a first-person
+  intent ("I will", "let me", "I need to", ...) to use/call/invoke something that is a tool (the word tool,
+  function, API, plugin, or an offered tool's name as a whole identifier), or an intent to search, look up,
+  query, fetch or retrieve. "I could look that up with the converter, but ..." is no intent: neither.
+- refusal: the answer declines ("I can't help with...", "that is beyond what I can do", "I have no live data").
+  Expressions that only look like one ("I can't wait", "I can't recommend it enough") are not.
+- fabrication, where the needed tool is missing: the answer neither declines, nor says a tool is missing, nor
+  asks a question, and states the needed fact (a number, or something about the query's subject).
+Text inside a closed code fence is an example shown, unless it is a call to an offered tool or the answer is
+little more than the fence (see `calls.find_calls`).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from agentflan.data.schema import Conversation
+from agentflan.evaluation.calls import fenced, find_calls, has_react_keywords, literal, names_whole, normalise, parse_call
+from agentflan.evaluation.quality import is_degenerate
 
-_CLOSED_FENCE = re.compile(r"```[^\n]*\n?.*?```", re.S)
-_REACT = re.compile(r"^\s*(Thought|Action|Action Input)\s*:", re.M)
-_ACTION = re.compile(r"^\s*Action\s*:[ \t]*(?P<name>[^\n]*)$", re.M)
-_ACTION_INPUT = re.compile(r"^\s*Action Input\s*:[ \t]*", re.M)
-_GENERAL = re.compile(r"\b(?:I will use|I'll use|I need to call|I need to use|I will call|I'll call|let me call|let me use"
-                      r"|I am going to (?:use|call)|I'm going to (?:use|call)|I should (?:use|call))\b(?P<rest>[^.!?\n]*)", re.I)
-# a plan to act on an outside resource ("I should search the recipe database", "I need to query ..."): a call
-# announced in words, whatever the resource is called; "use" and "call" need more (see _GENERAL)
-_ACT = re.compile(r"\bI(?:\s+(?:should|must|will|need\s+to|have\s+to|am\s+going\s+to)|'ll|'m\s+going\s+to)\s+"
-                  r"(?:query|search|look\s+up|consult|evaluate|fetch|check|retrieve)\b", re.I)
-_RESOURCE = r"(?:service|database|directory|converter|translator|calculator|feed|calendar|courier|tool|API|tracker|search)"
-# a resource credited with the answer ("the movie database has the facts", "the clock tool knows it") or asked
-# for ("I need the restaurant directory"): the impersonal and the first-person way to announce a lookup
-_RESOURCE_USE = re.compile(rf"\bthe\s+(?:[\w-]+\s+)?{_RESOURCE}\s+(?:has|knows|gives|can|will|provides)\b"
-                           rf"|\bI\s+need\s+(?:the|a)\s+(?:[\w-]+\s+){{0,2}}{_RESOURCE}\b", re.I)
-_TOOL_WORD = re.compile(r"\b(?:tool|function|API)s?\b", re.I)
+__all__ = ["has_react_keywords", "parse_call", "plain_verdict", "has_general_call", "is_refusal", "declines", "asks",
+           "fabricates", "announces_step", "names_a_tool", "first_json_value", "negative_calls"]
+
+_INTENT = (r"\b(?:I\s+will|I'll|I\s+am\s+going\s+to|I'm\s+going\s+to|let\s+me|I\s+need\s+to|I\s+must|I\s+should"
+           r"|I\s+have\s+to|I\s+want\s+to|I'd\s+like\s+to|I\s+am\s+now|I'm\s+now)\s+(?:now\s+|first\s+|just\s+|quickly\s+)?")
+_USE = re.compile(_INTENT + r"(?:use|call|invoke|run|trigger|execute|employ|utili[sz]e|consult|access|try)\b(?P<rest>[^.!?\n]*)", re.I)
+_USING = re.compile(r"(?:^|[.!?:]\s+)(?:calling|invoking|using|querying)\s+(?P<rest>[^.!?\n]*)", re.I)
+_LOOKUP = re.compile(_INTENT + r"(?:search|look\s+(?:\w+\s+)?up|query|fetch|retrieve)\b", re.I)
+_TOOL_WORD = re.compile(r"\b(?:tool|function|API|plugin|endpoint)s?\b", re.I)
+_CALL_BEGUN = re.compile(r"^\s*\[?\s*\{\s*[\"'](?:thought|name|arguments|tool|function|action|parameters|type)[\"']\s*:", re.I)
+_CALL_TAG = re.compile(r"<tool_call>|<functioncall>|\[TOOL_CALLS\]|<\|python_tag\|>", re.I)  # a call opened, whatever follows
+_CANT = (r"(?:can(?:no|')?t(?:'t)*|can\s+not|am\s+(?:unable|not\s+able)\s+to|'m\s+(?:unable|not\s+able)\s+to|won't\s+be\s+able\s+to"
+         r"|am\s+not\s+in\s+a\s+position\s+to|'m\s+not\s+in\s+a\s+position\s+to|don't\s+have\s+the\s+ability\s+to)")
+_NOT_A_REFUSAL = re.compile(r"\bI\s+can(?:no|')?t\s+(?:wait|believe|stress|imagine|thank|help\s+but|help\s+feeling|recommend\b[^.!?]*\benough)", re.I)
 _REFUSAL = re.compile(
-    r"\bI\s*(?:can(?:no|')t(?:'t)*|am\s+(?:unable|not\s+able)\s+to|'m\s+(?:unable|not\s+able)\s+to|won't\s+be\s+able\s+to)\s+"
-    r"(?:\w+\s+){0,2}?(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform|fetch|retrieve|give|have)\b"
-    r"|\b(?:answering|that|this)\s+needs\s+(?:a\s+tool|live\s+data)"
-    r"|\bI\s+(?:don't|do\s+not)\s+have\s+(?:access|(?:a|an|any|the)\s+(?:[\w-]+\s+){0,2}tools?\b|tools|a\s+way|the\s+ability)"
-    r"|\bI\s+have\s+no\s+(?:[\w-]+\s+){0,2}(?:tools?|access|way)\b"
-    r"|\bno\s+(?:such\s+|suitable\s+|relevant\s+)?tools?\s+(?:is\s+|are\s+)?available", re.I)
-_CALL_KEYS = re.compile(r'^\s*\{\s*"(?:thought|name|arguments|tool|function|action|parameters)"\s*:')  # a JSON call begun
-_DECODER = json.JSONDecoder()
-NAME_KEYS = ("name", "tool", "function", "tool_name", "action")
-ARG_KEYS = ("arguments", "parameters", "args", "action_input", "input")
-
-
-def strip_code(text: str) -> str:
-    """The text outside closed code fences; a lone fence marker is dropped, its text kept."""
-    return _CLOSED_FENCE.sub(" ", text).replace("```", " ")
-
-
-def json_values(text: str) -> Iterator[tuple[int, int, Any]]:
-    """(start, end, value) of every complete JSON object in the text, outermost first, left to right."""
-    i = text.find("{")
-    while i != -1:
-        try:
-            value, end = _DECODER.raw_decode(text, i)
-        except ValueError:
-            i = text.find("{", i + 1)
-            continue
-        yield i, end, value
-        i = text.find("{", end)
+    rf"\bI\s*{_CANT}\s+(?:\w+\s+){{0,2}}?(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform"
+    r"|fetch|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
+    r"|\bbeyond\s+(?:what\s+I\s+can|my\s+(?:abilities|capabilities|reach|scope|means))"
+    r"|\b(?:answering|that|this|it)\s+(?:needs|requires|would\s+need|would\s+require)\s+(?:a\s+tool|live|real-time|current|internet|web)"
+    r"|\bI\s+(?:don't|do\s+not)\s+have\s+(?:access|real-time|live|current|up-to-date|internet|browsing|a\s+way|any\s+way|the\s+ability"
+    r"|(?:a|an|any|the)\s+(?:[\w-]+\s+){0,2}(?:tools?|access|data)\b|tools)"
+    r"|\bI\s+have\s+no\s+(?:[\w-]+\s+){0,2}(?:tools?|access|way|data|information|connection)\b"
+    r"|\b(?:no|not\s+a)\s+(?:such\s+|suitable\s+|relevant\s+|matching\s+)?tools?\s+(?:is\s+|are\s+)?(?:available|offered|here)"
+    r"|\bI'?m\s+(?:afraid|sorry),?\s+(?:but\s+)?(?:I\s+)?(?:can(?:no|')?t|cannot|am\s+unable|'m\s+unable|don't\s+have)", re.I)
+_MISSING_TOOL = re.compile(r"\b(?:need|needs|require|requires|without|lack|lacks|missing)\s+(?:a|an|the|any)?\s*(?:[\w-]+\s+){0,3}"
+                           r"(?:tools?|API|plugin|live\s+data|real-time\s+data|internet\s+access|web\s+access)\b", re.I)
+_NUMBER = re.compile(r"\d")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
+_STOP = frozenset("what when where which whose with would could should there their about from have this that these those your "
+                  "today tomorrow please tell give find show much many does will into than then them they were been being "
+                  "just like some more most also only very over under after before".split())
 
 
 def first_json_value(text: str) -> tuple[Any, bool]:
-    """The JSON value the text starts with (after spaces) and whether it parsed; else the first line."""
-    stripped = text.lstrip()
-    try:
-        value, _ = _DECODER.raw_decode(stripped)
-        return value, True
-    except ValueError:
-        return stripped.split("\n", 1)[0].strip(), False
+    """The JSON value (or Python literal) the text starts with (after spaces) and whether it parsed; else the first line."""
+    stripped = normalise(text).lstrip()
+    found = literal(stripped)
+    return (found[0], True) if found else (stripped.split("\n", 1)[0].strip(), False)
 
 
-def react_call(text: str) -> tuple[str, Any] | None:
-    """(name, arguments) of the first ReAct step: `Action:` then `Action Input:`; arguments that are not
-    JSON come back as their text."""
-    action = _ACTION.search(text)
-    if not action:
-        return None
-    name = action["name"].strip().strip("`'\"")
-    rest = text[action.end():]
-    given = _ACTION_INPUT.search(rest)
-    if not given:
-        return (name, None) if name else None
-    args, _ = first_json_value(rest[given.end():])
-    return (name, args) if name else None
-
-
-def json_call(text: str) -> tuple[str, Any] | None:
-    """(name, arguments) of the first JSON object that names a tool and gives its arguments."""
-    for _, _, obj in json_values(text):
-        if not isinstance(obj, dict):
-            continue
-        name = next((obj[k] for k in NAME_KEYS if isinstance(obj.get(k), str)), None)
-        key = next((k for k in ARG_KEYS if k in obj), None)
-        if name and key:
-            args = obj[key]
-            if isinstance(args, str):
-                args, _ = first_json_value(args) if args.lstrip().startswith("{") else (args, False)
-            return name, args
-    return None
-
-
-def parse_call(text: str) -> tuple[str, Any] | None:
-    """The tool call an answer makes (outside closed code fences): ReAct first, then JSON."""
-    body = strip_code(text)
-    return react_call(body) or json_call(body)
-
-
-def has_react_keywords(text: str) -> bool:
-    return bool(_REACT.search(strip_code(text)))
+def _outside(text: str) -> str:
+    return fenced(normalise(text))[0]
 
 
 def has_general_call(text: str, tools: Iterable[str] = ()) -> bool:
-    """A tool-call phrase that points at a tool, or a JSON tool call."""
-    body = strip_code(text)
-    if json_call(body) is not None:
-        return True
-    if _CALL_KEYS.match(body) and not first_json_value(body)[1]:  # a JSON call begun and never closed
-        return True
-    if _ACT.search(body) or _RESOURCE_USE.search(body):
-        return True
+    """A call that is not ReAct's, a call begun and never closed, or a general phrase that acts with a tool."""
     names = [n for n in tools if n]
-    for m in _GENERAL.finditer(body):
+    if any(c.style != "react" for c in find_calls(text, names)):
+        return True
+    body = _outside(text)
+    if _CALL_TAG.search(body) or (_CALL_BEGUN.match(body) and not first_json_value(body)[1]):  # opened, never closed
+        return True
+    if _LOOKUP.search(body):
+        return True
+    for m in (*_USE.finditer(body), *_USING.finditer(body)):
         rest = m["rest"]
-        if _TOOL_WORD.search(rest) or any(n.lower() in rest.lower() for n in names):
+        if _TOOL_WORD.search(rest) or any(names_whole(n, rest) for n in names):
             return True
     return False
 
 
+def plain_verdict(text: str, tools: Iterable[str] = ()) -> dict[str, bool]:
+    """H_ReAct, H_General (a partition: a ReAct answer counts in the first only) and refusal of a plain answer."""
+    names = list(tools)
+    react = has_react_keywords(text) or any(c.style == "react" for c in find_calls(text, names))
+    return {"react": react, "general": not react and has_general_call(text, names), "refusal": is_refusal(text)}
+
+
+_STEP = re.compile(_INTENT + r"\w+|\bI\s+need\s+(?:the|a|an|some)\b", re.I)
+
+
+def announces_step(text: str, tools: Iterable[str] = ()) -> bool:
+    """The answer announces a step rather than ending the turn (an intent in the first person, a tool named, a call,
+    ReAct): the chat harness reads it as a thought, whatever the sample's truth, and asks which tool."""
+    names = list(tools)
+    return bool(_STEP.search(_outside(text))) or names_a_tool(text, names) is not None or has_react_keywords(text) \
+        or bool(find_calls(text, names))
+
+
 def names_a_tool(text: str, tools: Iterable[str]) -> str | None:
     """The offered tool an answer names as its whole first line (the chat form's tool choice)."""
-    first = strip_code(text).strip().split("\n", 1)[0].strip().strip("`'\".")
+    first = _outside(text).strip().split("\n", 1)[0].strip().strip("`'\".:")
     return first if first in set(tools) else None
 
 
 def is_refusal(text: str) -> bool:
     """The answer declines to help (outside code blocks)."""
-    return bool(_REFUSAL.search(strip_code(text)))
+    body = _outside(text)
+    if not _REFUSAL.search(body):
+        return False
+    return bool(_REFUSAL.search(_NOT_A_REFUSAL.sub(" ", body)))
+
+
+def declines(text: str) -> bool:
+    """Declines, or says that a tool (or live data) it would need is missing."""
+    return is_refusal(text) or bool(_MISSING_TOOL.search(_outside(text)))
+
+
+def asks(text: str) -> bool:
+    """Asks the user something back."""
+    return "?" in _outside(text)
+
+
+def fabricates(text: str, query: str = "") -> bool:
+    """Where the needed tool is missing: states the fact anyway (a number, or about the query's subject) with no
+    decline, no word of a missing tool, no question and no call."""
+    if not text.strip() or is_degenerate(text) or declines(text) or asks(text) or find_calls(text):
+        return False
+    body = _outside(text)
+    subject = {w.lower() for w in _WORD.findall(query)} - _STOP
+    return bool(_NUMBER.search(body)) or bool(subject & {w.lower() for w in _WORD.findall(body)}) or not query
 
 
 def negative_calls(conv: Conversation) -> int:

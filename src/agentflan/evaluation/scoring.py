@@ -4,15 +4,18 @@ In the `native` protocol a call is what the response parser (or an OpenAI-compat
 `tool_calls`, structured: no pattern reads the text to find one. A `<tool_call>` region that did not parse
 (`parse_error`) is an attempted call: a hallucination where none was due, a malformed call where one was.
 
-For samples whose truth is a plain answer: H_ReAct (share with ReAct keywords), H_General (share
-with general tool-call phrases or a JSON tool call) and HScore = 0.5 * ((1 - H_ReAct) + (1 - H_General));
-over-refusal: the share of answerable ones (every plain-expected category but "tool needed, none
-offered", where declining is right) answered with a refusal, so a model that refuses everything
-cannot look good.
+For samples whose truth is a plain answer: H_ReAct (share with ReAct keywords or a ReAct step), H_General
+(share with any other call or a general tool-call phrase; the two partition, see `judges`) and
+HScore = 0.5 * ((1 - H_ReAct) + (1 - H_General)); over-refusal: the share of answerable ones (every
+plain-expected category but "tool needed, none offered", where declining is right) answered with a refusal,
+so a model that refuses everything cannot look good; fabrication: the share of "tool needed, none offered"
+answered with the needed fact made up; plain quality: chrF against the sample's reference answer (0-1, 0 for
+degenerate text), so a model that answers nothing, or gibberish, cannot look good either.
 For samples whose truth is a tool call: call-format validity, tool-name accuracy, hallucinated tool
 names (calls to tools not offered), argument validity (against the tool's JSON schema when it is
 known, else "a JSON object") and, where the benchmark lists acceptable values (`expected_arguments`,
-as BFCL does), argument accuracy by BFCL's rule. Everything is also broken down per category.
+as BFCL does), argument accuracy by BFCL's rule. Tool-name accuracy comes with its chance level (one
+offered tool picked at random). Everything is also broken down per category.
 
 Pure Python: works on any model's predictions file (`agentflan score`).
 """
@@ -24,14 +27,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflan.evaluation.judges import (
-    first_json_value,
-    has_general_call,
-    has_react_keywords,
-    is_refusal,
-    names_a_tool,
-    parse_call,
-)
+from agentflan.evaluation.judges import fabricates, first_json_value, names_a_tool, parse_call, plain_verdict
+from agentflan.evaluation.quality import chrf
 
 EXPECTED = ("plain", "call")
 PROTOCOLS = ("native", "chat", "react", "json")  # the first one present is the primary
@@ -60,13 +57,15 @@ class Prediction:
     content: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     parse_error: str | None = None
+    query: str = ""  # what was asked (fabrication reads its subject)
+    reference: str | None = None  # a plain sample's reference answer (plain quality is chrF against it)
 
     def to_dict(self) -> dict[str, Any]:
         """The predictions-file line: tools as full objects when their schemas are known."""
         tools = [{"name": n, "parameters": self.schemas[n]} if n in self.schemas else n for n in self.tools]
         row = {"id": self.id, "category": self.category, "tools": tools, "expected": self.expected,
                "expected_tool": self.expected_tool, "expected_arguments": self.expected_arguments, "response": self.response,
-               "protocol": self.protocol}
+               "protocol": self.protocol, "query": self.query, "reference": self.reference}
         if self.protocol == "native":
             return {**row, "content": self.content if self.content is not None else self.response,
                     "tool_calls": self.tool_calls or [], "parse_error": self.parse_error}
@@ -110,11 +109,12 @@ class Prediction:
             if not isinstance(calls, list):
                 raise PredictionError("tool_calls", "expected a list of calls")
             calls = [native_call(c, f"tool_calls[{i}]") for i, c in enumerate(calls)]
-        for key in ("content", "parse_error"):
+        for key in ("content", "parse_error", "query", "reference"):
             if d.get(key) is not None and not isinstance(d[key], str):
                 raise PredictionError(key, f"expected str, got {type(d[key]).__name__}")
         return cls(d["id"], d["category"], names, d["expected"], d["response"], d.get("expected_tool"), schemas, args,
-                   protocol, turns, d.get("content"), calls if protocol == "native" else None, d.get("parse_error"))
+                   protocol, turns, d.get("content"), calls if protocol == "native" else None, d.get("parse_error"),
+                   d.get("query") or "", d.get("reference"))
 
 
 def native_call(c: Any, where: str) -> dict[str, Any]:
@@ -134,9 +134,10 @@ def native_call(c: Any, where: str) -> dict[str, Any]:
 
 def chat_call(turns: list[str], tools: list[str]) -> tuple[str, Any] | None:
     """(name, arguments) from the chat protocol's answers: the tool choice (the first answer when it is a bare
-    tool name, else the answer to "Which tool will you call?"), then the answer to "Give the arguments as JSON."."""
+    tool name, else the answer to "Which tool will you call?"), then the answer to "Give the arguments as JSON.";
+    a lone first answer (the harness asked nothing more) counts only when it is itself a call."""
     if len(turns) < 2:
-        return None
+        return parse_call(turns[0], tools) if turns else None
     choice, given = (turns[0], turns[1]) if names_a_tool(turns[0], tools) else (turns[1], turns[2] if len(turns) > 2 else "")
     name = names_a_tool(choice, tools) or choice.strip().split("\n", 1)[0].strip()
     if not name:
@@ -167,7 +168,8 @@ def judge_native(p: Prediction) -> dict[str, Any]:
     attempted = bool(calls) or p.parse_error is not None
     content = p.content if p.content is not None else p.response
     if p.expected == "plain":
-        return {"react": has_react_keywords(content), "general": attempted, "refusal": is_refusal(content)}
+        verdict = plain_verdict(content, p.tools)
+        return plain_extras(p, content, {**verdict, "general": not verdict["react"] and (attempted or verdict["general"])})
     if not calls:
         missed = {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False,
                   "malformed": p.parse_error is not None}
@@ -189,6 +191,16 @@ def call_verdict(p: Prediction, name: str, args: Any) -> dict[str, Any]:
     return verdict
 
 
+def plain_extras(p: Prediction, answer: str, verdict: dict[str, Any]) -> dict[str, Any]:
+    """A plain verdict with what only some samples have: fabrication where the needed tool is missing, quality where
+    a reference answer exists."""
+    if p.category in REFUSAL_EXPECTED:
+        verdict["fabricated"] = not (verdict["react"] or verdict["general"]) and fabricates(answer, p.query)
+    if p.reference is not None:
+        verdict["quality"] = chrf(answer, p.reference)
+    return verdict
+
+
 def judge(p: Prediction) -> dict[str, Any]:
     """Per-sample verdicts."""
     if p.protocol == "native":
@@ -196,17 +208,19 @@ def judge(p: Prediction) -> dict[str, Any]:
     turns = p.turns or [p.response]
     if p.expected == "plain":
         answer = turns[0]
-        named = p.protocol == "chat" and names_a_tool(answer, p.tools) is not None  # a bare tool name: a chat-form call
-        return {"react": has_react_keywords(answer), "general": named or has_general_call(answer, p.tools),
-                "refusal": is_refusal(answer)}
-    call = chat_call(turns, p.tools) if p.protocol == "chat" else parse_call(p.response)
+        verdict = plain_verdict(answer, p.tools)
+        if p.protocol == "chat" and not verdict["react"]:  # a tool chosen, in the first answer or when the harness asked
+            chosen = names_a_tool(answer, p.tools) or (len(turns) > 1 and names_a_tool(turns[1], p.tools))
+            verdict["general"] = verdict["general"] or bool(chosen)
+        return plain_extras(p, answer, verdict)
+    call = chat_call(turns, p.tools) if p.protocol == "chat" else parse_call(p.response, p.tools)
     if call is None:
         missed = {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False}
         return missed if p.expected_arguments is None else {**missed, "args_correct": False}
     return call_verdict(p, *call)
 
 
-def _rate(values: list[bool]) -> float | None:
+def _rate(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
@@ -214,6 +228,7 @@ def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[s
     plain = [v for p, v in zip(preds, verdicts) if p.expected == "plain"]
     answerable = [v for p, v in zip(preds, verdicts) if p.expected == "plain" and p.category not in REFUSAL_EXPECTED]
     calls = [v for p, v in zip(preds, verdicts) if p.expected == "call"]
+    offered = [len(p.tools) for p in preds if p.expected == "call"]
     h_react = _rate([v["react"] for v in plain])
     h_general = _rate([v["general"] for v in plain])
     out: dict[str, Any] = {
@@ -224,13 +239,28 @@ def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[s
         "h_general": h_general,
         "hscore": round(0.5 * ((1 - h_react) + (1 - h_general)), 4) if plain else None,
         "over_refusal_rate": _rate([v["refusal"] for v in answerable]),
+        "fabrication_rate": _rate([v["fabricated"] for v in plain if "fabricated" in v]),
+        "plain_quality": _rate([v["quality"] for v in plain if "quality" in v]),
         "call_format_validity": _rate([v["format_valid"] for v in calls]),
         "tool_name_accuracy": _rate([v["tool_correct"] for v in calls]),
+        "tool_name_accuracy_chance": _rate([1 / n if n else 0.0 for n in offered]),  # one offered tool at random
         "hallucinated_tool_rate": _rate([v["hallucinated"] for v in calls]),
         "argument_validity": _rate([v["args_valid"] for v in calls]),
         "argument_accuracy": _rate([v["args_correct"] for v in calls if "args_correct" in v]),
     }
     return out
+
+
+def answers_table(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Columns of every answer beside its verdicts (`mlflow.log_table`): the UI shows what each score was given for."""
+    import json
+
+    rows = [{"id": p.id, "protocol": p.protocol, "category": p.category, "expected": p.expected, "query": p.query,
+             "answer": p.content if p.protocol == "native" and p.content is not None else "\n---\n".join(p.turns or [p.response]),
+             "tool_calls": json.dumps(p.tool_calls or [], ensure_ascii=False), "expected_tool": p.expected_tool or "",
+             "reference": p.reference or "", "verdict": json.dumps(v, ensure_ascii=False, default=str)}
+            for p, v in zip(preds, verdicts)]
+    return {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
 
 
 def _protocol_metrics(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -243,7 +273,9 @@ def _protocol_metrics(preds: list[Prediction], verdicts: list[dict[str, Any]]) -
         for cat, idx in sorted(groups.items())
     }
     for scope in ("seen", "unseen"):
-        out[f"tool_name_accuracy_{scope}"] = out["per_category"].get(f"tool_needed_offered_{scope}", {}).get("tool_name_accuracy")
+        for metric in ("tool_name_accuracy", "tool_name_accuracy_chance"):
+            name = metric.replace("tool_name_accuracy", f"tool_name_accuracy_{scope}")
+            out[name] = out["per_category"].get(f"tool_needed_offered_{scope}", {}).get(metric)
     return out
 
 

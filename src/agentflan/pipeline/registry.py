@@ -96,6 +96,8 @@ def floors(candidate, gate: Gate) -> dict[str, dict[str, Any]]:
     """The checks that hold with or without a champion."""
     out = {}
     for key, limit, below in (("over_refusal_rate", gate.max_over_refusal, False),
+                              ("plain_quality", gate.min_plain_quality, True),  # gibberish and empty answers fail it
+                              ("fabrication_rate", gate.max_fabrication_rate, False),
                               ("tool_name_accuracy", gate.min_tool_name_accuracy, True),
                               ("call_format_validity", gate.min_call_format_validity, True)):
         value = _metric(candidate, key)

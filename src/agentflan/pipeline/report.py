@@ -100,25 +100,38 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     return f"<table>{body}</table>"
 
 
-def page(title: str, headline: list[tuple[str, Any]], params: list[tuple[str, Any]], hashes: list[tuple[str, Any]]) -> str:
+def answers_section(answers: list[dict[str, Any]], per_category: int = 3) -> str:
+    """Three answers per category (the primary protocol's, in benchmark order) beside their verdicts."""
+    shown: dict[str, list[dict[str, Any]]] = {}
+    for a in answers:
+        if len(shown.setdefault(a["category"], [])) < per_category:
+            shown[a["category"]].append(a)
+    rows = "".join(f"<tr><td>{html.escape(cat)}</td><td>{html.escape(a['query'])}</td><td><pre>{html.escape(a['answer'])}</pre></td>"
+                   f"<td>{html.escape(a['verdict'])}</td></tr>" for cat, group in shown.items() for a in group)
+    return ("<h2>Answers and their verdicts</h2><table><tr><th>category</th><th>query</th><th>answer</th><th>verdict</th></tr>"
+            f"{rows}</table>")
+
+
+def page(title: str, headline: list[tuple[str, Any]], params: list[tuple[str, Any]], hashes: list[tuple[str, Any]],
+         answers: list[dict[str, Any]] = ()) -> str:
     figures = "".join(f'<figure><img src="{name}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
                       "</figcaption></figure>" for name, caption in FIGURES.items())
-    style = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#222}table{border-collapse:collapse;"
+    style = ("pre{white-space:pre-wrap;margin:0}body{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#222}table{border-collapse:collapse;"
              "font-size:.85rem}th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}th{background:#f4f4f4}"
              "figure{margin:1.5rem 0}img{max-width:100%}figcaption{font-size:.85rem;color:#555}")
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<h2>Headline (chat protocol)</h2>{_table(headline)}<h2>Figures</h2>{figures}"
+            f"<h2>Headline</h2>{_table(headline)}<h2>Figures</h2>{figures}{answers_section(list(answers)) if answers else ''}"
             f"<h2>Data and model hashes</h2>{_table(hashes)}<h2>Params</h2>{_table(params)}{CHECK}</body></html>\n")
 
 
 def write(out: Path, *, intervals, capability_tokens, train_history, val_history, capability_history, unigram,
-          headline, params, hashes, title="agentflan evaluation report") -> list[Path]:
+          headline, params, hashes, answers=(), title="agentflan evaluation report") -> list[Path]:
     """All figures and `index.html` into `out` (created); returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     agent_h_figure(intervals, out / "agent_h.png")
     capabilities_figure(capability_tokens, out / "capabilities.png")
     loss_figure(train_history, val_history, unigram, out / "loss.png")
     capability_loss_figure(capability_history, out / "val_loss_by_capability.png")
-    (out / "index.html").write_text(page(title, headline, params, hashes))
+    (out / "index.html").write_text(page(title, headline, params, hashes, answers))
     return [out / name for name in (*FIGURES, "index.html")]

@@ -1,0 +1,68 @@
+"""The judges calibrated on the benchmark's own references, every run: a reference plain answer must be judged plain
+(no call, no ReAct), a reference call, written the way each protocol writes one, must parse as the right call.
+
+False positives and false negatives go to `metrics/evaluate.json` (`judge_calibration`); the stage fails when either
+exceeds `eval.judge_tolerance`, since a judge that misreads the references misreads the model too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentflan.evaluation.benchmark import Sample
+from agentflan.evaluation.scoring import PROTOCOLS, Prediction, judge
+
+
+class CalibrationError(RuntimeError):
+    pass
+
+
+def reference_answers(s: Sample, protocol: str) -> dict[str, Any] | None:
+    """The reference as an answer in `protocol` (Prediction fields), or None when the sample has no reference."""
+    if s.expected == "plain":
+        return None if s.reference is None else {"response": s.reference, "content": s.reference, "tool_calls": [],
+                                                 "turns": [s.reference]}
+    args = {k: v[0] for k, v in (s.expected_arguments or {}).items() if v and v[0] != ""}
+    text = json.dumps(args, ensure_ascii=False)
+    written = {"native": None, "react": f"Action: {s.expected_tool}\nAction Input: {text}",
+               "json": json.dumps({"name": s.expected_tool, "arguments": args}, ensure_ascii=False)}
+    turns = [s.expected_tool, text] if protocol == "chat" else [written.get(protocol) or ""]
+    return {"response": "\n".join(turns), "content": "", "tool_calls": [{"name": s.expected_tool, "arguments": args}],
+            "turns": turns}
+
+
+def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> dict[str, Any]:
+    """False-positive rate (reference plain answers judged a call or ReAct) and false-negative rate (reference calls
+    not read as the expected call with the expected arguments), over every protocol, with the first misjudged ids."""
+    false_pos, false_neg, plain, calls = [], [], 0, 0
+    for protocol in protocols:
+        for s in samples:
+            answer = reference_answers(s, protocol)
+            if answer is None:
+                continue
+            p = Prediction(s.id, s.category, [t.name for t in s.tools], s.expected, answer["response"], s.expected_tool,
+                           {t.name: t.parameters for t in s.tools}, s.expected_arguments, protocol, answer["turns"],
+                           answer["content"], answer["tool_calls"] if protocol == "native" else None, None, s.query, s.reference)
+            v = judge(p)
+            if s.expected == "plain":
+                plain += 1
+                if v["react"] or v["general"]:
+                    false_pos.append(f"{protocol}:{s.id}")
+            else:
+                calls += 1
+                if not (v["tool_correct"] and v["format_valid"] and v.get("args_correct", True)):
+                    false_neg.append(f"{protocol}:{s.id}")
+    return {"plain_references": plain, "false_positive_rate": round(len(false_pos) / plain, 4) if plain else 0.0,
+            "call_references": calls, "false_negative_rate": round(len(false_neg) / calls, 4) if calls else 0.0,
+            "misjudged": (false_pos + false_neg)[:10]}
+
+
+def check(calibration: dict[str, Any], tolerance: float) -> None:
+    """Fail loudly when the judges misread the references beyond `tolerance`."""
+    worst = max(calibration["false_positive_rate"], calibration["false_negative_rate"])
+    if worst > tolerance:
+        raise CalibrationError(
+            f"judge calibration: false-positive rate {calibration['false_positive_rate']}, false-negative rate "
+            f"{calibration['false_negative_rate']} on the benchmark's references exceed eval.judge_tolerance={tolerance}; "
+            f"misjudged: {', '.join(calibration['misjudged'])}")

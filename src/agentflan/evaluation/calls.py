@@ -1,0 +1,253 @@
+"""Tool calls found in an answer's text, in the syntaxes models emit, by parsing (never `eval`).
+
+- ReAct: `Action: name` then `Action Input: {...}`, on their own lines or on one line, Markdown bold or not;
+  the arguments end where their first complete JSON value (or Python literal) ends;
+- JSON objects anywhere in the text (`json.JSONDecoder.raw_decode`, else `ast.literal_eval` for Python-literal
+  dicts): `{"name", "arguments"}` and its spellings (`parameters` as Llama 3.1 writes it, `tool`/`function`/`args`),
+  the OpenAI shape `{"type": "function", "function": {...}}` with arguments as a JSON string, `{"tool_calls": [...]}`;
+  so Hermes/Qwen `<tool_call>` tags, fenced JSON, Mistral's `[TOOL_CALLS] [...]` and glaive's `<functioncall>`
+  (arguments as a single-quoted string) all read;
+- Mistral's newer `[TOOL_CALLS]name[ARGS]{...}`;
+- a Python call, `find_flights(origin="OSL")` or BFCL's `[f(a=1), g(b=2)]`, read with `ast.parse` and
+  `ast.literal_eval` of each argument: the whole answer, or a line that calls an offered tool.
+Text is normalised first (`normalise`): Unicode quotes and dashes, Markdown emphasis.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+_DECODER = json.JSONDecoder()
+NAME_KEYS = ("name", "tool", "function", "tool_name", "action", "api_name")
+ARG_KEYS = ("arguments", "parameters", "args", "action_input", "input", "kwargs")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"',
+                         "\u201d": '"', "\u201e": '"', "\u2033": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-",
+                         "\u00a0": " ", "\u2026": "...", "\u200b": ""})
+_EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
+_FENCE = re.compile(r"```[^\n`]*\n?(?P<body>.*?)```", re.S)
+_ACTION = re.compile(r"(?<![\w])Action\s*:[ \t]*(?P<name>.*?)[ \t]*(?=(?:Action\s+Input\s*:)|\n|$)", re.S)
+_ACTION_INPUT = re.compile(r"(?<![\w])Action\s+Input\s*:[ \t]*")
+_REACT_KEYWORD = re.compile(r"(?:^|\n)[ \t>#]*(?:Thought|Action|Action Input)\s*:|(?<![\w])Action\s*:.*?(?<![\w])Action\s+Input\s*:", re.S)
+_MISTRAL = re.compile(r"\[TOOL_CALLS\]\s*(?P<name>[A-Za-z_][\w.\-]*)\s*\[ARGS\]\s*")
+_EXAMPLE = re.compile(r"\b(?:examples?|format|template|like\s+this|looks\s+like|e\.g\.|for\s+instance|syntax)\b"
+                      r"|\bhow\s+[^.?!\n]{0,40}\blooks?\b", re.I)
+_IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    arguments: Any  # an object when it parsed, else the text as given
+    style: str  # react | json | python | mistral
+    start: int  # where in the normalised text it begins
+
+
+def normalise(text: str) -> str:
+    """Unicode quotes, dashes and spaces as ASCII; Markdown bold/italic markers dropped (identifiers keep their `_`)."""
+    return _EMPHASIS.sub("", unicodedata.normalize("NFKC", text).translate(_QUOTES))
+
+
+def balanced(text: str, start: int) -> int | None:
+    """The end of the bracketed value opening at `start` ({ or [), quotes of either kind respected; None if unclosed."""
+    pairs, stack, quote, i = {"{": "}", "[": "]"}, [], None, start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in pairs:
+            stack.append(pairs[ch])
+        elif ch in "}]":
+            if not stack or stack.pop() != ch:
+                return None
+            if not stack:
+                return i + 1
+        i += 1
+    return None
+
+
+def literal(text: str, start: int = 0) -> tuple[Any, int] | None:
+    """The JSON value (or Python literal) at `start`, and where it ends; None when none parses there."""
+    try:
+        return _DECODER.raw_decode(text, start)
+    except ValueError:
+        pass
+    if start < len(text) and text[start] in "{[":
+        end = balanced(text, start)
+        if end is not None:
+            try:
+                return ast.literal_eval(text[start:end]), end
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                return None
+    return None
+
+
+def arguments_of(value: Any) -> Any:
+    """Arguments as an object where they are one, a JSON string or a Python-literal string; else as given."""
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        found = literal(value.strip())
+        return found[0] if found else value
+    if isinstance(value, str) and not value.strip():
+        return {}
+    return value
+
+
+def call_in(obj: Any) -> tuple[str, Any] | None:
+    """(name, arguments) of a call object in any of its spellings, looking inside `function` and `tool_calls`."""
+    if isinstance(obj, list):
+        return next((c for c in map(call_in, obj) if c), None)
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("function"), dict):
+        return call_in(obj["function"])
+    for key in ("tool_calls", "calls", "function_call", "tool_call"):
+        if isinstance(obj.get(key), (dict, list)):
+            found = call_in(obj[key])
+            if found:
+                return found
+    name = next((obj[k] for k in NAME_KEYS if isinstance(obj.get(k), str) and obj[k].strip()), None)
+    key = next((k for k in ARG_KEYS if k in obj), None)
+    return (name.strip(), arguments_of(obj[key])) if name and key else None
+
+
+def json_calls(text: str) -> Iterator[Call]:
+    """Every call object in the text, outermost first, left to right."""
+    i = text.find("{")
+    while i != -1:
+        found = literal(text, i)
+        if found is None:
+            i = text.find("{", i + 1)
+            continue
+        value, end = found
+        call = call_in(value)
+        if call:
+            yield Call(*call, "json", i)
+            i = text.find("{", end)
+        else:
+            i = text.find("{", i + 1)  # a wrapper that is no call may hold one
+
+
+def react_calls(text: str) -> Iterator[Call]:
+    """`Action: name` (then `Action Input:`) steps, the name cleaned of quotes, brackets and a closing period."""
+    for action in _ACTION.finditer(text):
+        raw = action["name"].strip().strip("`'\"[]()").rstrip(".,;:!")
+        named = _IDENTIFIER.match(raw)
+        name = named.group(0).rstrip(".-") if named and named.end() == len(raw) else raw
+        if not name:
+            continue
+        rest = text[action.end():]
+        given = _ACTION_INPUT.match(rest) or _ACTION_INPUT.search(rest.split("\nAction:", 1)[0])
+        opens_line = not text[text.rfind("\n", 0, action.start()) + 1:action.start()].strip()
+        if not opens_line and not (given and name == raw.rstrip(".,;:!") and _IDENTIFIER.fullmatch(name)):
+            continue  # mid-line, only a one-line ReAct step counts: "- Action: the film is full of action" is prose
+        if not given:
+            yield Call(name, None, "react", action.start())
+            continue
+        body = rest[given.end():].lstrip()
+        found = literal(body)
+        yield Call(name, found[0] if found else body.split("\n", 1)[0].strip(), "react", action.start())
+
+
+def mistral_calls(text: str) -> Iterator[Call]:
+    for m in _MISTRAL.finditer(text):
+        found = literal(text, m.end())
+        yield Call(m["name"], found[0] if found else text[m.end():].split("\n", 1)[0].strip(), "mistral", m.start())
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _python_call(node: ast.AST) -> tuple[str, Any] | None:
+    if not isinstance(node, ast.Call) or not (name := _dotted(node.func)):
+        return None
+    try:
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+        positional = [ast.literal_eval(a) for a in node.args]
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return name, ast.unparse(node)[len(name):]  # arguments that are not literals: kept as their text
+    return name, kwargs if not positional else [*positional, kwargs] if kwargs else positional
+
+
+def python_calls(text: str, offered: Iterable[str] = ()) -> Iterator[Call]:
+    """A Python call (or a list of them) that is the whole text, or a line calling an offered tool."""
+    names = set(offered)
+    candidates = [(0, text.strip(), True)] + [(m.start(), m.group(0).strip(), False) for m in re.finditer(r"[^\n]+", text)]
+    for start, candidate, is_whole in candidates:
+        if not candidate or "(" not in candidate or len(candidate) > 4000:
+            continue
+        try:
+            tree = ast.parse(candidate, mode="eval").body
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            continue
+        nodes = tree.elts if isinstance(tree, (ast.List, ast.Tuple)) else [tree]
+        calls = [c for c in map(_python_call, nodes) if c]
+        whole = is_whole and len(calls) == len(nodes)
+        for name, args in calls:
+            if name in names or (whole and isinstance(args, dict) and args):
+                yield Call(name, args, "python", start)
+        if calls and (whole or any(n in names for n, _ in calls)):
+            return
+
+
+def fenced(text: str) -> tuple[str, list[str]]:
+    """(the text outside closed code fences, the fences' bodies); a lone fence marker is dropped."""
+    bodies = [m["body"] for m in _FENCE.finditer(text)]
+    return _FENCE.sub(" ", text).replace("```", " "), bodies
+
+
+def find_calls(text: str, offered: Iterable[str] = ()) -> list[Call]:
+    """Every call the answer makes, in order. A fenced block counts when it calls an offered tool or the answer is
+    little more than the block ("Here is the call:" and a fence), and never when the text around it presents it as
+    an example or a format; otherwise it is shown, not made."""
+    offered = [n for n in offered if n]
+    body, bodies = fenced(normalise(text))
+    calls = _calls(body, offered)
+    if _EXAMPLE.search(body):
+        return calls  # "the format is:", "for example": what the fences hold is shown, not done
+    outside_is_short = len(body.split()) <= 12 and body.count("\n") <= 2
+    for fence in bodies:
+        inside = _calls(fence, offered)
+        if inside and (outside_is_short or any(c.name in offered for c in inside)):
+            calls += inside
+    return calls
+
+
+def _calls(text: str, offered: list[str]) -> list[Call]:
+    react = list(react_calls(text))  # a JSON object after a ReAct step is its input or its observation, not a call
+    found = react + [c for c in json_calls(text) if not any(r.start <= c.start for r in react)]
+    found += list(mistral_calls(text))
+    if not found:
+        found = list(python_calls(text, offered))
+    return sorted(found, key=lambda c: c.start)
+
+
+def parse_call(text: str, offered: Iterable[str] = ()) -> tuple[str, Any] | None:
+    """(name, arguments) of the first call an answer makes."""
+    calls = find_calls(text, offered)
+    return (calls[0].name, calls[0].arguments) if calls else None
+
+
+def has_react_keywords(text: str) -> bool:
+    """ReAct's keywords ("Thought:", "Action:", "Action Input:") opening a line, or an inline Action ... Action Input."""
+    return bool(_REACT_KEYWORD.search(fenced(normalise(text))[0]))
+
+
+def names_whole(name: str, text: str) -> bool:
+    """`name` appears in the text as a whole identifier (not inside another word)."""
+    return bool(name) and re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text) is not None
