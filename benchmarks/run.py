@@ -69,8 +69,9 @@ def measured(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None
     (`MEASURE`), because Linux counts the memory of the process that forked a child into the child's peak: started
     from this process, every command would seem to need at least what this one holds."""
     with tempfile.NamedTemporaryFile(suffix=".log") as err:
-        out = subprocess.run([PYTHON, "-S", "-c", MEASURE, err.name, *cmd], cwd=cwd, env=env, capture_output=True, text=True,
-                             check=True).stdout.split()
+        out = subprocess.run(
+            [PYTHON, "-S", "-c", MEASURE, err.name, *cmd], cwd=cwd, env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
         code, wall, peak_kib = int(out[0]), float(out[1]), int(out[2])
         if code not in (0, 1):  # convert exits 1 when it quarantined records
             raise SystemExit(f"{' '.join(cmd)} failed: {Path(err.name).read_text()[-2000:]}")
@@ -78,11 +79,11 @@ def measured(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None
 
 
 def toolbench_array(path: Path, n: int) -> int:
-    """A ToolBench ToolLLaMA array of `n` records (the demo's trajectories, replicated under new ids), streamed to disk."""
+    """A ToolBench ToolLLaMA array of `n` records (the demo's trajectories under new ids), streamed to disk."""
+    import orjson
+
     from agentflan.config import DemoConfig
     from agentflan.demo.corpus import write_demo
-
-    import orjson
 
     with tempfile.TemporaryDirectory() as tmp:
         write_demo(tmp, DemoConfig(toolbench=400, agentinstruct_os=1, agentinstruct_db=1, sharegpt=1))
@@ -104,19 +105,41 @@ def streaming() -> dict:
             array = Path(tmp, f"toolllama_{n}.json")
             size = toolbench_array(array, n)
             bare_s, bare_mib = measured([PYTHON, "-c", BARE_IO, str(array), str(Path(tmp, "bare.jsonl"))])
-            ours_s, ours_mib = measured([str(Path(PYTHON).parent / "agentflan"), "convert", str(array), "--out",
-                                         str(Path(tmp, "converted.jsonl")), "--format", "toolbench"])
-            rows.append({"records": n, "file_mb": round(size / 1e6, 1), "orjson_s": round(bare_s, 2), "orjson_peak_mib": round(bare_mib),
-                         "convert_s": round(ours_s, 2), "convert_peak_mib": round(ours_mib),
-                         "throughput_vs_orjson": round(bare_s / ours_s, 3)})
+            ours_s, ours_mib = measured(
+                [
+                    str(Path(PYTHON).parent / "agentflan"),
+                    "convert",
+                    str(array),
+                    "--out",
+                    str(Path(tmp, "converted.jsonl")),
+                    "--format",
+                    "toolbench",
+                ]
+            )
+            rows.append(
+                {
+                    "records": n,
+                    "file_mb": round(size / 1e6, 1),
+                    "orjson_s": round(bare_s, 2),
+                    "orjson_peak_mib": round(bare_mib),
+                    "convert_s": round(ours_s, 2),
+                    "convert_peak_mib": round(ours_mib),
+                    "throughput_vs_orjson": round(bare_s / ours_s, 3),
+                }
+            )
             array.unlink()
             print(rows[-1], flush=True)
     by = {r["records"]: r for r in rows}
     growth = by[100_000]["convert_peak_mib"] / by[20_000]["convert_peak_mib"]
-    return {"rows": rows, "memory_growth_20k_to_100k": round(growth, 3),
-            "orjson_memory_growth_20k_to_100k": round(by[100_000]["orjson_peak_mib"] / by[20_000]["orjson_peak_mib"], 3),
-            "targets": {"memory_growth_20k_to_100k <= 1.5": growth <= 1.5,
-                        "throughput_vs_orjson >= 0.5 at 100k": by[100_000]["throughput_vs_orjson"] >= 0.5}}
+    return {
+        "rows": rows,
+        "memory_growth_20k_to_100k": round(growth, 3),
+        "orjson_memory_growth_20k_to_100k": round(by[100_000]["orjson_peak_mib"] / by[20_000]["orjson_peak_mib"], 3),
+        "targets": {
+            "memory_growth_20k_to_100k <= 1.5": growth <= 1.5,
+            "throughput_vs_orjson >= 0.5 at 100k": by[100_000]["throughput_vs_orjson"] >= 0.5,
+        },
+    }
 
 
 def generation(batch_sizes: tuple[int, ...] = (8, 20, 40, 60), repeats: int = 2) -> dict:
@@ -131,8 +154,13 @@ def generation(batch_sizes: tuple[int, ...] = (8, 20, 40, 60), repeats: int = 2)
     configured = load_params(ROOT / "params.yaml").eval.batch_size
     model, tokenizer = load(ROOT / "models/agentflan")
     samples = list(read_records(ROOT / "data/benchmark/agent_h.jsonl", Sample.from_dict))
-    dialogues = [([{"role": "system", "content": NATURAL_SYSTEM}, {"role": "user", "content": s.query}],
-                  [t.to_openai() for t in s.tools] or None) for s in samples]
+    dialogues = [
+        (
+            [{"role": "system", "content": NATURAL_SYSTEM}, {"role": "user", "content": s.query}],
+            [t.to_openai() for t in s.tools] or None,
+        )
+        for s in samples
+    ]
     complete(model, tokenizer, dialogues[:4], 64, 4)  # warm-up
     timings = {}
     for batch in (1, *sorted({*batch_sizes, configured})):
@@ -144,9 +172,17 @@ def generation(batch_sizes: tuple[int, ...] = (8, 20, 40, 60), repeats: int = 2)
         timings[batch] = best
         assert len(out) == len(dialogues)
     rows = [{"batch_size": b, "seconds": round(t, 2), "speedup": round(timings[1] / t, 2)} for b, t in timings.items()]
-    return {"samples": len(dialogues), "max_new_tokens": 64, "configured_batch_size": configured, "rows": rows,
-            "targets": {f"speedup >= 4 at eval.batch_size {configured} ({timings[1] / timings[configured]:.2f}x)":
-                        timings[1] / timings[configured] >= 4}}
+    return {
+        "samples": len(dialogues),
+        "max_new_tokens": 64,
+        "configured_batch_size": configured,
+        "rows": rows,
+        "targets": {
+            f"speedup >= 4 at eval.batch_size {configured} ({timings[1] / timings[configured]:.2f}x)": timings[1]
+            / timings[configured]
+            >= 4
+        },
+    }
 
 
 def training(steps: int = 40) -> dict:
@@ -166,12 +202,21 @@ def training(steps: int = 40) -> dict:
     from agentflan.training.tokenizer import train_bpe
 
     params = load_params(ROOT / "params.yaml")
-    cfg = params.train.model_copy(update={"max_steps": steps, "eval_every": 10**6, "checkpoint_every": 10**6,
-                                          "warmup_steps": 2, "mixed_precision": "no"})
+    cfg = params.train.model_copy(
+        update={
+            "max_steps": steps,
+            "eval_every": 10**6,
+            "checkpoint_every": 10**6,
+            "warmup_steps": 2,
+            "mixed_precision": "no",
+        }
+    )
     convs = list(read_conversations(ROOT / params.paths["train"]))
     tokenizer = train_bpe((chatml_text(c) for c in convs), params.model.tiny.vocab_size)
     fmt = ChatFormat.of(tokenizer)
-    encoded = [e for e in (encode(fmt, c) for c in convs) if len(e.input_ids) <= cfg.max_length]  # all fit whole: same data for all
+    encoded = [
+        e for e in (encode(fmt, c) for c in convs) if len(e.input_ids) <= cfg.max_length
+    ]  # all fit whole: same data for all
     packed = pack(encoded, cfg.max_length, tokenizer.pad_token_id)
     dataset = Dataset.from_list([{"input_ids": e.input_ids, "labels": e.labels} for e in encoded])
     mean_len = sum(len(e.input_ids) for e in encoded) / len(encoded)
@@ -190,6 +235,7 @@ def training(steps: int = 40) -> dict:
             counted["tokens"] += batch["input_ids"].numel()
             counted["trainable"] += int((batch["labels"][:, 1:] != IGNORE).sum())
             return batch
+
         return wrapped
 
     def pad_collate(features):  # per-batch padding to the longest row of the batch
@@ -201,40 +247,92 @@ def training(steps: int = 40) -> dict:
 
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        _, _, result = train(fresh(), packed, pack(encoded[:8], cfg.max_length, tokenizer.pad_token_id), cfg, Path(tmp, "ours"),
-                             echo=lambda s: None)
+        _, _, result = train(
+            fresh(),
+            packed,
+            pack(encoded[:8], cfg.max_length, tokenizer.pad_token_id),
+            cfg,
+            Path(tmp, "ours"),
+            echo=lambda s: None,
+        )
         trainable = packed.trainable_tokens / packed.rows * cfg.batch_rows * steps  # rows are drawn uniformly
         tokens = cfg.batch_rows * cfg.max_length * steps
-        rows["ours (first-fit packing, position ids)"] = {"wall_s": result.wall_s, "tokens": tokens, "trainable": trainable,
-                                                          "real": tokens * (1 - packed.padding_fraction)}
-        common = {"max_steps": steps, "learning_rate": cfg.lr, "warmup_steps": 2, "weight_decay": cfg.weight_decay,
-                  "lr_scheduler_type": "cosine", "logging_steps": 10**6, "save_strategy": "no", "report_to": [],
-                  "use_cpu": True, "seed": cfg.seed, "dataloader_num_workers": 0, "disable_tqdm": True}
+        rows["ours (first-fit packing, position ids)"] = {
+            "wall_s": result.wall_s,
+            "tokens": tokens,
+            "trainable": trainable,
+            "real": tokens * (1 - packed.padding_fraction),
+        }
+        common = {
+            "max_steps": steps,
+            "learning_rate": cfg.lr,
+            "warmup_steps": 2,
+            "weight_decay": cfg.weight_decay,
+            "lr_scheduler_type": "cosine",
+            "logging_steps": 10**6,
+            "save_strategy": "no",
+            "report_to": [],
+            "use_cpu": True,
+            "seed": cfg.seed,
+            "dataloader_num_workers": 0,
+            "disable_tqdm": True,
+        }
         counted.update(tokens=0, trainable=0, real=0)
-        trainer = Trainer(model=fresh(), args=TrainingArguments(output_dir=str(Path(tmp, "hf")), per_device_train_batch_size=padded_batch,
-                                                                remove_unused_columns=False, **common),
-                          train_dataset=dataset, data_collator=counting(pad_collate))
+        trainer = Trainer(
+            model=fresh(),
+            args=TrainingArguments(
+                output_dir=str(Path(tmp, "hf")),
+                per_device_train_batch_size=padded_batch,
+                remove_unused_columns=False,
+                **common,
+            ),
+            train_dataset=dataset,
+            data_collator=counting(pad_collate),
+        )
         hf = trainer.train().metrics["train_runtime"]
         rows["transformers.Trainer (per-batch padding)"] = dict(counted, wall_s=hf)
         counted.update(tokens=0, trainable=0, real=0)
-        sft = SFTTrainer(model=fresh(), processing_class=tokenizer, train_dataset=dataset,
-                         args=SFTConfig(output_dir=str(Path(tmp, "trl")), packing=True, packing_strategy="bfd", max_length=cfg.max_length,
-                                        per_device_train_batch_size=cfg.batch_rows, **common))
+        sft = SFTTrainer(
+            model=fresh(),
+            processing_class=tokenizer,
+            train_dataset=dataset,
+            args=SFTConfig(
+                output_dir=str(Path(tmp, "trl")),
+                packing=True,
+                packing_strategy="bfd",
+                max_length=cfg.max_length,
+                per_device_train_batch_size=cfg.batch_rows,
+                **common,
+            ),
+        )
         sft.data_collator = counting(sft.data_collator)
         trl_s = sft.train().metrics["train_runtime"]
         rows["TRL SFTTrainer (padding-free, bfd packing)"] = dict(counted, wall_s=trl_s)
     ours = rows["ours (first-fit packing, position ids)"]
     out = {"steps": steps, "model_parameters": sum(p.numel() for p in fresh().parameters()), "rows": []}
     for name, r in rows.items():
-        out["rows"].append({"trainer": name, "wall_s": round(r["wall_s"], 1), "tokens_per_s": round(r["tokens"] / r["wall_s"]),
-                            "trainable_tokens_per_s": round(r["trainable"] / r["wall_s"]),
-                            "trainable_tokens_per_s_vs_ours": round((r["trainable"] / r["wall_s"]) / (ours["trainable"] / ours["wall_s"]), 3),
-                            "padding_share": round(1 - r["real"] / max(1, r["tokens"]), 4)})
+        out["rows"].append(
+            {
+                "trainer": name,
+                "wall_s": round(r["wall_s"], 1),
+                "tokens_per_s": round(r["tokens"] / r["wall_s"]),
+                "trainable_tokens_per_s": round(r["trainable"] / r["wall_s"]),
+                "trainable_tokens_per_s_vs_ours": round(
+                    (r["trainable"] / r["wall_s"]) / (ours["trainable"] / ours["wall_s"]), 3
+                ),
+                "padding_share": round(1 - r["real"] / max(1, r["tokens"]), 4),
+            }
+        )
     return out
 
 
-DATA_STAGES = {"convert": "demo", "benchmark": "converted", "decompose": "converted",
-               "balance": "decomposed", "negatives": "balanced"}  # each stage's input (a `paths` key), read in full
+DATA_STAGES = {
+    "convert": "demo",
+    "benchmark": "converted",
+    "decompose": "converted",
+    "balance": "decomposed",
+    "negatives": "balanced",
+}  # each stage's input (a `paths` key), read in full
 
 
 def data_stages(trajectories: tuple[int, ...] = (10_000, 20_000, 100_000)) -> dict:
@@ -256,26 +354,53 @@ def data_stages(trajectories: tuple[int, ...] = (10_000, 20_000, 100_000)) -> di
             (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
             paths = params["paths"]
             uri = f"sqlite:///{tmp}/stages.db"
-            env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}"}
-            subprocess.run([str(Path(PYTHON).parent / "dvc"), "repro", "negatives"], cwd=clone, env=env, check=True, capture_output=True)
+            env = {
+                **os.environ,
+                "MLFLOW_TRACKING_URI": uri,
+                "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}",
+            }
+            subprocess.run(
+                [str(Path(PYTHON).parent / "dvc"), "repro", "negatives"],
+                cwd=clone,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
             client = mlflow.MlflowClient(uri)
             experiment = client.get_experiment_by_name("agentflan")
             for stage, key in DATA_STAGES.items():
                 given = clone / paths[key]  # a file, or the demo's folder of upstream files
                 files = [str(f) for f in sorted(given.rglob("*.json*"))] if given.is_dir() else [str(given)]
                 records = sum(_count_records(f) for f in files)
-                bare_s, bare_mib = measured([PYTHON, "-c", BARE_IO, *files, str(Path(tmp, "bare.jsonl"))], cwd=clone, env=env)
+                bare_s, bare_mib = measured(
+                    [PYTHON, "-c", BARE_IO, *files, str(Path(tmp, "bare.jsonl"))], cwd=clone, env=env
+                )
                 stage_wall, stage_mib = measured([PYTHON, f"stages/{stage}.py"], cwd=clone, env=env)
-                run = client.search_runs([experiment.experiment_id], f"tags.`agentflan.pipeline.stage` = '{stage}'",
-                                         order_by=["attributes.start_time DESC"], max_results=1)[0]
+                run = client.search_runs(
+                    [experiment.experiment_id],
+                    f"tags.`agentflan.pipeline.stage` = '{stage}'",
+                    order_by=["attributes.start_time DESC"],
+                    max_results=1,
+                )[0]
                 m = run.data.metrics
-                rows.append({"trajectories": n, "stage": stage, "input_records": records, "wall_s": round(stage_wall, 2),
-                             "records_per_s": round(records / stage_wall), "orjson_io_s": round(bare_s, 2),
-                             "throughput_vs_orjson": round(bare_s / stage_wall, 3), "peak_mib": round(stage_mib),
-                             "orjson_peak_mib": round(bare_mib), "stage_s": round(m["stage_s"], 2),
-                             "gx_s": round(m["gx_validation_s"], 2), "gx_import_s": round(m["gx_import_s"], 2),
-                             "gx_share": round(m["gx_validation_s"] / m["stage_s"], 3),
-                             "gx_share_without_import": round((m["gx_validation_s"] - m["gx_import_s"]) / m["stage_s"], 3)})
+                rows.append(
+                    {
+                        "trajectories": n,
+                        "stage": stage,
+                        "input_records": records,
+                        "wall_s": round(stage_wall, 2),
+                        "records_per_s": round(records / stage_wall),
+                        "orjson_io_s": round(bare_s, 2),
+                        "throughput_vs_orjson": round(bare_s / stage_wall, 3),
+                        "peak_mib": round(stage_mib),
+                        "orjson_peak_mib": round(bare_mib),
+                        "stage_s": round(m["stage_s"], 2),
+                        "gx_s": round(m["gx_validation_s"], 2),
+                        "gx_import_s": round(m["gx_import_s"], 2),
+                        "gx_share": round(m["gx_validation_s"] / m["stage_s"], 3),
+                        "gx_share_without_import": round((m["gx_validation_s"] - m["gx_import_s"]) / m["stage_s"], 3),
+                    }
+                )
                 print(rows[-1], flush=True)
     return {"rows": rows, **data_stage_targets(rows)}
 
@@ -290,11 +415,16 @@ def data_stage_targets(rows: list[dict]) -> dict:
     targets = {}
     for stage in DATA_STAGES:
         r = by[(large, stage)]
-        targets[f"{stage}: peak memory {base // 1000}k -> {large // 1000}k <= 1.5x ({growth[stage]}x)"] = growth[stage] <= 1.5
-        targets[f"{stage} at {large:,}: throughput >= 0.5x bare orjson I/O ({r['throughput_vs_orjson']}x)"] = \
+        targets[f"{stage}: peak memory {base // 1000}k -> {large // 1000}k <= 1.5x ({growth[stage]}x)"] = (
+            growth[stage] <= 1.5
+        )
+        targets[f"{stage} at {large:,}: throughput >= 0.5x bare orjson I/O ({r['throughput_vs_orjson']}x)"] = (
             r["throughput_vs_orjson"] >= 0.5
-        targets[f"{stage} at {large:,}: GX share <= 0.10 ({r['gx_share']}; without the import {r['gx_share_without_import']})"] = \
-            r["gx_share"] <= 0.10
+        )
+        targets[
+            f"{stage} at {large:,}: GX share <= 0.10 ({r['gx_share']}; without the import "
+            f"{r['gx_share_without_import']})"
+        ] = r["gx_share"] <= 0.10
     return {"memory_growth_to_largest": growth, "targets": targets}
 
 
@@ -319,21 +449,37 @@ def pipeline() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         clone = Path(tmp, "repo")
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/pipeline.db",
-               "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}"}
+        env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/pipeline.db",
+            "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}",
+        }
         for cmd in (["cache", "dir", str(ROOT / ".dvc" / "cache")], ["checkout", "-q"]):
             subprocess.run([dvc, *cmd], cwd=clone, env=env, check=True, capture_output=True)
-        ran = subprocess.run([dvc, "status", "--json"], cwd=clone, env=env, check=True, capture_output=True, text=True).stdout
+        ran = subprocess.run(
+            [dvc, "status", "--json"], cwd=clone, env=env, check=True, capture_output=True, text=True
+        ).stdout
         if json.loads(ran or "{}"):
             raise SystemExit(f"the clone is not up to date after checkout: {ran[:2000]}")
         full_s = measured([dvc, "repro", "-f"], cwd=clone, env=env)[0]
         exp_s = measured([dvc, "exp", "run", "-S", "mix.reasoning=0.3"], cwd=clone, env=env)[0]
-    return {"dvc_status_s": round(status_s, 2), "noop_repro_s": round(noop_s, 2), "noop_repro_vs_status": round(noop_s / status_s, 2),
-            "full_repro_f_s": round(full_s, 1), "exp_run_mix_reasoning_s": round(exp_s, 1),
-            "exp_run_vs_full_repro": round(exp_s / full_s, 3)}
+    return {
+        "dvc_status_s": round(status_s, 2),
+        "noop_repro_s": round(noop_s, 2),
+        "noop_repro_vs_status": round(noop_s / status_s, 2),
+        "full_repro_f_s": round(full_s, 1),
+        "exp_run_mix_reasoning_s": round(exp_s, 1),
+        "exp_run_vs_full_repro": round(exp_s / full_s, 3),
+    }
 
 
-BENCHMARKS = {"streaming": streaming, "generation": generation, "training": training, "data_stages": data_stages, "pipeline": pipeline}
+BENCHMARKS = {
+    "streaming": streaming,
+    "generation": generation,
+    "training": training,
+    "data_stages": data_stages,
+    "pipeline": pipeline,
+}
 
 
 def table() -> str:
@@ -345,34 +491,66 @@ def table() -> str:
         r = json.loads(path.read_text())
         lines += [f"## {name} ({r['machine']}, {r['date']})", ""]
         if name == "training":
-            lines += [f"{r['steps']} optimizer steps of about 4,096 tokens, {r['model_parameters']:,}-parameter tiny Llama, CPU.", "",
-                      "| trainer | wall s | tokens/s | trainable tokens/s | trainable tokens/s vs ours | padding computed on |",
-                      "|---|---|---|---|---|---|"]
-            lines += [f"| {x['trainer']} | {x['wall_s']} | {x['tokens_per_s']:,} | {x['trainable_tokens_per_s']:,} | "
-                      f"{x['trainable_tokens_per_s_vs_ours']} | {x['padding_share']} |" for x in r["rows"]]
+            lines += [
+                f"{r['steps']} optimizer steps of about 4,096 tokens, {r['model_parameters']:,}-parameter tiny "
+                "Llama, CPU.",
+                "",
+                "| trainer | wall s | tokens/s | trainable tokens/s | trainable tokens/s vs ours | padding computed "
+                "on |",
+                "|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {x['trainer']} | {x['wall_s']} | {x['tokens_per_s']:,} | {x['trainable_tokens_per_s']:,} | "
+                f"{x['trainable_tokens_per_s_vs_ours']} | {x['padding_share']} |"
+                for x in r["rows"]
+            ]
         elif name == "data_stages":
-            lines += ["Each stage run as its own process on its full input; the baseline is bare orjson reading the same input and "
-                      "writing each record as a JSON line.", "",
-                      "| trajectories | stage | input records | stage s | records/s | orjson I/O s | throughput vs orjson | "
-                      "peak MiB | orjson peak MiB | in GX s | of it GX import s | GX share | GX share without import |",
-                      "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-            lines += [f"| {x['trajectories']:,} | {x['stage']} | {x['input_records']:,} | {x['wall_s']} | {x['records_per_s']:,} | "
-                      f"{x['orjson_io_s']} | {x['throughput_vs_orjson']} | {x['peak_mib']} | {x['orjson_peak_mib']} | {x['gx_s']} | "
-                      f"{x['gx_import_s']} | {x['gx_share']} | {x['gx_share_without_import']} |" for x in r["rows"]]
+            lines += [
+                "Each stage run as its own process on its full input; the baseline is bare orjson reading the same "
+                "input and "
+                "writing each record as a JSON line.",
+                "",
+                "| trajectories | stage | input records | stage s | records/s | orjson I/O s | throughput vs orjson | "
+                "peak MiB | orjson peak MiB | in GX s | of it GX import s | GX share | GX share without import |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {x['trajectories']:,} | {x['stage']} | {x['input_records']:,} | {x['wall_s']} | "
+                f"{x['records_per_s']:,} | "
+                f"{x['orjson_io_s']} | {x['throughput_vs_orjson']} | {x['peak_mib']} | {x['orjson_peak_mib']} | "
+                f"{x['gx_s']} | "
+                f"{x['gx_import_s']} | {x['gx_share']} | {x['gx_share_without_import']} |"
+                for x in r["rows"]
+            ]
         elif name == "generation":
-            lines += [f"{r['samples']} benchmark prompts, up to {r['max_new_tokens']} new tokens, greedy; best of two runs each.", "",
-                      "| batch size | seconds | speedup vs one at a time |", "|---|---|---|"]
+            lines += [
+                f"{r['samples']} benchmark prompts, up to {r['max_new_tokens']} new tokens, greedy; best of two runs "
+                "each.",
+                "",
+                "| batch size | seconds | speedup vs one at a time |",
+                "|---|---|---|",
+            ]
             lines += [f"| {x['batch_size']} | {x['seconds']} | {x['speedup']} |" for x in r["rows"]]
         elif name == "streaming":
-            lines += ["| records | file MB | orjson s | orjson peak MiB | convert s | convert peak MiB | throughput vs orjson |",
-                      "|---|---|---|---|---|---|---|"]
-            lines += [f"| {x['records']:,} | {x['file_mb']} | {x['orjson_s']} | {x['orjson_peak_mib']} | {x['convert_s']} | "
-                      f"{x['convert_peak_mib']} | {x['throughput_vs_orjson']} |" for x in r["rows"]]
-            lines += ["", f"Peak memory growth 20k -> 100k: convert {r['memory_growth_20k_to_100k']}x, "
-                          f"bare orjson {r['orjson_memory_growth_20k_to_100k']}x."]
+            lines += [
+                "| records | file MB | orjson s | orjson peak MiB | convert s | convert peak MiB | throughput vs "
+                "orjson |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {x['records']:,} | {x['file_mb']} | {x['orjson_s']} | {x['orjson_peak_mib']} | {x['convert_s']} | "
+                f"{x['convert_peak_mib']} | {x['throughput_vs_orjson']} |"
+                for x in r["rows"]
+            ]
+            lines += [
+                "",
+                f"Peak memory growth 20k -> 100k: convert {r['memory_growth_20k_to_100k']}x, "
+                f"bare orjson {r['orjson_memory_growth_20k_to_100k']}x.",
+            ]
         else:
-            lines += ["| measure | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in r.items()
-                                                          if k not in ("machine", "date", "targets")]
+            lines += ["| measure | value |", "|---|---|"] + [
+                f"| {k} | {v} |" for k, v in r.items() if k not in ("machine", "date", "targets")
+            ]
         lines += [""] + [f"- target {k}: {'met' if ok else 'MISSED'}" for k, ok in r.get("targets", {}).items()] + [""]
     return "\n".join(lines)
 

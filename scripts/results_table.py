@@ -17,15 +17,23 @@ import subprocess
 from pathlib import Path
 
 CONFIGS = {"default": [], "no-negatives": ["negatives.enabled=false"], "reasoning-0.3": ["mix.reasoning=0.3"]}
-COLUMNS = [("hscore", "HScore"), ("h_react", "H_ReAct"), ("over_refusal_rate", "over-refusal"),
-           ("tool_name_accuracy_seen", "tool acc. seen"), ("tool_name_accuracy_unseen", "tool acc. unseen"),
-           ("call_format_validity", "call format"), ("argument_accuracy", "argument acc.")]
+COLUMNS = [
+    ("hscore", "HScore"),
+    ("h_react", "H_ReAct"),
+    ("over_refusal_rate", "over-refusal"),
+    ("tool_name_accuracy_seen", "tool acc. seen"),
+    ("tool_name_accuracy_unseen", "tool acc. unseen"),
+    ("call_format_validity", "call format"),
+    ("argument_accuracy", "argument acc."),
+]
 PROTOCOLS = ("chat", "react", "json")
 
 
 def experiments() -> dict[str, dict]:
     """name -> metrics/evaluate.json of every experiment `dvc exp show` knows."""
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], check=True, capture_output=True, text=True).stdout)
+    shown = json.loads(
+        subprocess.run(["dvc", "exp", "show", "--json"], check=True, capture_output=True, text=True).stdout
+    )
     found: dict[str, dict] = {}
 
     def walk(node):
@@ -77,9 +85,19 @@ def main() -> None:
         runs = [found[f"{config}-seed{s}"] for s in opts.seeds if f"{config}-seed{s}" in found]
         for protocol in PROTOCOLS:
             metrics = [r["by_protocol"][protocol] for r in runs]
-            rows.append({"run": config, "protocol": protocol, "seeds": len(runs),
-                         **{k: [m.get(k) for m in metrics] for k, _ in COLUMNS}})
-            lines.append(f"| {config} ({len(runs)} seeds) | {protocol} | " + " | ".join(cell([m.get(k) for m in metrics]) for k, _ in COLUMNS) + " |")
+            rows.append(
+                {
+                    "run": config,
+                    "protocol": protocol,
+                    "seeds": len(runs),
+                    **{k: [m.get(k) for m in metrics] for k, _ in COLUMNS},
+                }
+            )
+            lines.append(
+                f"| {config} ({len(runs)} seeds) | {protocol} | "
+                + " | ".join(cell([m.get(k) for m in metrics]) for k, _ in COLUMNS)
+                + " |"
+            )
     Path("results").mkdir(exist_ok=True)
     Path("results/agent_h_seeds.json").write_text(json.dumps(rows, indent=2) + "\n")
     Path("results/agent_h_seeds.md").write_text("\n".join(lines) + "\n")

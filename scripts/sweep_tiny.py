@@ -30,21 +30,36 @@ from agentflan.training.loop import train
 from agentflan.training.model import load_model_and_tokenizer
 from agentflan.training.packing import encode, pack
 
-KEYS = ("hscore", "over_refusal_rate", "tool_name_accuracy_seen", "tool_name_accuracy_unseen", "call_format_validity",
-        "argument_accuracy")
+KEYS = (
+    "hscore",
+    "over_refusal_rate",
+    "tool_name_accuracy_seen",
+    "tool_name_accuracy_unseen",
+    "call_format_validity",
+    "argument_accuracy",
+)
 
 
 def run(overrides: dict, params) -> dict:
-    tiny = TinyConfig(**{**params.model.tiny.model_dump(), **{k: v for k, v in overrides.items() if k in TinyConfig.model_fields}})
-    cfg = TrainConfig(**{**params.train.model_dump(), "mixed_precision": "no",
-                         **{k: v for k, v in overrides.items() if k in TrainConfig.model_fields}})
+    tiny = TinyConfig(
+        **{**params.model.tiny.model_dump(), **{k: v for k, v in overrides.items() if k in TinyConfig.model_fields}}
+    )
+    cfg = TrainConfig(
+        **{
+            **params.train.model_dump(),
+            "mixed_precision": "no",
+            **{k: v for k, v in overrides.items() if k in TrainConfig.model_fields},
+        }
+    )
     folder = overrides.get("data")  # another final split, e.g. one written with negatives off
     train_convs = list(read_conversations(Path(folder, "train.jsonl") if folder else params.paths["train"]))
     val_convs = list(read_conversations(Path(folder, "validation.jsonl") if folder else params.paths["validation"]))
     torch.manual_seed(cfg.seed)
     model, tokenizer, _ = load_model_and_tokenizer(ModelConfig(tiny=tiny), (chatml_text(c) for c in train_convs))
     fmt = ChatFormat.of(tokenizer)
-    train_set = pack((encode(fmt, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations)
+    train_set = pack(
+        (encode(fmt, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations
+    )
     val_set = pack((encode(fmt, c) for c in val_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -52,11 +67,19 @@ def run(overrides: dict, params) -> dict:
     wall = time.perf_counter() - started
     model.eval()
     samples = [Sample.from_dict(r.data) for r in iter_raw(params.paths["benchmark"])]
-    preds = [p for protocol in PROTOCOLS for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 64, 40), protocol)]
+    preds = [
+        p
+        for protocol in PROTOCOLS
+        for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 64, 40), protocol)
+    ]
     metrics = score(preds)
-    out = {"config": overrides, "val_loss": round(result.val_loss, 4), "train_s": round(wall, 1),
-           "learning_speed": {c: v["relative_area"] for c, v in learning_speed(result.capability_history).items()},
-           **{f"{p}.{k}": metrics["by_protocol"][p][k] for p in PROTOCOLS for k in KEYS}}
+    out = {
+        "config": overrides,
+        "val_loss": round(result.val_loss, 4),
+        "train_s": round(wall, 1),
+        "learning_speed": {c: v["relative_area"] for c, v in learning_speed(result.capability_history).items()},
+        **{f"{p}.{k}": metrics["by_protocol"][p][k] for p in PROTOCOLS for k in KEYS},
+    }
     chat = [p for p in preds if p.protocol == "chat" and p.expected == "call"][:3]
     out["examples"] = [p.turns for p in chat]
     return out

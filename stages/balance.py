@@ -15,7 +15,11 @@ with stage("balance", ("mix", "balance")) as s:
             out.write(conv.to_json() + b"\n")
             rows.add(conversation_row(conv))
         validate(rows, "balanced")
-        validate(balancer.result.mix_rows(), "balanced_mix", id_column="capability",
-                 parameters={"tolerance": s.params.balance.tolerance})
+        validate(
+            balancer.result.mix_rows(),
+            "balanced_mix",
+            id_column="capability",
+            parameters={"tolerance": s.params.balance.tolerance},
+        )
     s.write_plot("balance_plot", balancer.result.mix_rows())
     s.write_metrics("balance_metrics", balancer.result.to_metrics())

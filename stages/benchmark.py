@@ -20,9 +20,18 @@ with stage("benchmark", ("benchmark", "eval")) as s:
     with atomic_writer(s.path("benchmark")) as f:
         write_jsonl(f, (x.to_dict() for x in samples))
     write_json(s.path("heldout"), heldout.to_dict())
-    s.write_metrics("benchmark_metrics", {
-        "source": s.params.eval.benchmark or "corpus", "samples": len(samples), "per_category": counts,
-        "requested_per_category": cfg.per_category if not s.params.eval.benchmark else None,
-        "short_categories": [c for c in CATEGORIES if not s.params.eval.benchmark and counts.get(c, 0) < cfg.per_category],
-        "heldout_tools": len(heldout.tools), "heldout_queries": len(heldout.queries),
-        "md5": file_md5(s.path("benchmark"))})
+    s.write_metrics(
+        "benchmark_metrics",
+        {
+            "source": s.params.eval.benchmark or "corpus",
+            "samples": len(samples),
+            "per_category": counts,
+            "requested_per_category": cfg.per_category if not s.params.eval.benchmark else None,
+            "short_categories": [
+                c for c in CATEGORIES if not s.params.eval.benchmark and counts.get(c, 0) < cfg.per_category
+            ],
+            "heldout_tools": len(heldout.tools),
+            "heldout_queries": len(heldout.queries),
+            "md5": file_md5(s.path("benchmark")),
+        },
+    )

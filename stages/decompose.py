@@ -19,5 +19,7 @@ with stage("decompose") as s:
         validate(rows, "decomposed")
     s.write_plot("capability_plot", table.plot_rows())
     # per source, what each teaches: a source without thoughts (xLAM, glaive calls) shows reasoning 0
-    s.write_metrics("decompose_metrics", {**table.to_metrics(),
-                                          "by_source": {src: t.to_metrics()["tokens"] for src, t in sorted(by_source.items())}})
+    s.write_metrics(
+        "decompose_metrics",
+        {**table.to_metrics(), "by_source": {src: t.to_metrics()["tokens"] for src, t in sorted(by_source.items())}},
+    )

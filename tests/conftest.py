@@ -46,8 +46,9 @@ def mlflow_uri(tmp_path, monkeypatch) -> str:
     return uri
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True,
-        log: Path | None = None) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True, log: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run `cmd` with the venv's tools first on PATH. With `log`, its output goes to that file instead of a
     pipe: a command that leaves daemons behind (`dvc queue start`) would otherwise hold the pipe open and
     make the wait last as long as they do."""
@@ -57,11 +58,14 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: boo
         proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=900)
     else:
         with open(log, "w") as out:
-            proc = subprocess.run(cmd, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                  timeout=900)
+            proc = subprocess.run(
+                cmd, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT, text=True, timeout=900
+            )
         proc.stdout, proc.stderr = Path(log).read_text(), ""
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
@@ -73,14 +77,26 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(cmd: list[str], ready: str, log_path: Path, env: dict[str, str] | None = None,
-                timeout: float = 180, cwd: Path | None = None) -> Iterator[str]:
+def http_server(
+    cmd: list[str],
+    ready: str,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 180,
+    cwd: Path | None = None,
+) -> Iterator[str]:
     """Run a server on 127.0.0.1 and a free port (`{port}` in `cmd`) until `<url><ready>` answers; yield its URL,
     then stop its whole process group."""
     port = free_port()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([part.format(port=port) for part in cmd], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=cwd)
+        proc = subprocess.Popen(
+            [part.format(port=port) for part in cmd],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=cwd,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.time() + timeout
@@ -141,7 +157,14 @@ def small_demo(params: dict) -> None:
     """A pipeline that runs in seconds: a small corpus and a very small model trained for a few steps."""
     params["demo"].update(toolbench=60, agentinstruct_os=8, agentinstruct_db=8, sharegpt=20)
     params["convert"]["format_samples"] = 6
-    params["model"]["tiny"].update(vocab_size=1024, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                   intermediate_size=64, max_position_embeddings=1024)
-    params["train"].update(max_length=1024, batch_tokens=4096, max_steps=8, warmup_steps=2, eval_every=4,
-                           checkpoint_every=4, lr=0.01)
+    params["model"]["tiny"].update(
+        vocab_size=1024,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=1024,
+    )
+    params["train"].update(
+        max_length=1024, batch_tokens=4096, max_steps=8, warmup_steps=2, eval_every=4, checkpoint_every=4, lr=0.01
+    )

@@ -22,7 +22,7 @@ def _labelled_dicts(call_style: str) -> tuple[dict, ...]:
 
 
 def labelled_corpus() -> list[Conversation]:
-    """Fresh copies each call (stages mutate loss flags in place); agent trajectories in the native form (the default)."""
+    """Fresh copies each call (stages mutate loss flags in place); agent trajectories in the native form (default)."""
     return [conversation_from_dict(d) for d in _labelled_dicts("native")]
 
 

@@ -128,9 +128,13 @@ QWEN25_TEMPLATE = """{%- if tools %}
 {%- endif %}
 """
 
-CORPUS = ["The weather in Oslo is cold today.", "Call the tool with the arguments as JSON.", "I cannot help with that.",
-          "Thought: I need to search. Action: search_hotels Action Input: {\"city\": \"Paris\"}",
-          "Which tool will you call? Give the arguments as JSON. There is no tool for that here."] * 20
+CORPUS = [
+    "The weather in Oslo is cold today.",
+    "Call the tool with the arguments as JSON.",
+    "I cannot help with that.",
+    'Thought: I need to search. Action: search_hotels Action Input: {"city": "Paris"}',
+    "Which tool will you call? Give the arguments as JSON. There is no tool for that here.",
+] * 20
 
 
 def _bpe(special: list[str], vocab_size: int, texts: list[str]):
@@ -139,8 +143,12 @@ def _bpe(special: list[str], vocab_size: int, texts: list[str]):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=special,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(texts, trainer)
     return tok
 
@@ -152,8 +160,9 @@ def llama3_tokenizer(texts: list[str] = CORPUS, vocab_size: int = 600):
     special = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
     tok = _bpe(special, vocab_size, texts)
     bos = tok.token_to_id("<|begin_of_text|>")
-    tok.post_processor = processors.TemplateProcessing(single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A $B:1",
-                                                       special_tokens=[("<|begin_of_text|>", bos)])
+    tok.post_processor = processors.TemplateProcessing(
+        single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A $B:1", special_tokens=[("<|begin_of_text|>", bos)]
+    )
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|end_of_text|>")
     fast.add_special_tokens({"additional_special_tokens": special[2:]})
     fast.chat_template = LLAMA3_TEMPLATE
@@ -170,8 +179,9 @@ def qwen_tokenizer(texts: list[str] = CORPUS, vocab_size: int = 600):
     from transformers import PreTrainedTokenizerFast
 
     special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    fast = PreTrainedTokenizerFast(tokenizer_object=_bpe(special, vocab_size, texts), eos_token="<|im_end|>",
-                                   pad_token="<|endoftext|>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=_bpe(special, vocab_size, texts), eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
     fast.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
     fast.chat_template = QWEN25_TEMPLATE
     return fast
@@ -186,18 +196,36 @@ def save_standin(kind: str, dest: Path, texts: list[str] = CORPUS, vocab_size: i
         from transformers import LlamaConfig, LlamaForCausalLM
 
         tokenizer = llama3_tokenizer(texts, vocab_size)
-        model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=2,
-                                             num_attention_heads=2, num_key_value_heads=1, intermediate_size=2 * hidden,
-                                             max_position_embeddings=2048, bos_token_id=tokenizer.bos_token_id,
-                                             eos_token_id=tokenizer.convert_tokens_to_ids("<|eot_id|>")))
+        model = LlamaForCausalLM(
+            LlamaConfig(
+                vocab_size=len(tokenizer),
+                hidden_size=hidden,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                num_key_value_heads=1,
+                intermediate_size=2 * hidden,
+                max_position_embeddings=2048,
+                bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.convert_tokens_to_ids("<|eot_id|>"),
+            )
+        )
     elif kind == "qwen":
         from transformers import Qwen2Config, Qwen2ForCausalLM
 
         tokenizer = qwen_tokenizer(texts, vocab_size)
-        model = Qwen2ForCausalLM(Qwen2Config(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=2,
-                                             num_attention_heads=2, num_key_value_heads=1, intermediate_size=2 * hidden,
-                                             max_position_embeddings=2048, eos_token_id=tokenizer.eos_token_id,
-                                             tie_word_embeddings=True))
+        model = Qwen2ForCausalLM(
+            Qwen2Config(
+                vocab_size=len(tokenizer),
+                hidden_size=hidden,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                num_key_value_heads=1,
+                intermediate_size=2 * hidden,
+                max_position_embeddings=2048,
+                eos_token_id=tokenizer.eos_token_id,
+                tie_word_embeddings=True,
+            )
+        )
     else:
         raise ValueError(kind)
     model.save_pretrained(dest, safe_serialization=True)

@@ -14,8 +14,12 @@ import typer
 
 from agentflan.config import SOURCE_FORMATS
 
-app = typer.Typer(help="Agent-FLAN agent tuning: convert, inspect and validate agent data.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Agent-FLAN agent tuning: convert, inspect and validate agent data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 
 
 # the formats `convert` reads (config.SOURCE_FORMATS, the one list), as a choice for --format
@@ -31,8 +35,12 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def convert(
     inputs: Annotated[list[Path], typer.Argument(help="Upstream files (JSONL or a JSON array).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL of canonical conversations.")],
-    format: Annotated[Format, typer.Option("--format", "-f", help="Input format; detected per file by default.")] = Format["auto"],
-    call_style: Annotated[str, typer.Option(help="native: calls as tool_calls messages; elicited: the paper's turns.")] = "native",
+    format: Annotated[
+        Format, typer.Option("--format", "-f", help="Input format; detected per file by default.")
+    ] = Format["auto"],
+    call_style: Annotated[
+        str, typer.Option(help="native: calls as tool_calls messages; elicited: the paper's turns.")
+    ] = "native",
     react_fraction: Annotated[float, typer.Option(help="Share of agent trajectories kept in ReAct form.")] = 0.1,
     format_samples: Annotated[int, typer.Option(help="Format-following samples to add.")] = 0,
     seed: int = 0,
@@ -51,8 +59,16 @@ def convert(
 
     quarantine_path = out.with_name(out.name.removesuffix(".jsonl") + ".quarantine.jsonl")
     try:
-        config = parse(ConvertConfig, {"call_style": call_style, "react_fraction": react_fraction, "format_samples": format_samples,
-                                       "seed": seed}, "convert")
+        config = parse(
+            ConvertConfig,
+            {
+                "call_style": call_style,
+                "react_fraction": react_fraction,
+                "format_samples": format_samples,
+                "seed": seed,
+            },
+            "convert",
+        )
         converter = Converter(config)
         with atomic_writer(out) as f, atomic_writer(quarantine_path) as q:
             converter.on_reject = lambda r: write_jsonl(q, [r.to_dict()])
@@ -143,7 +159,9 @@ def _conversation_view(conv):
 
 @app.command()
 def score(
-    predictions: Annotated[Path, typer.Argument(help="JSONL: id, category, tools, expected (plain|call), expected_tool, response.")],
+    predictions: Annotated[
+        Path, typer.Argument(help="JSONL: id, category, tools, expected (plain|call), expected_tool, response.")
+    ],
 ) -> None:
     """Judge a predictions file from any model (Agent-H metrics as JSON on stdout); exit 2 on a malformed line."""
     import json
@@ -161,16 +179,25 @@ def score(
 
 @app.command()
 def evaluate(
-    endpoint: Annotated[str, typer.Option("--endpoint", help="An OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")],
+    endpoint: Annotated[
+        str, typer.Option("--endpoint", help="An OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    ],
     model: Annotated[str, typer.Option("--model", help="The model name the server serves.")],
-    benchmark: Annotated[Path, typer.Option(help="The benchmark (JSONL in our schema).")] = Path("data/benchmark/agent_h.jsonl"),
+    benchmark: Annotated[Path, typer.Option(help="The benchmark (JSONL in our schema).")] = Path(
+        "data/benchmark/agent_h.jsonl"
+    ),
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the predictions, with verdicts, here.")] = None,
     max_new_tokens: int = 64,
-    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (never pass the key).")] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option(help="Requests in flight (1 for `transformers serve`; more for vLLM, TGI, APIs).")] = 1,
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API key (never pass the key).")
+    ] = "OPENAI_API_KEY",
+    concurrency: Annotated[
+        int, typer.Option(help="Requests in flight (1 for `transformers serve`; more for vLLM, TGI, APIs).")
+    ] = 1,
 ) -> None:
-    """Score any OpenAI-compatible server on the benchmark in the native protocol (the user's message and the tools, greedy),
-    with the scorer the pipeline uses: metrics as JSON on stdout. Exit 2 when the server or the benchmark cannot be used."""
+    """Score any OpenAI-compatible server on the benchmark in the native protocol (the user's message and the tools,
+    greedy), with the scorer the pipeline uses: metrics as JSON on stdout. Exit 2 when the server or the benchmark
+    cannot be used."""
     import json
 
     from agentflan.data.jsonio import InputError, atomic_writer, read_records, write_jsonl
@@ -182,7 +209,9 @@ def evaluate(
 
     try:
         samples = list(read_records(benchmark, Sample.from_dict))
-        preds = predictions(samples, run_endpoint(samples, endpoint, model, max_new_tokens, api_key_env, concurrency), "native")
+        preds = predictions(
+            samples, run_endpoint(samples, endpoint, model, max_new_tokens, api_key_env, concurrency), "native"
+        )
     except (InputError, EndpointError) as e:
         raise _fail(str(e)) from None
     if out is not None:
@@ -226,7 +255,7 @@ benchmark_app = typer.Typer(help="Benchmarks: bring third-party ones into our sc
 app.add_typer(benchmark_app, name="benchmark")
 
 
-class BenchmarkFormat(str, enum.Enum):
+class BenchmarkFormat(enum.StrEnum):
     bfcl = "bfcl"
     agent_h = "agent-h"
 
@@ -235,8 +264,12 @@ class BenchmarkFormat(str, enum.Enum):
 def benchmark_import(
     inputs: Annotated[list[Path], typer.Argument(help="Benchmark files (JSON lines), e.g. BFCL_v3_simple.json.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL in our benchmark schema.")],
-    format: Annotated[BenchmarkFormat, typer.Option("--format", "-f", help="bfcl, or agent-h (our schema, validated).")],
-    answers: Annotated[list[Path] | None, typer.Option("--answers", help="BFCL possible-answer file(s) for call tests.")] = None,
+    format: Annotated[
+        BenchmarkFormat, typer.Option("--format", "-f", help="bfcl, or agent-h (our schema, validated).")
+    ],
+    answers: Annotated[
+        list[Path] | None, typer.Option("--answers", help="BFCL possible-answer file(s) for call tests.")
+    ] = None,
 ) -> None:
     """Import a third-party benchmark: BFCL's irrelevance, simple and multiple tests, or an Agent-H file.
 
@@ -251,7 +284,13 @@ def benchmark_import(
     try:
         known = read_answers([str(a) for a in answers or []])
         with atomic_writer(out) as f:
-            n = write_jsonl(f, (s.to_dict() for s in import_files([str(p) for p in inputs], format.value.replace("-", "_"), known, rejected)))
+            n = write_jsonl(
+                f,
+                (
+                    s.to_dict()
+                    for s in import_files([str(p) for p in inputs], format.value.replace("-", "_"), known, rejected)
+                ),
+            )
         with atomic_writer(rejected_path) as f:
             write_jsonl(f, (r.to_dict() for r in rejected))
     except InputError as e:
@@ -268,7 +307,9 @@ def benchmark_import(
 
 @app.command("suggest-mix")
 def suggest_mix(
-    source: Annotated[str, typer.Argument(help="metrics/train.json of a finished run, or an MLflow train run id.")] = "metrics/train.json",
+    source: Annotated[
+        str, typer.Argument(help="metrics/train.json of a finished run, or an MLflow train run id.")
+    ] = "metrics/train.json",
 ) -> None:
     """Propose `mix.*` from a run's per-capability validation curves: the fastest learned get the smallest share."""
     import json
@@ -296,12 +337,28 @@ def suggest_mix(
         if not speed:
             raise _fail(f"MLflow run {source}: no val_loss.<capability> metrics")
     weights = propose(speed)
-    table = Table("capability", "start", "final", "steps to 90%", "relative area", "suggested mix", title="learning speed per capability")
+    table = Table(
+        "capability",
+        "start",
+        "final",
+        "steps to 90%",
+        "relative area",
+        "suggested mix",
+        title="learning speed per capability",
+    )
     for capability, s in sorted(speed.items(), key=lambda kv: kv[1]["relative_area"]):
-        table.add_row(capability, f"{s['start']:.3f}", f"{s['final']:.3f}", str(s["steps_to_90pct"]), f"{s['relative_area']:.3f}",
-                      f"{weights[capability]:.2f}")
+        table.add_row(
+            capability,
+            f"{s['start']:.3f}",
+            f"{s['final']:.3f}",
+            str(s["steps_to_90pct"]),
+            f"{s['relative_area']:.3f}",
+            f"{weights[capability]:.2f}",
+        )
     Console().print(table)
-    typer.echo("rule: weight = relative area / the slowest capability's (fastest learned -> smallest share), at least 0.05")
+    typer.echo(
+        "rule: weight = relative area / the slowest capability's (fastest learned -> smallest share), at least 0.05"
+    )
     typer.echo("dvc exp run " + " ".join(f"-S mix.{c}={w}" for c, w in weights.items()))
 
 

@@ -17,8 +17,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 M = TypeVar("M", bound=BaseModel)
 
-SOURCE_FORMATS = ("auto", "agentinstruct", "toolbench", "toolbench_tree", "sharegpt", "agentflan", "openai", "llamafactory",
-                  "hermes", "glaive", "xlam")
+SOURCE_FORMATS = (
+    "auto",
+    "agentinstruct",
+    "toolbench",
+    "toolbench_tree",
+    "sharegpt",
+    "agentflan",
+    "openai",
+    "llamafactory",
+    "hermes",
+    "glaive",
+    "xlam",
+)
 
 
 class ParamsError(ValueError):
@@ -106,7 +117,7 @@ class DemoConfig(Section):
     distractors: Count = 2  # extra tools offered beside the needed ones
     agentinstruct_os: Count = 40
     agentinstruct_db: Count = 40
-    sharegpt: Count = 200
+    sharegpt: Count = 400
 
 
 class Source(Section):
@@ -123,8 +134,10 @@ class Source(Section):
     @model_validator(mode="after")
     def _mapping(self) -> Source:
         if (self.columns or self.tags) and self.format not in ("openai", "llamafactory"):
-            raise ParamsError(f"data.sources: {self.path}: columns/tags map the fields of format openai or llamafactory, "
-                              f"not {self.format!r}; set its format")
+            raise ParamsError(
+                f"data.sources: {self.path}: columns/tags map the fields of format openai or llamafactory, "
+                f"not {self.format!r}; set its format"
+            )
         return self
 
     @model_validator(mode="before")
@@ -143,10 +156,11 @@ class ConvertConfig(Section):
     """`convert`: agent trajectories -> chat conversations."""
 
     # native: a step is one assistant message with its thought and `tool_calls`, its result a tool message (the model's
-    # own tool-calling chat); elicited: the paper's form, thought, tool name and arguments as turns with eliciting user turns
+    # own tool-calling chat); elicited: the paper's form, thought, tool name and arguments as turns with eliciting
+    # user turns
     call_style: Literal["native", "elicited"] = "native"
     react_fraction: Fraction = 0.1
-    format_samples: Count = 0
+    format_samples: Count = 200
     seed: int = 0
 
 
@@ -163,7 +177,10 @@ class Mix(Section):
     def _weights(self) -> Mix:
         for capability, w in self:
             if w < 0:
-                raise ParamsError(f"mix.{capability}: {w} is negative; a weight is the share of that capability's data to keep (0 to 1)")
+                raise ParamsError(
+                    f"mix.{capability}: {w} is negative; a weight is the share of that capability's data to keep (0 "
+                    "to 1)"
+                )
             if w > 1:
                 raise ParamsError(f"mix.{capability}: {w} is above 1; 1.0 already keeps all of that capability's data")
         return self
@@ -185,7 +202,9 @@ class NegativesConfig(Section):
     enabled: bool = True
     seed: int = 0
     no_tools: Fraction = 0.1  # share of agent conversations that yield a "tool needed, none offered" negative
-    unfit_tools: Fraction = 0.05  # share of agent conversations that yield "tool needed, only unfit tools offered" negatives
+    unfit_tools: Fraction = (
+        0.05  # share of agent conversations that yield "tool needed, only unfit tools offered" negatives
+    )
     plain_with_tools: Fraction = 0.5  # share of general conversations that get irrelevant tools offered
     max_tools: Count = 3  # most irrelevant tools appended to one plain query
     val_fraction: Fraction = 0.1
@@ -194,12 +213,12 @@ class NegativesConfig(Section):
 class TinyConfig(Section):
     """`model.tiny`: the small Llama built when `model.base` is `tiny`."""
 
-    vocab_size: Positive = 1024
+    vocab_size: Positive = 2048
     hidden_size: Positive = 128
     num_hidden_layers: Positive = 4
     num_attention_heads: Positive = 4
     intermediate_size: Positive = 384
-    max_position_embeddings: Positive = 1024
+    max_position_embeddings: Positive = 2048
 
     @model_validator(mode="after")
     def _heads(self) -> TinyConfig:
@@ -212,7 +231,9 @@ class ModelConfig(Section):
     """`model`: `tiny`, a hub id or a local path."""
 
     base: str = "tiny"
-    revision: str = ""  # a hub base's branch, tag or commit (pin a commit: DVC re-runs training when this param changes)
+    revision: str = (
+        ""  # a hub base's branch, tag or commit (pin a commit: DVC re-runs training when this param changes)
+    )
     trust_remote_code: bool = False
     # auto: a base model's own chat template is kept (ChatML for `tiny` or a base without one); chatml: always ChatML
     chat_template: Literal["auto", "chatml"] = "auto"
@@ -235,16 +256,16 @@ class TrainConfig(Section):
     """`train`: the optimisation loop."""
 
     seed: int = 0
-    max_length: Positive = 512
-    batch_tokens: Positive = 8192  # tokens per optimizer micro-batch, across all processes
+    max_length: Positive = 1024
+    batch_tokens: Positive = 4096  # tokens per optimizer micro-batch, across all processes
     grad_accum: Positive = 1
-    max_steps: Positive = 200  # optimizer steps
+    max_steps: Positive = 300  # optimizer steps
     lr: NonNegative = 3e-3
     weight_decay: NonNegative = 0.01
-    warmup_steps: Count = 20
+    warmup_steps: Count = 10
     max_grad_norm: NonNegative = 1.0
-    eval_every: Positive = 50
-    checkpoint_every: Positive = 50
+    eval_every: Positive = 100
+    checkpoint_every: Positive = 100
     keep_checkpoints: Positive = 2
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 on a GPU that supports it
     # a conversation longer than max_length: `repeat_context` cuts it at turn boundaries into pieces that each
@@ -274,7 +295,8 @@ class BenchmarkConfig(Section):
     """`benchmark`: the Agent-H benchmark drawn from the corpus: held-out tools and queries, never trained on."""
 
     seed: int = 1234
-    heldout_tools: list[str] = []  # tools the model never sees in training (the unseen-tool category)
+    # tools the model never sees in training (the unseen-tool category): the demo's two by default
+    heldout_tools: list[str] = ["search_hotels", "track_package"]
     heldout_tool_fraction: Fraction = 0.0  # plus this seeded share of the corpus's other tools
     heldout_agent_queries: Fraction = 0.1  # seeded share of agent queries that only the benchmark asks
     heldout_general_queries: Fraction = 0.3  # seeded share of general-chat queries that only the benchmark asks
@@ -283,15 +305,23 @@ class BenchmarkConfig(Section):
 
 
 class EvalConfig(Section):
-    """`eval`: generation, a benchmark file of your own instead of the built one, and a server to score beside the model."""
+    """`eval`: generation, a benchmark file of your own instead of the built one, a server to score beside the model."""
 
     max_new_tokens: Positive = 64
     batch_size: Positive = 40
-    benchmark: str = ""  # empty: the `benchmark` stage builds one from the corpus; else an Agent-H JSONL under data/raw/
-    endpoint: str = ""  # an OpenAI-compatible base URL (…/v1) scored on the same benchmark, beside the model (native protocol)
+    benchmark: str = (
+        ""  # empty: the `benchmark` stage builds one from the corpus; else an Agent-H JSONL under data/raw/
+    )
+    endpoint: str = (
+        ""  # an OpenAI-compatible base URL (…/v1) scored on the same benchmark, beside the model (native protocol)
+    )
     endpoint_model: str = ""  # the model name that endpoint serves
-    api_key_env: str = "OPENAI_API_KEY"  # the environment variable holding the endpoint's key (the key itself is never a param)
-    judge_tolerance: Fraction = 0.02  # the judges' false-positive and false-negative rates on the benchmark's references
+    api_key_env: str = (
+        "OPENAI_API_KEY"  # the environment variable holding the endpoint's key (the key itself is never a param)
+    )
+    judge_tolerance: Fraction = (
+        0.02  # the judges' false-positive and false-negative rates on the benchmark's references
+    )
 
     @model_validator(mode="after")
     def _endpoint(self) -> EvalConfig:

@@ -12,18 +12,27 @@ import pytest
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.jsonio import InputError
+
 from upstream_records import hallucinated_call
 
 GOOD_SHAREGPT = {"id": "ok_1", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}
-GOOD_TOOLBENCH_SYSTEM = "You are AutoGPT.\nSpecifically, you have access to the following APIs: [{'name': 'f', 'description': 'd', 'parameters': {'type': 'object', 'properties': {}}}]"
+GOOD_TOOLBENCH_SYSTEM = (
+    "You are AutoGPT.\nSpecifically, you have access to the following APIs: "
+    "[{'name': 'f', 'description': 'd', 'parameters': {'type': 'object', 'properties': {}}}]"
+)
 
 
-def toolbench_record(rid: str, action_input: str = '{"return_type": "give_answer", "final_answer": "done"}', role: str = "assistant"):
-    return {"id": rid, "conversations": [
-        {"from": "system", "value": GOOD_TOOLBENCH_SYSTEM},
-        {"from": "user", "value": "\nq\nBegin!\n"},
-        {"from": role, "value": f"\nThought: t\nAction: Finish\nAction Input: {action_input}"},
-    ]}
+def toolbench_record(
+    rid: str, action_input: str = '{"return_type": "give_answer", "final_answer": "done"}', role: str = "assistant"
+):
+    return {
+        "id": rid,
+        "conversations": [
+            {"from": "system", "value": GOOD_TOOLBENCH_SYSTEM},
+            {"from": "user", "value": "\nq\nBegin!\n"},
+            {"from": role, "value": f"\nThought: t\nAction: Finish\nAction Input: {action_input}"},
+        ],
+    }
 
 
 def write_lines(path, lines):
@@ -33,7 +42,7 @@ def write_lines(path, lines):
 
 def convert(path, fmt="auto"):
     rejected = []
-    converter = Converter(ConvertConfig(), rejected.append)
+    converter = Converter(ConvertConfig(format_samples=0), rejected.append)
     out = list(converter.run([Source(path=str(path), format=fmt)]))
     assert converter.stats.balanced(), converter.stats.to_metrics()
     return out, rejected
@@ -44,9 +53,16 @@ def convert(path, fmt="auto"):
     [
         ('{"id": "trunc", "conversations": [{"from": "human", "val', "<line>", "invalid JSON on line 2"),
         ({"id": "nokey", "turns": []}, "conversations", "missing"),
-        ({"id": "role", "conversations": [{"from": "human", "value": "hi"}, {"from": "robot", "value": "x"}]},
-         "conversations[1].from", "unknown role 'robot'"),
-        ({"id": "novalue", "conversations": [{"from": "human"}, {"from": "gpt", "value": "x"}]}, "conversations[0].value", "missing"),
+        (
+            {"id": "role", "conversations": [{"from": "human", "value": "hi"}, {"from": "robot", "value": "x"}]},
+            "conversations[1].from",
+            "unknown role 'robot'",
+        ),
+        (
+            {"id": "novalue", "conversations": [{"from": "human"}, {"from": "gpt", "value": "x"}]},
+            "conversations[0].value",
+            "missing",
+        ),
     ],
 )
 def test_sharegpt_bad_records_are_quarantined(tmp_path, bad, field, reason):
@@ -60,7 +76,10 @@ def test_sharegpt_bad_records_are_quarantined(tmp_path, bad, field, reason):
 
 
 def test_action_input_not_json_is_quarantined(tmp_path):
-    path = write_lines(tmp_path / "tb.jsonl", [toolbench_record("Step 2: a"), toolbench_record("Step 2: b", action_input="{city: Oslo")])
+    path = write_lines(
+        tmp_path / "tb.jsonl",
+        [toolbench_record("Step 2: a"), toolbench_record("Step 2: b", action_input="{city: Oslo")],
+    )
     out, rejected = convert(path, "toolbench")
     assert [c.id for c in out] == ["Step 2: a"]
     assert rejected[0].id == "Step 2: b" and rejected[0].field == "conversations[2].value"
@@ -69,7 +88,9 @@ def test_action_input_not_json_is_quarantined(tmp_path):
 
 def test_unknown_toolbench_role_and_bad_api_list(tmp_path):
     bad_api = toolbench_record("Step 2: c")
-    bad_api["conversations"][0]["value"] = "Specifically, you have access to the following APIs: [{'name': __import__('os')}]"
+    bad_api["conversations"][0]["value"] = (
+        "Specifically, you have access to the following APIs: [{'name': __import__('os')}]"
+    )
     path = write_lines(tmp_path / "tb.jsonl", [toolbench_record("Step 2: a", role="robot"), bad_api])
     out, rejected = convert(path, "toolbench")
     assert out == []
@@ -110,16 +131,28 @@ def test_missing_file(tmp_path):
 
 
 def cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "agentflan.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "agentflan.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_exit_codes_and_no_tracebacks(tmp_path, fixtures):
     out = tmp_path / "out.jsonl"
-    ok = cli("convert", str(fixtures / "agentinstruct.jsonl"), str(fixtures / "sharegpt.jsonl"), "--out", str(out), cwd=tmp_path)
+    ok = cli(
+        "convert",
+        str(fixtures / "agentinstruct.jsonl"),
+        str(fixtures / "sharegpt.jsonl"),
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
     assert ok.returncode == 0, ok.stderr
     assert len(out.read_text().splitlines()) == 3
 
-    bad = write_lines(tmp_path / "bad.jsonl", [GOOD_SHAREGPT, '{"id": "x", "conv', {"id": "y", "conversations": [{"from": "bot", "value": "x"}]}])
+    bad = write_lines(
+        tmp_path / "bad.jsonl",
+        [GOOD_SHAREGPT, '{"id": "x", "conv', {"id": "y", "conversations": [{"from": "bot", "value": "x"}]}],
+    )
     partial = cli("convert", str(bad), "--out", str(out), cwd=tmp_path)
     assert partial.returncode == 1
     assert "2 record(s) quarantined" in partial.stderr
@@ -160,19 +193,39 @@ def test_a_trajectory_calling_a_tool_it_was_not_offered_is_dropped_by_a_named_ru
     bad = {**hallucinated_call(final, "get_product_reviews_for_real_time_product_search"), "id": "Step 6: hallucinated"}
     path = tmp_path / "toolllama.json"
     path.write_text(json.dumps([final, bad]))
-    converter = Converter(ConvertConfig())
+    converter = Converter(ConvertConfig())  # format samples on, as in the pipeline
     out = list(converter.run([Source(path=str(path), format="toolbench")]))
-    assert [c.id for c in out] == [final["id"]]
+    # the dropped trajectory lends nothing, not even a format-following sample (it once did: format_react_0_Step 6: ...)
+    assert [c.id for c in out if c.kind != "format"] == [final["id"]]
+    assert all(not c.id.endswith(bad["id"]) for c in out), [c.id for c in out]
     assert converter.stats.dropped["unoffered_tool"] == 1 and converter.stats.quarantined == 0
 
 
 @pytest.mark.parametrize(
     ("record", "field", "reason"),
     [
-        ({"id": "q", "conversations": [{"from": "human", "value": "  "}, {"from": "gpt", "value": "hello"}]}, "query", "no user query"),
-        ({"id": "e", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": " "}]}, "turns", "is empty"),
-        ({"id": "g", "conversations": [{"from": "gpt", "value": "Hi!"}, {"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]},
-         "turns[0].role", "open with a system or user turn"),
+        (
+            {"id": "q", "conversations": [{"from": "human", "value": "  "}, {"from": "gpt", "value": "hello"}]},
+            "query",
+            "no user query",
+        ),
+        (
+            {"id": "e", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": " "}]},
+            "turns",
+            "is empty",
+        ),
+        (
+            {
+                "id": "g",
+                "conversations": [
+                    {"from": "gpt", "value": "Hi!"},
+                    {"from": "human", "value": "hi"},
+                    {"from": "gpt", "value": "yo"},
+                ],
+            },
+            "turns[0].role",
+            "open with a system or user turn",
+        ),
     ],
 )
 def test_what_the_converted_suite_would_refuse_is_quarantined_by_the_converter(tmp_path, record, field, reason):

@@ -3,11 +3,12 @@ from __future__ import annotations
 import random
 
 import pytest
-from recipe_helpers import labelled_corpus
 
 from agentflan.config import BalanceConfig, Mix
 from agentflan.data.balance import Balancer, TurnKeys, plan_thresholds
 from agentflan.data.schema import CAPABILITIES
+
+from recipe_helpers import labelled_corpus
 
 PAPER = {"reasoning": 1.0, "retrieval": 0.25, "understanding": 0.75}
 
@@ -25,7 +26,10 @@ def test_reasoning_0_3_hits_its_target_share_and_leaves_the_others_alone():
     target = moved.target_shares()["reasoning"]
     achieved = moved.after.shares()["reasoning"]
     assert abs(achieved - target) < 0.02 * target  # within 2% of the target share (relative)
-    assert abs(moved.after.tokens["reasoning"] - 0.3 * moved.before.tokens["reasoning"]) < 0.01 * moved.before.tokens["reasoning"]
+    assert (
+        abs(moved.after.tokens["reasoning"] - 0.3 * moved.before.tokens["reasoning"])
+        < 0.01 * moved.before.tokens["reasoning"]
+    )
     for c in CAPABILITIES:
         if c != "reasoning":
             assert moved.after.tokens[c] == base.after.tokens[c]  # the others keep their tokens exactly
@@ -85,4 +89,6 @@ def test_thresholds_match_the_plain_walk_over_sorted_turns(seed):
     rng = random.Random(seed)
     pairs = [(rng.random(), rng.choice([0, 0, 1, 3, 7, 40])) for _ in range(rng.randint(1, 60))]
     weight = rng.choice([0.0, 0.1, 0.33, 0.5, 0.9])
-    assert plan_thresholds({"reasoning": TurnKeys(pairs)}, Mix(reasoning=weight))["reasoning"] == reference_threshold(pairs, weight)
+    assert plan_thresholds({"reasoning": TurnKeys(pairs)}, Mix(reasoning=weight))["reasoning"] == reference_threshold(
+        pairs, weight
+    )

@@ -39,7 +39,9 @@ def test_react_fraction_is_respected(demo_dir):
     share = sum(c.style == "react" for c in agent) / len(agent)
     assert 0.22 < share < 0.38
     assert all(c.style == "native" for c in run(demo_dir, react_fraction=0.0)[0] if c.kind == "agent")
-    assert all(c.style == "chat" for c in run(demo_dir, react_fraction=0.0, call_style="elicited")[0] if c.kind == "agent")
+    assert all(
+        c.style == "chat" for c in run(demo_dir, react_fraction=0.0, call_style="elicited")[0] if c.kind == "agent"
+    )
 
 
 def test_native_form_is_one_message_a_step_with_its_calls_as_structure(demo_dir):
@@ -47,24 +49,44 @@ def test_native_form_is_one_message_a_step_with_its_calls_as_structure(demo_dir)
     conv = next(c for c in out if c.source == "toolbench" and len([t for t in c.turns if t.tool_calls]) == 2)
     assert conv.turns[0].role == "user" and conv.turns[0].content == conv.query  # no system prompt of ours
     roles = [(t.role, t.part, len(t.tool_calls)) for t in conv.turns]
-    assert roles == [("user", None, 0), ("assistant", "thought", 1), ("tool", None, 0), ("assistant", "thought", 1),
-                     ("tool", None, 0), ("assistant", "answer", 0)]
+    assert roles == [
+        ("user", None, 0),
+        ("assistant", "thought", 1),
+        ("tool", None, 0),
+        ("assistant", "thought", 1),
+        ("tool", None, 0),
+        ("assistant", "answer", 0),
+    ]
     first, result = conv.turns[1], conv.turns[2]
     call = first.tool_calls[0]
     assert call.name in {t.name for t in conv.tools} and isinstance(call.arguments, dict) and call.arguments
     assert (result.name, result.tool_call_id) == (call.name, call.id) and call.id == "call_0"
     assert first.content and "Thought:" not in first.content and call.name not in first.content
     message = conv.to_messages()[1]
-    assert message["tool_calls"] == [{"id": "call_0", "type": "function", "function": {"name": call.name, "arguments": call.arguments}}]
-    assert conv.to_messages()[2] == {"role": "tool", "content": result.content, "name": call.name, "tool_call_id": "call_0"}
+    assert message["tool_calls"] == [
+        {"id": "call_0", "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+    ]
+    assert conv.to_messages()[2] == {
+        "role": "tool",
+        "content": result.content,
+        "name": call.name,
+        "tool_call_id": "call_0",
+    }
 
 
 def test_chat_form_separates_thought_tool_and_arguments(demo_dir):
     out, _ = run(demo_dir, react_fraction=0.0, call_style="elicited")
     conv = next(c for c in out if c.source == "toolbench")
     roles_parts = [(t.role, t.part) for t in conv.turns[2:9]]
-    assert roles_parts == [("assistant", "thought"), ("user", None), ("assistant", "tool_choice"), ("user", None),
-                           ("assistant", "arguments"), ("tool", None), ("assistant", "thought")]
+    assert roles_parts == [
+        ("assistant", "thought"),
+        ("user", None),
+        ("assistant", "tool_choice"),
+        ("user", None),
+        ("assistant", "arguments"),
+        ("tool", None),
+        ("assistant", "thought"),
+    ]
     args_turn = conv.turns[6]
     assert json.loads(args_turn.content) == args_turn.call.arguments
     assert conv.turns[4].content == args_turn.call.name
@@ -82,7 +104,10 @@ def test_format_samples_cover_both_formats(demo_dir):
         if c.meta["format"] == "json":
             assert json.loads(answer.content)["name"] == answer.call.name
         else:
-            assert answer.content.startswith("Thought: ") and f"\nAction: {answer.call.name}\nAction Input: " in answer.content
+            assert (
+                answer.content.startswith("Thought: ")
+                and f"\nAction: {answer.call.name}\nAction Input: " in answer.content
+            )
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(demo_dir, tmp_path):

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
-from recipe_helpers import elicited_corpus, labelled_corpus
-
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.decompose import CapabilityTable, count_tokens, label
 from agentflan.data.schema import CAPABILITIES, Conversation, ToolCall, Turn
 
+from recipe_helpers import elicited_corpus, labelled_corpus
 
-EXPECTED = {"thought": "reasoning", "tool_choice": "retrieval", "arguments": "understanding", "answer": "understanding",
-            "react": "instruction_following", "format": "instruction_following", "chat": "general"}
+EXPECTED = {
+    "thought": "reasoning",
+    "tool_choice": "retrieval",
+    "arguments": "understanding",
+    "answer": "understanding",
+    "react": "instruction_following",
+    "format": "instruction_following",
+    "chat": "general",
+}
 
 
 def test_every_piece_gets_the_capability_of_its_part():
@@ -33,7 +39,9 @@ def test_the_elicited_form_labels_turns_the_same_way():
 
 
 def test_release_records_are_labelled_from_content(fixtures):
-    (react, negative) = [label(c) for c in Converter(ConvertConfig()).run([Source(path=str(fixtures / "agentflan.jsonl"))])]
+    (react, negative) = [
+        label(c) for c in Converter(ConvertConfig()).run([Source(path=str(fixtures / "agentflan.jsonl"))])
+    ]
     assert [t.capability for t in react.assistant_turns] == ["instruction_following", "understanding"]
     assert [t.capability for t in negative.assistant_turns] == ["general"]
 
@@ -45,15 +53,26 @@ def test_token_counts_are_words_and_punctuation():
 
 def test_table_counts_each_learned_piece_under_its_capability():
     call = ToolCall("get_weather", {"city": "Oslo"})
-    turns = [Turn("user", "Weather in Oslo?"),
-             Turn("assistant", "I will check the weather.", loss=True, part="thought", tool_calls=[call],
-                  call_loss=[{"name": False, "arguments": True}]),
-             Turn("tool", '{"t": 3}', name="get_weather"),
-             Turn("assistant", "It is 3 degrees.", loss=False, part="answer")]
+    turns = [
+        Turn("user", "Weather in Oslo?"),
+        Turn(
+            "assistant",
+            "I will check the weather.",
+            loss=True,
+            part="thought",
+            tool_calls=[call],
+            call_loss=[{"name": False, "arguments": True}],
+        ),
+        Turn("tool", '{"t": 3}', name="get_weather"),
+        Turn("assistant", "It is 3 degrees.", loss=False, part="answer"),
+    ]
     table = CapabilityTable()
     table.add(label(Conversation("c", "s", "agent", "native", turns, [], "Weather in Oslo?")))
     # "I will check the weather ." = 6; the name is masked; {"city": "Oslo"} = 9; the answer is not learned
-    assert dict(table.tokens) == {"reasoning": 6, "understanding": 9} and dict(table.turns) == {"reasoning": 1, "understanding": 1}
+    assert dict(table.tokens) == {"reasoning": 6, "understanding": 9} and dict(table.turns) == {
+        "reasoning": 1,
+        "understanding": 1,
+    }
 
     table = CapabilityTable()
     for conv in labelled_corpus():

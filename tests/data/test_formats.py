@@ -10,7 +10,7 @@ from agentflan.data.jsonio import iter_raw
 
 def convert(path, fmt="auto", **cfg):
     rejected = []
-    converter = Converter(ConvertConfig(**cfg), rejected.append)
+    converter = Converter(ConvertConfig(**{"format_samples": 0, **cfg}), rejected.append)
     out = list(converter.run([Source(path=str(path), format=fmt)]))
     return out, converter.stats, rejected
 
@@ -24,7 +24,10 @@ def test_toolbench_as_preprocessing_writes_it(fixtures):
     assert conv.id.startswith("Step 6: I'm looking for running shoes")
     assert conv.query.startswith("I'm looking for running shoes") and not conv.query.endswith("Begin!")
     # the Python-repr API list is parsed into structured tools; Finish is not a tool
-    assert [t.name for t in conv.tools] == ["search_for_real_time_product_search", "product_reviews_for_real_time_product_search"]
+    assert [t.name for t in conv.tools] == [
+        "search_for_real_time_product_search",
+        "product_reviews_for_real_time_product_search",
+    ]
     assert conv.tools[0].parameters["required"] == ["q"]
     assert conv.tools[0].parameters["properties"]["limit"]["type"] == "integer"
     assert [(c.name, c.arguments) for c in conv.calls] == [
@@ -76,7 +79,9 @@ def test_agentinstruct_os_and_db_as_published(fixtures):
     # the 1-shot example stays unlearned; the real task is learned
     learned = [t for t in os_conv.turns if t.role == "assistant" and t.loss]
     example = [t for t in os_conv.turns if t.role == "assistant" and not t.loss]
-    assert any("ls /etc" in str(t.to_dict()) for t in example) and not any("ls /etc" in str(t.to_dict()) for t in learned)
+    assert any("ls /etc" in str(t.to_dict()) for t in example) and not any(
+        "ls /etc" in str(t.to_dict()) for t in learned
+    )
     assert all(not t.trainable for t in example)
     assert learned[-1].part == "answer" and learned[-1].content == "29"
     # DB: the instruction-only prompt and its "Ok." are dropped in chat form; the SQL is parsed
@@ -91,9 +96,14 @@ def test_agentinstruct_react_style_keeps_loss_flags(fixtures):
     out, _, _ = convert(fixtures / "agentinstruct.jsonl", react_fraction=1.0)
     os_conv = out[0]
     flags = [(t.loss, t.content.split("\n")[0]) for t in os_conv.turns if t.role == "assistant"]
-    assert flags[:3] == [(False, "Think: To count the files in /etc, I need to print all the files in it."),
-                         (False, "Think: The output has been truncated because it is too long, so I need to count files by script directly."),
-                         (False, "Think: Now I get the answer, it is 220.")]
+    assert flags[:3] == [
+        (False, "Think: To count the files in /etc, I need to print all the files in it."),
+        (
+            False,
+            "Think: The output has been truncated because it is too long, so I need to count files by script directly.",
+        ),
+        (False, "Think: Now I get the answer, it is 220."),
+    ]
     assert all(loss for loss, _ in flags[3:])
 
 

@@ -18,7 +18,7 @@ FORMATS = Path(__file__).parents[1] / "fixtures" / "formats"
 
 def convert(path, fmt="auto", **cfg):
     rejected = []
-    converter = Converter(ConvertConfig(react_fraction=0.0, **cfg), rejected.append)
+    converter = Converter(ConvertConfig(**{"react_fraction": 0.0, "format_samples": 0, **cfg}), rejected.append)
     source = Source(path=str(path), format=fmt) if not isinstance(path, Source) else path
     out = list(converter.run([source]))
     assert converter.stats.balanced(), converter.stats.to_metrics()
@@ -29,11 +29,16 @@ def calls(conv):
     return [[(c.name, c.arguments) for c in t.tool_calls] for t in conv.turns if t.tool_calls]
 
 
-@pytest.mark.parametrize(("name", "fmt"), [
-    ("openai_messages.jsonl", "openai"), ("llamafactory_toolcall.json", "llamafactory"),
-    ("hermes_function_calling.json", "hermes"), ("glaive_function_calling_v2.json", "glaive"),
-    ("xlam_function_calling.json", "xlam"),
-])
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("openai_messages.jsonl", "openai"),
+        ("llamafactory_toolcall.json", "llamafactory"),
+        ("hermes_function_calling.json", "hermes"),
+        ("glaive_function_calling_v2.json", "glaive"),
+        ("xlam_function_calling.json", "xlam"),
+    ],
+)
 def test_each_format_is_detected_and_converts_with_nothing_quarantined_or_dropped(name, fmt):
     out, converter, rejected = convert(FORMATS / name)
     assert converter.open_source(str(FORMATS / name), "auto")[0] == fmt
@@ -44,16 +49,31 @@ def test_each_format_is_detected_and_converts_with_nothing_quarantined_or_droppe
 def test_openai_messages_keep_parallel_calls_ids_results_and_plain_rows_with_tools():
     out, _, _ = convert(FORMATS / "openai_messages.jsonl")
     paris, yen, haiku, oslo, facts = out
-    assert calls(paris) == [[("get_current_weather", {"location": "Paris, France", "unit": "celsius"}),
-                             ("get_current_weather", {"location": "Tokyo, Japan", "unit": "celsius"})]]
+    assert calls(paris) == [
+        [
+            ("get_current_weather", {"location": "Paris, France", "unit": "celsius"}),
+            ("get_current_weather", {"location": "Tokyo, Japan", "unit": "celsius"}),
+        ]
+    ]
     results = [t for t in paris.turns if t.role == "tool"]
-    assert [(t.tool_call_id, t.name) for t in results] == [("call_abc123", "get_current_weather"), ("call_def456", "get_current_weather")]
+    assert [(t.tool_call_id, t.name) for t in results] == [
+        ("call_abc123", "get_current_weather"),
+        ("call_def456", "get_current_weather"),
+    ]
     assert paris.turns[0].role == "system" and paris.turns[-1].part == "answer" and paris.kind == "agent"
-    assert calls(yen) == [[("convert_currency", {"amount": 50, "from": "EUR", "to": "JPY"})]]  # arguments given as an object
+    assert calls(yen) == [
+        [("convert_currency", {"amount": 50, "from": "EUR", "to": "JPY"})]
+    ]  # arguments given as an object
     assert yen.turns[1].content == "Let me convert that for you."  # the thought beside the call
-    assert haiku.kind == "general" and [t.name for t in haiku.tools] == ["get_current_weather"]  # tools offered, plain answer
-    assert calls(oslo) == [[("get_current_weather", {"location": "Oslo, Norway"})]]  # legacy function_call + function role
-    assert oslo.query == "Is it raining in Oslo?" and [t.name for t in oslo.tools] == ["get_current_weather"]  # tools as a string
+    assert haiku.kind == "general" and [t.name for t in haiku.tools] == [
+        "get_current_weather"
+    ]  # tools offered, plain answer
+    assert calls(oslo) == [
+        [("get_current_weather", {"location": "Oslo, Norway"})]
+    ]  # legacy function_call + function role
+    assert oslo.query == "Is it raining in Oslo?" and [t.name for t in oslo.tools] == [
+        "get_current_weather"
+    ]  # tools as a string
     assert [t.loss for t in facts.turns if t.role == "assistant"] == [False, True]  # OpenAI's weight: 0
 
 
@@ -61,12 +81,18 @@ def test_llamafactory_rows_keep_tools_calls_observations_and_system():
     out, _, _ = convert(FORMATS / "llamafactory_toolcall.json")
     plain, area, rates, refusal = out
     assert plain.kind == "general" and plain.tools == []  # "tools": "[]"
-    assert calls(area) == [[("calculate_area", {"shape": "rectangle", "dimensions": [6, 4]})],
-                           [("calculate_area", {"shape": "circle", "dimensions": [2]})]]
+    assert calls(area) == [
+        [("calculate_area", {"shape": "rectangle", "dimensions": [6, 4]})],
+        [("calculate_area", {"shape": "circle", "dimensions": [2]})],
+    ]
     assert [t.name for t in area.turns if t.role == "tool"] == ["calculate_area", "calculate_area"]
     assert [t.part for t in area.turns if t.role == "assistant"] == ["thought", "answer", "thought", "answer"]
-    assert calls(rates) == [[("get_exchange_rate", {"base": "USD", "target": "EUR"}),
-                             ("get_exchange_rate", {"base": "USD", "target": "GBP"})]]  # a list: parallel calls
+    assert calls(rates) == [
+        [
+            ("get_exchange_rate", {"base": "USD", "target": "EUR"}),
+            ("get_exchange_rate", {"base": "USD", "target": "GBP"}),
+        ]
+    ]  # a list: parallel calls
     assert rates.turns[0].role == "system" and rates.turns[0].content.startswith("You are a finance assistant")
     assert refusal.kind == "general" and [t.name for t in refusal.tools] == ["calculate_area", "get_exchange_rate"]
 
@@ -74,14 +100,19 @@ def test_llamafactory_rows_keep_tools_calls_observations_and_system():
 def test_hermes_calls_as_python_literals_tool_responses_and_json_mode_rows():
     out, _, _ = convert(FORMATS / "hermes_function_calling.json")
     prices, news, json_mode = out
-    assert [t.name for t in prices.tools] == ["get_stock_price", "get_company_news"]  # the <tools> block, not its mention
+    assert [t.name for t in prices.tools] == [
+        "get_stock_price",
+        "get_company_news",
+    ]  # the <tools> block, not its mention
     assert calls(prices) == [[("get_stock_price", {"symbol": "AAPL"}), ("get_stock_price", {"symbol": "MSFT"})]]
     assert not any(t.role == "system" for t in prices.turns)  # Hermes' own calling instructions are not kept
     assert calls(news) == [[("get_company_news", {"symbol": "NVDA", "limit": 3})]]
     result = next(t for t in news.turns if t.role == "tool")
     assert result.name == "get_company_news" and json.loads(result.content)["articles"][0] == "NVIDIA unveils new chip"
     assert news.turns[1].content == "I'll look up the latest NVIDIA news."
-    assert json_mode.kind == "general" and json_mode.turns[0].role == "system" and "<schema>" in json_mode.turns[0].content
+    assert (
+        json_mode.kind == "general" and json_mode.turns[0].role == "system" and "<schema>" in json_mode.turns[0].content
+    )
 
 
 def test_glaive_turns_function_list_and_quoted_arguments():
@@ -94,22 +125,37 @@ def test_glaive_turns_function_list_and_quoted_arguments():
     assert password.turns[1].part == "chat" and "<|endoftext|>" not in "".join(t.content for t in password.turns)
     assert science.kind == "general" and science.tools == []  # "no access to external functions"
     assert [t.name for t in movie.tools] == ["get_movie_details", "calculate_tip"]
-    assert calls(movie) == [[("get_movie_details", {"title": "Inception", "year": 2010})],
-                            [("calculate_tip", {"bill_amount": 60, "tip_percentage": 15})]]
+    assert calls(movie) == [
+        [("get_movie_details", {"title": "Inception", "year": 2010})],
+        [("calculate_tip", {"bill_amount": 60, "tip_percentage": 15})],
+    ]
     assert pizza.kind == "general" and [t.name for t in pizza.tools] == ["calculate_tip"]
 
 
 def test_xlam_parameters_become_json_schemas_and_answers_parallel_calls():
     out, _, _ = convert(FORMATS / "xlam_function_calling.json")
     giveaways, maths = out
-    assert giveaways.id == "xlam_0" and calls(giveaways) == [[("live_giveaways_by_type", {"type": "beta"}),
-                                                             ("live_giveaways_by_type", {"type": "game"})]]
-    assert giveaways.tools[0].parameters == {"type": "object", "properties": {"type": {
-        "description": "The type of giveaways to retrieve (e.g., game, loot, beta).", "default": "game", "type": "string"}},
-        "required": []}  # a default: not required
+    assert giveaways.id == "xlam_0" and calls(giveaways) == [
+        [("live_giveaways_by_type", {"type": "beta"}), ("live_giveaways_by_type", {"type": "game"})]
+    ]
+    assert giveaways.tools[0].parameters == {
+        "type": "object",
+        "properties": {
+            "type": {
+                "description": "The type of giveaways to retrieve (e.g., game, loot, beta).",
+                "default": "game",
+                "type": "string",
+            }
+        },
+        "required": [],
+    }  # a default: not required
     schema = {t.name: t.parameters for t in maths.tools}
-    assert schema["sum_numbers"]["properties"]["numbers"]["type"] == "array" and schema["sum_numbers"]["required"] == ["numbers"]
-    assert schema["is_prime"]["properties"]["verbose"]["type"] == "boolean" and schema["is_prime"]["required"] == ["num"]
+    assert schema["sum_numbers"]["properties"]["numbers"]["type"] == "array" and schema["sum_numbers"]["required"] == [
+        "numbers"
+    ]
+    assert schema["is_prime"]["properties"]["verbose"]["type"] == "boolean" and schema["is_prime"]["required"] == [
+        "num"
+    ]
     assert [t.role for t in maths.turns] == ["user", "assistant"] and maths.turns[1].content == ""
 
 
@@ -130,7 +176,9 @@ def test_calls_without_thoughts_teach_no_reasoning_and_the_table_shows_it_per_so
         table = CapabilityTable()
         for conv in convert(FORMATS / name)[0]:
             table.add(label(conv))
-        assert table.tokens["reasoning"] == 0 and table.tokens["retrieval"] > 0 and table.tokens["understanding"] > 0, source
+        assert table.tokens["reasoning"] == 0 and table.tokens["retrieval"] > 0 and table.tokens["understanding"] > 0, (
+            source
+        )
 
 
 def write(path: Path, rows) -> Path:
@@ -140,54 +188,121 @@ def write(path: Path, rows) -> Path:
 
 def test_arguments_and_tools_in_every_shape_real_files_hold(tmp_path):
     tool = {"name": "f", "description": "d", "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}}}
-    shapes = [{"x": 1}, '{"x": 1}', "{'x': 1}", '"{\\"x\\": 1}"']  # object, JSON string, Python literal, JSON string of one
-    rows = [{"conversations": [{"from": "human", "value": f"q{i}"}, {"from": "function_call", "value": json.dumps({"name": "f", "arguments": a})},
-                               {"from": "observation", "value": "ok"}, {"from": "gpt", "value": "done"}],
-             "tools": json.dumps([tool]) if i % 2 else [tool]} for i, a in enumerate(shapes)]
-    rows.append({"conversations": [{"from": "human", "value": "q9"}, {"from": "gpt", "value": "hi"}]})  # no tools field at all
+    shapes = [
+        {"x": 1},
+        '{"x": 1}',
+        "{'x': 1}",
+        '"{\\"x\\": 1}"',
+    ]  # object, JSON string, Python literal, JSON string of one
+    rows = [
+        {
+            "conversations": [
+                {"from": "human", "value": f"q{i}"},
+                {"from": "function_call", "value": json.dumps({"name": "f", "arguments": a})},
+                {"from": "observation", "value": "ok"},
+                {"from": "gpt", "value": "done"},
+            ],
+            "tools": json.dumps([tool]) if i % 2 else [tool],
+        }
+        for i, a in enumerate(shapes)
+    ]
+    rows.append(
+        {"conversations": [{"from": "human", "value": "q9"}, {"from": "gpt", "value": "hi"}]}
+    )  # no tools field at all
     out, _, rejected = convert(write(tmp_path / "lf.jsonl", rows), "llamafactory")
     assert rejected == [] and [calls(c) for c in out[:4]] == [[[("f", {"x": 1})]]] * 4 and out[4].tools == []
 
 
 def test_a_mixed_file_keeps_every_good_row_and_names_each_bad_one(tmp_path):
     good = json.loads((FORMATS / "openai_messages.jsonl").read_text().splitlines()[1])
-    rows = [good,
-            {"messages": [{"role": "user", "content": "x"}, {"role": "robot", "content": "y"}]},
-            {**good, "tools": "[{'name': ]"},
-            {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": None, "tool_calls": [
-                {"type": "function", "function": {"name": "convert_currency", "arguments": "{amount: 5"}}]}], "tools": good["tools"]},
-            '{"messages": [{"role": "user"',
-            {"messages": [{"role": "user", "content": "weather?"}, {"role": "assistant", "content": "", "tool_calls": [
-                {"type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]}], "tools": good["tools"]},
-            {**good, "id": "second"}]
+    rows = [
+        good,
+        {"messages": [{"role": "user", "content": "x"}, {"role": "robot", "content": "y"}]},
+        {**good, "tools": "[{'name': ]"},
+        {
+            "messages": [
+                {"role": "user", "content": "x"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"type": "function", "function": {"name": "convert_currency", "arguments": "{amount: 5"}}
+                    ],
+                },
+            ],
+            "tools": good["tools"],
+        },
+        '{"messages": [{"role": "user"',
+        {
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": "{}"}}],
+                },
+            ],
+            "tools": good["tools"],
+        },
+        {**good, "id": "second"},
+    ]
     out, converter, rejected = convert(write(tmp_path / "mixed.jsonl", rows), "openai")
     assert [c.id for c in out] == ["openai_0", "second"]
     assert [(r.file, r.record, r.field) for r in rejected] == [
-        ("mixed.jsonl", 2, "messages[1].role"), ("mixed.jsonl", 3, "tools"),
-        ("mixed.jsonl", 4, "messages[1].tool_calls[0].arguments"), ("mixed.jsonl", 5, "<line>")]
+        ("mixed.jsonl", 2, "messages[1].role"),
+        ("mixed.jsonl", 3, "tools"),
+        ("mixed.jsonl", 4, "messages[1].tool_calls[0].arguments"),
+        ("mixed.jsonl", 5, "<line>"),
+    ]
     assert converter.stats.dropped == {"unoffered_tool": 1}  # a call to a tool it was not offered: dropped, not learned
 
 
 def test_variants_of_a_family_need_only_a_mapping(tmp_path):
-    sharegpt_like = {"dialog": [{"speaker": "customer", "text": "Area of a 2 by 3 rectangle?"},
-                                {"speaker": "bot_call", "text": '{"name": "calculate_area", "arguments": {"shape": "rectangle", "dimensions": [2, 3]}}'},
-                                {"speaker": "api", "text": '{"area": 6}'}, {"speaker": "bot", "text": "It is 6 square units."}],
-                     "functions": json.loads((FORMATS / "llamafactory_toolcall.json").read_text())[1]["tools"]}  # a JSON string
-    source = Source(path=str(write(tmp_path / "mine.jsonl", [sharegpt_like])), format="llamafactory",
-                    columns={"messages": "dialog", "tools": "functions"},
-                    tags={"role": "speaker", "content": "text", "user": "customer", "assistant": "bot", "function": "bot_call",
-                          "observation": "api"})
+    sharegpt_like = {
+        "dialog": [
+            {"speaker": "customer", "text": "Area of a 2 by 3 rectangle?"},
+            {
+                "speaker": "bot_call",
+                "text": '{"name": "calculate_area", "arguments": {"shape": "rectangle", "dimensions": [2, 3]}}',
+            },
+            {"speaker": "api", "text": '{"area": 6}'},
+            {"speaker": "bot", "text": "It is 6 square units."},
+        ],
+        "functions": json.loads((FORMATS / "llamafactory_toolcall.json").read_text())[1]["tools"],
+    }  # a JSON string
+    source = Source(
+        path=str(write(tmp_path / "mine.jsonl", [sharegpt_like])),
+        format="llamafactory",
+        columns={"messages": "dialog", "tools": "functions"},
+        tags={
+            "role": "speaker",
+            "content": "text",
+            "user": "customer",
+            "assistant": "bot",
+            "function": "bot_call",
+            "observation": "api",
+        },
+    )
     (conv,), _, rejected = convert(source)
     assert rejected == [] and calls(conv) == [[("calculate_area", {"shape": "rectangle", "dimensions": [2, 3]})]]
     messages_like = {"chat": [{"who": "human", "says": "Hi there"}, {"who": "model", "says": "Hello! How can I help?"}]}
-    source = Source(path=str(write(tmp_path / "msgs.jsonl", [messages_like])), format="openai", columns={"messages": "chat"},
-                    tags={"role": "who", "content": "says", "user": "human", "assistant": "model"})
+    source = Source(
+        path=str(write(tmp_path / "msgs.jsonl", [messages_like])),
+        format="openai",
+        columns={"messages": "chat"},
+        tags={"role": "who", "content": "says", "user": "human", "assistant": "model"},
+    )
     (conv,), _, rejected = convert(source)
-    assert rejected == [] and [(t.role, t.content) for t in conv.turns] == [("user", "Hi there"), ("assistant", "Hello! How can I help?")]
+    assert rejected == [] and [(t.role, t.content) for t in conv.turns] == [
+        ("user", "Hi there"),
+        ("assistant", "Hello! How can I help?"),
+    ]
 
 
 def test_a_mapping_on_a_format_that_takes_none_is_refused_naming_the_source():
     from agentflan.config import ParamsError, parse
 
-    with pytest.raises(ParamsError, match=r"data.sources: x.json: columns/tags map the fields of format openai or llamafactory"):
+    with pytest.raises(
+        ParamsError, match=r"data.sources: x.json: columns/tags map the fields of format openai or llamafactory"
+    ):
         parse(Source, {"path": "x.json", "format": "glaive", "columns": {"messages": "m"}}, "data.sources")

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from recipe_helpers import labelled_corpus
-
 from agentflan.config import NegativesConfig
 from agentflan.data.negatives import SYSTEMS, NegativesStats, add_negatives, query_key, tool_pool
 from agentflan.evaluation.judges import has_general_call, has_react_keywords, is_refusal
+
+from recipe_helpers import labelled_corpus
 
 
 def run(**cfg):
@@ -24,7 +24,9 @@ def test_every_kind_of_negative_answers_plainly_under_every_prompt_format():
         for t in c.assistant_turns:
             assert t.call is None and not has_react_keywords(t.content)
             assert not has_general_call(t.content, [x.name for x in c.tools])
-            assert is_refusal(t.content) == (c.meta["negative"] != "plain_with_tools")  # declines only where a tool is missing
+            assert is_refusal(t.content) == (
+                c.meta["negative"] != "plain_with_tools"
+            )  # declines only where a tool is missing
             assert t.capability == "general"
         query = next(t for t in c.turns if t.role == "user")
         if c.meta["negative"] == "no_tools":
@@ -34,7 +36,9 @@ def test_every_kind_of_negative_answers_plainly_under_every_prompt_format():
         else:
             assert 1 <= len(c.tools) <= 3
     for kind in kinds:  # each kind appears with no system prompt (as agent frameworks ask) and under each of ours
-        systems = {c.turns[0].content if c.turns[0].role == "system" else None for c in negatives if c.meta["negative"] == kind}
+        systems = {
+            c.turns[0].content if c.turns[0].role == "system" else None for c in negatives if c.meta["negative"] == kind
+        }
         assert systems == set(SYSTEMS) and None in systems, kind
 
 
@@ -60,7 +64,9 @@ def test_held_out_tools_and_queries_never_reach_training():
     from agentflan.data.heldout import choose, query_key
 
     corpus = labelled_corpus()
-    heldout = choose(corpus, BenchmarkConfig(heldout_tools=["search_hotels"], heldout_agent_queries=0.2, heldout_general_queries=0.3))
+    heldout = choose(
+        corpus, BenchmarkConfig(heldout_tools=["search_hotels"], heldout_agent_queries=0.2, heldout_general_queries=0.3)
+    )
     stats = NegativesStats()
     out = [c for _, c in add_negatives(corpus, tool_pool(corpus, heldout), NegativesConfig(), stats, heldout)]
     assert stats.held_out == sum(heldout.excludes(c) for c in corpus) > 0

@@ -34,18 +34,29 @@ def test_release_export_renders_tools_and_maps_tool_role():
     roles = [t["role"] for t in exported["conversation"]]
     assert roles == ["system", "user", "assistant", "assistant", "user", "assistant"]
     assert exported["conversation"][0]["content"] == render_system("You are helpful.", sample().tools)
-    assert '\n<tools>\n{"name": "get_weather", "description": "Weather", "parameters": ' in exported["conversation"][0]["content"]
+    assert (
+        '\n<tools>\n{"name": "get_weather", "description": "Weather", "parameters": '
+        in exported["conversation"][0]["content"]
+    )
     assert [t["loss"] for t in exported["conversation"]] == [False, False, True, True, False, True]
 
 
 def native_sample() -> Conversation:
-    tools = [Tool("get_weather", "Weather", {"type": "object", "properties": {"city": {"type": "string"}}}),
-             Tool("get_time", "Time", {"type": "object", "properties": {"city": {"type": "string"}}})]
+    tools = [
+        Tool("get_weather", "Weather", {"type": "object", "properties": {"city": {"type": "string"}}}),
+        Tool("get_time", "Time", {"type": "object", "properties": {"city": {"type": "string"}}}),
+    ]
     calls = [ToolCall("get_weather", {"city": "Oslo"}, "call_0"), ToolCall("get_time", {"city": "Oslo"}, "call_1")]
     turns = [
         Turn("user", "Weather and time in Oslo?"),
-        Turn("assistant", "Both need a lookup.", loss=True, part="thought", tool_calls=calls,
-             call_loss=[{"name": False, "arguments": True}, {"name": True, "arguments": True}]),
+        Turn(
+            "assistant",
+            "Both need a lookup.",
+            loss=True,
+            part="thought",
+            tool_calls=calls,
+            call_loss=[{"name": False, "arguments": True}, {"name": True, "arguments": True}],
+        ),
         Turn("tool", '{"t": 3}', name="get_weather", tool_call_id="call_0"),
         Turn("tool", '{"time": "09:00"}', name="get_time", tool_call_id="call_1"),
         Turn("assistant", "3 degrees at 09:00.", loss=True, part="answer"),
@@ -59,9 +70,13 @@ def test_native_calls_round_trip_with_their_piece_labels(tmp_path):
     (back,) = list(read_conversations(path))
     assert back == native_sample() and back.to_json() == native_sample().to_json()
     pieces = [(p.key, p.part, p.capability, p.loss) for p in back.turns[1].pieces()]
-    assert pieces == [("content", "thought", None, True),  # decompose labels the content; the calls' pieces are fixed
-                      ("name:0", "tool_choice", "retrieval", False), ("arguments:0", "arguments", "understanding", True),
-                      ("name:1", "tool_choice", "retrieval", True), ("arguments:1", "arguments", "understanding", True)]
+    assert pieces == [
+        ("content", "thought", None, True),  # decompose labels the content; the calls' pieces are fixed
+        ("name:0", "tool_choice", "retrieval", False),
+        ("arguments:0", "arguments", "understanding", True),
+        ("name:1", "tool_choice", "retrieval", True),
+        ("arguments:1", "arguments", "understanding", True),
+    ]
     back.turns[1].set_loss("arguments:1", False)
     assert back.turns[1].call_loss[1] == {"name": True, "arguments": False} and back.turns[1].trainable
     assert [c.name for c in back.calls] == ["get_weather", "get_time"]
@@ -69,13 +84,20 @@ def test_native_calls_round_trip_with_their_piece_labels(tmp_path):
 
 def test_native_messages_are_the_openai_shape():
     messages = native_sample().to_messages()
-    assert messages[1] == {"role": "assistant", "content": "Both need a lookup.", "tool_calls": [
-        {"id": "call_0", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}},
-        {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": {"city": "Oslo"}}}]}
+    assert messages[1] == {
+        "role": "assistant",
+        "content": "Both need a lookup.",
+        "tool_calls": [
+            {"id": "call_0", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}},
+            {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": {"city": "Oslo"}}},
+        ],
+    }
     assert messages[3] == {"role": "tool", "content": '{"time": "09:00"}', "name": "get_time", "tool_call_id": "call_1"}
     exported = native_sample().to_agentflan()["conversation"]
-    assert exported[2]["content"] == ('Both need a lookup.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n'
-                                      '</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"city": "Oslo"}}\n</tool_call>')
+    assert exported[2]["content"] == (
+        'Both need a lookup.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n'
+        '</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {"city": "Oslo"}}\n</tool_call>'
+    )
     assert [t["role"] for t in exported] == ["system", "user", "assistant", "user", "user", "assistant"]
 
 
@@ -93,13 +115,16 @@ def test_messages_and_tools_for_chat_templates():
     assert conv.tools_openai() == [{"type": "function", "function": conv.tools[0].to_dict()}]
 
 
-@pytest.mark.parametrize(("mutate", "field"), [
-    (lambda d: d["turns"][1].update(role="robot"), "turns[1].role"),
-    (lambda d: d["turns"][2].pop("content"), "turns[2].content"),
-    (lambda d: d["turns"][5].update(capability="magic"), "turns[5].capability"),
-    (lambda d: d.update(kind="other"), "kind"),
-    (lambda d: d["tools"][0].pop("name"), "tools[0].name"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["turns"][1].update(role="robot"), "turns[1].role"),
+        (lambda d: d["turns"][2].pop("content"), "turns[2].content"),
+        (lambda d: d["turns"][5].update(capability="magic"), "turns[5].capability"),
+        (lambda d: d.update(kind="other"), "kind"),
+        (lambda d: d["tools"][0].pop("name"), "tools[0].name"),
+    ],
+)
 def test_schema_errors_name_the_field(mutate, field):
     d = sample().to_dict()
     mutate(d)
@@ -112,6 +137,8 @@ def test_reading_a_bad_record_names_file_and_record(tmp_path):
     path = tmp_path / "c.jsonl"
     d = sample().to_dict()
     d["turns"][0]["role"] = "robot"
-    path.write_bytes(sample().to_json() + b"\n" + Conversation.to_json(sample()).replace(b'"system"', b'"robot"', 1) + b"\n")
+    path.write_bytes(
+        sample().to_json() + b"\n" + Conversation.to_json(sample()).replace(b'"system"', b'"robot"', 1) + b"\n"
+    )
     with pytest.raises(InputError, match=r"c\.jsonl: record 2 \(id 'c1'\): field turns\[0\]\.role"):
         list(read_conversations(path))

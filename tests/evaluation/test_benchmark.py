@@ -8,18 +8,18 @@ from collections import Counter
 
 import pytest
 import torch
-from recipe_helpers import labelled_corpus
 
 from agentflan.config import BenchmarkConfig, ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.heldout import Heldout, choose, query_key
-from agentflan.data.prompts import FORMAT_REQUESTS
-from agentflan.data.prompts import NATURAL_SYSTEM, format_system
+from agentflan.data.prompts import FORMAT_REQUESTS, NATURAL_SYSTEM, format_system
 from agentflan.evaluation.benchmark import CATEGORIES, Sample, build, sample_row
 from agentflan.evaluation.generation import PROTOCOLS, complete, predictions, run_protocol
 from agentflan.evaluation.judges import announces_step
 from agentflan.evaluation.scoring import judge, score
 from agentflan.pipeline.validation import validate
+
+from recipe_helpers import labelled_corpus
 
 HELDOUT = ["search_hotels", "track_package"]
 CFG = BenchmarkConfig(heldout_tools=HELDOUT, per_category=10, heldout_agent_queries=0.1, heldout_general_queries=0.5)
@@ -57,8 +57,14 @@ def test_every_category_from_held_out_records_and_reproducible():
 
 
 def test_a_small_corpus_fills_what_it_can_and_says_so(fixtures):
-    corpus = list(Converter(ConvertConfig()).run([Source(path=str(fixtures / n)) for n in
-                                                  ("toolbench_toolllama.json", "agentinstruct.jsonl", "sharegpt.jsonl")]))
+    corpus = list(
+        Converter(ConvertConfig()).run(
+            [
+                Source(path=str(fixtures / n))
+                for n in ("toolbench_toolllama.json", "agentinstruct.jsonl", "sharegpt.jsonl")
+            ]
+        )
+    )
     cfg = BenchmarkConfig(heldout_tools=["search_for_real_time_product_search"], heldout_general_queries=1.0)
     heldout = choose(corpus, cfg)
     samples, counts = build(corpus, heldout, cfg)
@@ -96,8 +102,16 @@ def tiny():
     samples, _ = build(corpus, choose(corpus, cfg), cfg)
     tokenizer = train_bpe([s.query for s in samples] * 5 + [NATURAL_SYSTEM, format_system("react")], vocab_size=400)
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                         intermediate_size=64, pad_token_id=tokenizer.pad_token_id)).eval()
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    ).eval()
     return model, tokenizer, samples
 
 
@@ -111,8 +125,11 @@ def test_batched_generation_matches_one_at_a_time(tiny):
 
 def test_every_protocol_is_run_and_scored(tiny):
     model, tokenizer, samples = tiny
-    preds = [p for protocol in PROTOCOLS
-             for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 4, 12), protocol)]
+    preds = [
+        p
+        for protocol in PROTOCOLS
+        for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 4, 12), protocol)
+    ]
     chat = [p for p in preds if p.protocol == "chat"]
     chat_calls = [p for p in chat if p.expected == "call"]
     # the harness asks for tool and arguments where the first answer announced a step, never by the sample's truth
@@ -137,8 +154,18 @@ def test_the_chat_harness_plays_the_same_turns_whatever_the_truth(tiny, monkeypa
     model, tokenizer, samples = tiny
     call = next(s for s in samples if s.expected == "call")
     plain = dataclasses.replace(next(s for s in samples if s.category == "plain_tools_offered"), tools=call.tools)
-    script = iter(["I should look that up first.", "I should look that up first.", call.expected_tool, call.expected_tool,
-                   "{}", "{}", "Paris.", "Paris."])
+    script = iter(
+        [
+            "I should look that up first.",
+            "I should look that up first.",
+            call.expected_tool,
+            call.expected_tool,
+            "{}",
+            "{}",
+            "Paris.",
+            "Paris.",
+        ]
+    )
     monkeypatch.setattr(generation, "complete", lambda m, t, dialogues, *a: [next(script) for _ in dialogues])
     answers = run_protocol(model, tokenizer, [plain, call], "chat", 4, 2)
     assert answers[0] == answers[1] == ["I should look that up first.", call.expected_tool, "{}"]
@@ -154,7 +181,9 @@ def test_an_own_benchmark_file_is_read_naming_file_record_and_field(tmp_path):
     good = Sample("s1", "plain_no_tools", "action", "Hi!", [], "plain").to_dict()
     path = tmp_path / "mine.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "s2", "expected": "maybe"}) + "\n")
-    with pytest.raises(InputError, match=r"mine\.jsonl: record 2 \(id 's2'\): field expected: 'maybe' is not 'plain' or 'call'"):
+    with pytest.raises(
+        InputError, match=r"mine\.jsonl: record 2 \(id 's2'\): field expected: 'maybe' is not 'plain' or 'call'"
+    ):
         list(read_records(path, Sample.from_dict))
     path.write_text(json.dumps(good) + "\n")
     assert [s.id for s in read_records(path, Sample.from_dict)] == ["s1"]

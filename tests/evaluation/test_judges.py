@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FIXTURES
 
-from agentflan.evaluation.judges import has_general_call, has_react_keywords, is_refusal, names_a_tool, parse_call, plain_verdict
+from agentflan.evaluation.judges import (
+    has_general_call,
+    has_react_keywords,
+    is_refusal,
+    names_a_tool,
+    parse_call,
+    plain_verdict,
+)
 from agentflan.evaluation.scoring import Prediction, chat_call, judge
+
+from conftest import FIXTURES
 
 LABELS = [json.loads(line) for line in (FIXTURES / "judge_labels.jsonl").read_text().splitlines()]
 JUDGES = {
@@ -45,16 +53,27 @@ def test_parsed_calls_match_the_labels():
     assert not wrong
 
 
-@pytest.mark.parametrize(("text", "call"), [
-    ('Thought: x\nAction: get_weather\nAction Input: {"city": "Oslo"}\nObservation: {"t": 1}', ("get_weather", {"city": "Oslo"})),
-    ('Sure {"name": "get_weather", "arguments": {"city": "Oslo"}} and {more} text}', ("get_weather", {"city": "Oslo"})),
-    ('```\nAction: get_weather\nAction Input: {"city": "Oslo"}', ("get_weather", {"city": "Oslo"})),
-])
+@pytest.mark.parametrize(
+    ("text", "call"),
+    [
+        (
+            'Thought: x\nAction: get_weather\nAction Input: {"city": "Oslo"}\nObservation: {"t": 1}',
+            ("get_weather", {"city": "Oslo"}),
+        ),
+        (
+            'Sure {"name": "get_weather", "arguments": {"city": "Oslo"}} and {more} text}',
+            ("get_weather", {"city": "Oslo"}),
+        ),
+        ('```\nAction: get_weather\nAction Input: {"city": "Oslo"}', ("get_weather", {"city": "Oslo"})),
+    ],
+)
 def test_traps_valid_calls_survive_what_follows_them(text, call):
     assert parse_call(text) == call
 
 
-@pytest.mark.parametrize("text", ["I'll use simple words: it is blue.", "Let me call it a draw.", "I will use a friendly tone."])
+@pytest.mark.parametrize(
+    "text", ["I'll use simple words: it is blue.", "Let me call it a draw.", "I will use a friendly tone."]
+)
 def test_traps_phrases_that_point_at_no_tool_are_not_calls(text):
     assert not has_general_call(text, ["get_weather"])
 
@@ -66,13 +85,29 @@ def test_trap_a_closed_example_block_is_not_a_hallucination():
 
 def test_chat_protocol_reads_the_tool_choice_and_arguments():
     tools = ["get_weather", "convert_currency"]
-    assert chat_call(["I need the weather for Oslo.", "get_weather", '{"city": "Oslo"}'], tools) == ("get_weather", {"city": "Oslo"})
-    assert chat_call(["get_weather", '{"city": "Oslo"} thanks'], tools) == ("get_weather", {"city": "Oslo"})  # no thought
+    assert chat_call(["I need the weather for Oslo.", "get_weather", '{"city": "Oslo"}'], tools) == (
+        "get_weather",
+        {"city": "Oslo"},
+    )
+    assert chat_call(["get_weather", '{"city": "Oslo"} thanks'], tools) == (
+        "get_weather",
+        {"city": "Oslo"},
+    )  # no thought
     assert chat_call(["thinking", "weather please", "city=Oslo"], tools) == ("weather please", "city=Oslo")
     assert names_a_tool("get_weather\n", tools) == "get_weather" and names_a_tool("get weather", tools) is None
-    plain = Prediction("p", "plain_tools_offered", tools, "plain", "get_weather", protocol="chat", turns=["get_weather"])
+    plain = Prediction(
+        "p", "plain_tools_offered", tools, "plain", "get_weather", protocol="chat", turns=["get_weather"]
+    )
     assert judge(plain)["general"]  # naming a tool is the chat form's call
-    call = Prediction("c", "tool_needed_offered_seen", tools, "call", "", "get_weather", protocol="chat",
-                      turns=["thought", "get_weather", "not json"])
+    call = Prediction(
+        "c",
+        "tool_needed_offered_seen",
+        tools,
+        "call",
+        "",
+        "get_weather",
+        protocol="chat",
+        turns=["thought", "get_weather", "not json"],
+    )
     verdict = judge(call)
     assert verdict["tool_correct"] and not verdict["format_valid"]  # the right tool, arguments unreadable

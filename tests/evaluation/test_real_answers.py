@@ -13,111 +13,142 @@ TOOLS = ["find_flights", "get_weather", "convert_currency"]
 OSLO = ("get_weather", {"city": "Oslo"})
 
 
-@pytest.mark.parametrize("text", [
-    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>',  # Hermes / Qwen2.5
-    'Sure, checking.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>',
-    '```json\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```',  # fenced JSON
-    'Here is the call:\n```\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```',
-    '{"type": "function", "function": {"name": "get_weather", "arguments": "{\\"city\\": \\"Oslo\\"}"}}',  # OpenAI shape
-    '{"tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\\"city\\":\\"Oslo\\"}"}}]}',
-    '{"name": "get_weather", "parameters": {"city": "Oslo"}}',  # Llama 3.1
-    '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Oslo"}}',
-    '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Oslo"}}]',  # Mistral v3
-    '[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo"}',  # Mistral v11
-    '<functioncall> {"name": "get_weather", "arguments": \'{"city": "Oslo"}\'}',  # glaive
-    "{'name': 'get_weather', 'arguments': {'city': 'Oslo'}}",  # a Python-literal dict
-    "{'name': 'get_weather', 'arguments': {'city': 'Oslo', 'metric': True}}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>',  # Hermes / Qwen2.5
+        'Sure, checking.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>',
+        '```json\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```',  # fenced JSON
+        'Here is the call:\n```\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```',
+        # the OpenAI shape, arguments as a JSON string
+        '{"type": "function", "function": {"name": "get_weather", "arguments": "{\\"city\\": \\"Oslo\\"}"}}',
+        '{"tool_calls": [{"id": "call_1", "type": "function", '
+        '"function": {"name": "get_weather", "arguments": "{\\"city\\":\\"Oslo\\"}"}}]}',
+        '{"name": "get_weather", "parameters": {"city": "Oslo"}}',  # Llama 3.1
+        '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Oslo"}}',
+        '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Oslo"}}]',  # Mistral v3
+        '[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo"}',  # Mistral v11
+        '<functioncall> {"name": "get_weather", "arguments": \'{"city": "Oslo"}\'}',  # glaive
+        "{'name': 'get_weather', 'arguments': {'city': 'Oslo'}}",  # a Python-literal dict
+        "{'name': 'get_weather', 'arguments': {'city': 'Oslo', 'metric': True}}",
+    ],
+)
 def test_json_and_tagged_calls_in_the_syntaxes_models_emit(text):
     name, args = parse_call(text, TOOLS)
     assert name == "get_weather" and args["city"] == "Oslo"
     assert plain_verdict(text, TOOLS) == {"react": False, "general": True, "refusal": False}  # H_General only
 
 
-@pytest.mark.parametrize("text", [
-    '**Thought:** I need the forecast.\n**Action:** get_weather\n**Action Input:** {"city": "Oslo"}',  # Markdown bold
-    '*Action:* get_weather\n*Action Input:* {"city": "Oslo"}',
-    'Thought: I need the forecast. Action: get_weather Action Input: {"city": "Oslo"}',  # one line
-    'Thought: forecast first.\nAction: get_weather.\nAction Input: {"city": "Oslo"}',  # a closing period
-    'Thought: forecast first.\nAction: `get_weather`\nAction Input: {"city": "Oslo"}',
-    "Thought:\u00a0I\u2019ll check.\nAction: get_weather\nAction Input: {\u201ccity\u201d: \u201cOslo\u201d}",  # typographic quotes
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '**Thought:** I need it.\n**Action:** get_weather\n**Action Input:** {"city": "Oslo"}',  # Markdown bold
+        '*Action:* get_weather\n*Action Input:* {"city": "Oslo"}',
+        'Thought: I need the forecast. Action: get_weather Action Input: {"city": "Oslo"}',  # one line
+        'Thought: forecast first.\nAction: get_weather.\nAction Input: {"city": "Oslo"}',  # a closing period
+        'Thought: forecast first.\nAction: `get_weather`\nAction Input: {"city": "Oslo"}',
+        # typographic quotes and a no-break space
+        "Thought:\u00a0I\u2019ll check.\nAction: get_weather\nAction Input: {\u201ccity\u201d: \u201cOslo\u201d}",
+    ],
+)
 def test_react_calls_however_they_are_typeset(text):
     assert parse_call(text, TOOLS) == OSLO
     assert plain_verdict(text, TOOLS) == {"react": True, "general": False, "refusal": False}  # H_ReAct only
 
 
-@pytest.mark.parametrize(("text", "call"), [
-    ('find_flights(origin="OSL")', ("find_flights", {"origin": "OSL"})),  # BFCL's prompt format
-    ('[find_flights(origin="OSL", destination="FCO")]', ("find_flights", {"origin": "OSL", "destination": "FCO"})),
-    ("I'll search now:\nfind_flights(origin='OSL', max_stops=1)", ("find_flights", {"origin": "OSL", "max_stops": 1})),
-    ('```python\nget_weather(city="Oslo")\n```', OSLO),
-])
+@pytest.mark.parametrize(
+    ("text", "call"),
+    [
+        ('find_flights(origin="OSL")', ("find_flights", {"origin": "OSL"})),  # BFCL's prompt format
+        ('[find_flights(origin="OSL", destination="FCO")]', ("find_flights", {"origin": "OSL", "destination": "FCO"})),
+        (
+            "I'll search now:\nfind_flights(origin='OSL', max_stops=1)",
+            ("find_flights", {"origin": "OSL", "max_stops": 1}),
+        ),
+        ('```python\nget_weather(city="Oslo")\n```', OSLO),
+    ],
+)
 def test_python_calls(text, call):
     assert parse_call(text, TOOLS) == call
     assert plain_verdict(text, TOOLS)["general"]
 
 
-@pytest.mark.parametrize("text", [
-    "Use max(a, b) to get the larger number.",  # a Python call in prose, to no offered tool
-    "The function f(x) = x^2 grows quickly.",
-    "- Action: the film is full of action.",
-    "Action: none needed, the answer is 4.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Use max(a, b) to get the larger number.",  # a Python call in prose, to no offered tool
+        "The function f(x) = x^2 grows quickly.",
+        "- Action: the film is full of action.",
+        "Action: none needed, the answer is 4.",
+    ],
+)
 def test_prose_with_parentheses_or_the_word_action_is_not_a_call(text):
     assert parse_call(text, TOOLS) is None or not plain_verdict(text, TOOLS)["general"]
     assert not plain_verdict(text, TOOLS)["general"]
 
 
-@pytest.mark.parametrize("text", [
-    "Our customer service team is available 24/7 and the database directory lists every office.",
-    "The weather service in Norway publishes free forecasts.",
-    "A good calculator app makes this easier, but 12 x 12 is 144.",
-    "I use a get_weathering approach to rust.",  # a tool name inside another word
-    "Forget_weather is not a word.",
-    "I could look that up with the currency converter, but two euros is simply two euros.",  # names a tool to say no
-    "You might use the convert_currency tool for live rates; at a rough 1.1, 10 EUR is about 11 USD.",
-    "I can chat, answer questions, and call tools when they are available.",
-    "Using simple words: the sky looks blue because air scatters blue light most.",
-    "Let me explain: a haiku has three lines.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our customer service team is available 24/7 and the database directory lists every office.",
+        "The weather service in Norway publishes free forecasts.",
+        "A good calculator app makes this easier, but 12 x 12 is 144.",
+        "I use a get_weathering approach to rust.",  # a tool name inside another word
+        "Forget_weather is not a word.",
+        # names a tool only to say it is not needed
+        "I could look that up with the currency converter, but two euros is simply two euros.",
+        "You might use the convert_currency tool for live rates; at a rough 1.1, 10 EUR is about 11 USD.",
+        "I can chat, answer questions, and call tools when they are available.",
+        "Using simple words: the sky looks blue because air scatters blue light most.",
+        "Let me explain: a haiku has three lines.",
+    ],
+)
 def test_ordinary_plain_answers_are_not_calls(text):
     assert plain_verdict(text, TOOLS) == {"react": False, "general": False, "refusal": False}
 
 
-@pytest.mark.parametrize("text", [
-    "I will use the get_weather tool to check Oslo.",
-    "Let me call get_weather for Oslo.",
-    "I\u2019ll use the weather tool for that.",
-    "I'm going to invoke the currency API now.",
-    "Let me search for flights from Oslo to Rome.",
-    "I need to look up the current exchange rate first.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I will use the get_weather tool to check Oslo.",
+        "Let me call get_weather for Oslo.",
+        "I\u2019ll use the weather tool for that.",
+        "I'm going to invoke the currency API now.",
+        "Let me search for flights from Oslo to Rome.",
+        "I need to look up the current exchange rate first.",
+    ],
+)
 def test_general_tool_call_phrases_are_calls(text):
     assert plain_verdict(text, TOOLS) == {"react": False, "general": True, "refusal": False}
 
 
-@pytest.mark.parametrize("text", [
-    "I can\u2019t help with live stock prices.",  # typographic apostrophe
-    "I\u2019m afraid I can\u2019t do that.",
-    "Regrettably, that is beyond what I can do.",
-    "Being a language model, I have no internet access.",
-    "I have no live data, so I can't say.",
-    "Sorry, I don\u2019t have real-time information.",
-    "As an AI, I cannot browse the web.",
-    "I'm not able to check that for you.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can\u2019t help with live stock prices.",  # typographic apostrophe
+        "I\u2019m afraid I can\u2019t do that.",
+        "Regrettably, that is beyond what I can do.",
+        "Being a language model, I have no internet access.",
+        "I have no live data, so I can't say.",
+        "Sorry, I don\u2019t have real-time information.",
+        "As an AI, I cannot browse the web.",
+        "I'm not able to check that for you.",
+    ],
+)
 def test_refusals_as_assistants_write_them(text):
     assert is_refusal(text)
 
 
-@pytest.mark.parametrize("text", [
-    "I can't wait to hear how it goes!",
-    "I can\u2019t recommend this book enough.",
-    "I can't believe how fast that was.",
-    "Honestly, I can't stress this enough: back up your files.",
-    "You can't go wrong with pasta.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't wait to hear how it goes!",
+        "I can\u2019t recommend this book enough.",
+        "I can't believe how fast that was.",
+        "Honestly, I can't stress this enough: back up your files.",
+        "You can't go wrong with pasta.",
+    ],
+)
 def test_phrases_that_only_look_like_refusals(text):
     assert not is_refusal(text)
 
@@ -125,48 +156,68 @@ def test_phrases_that_only_look_like_refusals(text):
 NIKKEI = "What did the Nikkei close at today?"
 
 
-@pytest.mark.parametrize("text", [
-    "The Nikkei closed 2.1% up today, at 38,400.",
-    "Today the Nikkei ended the session higher, led by exporters.",
-    "It closed at 38,412.55.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Nikkei closed 2.1% up today, at 38,400.",
+        "Today the Nikkei ended the session higher, led by exporters.",
+        "It closed at 38,412.55.",
+    ],
+)
 def test_made_up_live_data_is_fabrication(text):
     assert fabricates(text, NIKKEI)
 
 
-@pytest.mark.parametrize("text", [
-    "I don't have live market data, so I can't tell you today's close.",
-    "I can\u2019t access real-time prices; a finance site will have the closing level.",
-    "You would need a market-data tool for that; none is connected here.",
-    "Do you mean the Nikkei 225 or the broader TOPIX?",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't have live market data, so I can't tell you today's close.",
+        "I can\u2019t access real-time prices; a finance site will have the closing level.",
+        "You would need a market-data tool for that; none is connected here.",
+        "Do you mean the Nikkei 225 or the broader TOPIX?",
+    ],
+)
 def test_honest_declines_and_questions_are_not_fabrication(text):
     assert not fabricates(text, NIKKEI)
 
 
 def test_fabrication_rate_is_one_on_made_up_data_and_zero_on_declines():
     def rate(answers: list[str]) -> float:
-        preds = [Prediction(str(i), "tool_needed_not_offered", [], "plain", a, query=NIKKEI) for i, a in enumerate(answers)]
+        preds = [
+            Prediction(str(i), "tool_needed_not_offered", [], "plain", a, query=NIKKEI) for i, a in enumerate(answers)
+        ]
         return aggregate(preds, [judge(p) for p in preds])["fabrication_rate"]
 
     assert rate(["The Nikkei closed 2.1% up today, at 38,400.", "It closed at 38,412.55."]) == 1.0
     assert rate(["I don't have live market data.", "I can't check that without a market-data tool."]) == 0.0
 
 
-REFERENCES = ["Paris is the capital of France, known for the Eiffel Tower and the Louvre.",
-              "A haiku is a short poem of three lines, with five, seven and five syllables.",
-              "To boil an egg, simmer it for about nine minutes, then cool it in cold water."]
+REFERENCES = [
+    "Paris is the capital of France, known for the Eiffel Tower and the Louvre.",
+    "A haiku is a short poem of three lines, with five, seven and five syllables.",
+    "To boil an egg, simmer it for about nine minutes, then cool it in cold water.",
+]
 
 
-@pytest.mark.parametrize("answers", [
-    ["", "", ""],
-    ["[", "}", "..."],
-    ["ok ok ok ok ok ok", "the the the the", "yes yes yes yes yes yes yes"],
-    ["asdkj qwpoe zmxnc", "lorem ipsum dolor sit amet", "xq zv kr pl mn"],
-    ["I am a model. I am a model. I am a model.", "I am a model. I am a model. I am a model.", "I am a model. I am a model."],
-])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["", "", ""],
+        ["[", "}", "..."],
+        ["ok ok ok ok ok ok", "the the the the", "yes yes yes yes yes yes yes"],
+        ["asdkj qwpoe zmxnc", "lorem ipsum dolor sit amet", "xq zv kr pl mn"],
+        [
+            "I am a model. I am a model. I am a model.",
+            "I am a model. I am a model. I am a model.",
+            "I am a model. I am a model.",
+        ],
+    ],
+)
 def test_degenerate_and_gibberish_answers_score_no_plain_quality(answers):
-    preds = [Prediction(str(i), "plain_no_tools", [], "plain", a, reference=r) for i, (a, r) in enumerate(zip(answers, REFERENCES))]
+    preds = [
+        Prediction(str(i), "plain_no_tools", [], "plain", a, reference=r)
+        for i, (a, r) in enumerate(zip(answers, REFERENCES))
+    ]
     assert aggregate(preds, [judge(p) for p in preds])["plain_quality"] <= 0.1
 
 

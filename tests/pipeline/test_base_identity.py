@@ -37,14 +37,22 @@ def test_a_hub_id_is_identified_by_the_commit_its_revision_resolves_to(tmp_path)
     (repo / "refs" / "main").write_text(COMMIT)
     (repo / "snapshots" / COMMIT).mkdir(parents=True)
     (repo / "snapshots" / COMMIT / "config.json").write_text("{}")
-    script = ("import json; from agentflan.config import ModelConfig; from agentflan.pipeline.model_card import base_identity; "
-              "print(json.dumps([base_identity(ModelConfig(base='org/base', revision=r)) for r in ('', 'main', 'v2')]))")
+    script = (
+        "import json; from agentflan.config import ModelConfig; from agentflan.pipeline.model_card import "
+        "base_identity; "
+        "print(json.dumps([base_identity(ModelConfig(base='org/base', revision=r)) for r in ('', 'main', 'v2')]))"
+    )
     env = {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1", "PATH": ""}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     default, main, unknown = json.loads(out)
     assert default == {"base": "org/base", "kind": "hub", "revision": "", "commit": COMMIT}
     assert main["commit"] == COMMIT
-    assert unknown == {"base": "org/base", "kind": "hub", "revision": "v2", "commit": ""}  # not in the cache: not guessed
+    assert unknown == {
+        "base": "org/base",
+        "kind": "hub",
+        "revision": "v2",
+        "commit": "",
+    }  # not in the cache: not guessed
     pinned = base_identity(ModelConfig(base="org/other", revision=COMMIT))
     assert pinned["commit"] == COMMIT  # a commit pins itself
     assert base_identity(ModelConfig()) == {"base": "tiny", "kind": "built from params"}

@@ -8,6 +8,7 @@ import sys
 
 import mlflow
 import pytest
+
 from conftest import make_project, run, small_demo
 from test_queue import wait_for_the_queue
 
@@ -27,8 +28,11 @@ def repo(tmp_path_factory):
 def ours_running(repo) -> list[str]:
     """Processes of ours still alive: anything started from the test repository or running our package."""
     listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout.splitlines()
-    return [line for line in listing if (str(repo) in line or "agentflan.pipeline" in line or "stages/" in line)
-            and "ps -eo" not in line]
+    return [
+        line
+        for line in listing
+        if (str(repo) in line or "agentflan.pipeline" in line or "stages/" in line) and "ps -eo" not in line
+    ]
 
 
 def parent_of(client, where: str):
@@ -52,7 +56,9 @@ def test_repro_exp_run_temp_and_a_stage_by_hand_each_end_their_parent(repo):
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")  # the fixture ran `dvc repro`
     assert not ours_running(repo)
     parent, children = parent_of(client, "tags.dvc_exp_name = ''")
-    assert_ended(parent, children, ["demo", "convert", "benchmark", "decompose", "balance", "negatives", "train", "evaluate"])
+    assert_ended(
+        parent, children, ["demo", "convert", "benchmark", "decompose", "balance", "negatives", "train", "evaluate"]
+    )
 
     after_balance = ["balance", "negatives", "train", "evaluate"]
     run(["dvc", "exp", "run", "-n", "in-place", "-S", "mix.general=0.5"], repo)
@@ -65,7 +71,11 @@ def test_repro_exp_run_temp_and_a_stage_by_hand_each_end_their_parent(repo):
     before = {r.info.run_id for r in client.search_runs([client.get_experiment_by_name("agentflan").experiment_id])}
     run([sys.executable, "stages/decompose.py"], repo)  # by hand: a parent of its own
     assert not ours_running(repo)
-    new = [r for r in client.search_runs([client.get_experiment_by_name("agentflan").experiment_id]) if r.info.run_id not in before]
+    new = [
+        r
+        for r in client.search_runs([client.get_experiment_by_name("agentflan").experiment_id])
+        if r.info.run_id not in before
+    ]
     (by_hand,) = [r for r in new if STAGE_TAG not in r.data.tags]
     assert_ended(client.get_run(by_hand.info.run_id), [r for r in new if STAGE_TAG in r.data.tags], ["decompose"])
 
@@ -75,7 +85,21 @@ def test_two_queued_experiments_on_two_workers_with_sqlite_one_failing_in_train(
     fails in train. One parent FINISHED, one FAILED, both with end times."""
     run(["dvc", "exp", "run", "--queue", "-n", "q-good", "-S", "mix.reasoning=0.5", "-S", "train.max_steps=6"], repo)
     # 4-bit QLoRA without CUDA: the train stage starts (its MLflow run opens), then refuses as it loads the model
-    run(["dvc", "exp", "run", "--queue", "-n", "q-bad", "-S", "train.lora.enabled=true", "-S", "train.lora.quantize_4bit=true"], repo)
+    run(
+        [
+            "dvc",
+            "exp",
+            "run",
+            "--queue",
+            "-n",
+            "q-bad",
+            "-S",
+            "train.lora.enabled=true",
+            "-S",
+            "train.lora.quantize_4bit=true",
+        ],
+        repo,
+    )
     started = run(["dvc", "queue", "start", "-j", "2"], repo, log=tmp_path / "queue-start.log")
     assert "Started '2'" in started.stdout, started.stdout
     try:

@@ -10,12 +10,21 @@ from pathlib import Path
 import mlflow
 import mlflow.transformers
 import pytest
+
 from conftest import make_project, run, small_demo
 
 pytestmark = pytest.mark.e2e
-OUTPUTS = ("data/raw/demo/toolbench.json", "data/converted/conversations.jsonl", "data/converted/quarantine.jsonl",
-           "data/decomposed/conversations.jsonl", "data/balanced/conversations.jsonl", "data/final/train.jsonl",
-           "data/final/validation.jsonl", "data/final/agentflan/train.jsonl", "data/final/agentflan/validation.jsonl")
+OUTPUTS = (
+    "data/raw/demo/toolbench.json",
+    "data/converted/conversations.jsonl",
+    "data/converted/quarantine.jsonl",
+    "data/decomposed/conversations.jsonl",
+    "data/balanced/conversations.jsonl",
+    "data/final/train.jsonl",
+    "data/final/validation.jsonl",
+    "data/final/agentflan/train.jsonl",
+    "data/final/agentflan/validation.jsonl",
+)
 STAGES = ("demo", "convert", "benchmark", "decompose", "balance", "negatives", "train", "evaluate")
 
 
@@ -74,14 +83,22 @@ def test_mlflow_groups_stages_under_one_pipeline_run(repo):
     assert convert.data.metrics["read"] == json.loads((repo / "metrics/convert.json").read_text())["read"]
     for child in children:  # every stage logs its time and the part of it spent in Great Expectations
         gx_s, stage_s = child.data.metrics["gx_validation_s"], child.data.metrics["stage_s"]
-        validates = child.data.tags["agentflan.pipeline.stage"] in ("demo", "convert", "benchmark", "decompose", "balance", "negatives")
+        validates = child.data.tags["agentflan.pipeline.stage"] in (
+            "demo",
+            "convert",
+            "benchmark",
+            "decompose",
+            "balance",
+            "negatives",
+        )
         assert 0 < gx_s < stage_s if validates else 0 <= gx_s <= stage_s, child.data.tags["agentflan.pipeline.stage"]
     assert len({r.data.tags["agentflan.pipeline_key"] for r in parents}) == len(parents)
     assert first.data.tags["agentflan.pipeline_key"].startswith("dvc:")  # keyed by the `dvc` process that ran it
     for parent in (first, forced):  # ended by their last stage as `dvc repro` returned
         ended = client.get_run(parent.info.run_id).info
-        assert ended.status == "FINISHED" and ended.end_time >= max(c.info.end_time for c in runs
-                                                                     if c.data.tags.get("mlflow.parentRunId") == parent.info.run_id)
+        assert ended.status == "FINISHED" and ended.end_time >= max(
+            c.info.end_time for c in runs if c.data.tags.get("mlflow.parentRunId") == parent.info.run_id
+        )
 
 
 def test_failed_suite_stops_the_pipeline_and_keeps_the_previous_output(repo):
@@ -90,7 +107,9 @@ def test_failed_suite_stops_the_pipeline_and_keeps_the_previous_output(repo):
     suite_path = repo / "expectations/converted.json"
     original = suite_path.read_text()
     suite = json.loads(original)
-    suite["expectations"].append({"type": "expect_column_values_to_be_between", "kwargs": {"column": "n_trainable", "min_value": 50}})
+    suite["expectations"].append(
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "n_trainable", "min_value": 50}}
+    )
     suite_path.write_text(json.dumps(suite))
     try:
         proc = run(["dvc", "repro"], repo, check=False)
@@ -139,8 +158,9 @@ def test_exp_run_reruns_balance_and_after_only_and_exp_show_shows_the_change(rep
     table = run(["dvc", "exp", "show", "--no-pager", "--md"], repo).stdout
     assert "after.tokens.reasoning" in table and "reasoning-03" in table
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("agentflan").experiment_id],
-                              filter_string="tags.dvc_exp_name = 'reasoning-03'")
+    runs = client.search_runs(
+        [client.get_experiment_by_name("agentflan").experiment_id], filter_string="tags.dvc_exp_name = 'reasoning-03'"
+    )
     assert {r.data.tags.get("agentflan.pipeline.stage") for r in runs} >= {"balance", "negatives"}
 
 
@@ -149,9 +169,13 @@ def test_the_elicited_form_is_an_experiment_scored_on_the_same_benchmark(repo):
     run(["dvc", "exp", "run", "-n", "elicited", "-S", "convert.call_style=elicited"], repo)
     try:
         after = json.loads((repo / "metrics/evaluate.json").read_text())
-        styles = {json.loads(line)["style"] for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()}
+        styles = {
+            json.loads(line)["style"] for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()
+        }
         assert "chat" in styles and "native" not in styles
-        assert after["benchmark_md5"] == before["benchmark_md5"]  # the same samples, whatever form the training data took
+        assert (
+            after["benchmark_md5"] == before["benchmark_md5"]
+        )  # the same samples, whatever form the training data took
         assert after["protocol"] == "native" and set(after["by_protocol"]) == set(before["by_protocol"])
     finally:
         run(["git", "checkout", "--", "."], repo)
@@ -220,10 +244,15 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
     finally:
         mlflow.set_tracking_uri(previous)
     assert components["model"].num_parameters() > 0
-    assert components["tokenizer"].chat_template == AutoTokenizer.from_pretrained(repo / "models/agentflan").chat_template
+    assert (
+        components["tokenizer"].chat_template == AutoTokenizer.from_pretrained(repo / "models/agentflan").chat_template
+    )
     front, body = split((repo / "models/agentflan/README.md").read_text())  # the card next to the weights
-    assert front["library_name"] == "transformers" and {s["path"] for s in front["agentflan_training_data"]} >= {
-        "data/raw/demo/toolbench.json"} and all(len(s["md5"]) == 32 for s in front["agentflan_training_data"])
+    assert (
+        front["library_name"] == "transformers"
+        and {s["path"] for s in front["agentflan_training_data"]} >= {"data/raw/demo/toolbench.json"}
+        and all(len(s["md5"]) == 32 for s in front["agentflan_training_data"])
+    )
     scored = {m["type"]: m["value"] for m in served["model-index"][0]["results"][0]["metrics"]}
     assert scored["hscore"] == metrics["hscore"] and f"registered as agentflan v{newest.version}" in served_body
 
@@ -232,15 +261,32 @@ def test_the_saved_tokenizer_writes_a_call_and_its_response_parser_reads_it_back
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(repo / "models/agentflan")
-    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city.",
-                                               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Current weather for a city.",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
     asked = [{"role": "user", "content": "Weather in Oslo and in Paris?"}]
-    calls = [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": city}}} for city in ("Oslo", "Paris")]
+    calls = [
+        {"type": "function", "function": {"name": "get_weather", "arguments": {"city": city}}}
+        for city in ("Oslo", "Paris")
+    ]
     prompt = tok.apply_chat_template(asked, tools=tools, add_generation_prompt=True, tokenize=False)
-    full = tok.apply_chat_template([*asked, {"role": "assistant", "content": "Two lookups.", "tool_calls": calls}], tools=tools,
-                                   tokenize=False)
-    assert full.startswith(prompt) and '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>' in full
-    reply = full[len(prompt):full.rindex("<|im_end|>") + len("<|im_end|>")]  # as generated: up to the end-of-turn token
+    full = tok.apply_chat_template(
+        [*asked, {"role": "assistant", "content": "Two lookups.", "tool_calls": calls}], tools=tools, tokenize=False
+    )
+    assert (
+        full.startswith(prompt)
+        and '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>' in full
+    )
+    reply = full[
+        len(prompt) : full.rindex("<|im_end|>") + len("<|im_end|>")
+    ]  # as generated: up to the end-of-turn token
     parsed = tok.parse_response(reply, prefix=prompt, tools=tools)
     assert parsed["content"] == "Two lookups." and parsed["tool_calls"] == calls  # parallel calls, in order
 
@@ -255,16 +301,25 @@ def test_the_report_and_every_dvc_plot_render(repo, tmp_path):
     from agentflan.pipeline.report import FIGURES
 
     page = (repo / "reports/evaluation/index.html").read_text()
-    assert all(f'<img src="{name}"' in page and (repo / "reports/evaluation" / name).stat().st_size > 1000 for name in FIGURES)
+    assert all(
+        f'<img src="{name}"' in page and (repo / "reports/evaluation" / name).stat().st_size > 1000 for name in FIGURES
+    )
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
-    evaluation = client.search_runs([client.get_experiment_by_name("agentflan").experiment_id],
-                                    "tags.`agentflan.pipeline.stage` = 'evaluate'", max_results=1)[0]
+    evaluation = client.search_runs(
+        [client.get_experiment_by_name("agentflan").experiment_id],
+        "tags.`agentflan.pipeline.stage` = 'evaluate'",
+        max_results=1,
+    )[0]
     logged = {f.path for f in client.list_artifacts(evaluation.info.run_id, "report")}
     assert logged == {f"report/{name}" for name in (*FIGURES, "index.html")}
     # every answer beside its verdicts: an MLflow table in the UI, three per category in the report
-    table = json.loads(Path(client.download_artifacts(evaluation.info.run_id, "answers.json", str(tmp_path))).read_text())
+    table = json.loads(
+        Path(client.download_artifacts(evaluation.info.run_id, "answers.json", str(tmp_path))).read_text()
+    )
     predictions = (repo / "data/eval/predictions.jsonl").read_text().splitlines()
-    assert len(table["data"]) == len(predictions) and {"query", "answer", "verdict", "reference"} <= set(table["columns"])
+    assert len(table["data"]) == len(predictions) and {"query", "answer", "verdict", "reference"} <= set(
+        table["columns"]
+    )
     categories = {json.loads(line)["category"] for line in predictions}
     assert "Answers and their verdicts" in page and all(f"<td>{c}</td>" in page for c in categories)
 
@@ -278,8 +333,11 @@ def test_no_benchmark_query_and_no_held_out_tool_is_trained_on(repo):
     for split in ("train", "validation"):
         convs = [json.loads(x) for x in (repo / f"data/final/{split}.jsonl").read_text().splitlines()]
         queries = {query_key(next(t["content"] for t in c["turns"] if t["role"] == "user")) for c in convs}
-        tools = ({t["name"] for c in convs for t in c["tools"]} | {t["call"]["name"] for c in convs for t in c["turns"] if t.get("call")}
-                 | {call["name"] for c in convs for t in c["turns"] for call in t.get("tool_calls", [])})
+        tools = (
+            {t["name"] for c in convs for t in c["tools"]}
+            | {t["call"]["name"] for c in convs for t in c["turns"] if t.get("call")}
+            | {call["name"] for c in convs for t in c["turns"] for call in t.get("tool_calls", [])}
+        )
         assert not tools & set(heldout["tools"])
         assert not queries & set(heldout["queries"])
         assert not queries & {query_key(s["query"]) for s in samples if s["level"] == "action"}
@@ -291,9 +349,12 @@ def test_benchmark_from_added_upstream_files(tmp_path_factory, fixtures):
 
     def add_fixtures(params):
         small_demo(params)
-        params["data"]["sources"] += [{"path": "data/raw/extra/toolbench_toolllama.json", "format": "toolbench"},
-                                      {"path": "data/raw/extra/agentinstruct.jsonl"}, {"path": "data/raw/extra/agentflan.jsonl"},
-                                      {"path": "data/raw/extra/sharegpt.jsonl", "format": "sharegpt"}]
+        params["data"]["sources"] += [
+            {"path": "data/raw/extra/toolbench_toolllama.json", "format": "toolbench"},
+            {"path": "data/raw/extra/agentinstruct.jsonl"},
+            {"path": "data/raw/extra/agentflan.jsonl"},
+            {"path": "data/raw/extra/sharegpt.jsonl", "format": "sharegpt"},
+        ]
         params["benchmark"]["heldout_tools"] = ["product_reviews_for_real_time_product_search", "search_hotels"]
 
     repo = make_project(tmp_path_factory.mktemp("extra") / "repo", add_fixtures)
@@ -305,8 +366,9 @@ def test_benchmark_from_added_upstream_files(tmp_path_factory, fixtures):
     shoes = next(s for s in samples if "running shoes" in s["query"])
     assert shoes["category"] == "tool_needed_offered_unseen"  # its only conversation is held out: never trained on
     assert shoes["expected_tool"] == "search_for_real_time_product_search"  # the ToolBench file's tool, real schema
-    assert shoes["expected_arguments"] and any(t["name"] == shoes["expected_tool"] and t["parameters"]["properties"]
-                                               for t in shoes["tools"])
+    assert shoes["expected_arguments"] and any(
+        t["name"] == shoes["expected_tool"] and t["parameters"]["properties"] for t in shoes["tools"]
+    )
     train = (repo / "data/final/train.jsonl").read_text() + (repo / "data/final/validation.jsonl").read_text()
     assert "running shoes for my sister" not in train and "product_reviews_for_real_time_product_search" not in train
     counts = json.loads((repo / "metrics/benchmark.json").read_text())

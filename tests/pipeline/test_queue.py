@@ -7,17 +7,38 @@ import time
 
 import mlflow
 import pytest
+
 from conftest import BIN, http_server, make_project, run, small_demo
 
 pytestmark = pytest.mark.e2e
-EXPERIMENTS = {"reasoning-03": "mix.reasoning=0.3", "reasoning-06": "mix.reasoning=0.6", "general-05": "mix.general=0.5"}
+EXPERIMENTS = {
+    "reasoning-03": "mix.reasoning=0.3",
+    "reasoning-06": "mix.reasoning=0.6",
+    "general-05": "mix.general=0.5",
+}
 
 
 @pytest.fixture
 def server(tmp_path):
-    with http_server([str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-                      "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", "{port}",
-                      "--workers", "1"], "/health", tmp_path / "server.log", timeout=120) as uri:
+    with http_server(
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--workers",
+            "1",
+        ],
+        "/health",
+        tmp_path / "server.log",
+        timeout=120,
+    ) as uri:
         yield uri
 
 
@@ -57,8 +78,9 @@ def test_three_queued_experiments_on_two_workers_all_land_on_the_server(tmp_path
     client = mlflow.MlflowClient(server)
     experiment = client.get_experiment_by_name("agentflan")
     for name in EXPERIMENTS:
-        evaluations = client.search_runs([experiment.experiment_id],
-                                         f"tags.dvc_exp_name = '{name}' and tags.`agentflan.pipeline.stage` = 'evaluate'")
+        evaluations = client.search_runs(
+            [experiment.experiment_id], f"tags.dvc_exp_name = '{name}' and tags.`agentflan.pipeline.stage` = 'evaluate'"
+        )
         assert len(evaluations) == 1, name
         assert "hscore" in evaluations[0].data.metrics
         versions = client.search_model_versions("name = 'agentflan'")

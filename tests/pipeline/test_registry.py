@@ -11,11 +11,12 @@ from pathlib import Path
 import mlflow
 import pytest
 import yaml
-from conftest import ROOT, http_server
 
 from agentflan.config import Gate
 from agentflan.pipeline.logged_model import log_model
 from agentflan.pipeline.registry import BENCHMARK_TAG, CHAMPION, PREVIOUS, promote, register
+
+from conftest import ROOT, http_server
 
 
 @pytest.fixture
@@ -26,8 +27,11 @@ def tiny_model_dir(tmp_path):
 
     out = tmp_path / "model"
     tokenizer = train_bpe(["the weather in Oslo is cold", "hello there"] * 10, vocab_size=280)
-    LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                 intermediate_size=32)).save_pretrained(out)
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
+        )
+    ).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
 
@@ -35,7 +39,9 @@ def tiny_model_dir(tmp_path):
 PLAIN = 40  # plain-expected samples of the stand-in benchmark
 
 
-def new_version(client, model_dir, hscore, tool_acc, benchmark="b1", over_refusal=0.05, plain_quality=0.3, fabrication=0.0):
+def new_version(
+    client, model_dir, hscore, tool_acc, benchmark="b1", over_refusal=0.05, plain_quality=0.3, fabrication=0.0
+):
     """A registered version whose evaluate run logged per-sample predictions matching `hscore`: the first
     2 * PLAIN * (1 - hscore) plain samples carry a ReAct hallucination (so a better model's set is a subset)."""
     mlflow.set_tracking_uri(client.tracking_uri)  # other tests may have set the global URI elsewhere
@@ -44,15 +50,35 @@ def new_version(client, model_dir, hscore, tool_acc, benchmark="b1", over_refusa
     with mlflow.start_run(experiment_id=exp.experiment_id) as run:
         info = log_model(model_dir, "---\nlibrary_name: transformers\n---\n# stand-in\n")
     bad, refused = round(2 * PLAIN * (1 - hscore)), round(PLAIN * over_refusal)
-    rows = [{"id": f"p{i}", "expected": "plain", "category": "plain_no_tools",
-             "verdict": {"react": i < bad, "general": False, "refusal": i >= PLAIN - refused}} for i in range(PLAIN)]
+    rows = [
+        {
+            "id": f"p{i}",
+            "expected": "plain",
+            "category": "plain_no_tools",
+            "verdict": {"react": i < bad, "general": False, "refusal": i >= PLAIN - refused},
+        }
+        for i in range(PLAIN)
+    ]
     with mlflow.start_run(experiment_id=exp.experiment_id) as evaluation:
         mlflow.log_text("".join(json.dumps(r) + "\n" for r in rows), "predictions.jsonl")
-    return register(client, "agentflan", info.model_uri, run.info.run_id,
-                    {"hscore": hscore, "tool_name_accuracy": tool_acc, "call_format_validity": tool_acc,
-                     "over_refusal_rate": over_refusal, "plain_quality": plain_quality, "fabrication_rate": fabrication,
-                     "git_commit": "abc", BENCHMARK_TAG: benchmark,
-                     "evaluate_run_id": evaluation.info.run_id}, model_id=info.model_id)
+    return register(
+        client,
+        "agentflan",
+        info.model_uri,
+        run.info.run_id,
+        {
+            "hscore": hscore,
+            "tool_name_accuracy": tool_acc,
+            "call_format_validity": tool_acc,
+            "over_refusal_rate": over_refusal,
+            "plain_quality": plain_quality,
+            "fabrication_rate": fabrication,
+            "git_commit": "abc",
+            BENCHMARK_TAG: benchmark,
+            "evaluate_run_id": evaluation.info.run_id,
+        },
+        model_id=info.model_id,
+    )
 
 
 def test_gate_refuses_worse_promotes_better_and_keeps_previous(mlflow_uri, tiny_model_dir):
@@ -84,14 +110,20 @@ def test_gate_refuses_worse_promotes_better_and_keeps_previous(mlflow_uri, tiny_
 
     forced = promote(client, "agentflan", gate, v2, force=True)
     assert forced.promoted and forced.forced and forced.reason.startswith("forced despite")
-    history = [json.loads(v) for k, v in client.get_model_version("agentflan", v2).tags.items() if k.startswith("promotion.history.")]
+    history = [
+        json.loads(v)
+        for k, v in client.get_model_version("agentflan", v2).tags.items()
+        if k.startswith("promotion.history.")
+    ]
     assert [h["promoted"] for h in sorted(history, key=lambda h: h["at"])] == [False, True]  # every decision kept
     assert all(h["at"] and h["candidate"] == v2 and "champion" in h for h in history)
 
 
 def test_an_always_refusing_model_with_higher_hscore_is_refused(mlflow_uri, tiny_model_dir):
     client = mlflow.MlflowClient(mlflow_uri)
-    assert promote(client, "agentflan", Gate(), new_version(client, tiny_model_dir, 0.80, 0.5, over_refusal=0.05)).promoted
+    assert promote(
+        client, "agentflan", Gate(), new_version(client, tiny_model_dir, 0.80, 0.5, over_refusal=0.05)
+    ).promoted
     refuser = new_version(client, tiny_model_dir, 1.0, 0.5, over_refusal=1.0)  # never hallucinates: never answers
     ceiling = promote(client, "agentflan", Gate(), refuser, dry_run=True)
     assert not ceiling.promoted and ceiling.reason.startswith("over_refusal_rate.ceiling: 1.0")
@@ -147,9 +179,13 @@ def test_champion_alias_loads_with_the_transformers_flavor(mlflow_uri, tiny_mode
     promote(client, "agentflan", Gate())
     components = mlflow.transformers.load_model("models:/agentflan@champion", return_type="components")
     tokenizer, model = components["tokenizer"], components["model"]
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": "hello"}], add_generation_prompt=True,
-                                        return_tensors="pt", return_dict=True)
-    assert model.generate(**ids, max_new_tokens=3, do_sample=False, min_new_tokens=3).shape[1] == ids["input_ids"].shape[1] + 3
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hello"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    assert (
+        model.generate(**ids, max_new_tokens=3, do_sample=False, min_new_tokens=3).shape[1]
+        == ids["input_ids"].shape[1] + 3
+    )
     champion = client.get_model_version_by_alias("agentflan", CHAMPION)
     flavor = mlflow.models.get_model_info("models:/agentflan@champion").flavors["transformers"]
     assert flavor["task"] == "text-generation"
@@ -165,9 +201,31 @@ def test_the_champion_serves_completions_over_http(mlflow_uri, tiny_model_dir, t
     client = mlflow.MlflowClient(mlflow_uri)
     new_version(client, tiny_model_dir, 0.8, 0.5)
     promote(client, "agentflan", Gate())
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    with http_server(["mlflow", "models", "serve", "-m", "models:/agentflan@champion", "--env-manager", "local",
-                      "--host", "127.0.0.1", "--port", "{port}", "--workers", "1"], "/ping", tmp_path / "serve.log", env) as url:
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": mlflow_uri,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    with http_server(
+        [
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            "models:/agentflan@champion",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--workers",
+            "1",
+        ],
+        "/ping",
+        tmp_path / "serve.log",
+        env,
+    ) as url:
         body = json.dumps({"inputs": ["the weather in Oslo"], "params": {"max_new_tokens": 4}}).encode()
         request = urllib.request.Request(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"})
         answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
@@ -185,8 +243,12 @@ def test_promote_cli(mlflow_uri, tiny_model_dir, tmp_path):
     params.write_text(yaml.safe_dump(raw))
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "agentflan.cli", "promote", *args, "--params", str(params)],
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "agentflan.cli", "promote", *args, "--params", str(params)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     first = cli("1")
     assert first.returncode == 0, first.stderr

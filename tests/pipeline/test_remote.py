@@ -4,6 +4,7 @@ and `dvc repro` has nothing to do."""
 from __future__ import annotations
 
 import pytest
+
 from conftest import make_project, run, small_demo
 
 pytestmark = pytest.mark.e2e
@@ -23,8 +24,12 @@ def test_push_clone_pull_and_repro_is_a_no_op(tmp_path):
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
     assert not (clone / "models/agentflan").exists() and not (clone / "data/final/train.jsonl").exists()
     run(["dvc", "pull"], clone)
-    for path in ("models/agentflan/model.safetensors", "data/final/train.jsonl", "data/benchmark/agent_h.jsonl",
-                 "data/eval/predictions.jsonl"):
+    for path in (
+        "models/agentflan/model.safetensors",
+        "data/final/train.jsonl",
+        "data/benchmark/agent_h.jsonl",
+        "data/eval/predictions.jsonl",
+    ):
         assert (clone / path).read_bytes() == (repo / path).read_bytes(), path
     status = run(["dvc", "status"], clone)
     assert "Data and pipelines are up to date" in status.stdout, status.stdout

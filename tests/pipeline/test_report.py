@@ -20,14 +20,32 @@ def predictions() -> list[Prediction]:
     """Plain samples answered well or with a hallucinated ReAct call, and call samples right or wrong."""
     out = []
     for i in range(20):
-        text = "Thought: I call search.\nAction: search\nAction Input: {}" if i % 4 == 0 else "Paris is the capital of France."
+        text = (
+            "Thought: I call search.\nAction: search\nAction Input: {}"
+            if i % 4 == 0
+            else "Paris is the capital of France."
+        )
         out.append(Prediction(f"p{i}", "plain_tools_offered", ["search"], "plain", text, None, {}, {}, "chat", [text]))
     for i in range(20):
         name = "get_weather" if i % 5 else "search"
         turns = ["I need the weather service.", name, '{"city": "Oslo"}']
-        out.append(Prediction(f"c{i}", "tool_needed_offered_seen", ["get_weather", "search"], "call", "\n".join(turns),
-                              "get_weather", {"get_weather": {"type": "object", "properties": {"city": {"type": "string"}}},
-                                              "search": {"type": "object", "properties": {}}}, {}, "chat", turns))
+        out.append(
+            Prediction(
+                f"c{i}",
+                "tool_needed_offered_seen",
+                ["get_weather", "search"],
+                "call",
+                "\n".join(turns),
+                "get_weather",
+                {
+                    "get_weather": {"type": "object", "properties": {"city": {"type": "string"}}},
+                    "search": {"type": "object", "properties": {}},
+                },
+                {},
+                "chat",
+                turns,
+            )
+        )
     return out
 
 
@@ -36,10 +54,18 @@ def written(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     intervals = category_intervals(predictions())
     history = [{"step": s, "reasoning": 5 - s / 100, "general": 4 - s / 200} for s in (0, 100, 200)]
-    report.write(out, intervals=intervals, train_history=[{"step": s, "loss": 5 - s / 50} for s in range(1, 201)],
-                 capability_tokens={"decomposed": {"reasoning": 10, "general": 5}, "balanced": {"reasoning": 6, "general": 5}},
-                 val_history=[{"step": s, "val_loss": 5 - s / 80} for s in (0, 100, 200)], capability_history=history,
-                 unigram=4.5, headline=[("hscore", 0.875)], params=[("train.max_steps", 200)], hashes=[("train md5", "abc")])
+    report.write(
+        out,
+        intervals=intervals,
+        train_history=[{"step": s, "loss": 5 - s / 50} for s in range(1, 201)],
+        capability_tokens={"decomposed": {"reasoning": 10, "general": 5}, "balanced": {"reasoning": 6, "general": 5}},
+        val_history=[{"step": s, "val_loss": 5 - s / 80} for s in (0, 100, 200)],
+        capability_history=history,
+        unigram=4.5,
+        headline=[("hscore", 0.875)],
+        params=[("train.max_steps", 200)],
+        hashes=[("train md5", "abc")],
+    )
     return out, intervals
 
 
@@ -57,7 +83,9 @@ def test_the_page_is_static_and_offline(written):
     page = (out / "index.html").read_text()
     assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing from the internet
     assert sorted(re.findall(r'<img src="([^"]+)"', page)) == sorted(report.FIGURES)
-    assert all((out / name).stat().st_size > 1000 and (out / name).read_bytes()[:4] == b"\x89PNG" for name in report.FIGURES)
+    assert all(
+        (out / name).stat().st_size > 1000 and (out / name).read_bytes()[:4] == b"\x89PNG" for name in report.FIGURES
+    )
     assert "train.max_steps" in page and "train md5" in page
 
 
@@ -66,9 +94,21 @@ def test_every_figure_loads_in_a_headless_browser(written, tmp_path):
     if browser is None:
         pytest.skip("no chromium on this machine (.ci/run installs Debian's `chromium`; `apt-get install chromium`)")
     out, _ = written
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
-                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", (out / "index.html").as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=10000",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            (out / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     loaded = re.search(r'data-figures-loaded="(\d+)/(\d+)"', dom.stdout)
     assert loaded, f"the page's load check never ran\n{dom.stderr[-2000:]}"
     assert loaded.group(1) == loaded.group(2) == str(len(report.FIGURES))

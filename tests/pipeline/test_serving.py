@@ -12,8 +12,6 @@ import time
 import mlflow
 import pytest
 import yaml
-from conftest import BIN, free_port, http_server, make_project, run, small_demo
-from recipe_helpers import labelled_corpus
 
 from agentflan.config import BenchmarkConfig, TinyConfig, TrainConfig
 from agentflan.data.heldout import choose
@@ -22,6 +20,9 @@ from agentflan.data.schema import Conversation, Turn
 from agentflan.evaluation.benchmark import build
 from agentflan.evaluation.generation import predictions, run_native
 from agentflan.evaluation.scoring import judge, score
+
+from conftest import BIN, free_port, http_server, make_project, run, small_demo
+from recipe_helpers import labelled_corpus
 
 pytestmark = pytest.mark.e2e
 SECRET = "sk-agentflan-test-0123456789abcdef"
@@ -34,14 +35,19 @@ def server_env() -> dict[str, str]:
 
 
 def verdict_key(v: dict) -> tuple:
-    return tuple(sorted((k, v[k]) for k in ("react", "general", "tool_correct", "format_valid", "hallucinated", "args_correct")
-                        if k in v))
+    return tuple(
+        sorted(
+            (k, v[k])
+            for k in ("react", "general", "tool_correct", "format_valid", "hallucinated", "args_correct")
+            if k in v
+        )
+    )
 
 
 @pytest.fixture(scope="module")
 def memorized(tmp_path_factory):
-    """A tiny model trained (with this project's loop) on the benchmark's own queries until it answers them: the calls of
-    the call samples, plain text for the rest; registered as the champion of a fresh MLflow store in `root`."""
+    """A tiny model trained (with this project's loop) on the benchmark's own queries until it answers them: the calls
+    of the call samples, plain text for the rest; registered as the champion of a fresh MLflow store in `root`."""
     import torch
 
     from agentflan.pipeline.logged_model import log_model
@@ -57,19 +63,42 @@ def memorized(tmp_path_factory):
     corpus = labelled_corpus()
     cfg = BenchmarkConfig(heldout_tools=["search_hotels", "track_package"], per_category=6)
     samples, _ = build(corpus, choose(corpus, cfg), cfg)
-    answers = [Turn("assistant", "", loss=True, part="thought", tool_calls=[_call(s)]) if s.expected == "call" else
-               Turn("assistant", f"A plain answer, number {i}.", loss=True, part="chat") for i, s in enumerate(samples)]
-    convs = [Conversation(f"m{i}", "test", "agent", "native", [Turn("user", s.query), a], s.tools, s.query)
-             for i, (s, a) in enumerate(zip(samples, answers))] * 4
+    answers = [
+        Turn("assistant", "", loss=True, part="thought", tool_calls=[_call(s)])
+        if s.expected == "call"
+        else Turn("assistant", f"A plain answer, number {i}.", loss=True, part="chat")
+        for i, s in enumerate(samples)
+    ]
+    convs = [
+        Conversation(f"m{i}", "test", "agent", "native", [Turn("user", s.query), a], s.tools, s.query)
+        for i, (s, a) in enumerate(zip(samples, answers))
+    ] * 4
     random.Random(0).shuffle(convs)
     tokenizer = train_bpe((chatml_text(c) for c in convs), vocab_size=1024)
     fmt = ChatFormat.of(tokenizer)
     data = pack((encode(fmt, c) for c in convs), 1024, tokenizer.pad_token_id)
     torch.manual_seed(0)
-    model = build_tiny(tokenizer, TinyConfig(vocab_size=1024, hidden_size=96, num_hidden_layers=2, num_attention_heads=2,
-                                             intermediate_size=192, max_position_embeddings=1024))
-    train_cfg = TrainConfig(max_length=1024, batch_tokens=4096, max_steps=250, lr=0.005, warmup_steps=10, eval_every=250,
-                            checkpoint_every=1000, mixed_precision="no")
+    model = build_tiny(
+        tokenizer,
+        TinyConfig(
+            vocab_size=1024,
+            hidden_size=96,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=192,
+            max_position_embeddings=1024,
+        ),
+    )
+    train_cfg = TrainConfig(
+        max_length=1024,
+        batch_tokens=4096,
+        max_steps=250,
+        lr=0.005,
+        warmup_steps=10,
+        eval_every=250,
+        checkpoint_every=1000,
+        mixed_precision="no",
+    )
     _, model, _ = train(model, data, data, train_cfg, root / "ckpt", echo=lambda s: None)
     save_model(model, tokenizer, root / "model", fmt.end_of_turn_ids)
     uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -102,31 +131,72 @@ def test_the_champion_served_answers_tool_calls_with_the_in_process_verdicts(mem
 
     root, samples = memorized
     model_dir = root / "model"
-    local = predictions(samples, run_native(AutoModelForCausalLM.from_pretrained(model_dir).eval(),
-                                            AutoTokenizer.from_pretrained(model_dir), samples, 64, 8), "native")
+    local = predictions(
+        samples,
+        run_native(
+            AutoModelForCausalLM.from_pretrained(model_dir).eval(),
+            AutoTokenizer.from_pretrained(model_dir),
+            samples,
+            64,
+            8,
+        ),
+        "native",
+    )
     called = [(s, p) for s, p in zip(samples, local) if p.tool_calls]
     assert len(called) >= 5, "the memorized model makes its calls in process"
-    with http_server([str(BIN / "agentflan"), "serve", "--host", "127.0.0.1", "--port", "{port}", "--device", "cpu"],
-                     "/health", tmp_path / "serve.log", env=server_env(), cwd=root) as url:
+    with http_server(
+        [str(BIN / "agentflan"), "serve", "--host", "127.0.0.1", "--port", "{port}", "--device", "cpu"],
+        "/health",
+        tmp_path / "serve.log",
+        env=server_env(),
+        cwd=root,
+    ) as url:
         client = OpenAI(base_url=f"{url}/v1", api_key="none")
-        for sample, p in called[:5]:  # as an agent framework asks: the user's message and the tools, no system prompt of ours
-            reply = client.chat.completions.create(model="agentflan", messages=[{"role": "user", "content": sample.query}],
-                                                   tools=[t.to_openai() for t in sample.tools], temperature=0, max_tokens=64)
+        for sample, p in called[
+            :5
+        ]:  # as an agent framework asks: the user's message and the tools, no system prompt of ours
+            reply = client.chat.completions.create(
+                model="agentflan",
+                messages=[{"role": "user", "content": sample.query}],
+                tools=[t.to_openai() for t in sample.tools],
+                temperature=0,
+                max_tokens=64,
+            )
             message = reply.choices[0].message
             assert reply.choices[0].finish_reason == "tool_calls"
             assert [c.function.name for c in message.tool_calls] == [c["name"] for c in p.tool_calls]
             assert message.tool_calls[0].function.name in {t.name for t in sample.tools}
-            assert [json.loads(c.function.arguments) for c in message.tool_calls] == [c["arguments"] for c in p.tool_calls]
+            assert [json.loads(c.function.arguments) for c in message.tool_calls] == [
+                c["arguments"] for c in p.tool_calls
+            ]
 
         benchmark = tmp_path / "benchmark.jsonl"
         with open(benchmark, "wb") as f:
             write_jsonl(f, (s.to_dict() for s in samples))
         out = tmp_path / "served.jsonl"
-        proc = run(["agentflan", "evaluate", "--endpoint", f"{url}/v1", "--model", "agentflan", "--benchmark", str(benchmark),
-                    "--out", str(out)], root)
+        proc = run(
+            [
+                "agentflan",
+                "evaluate",
+                "--endpoint",
+                f"{url}/v1",
+                "--model",
+                "agentflan",
+                "--benchmark",
+                str(benchmark),
+                "--out",
+                str(out),
+            ],
+            root,
+        )
     metrics = json.loads(proc.stdout)
     assert metrics["protocol"] == "native" and metrics["samples"] == len(samples)
-    import shutil; shutil.copy(out, "/tmp/served_dbg.jsonl"); open("/tmp/local_dbg.jsonl","w").write("".join(json.dumps({**p.to_dict(), "verdict": judge(p)})+"\n" for p in local))
+    import shutil
+
+    shutil.copy(out, "/tmp/served_dbg.jsonl")
+    open("/tmp/local_dbg.jsonl", "w").write(
+        "".join(json.dumps({**p.to_dict(), "verdict": judge(p)}) + "\n" for p in local)
+    )
     in_process = score(local)
     for key in ("hscore", "call_format_validity", "tool_name_accuracy"):  # one scorer, the same calls: the same figures
         assert metrics[key] == pytest.approx(in_process[key], abs=0.05), key
@@ -144,8 +214,13 @@ def repo(tmp_path_factory):
 
 def test_the_pipeline_scores_a_server_beside_its_model_and_never_writes_its_key(repo, tmp_path):
     # the pipeline's own model, served under its folder's name, stands in for any server (a base, a hosted model)
-    with http_server([str(BIN / "transformers"), "serve", "agentflan", "--host", "127.0.0.1", "--port", "{port}", "--device",
-                      "cpu"], "/health", tmp_path / "serve.log", env=server_env(), cwd=repo / "models") as url:
+    with http_server(
+        [str(BIN / "transformers"), "serve", "agentflan", "--host", "127.0.0.1", "--port", "{port}", "--device", "cpu"],
+        "/health",
+        tmp_path / "serve.log",
+        env=server_env(),
+        cwd=repo / "models",
+    ) as url:
         params = yaml.safe_load((repo / "params.yaml").read_text())
         params["eval"].update(endpoint=f"{url}/v1", endpoint_model="agentflan")
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -163,10 +238,24 @@ def test_the_pipeline_scores_a_server_beside_its_model_and_never_writes_its_key(
 def test_an_unreachable_endpoint_fails_in_seconds_with_one_line(tmp_path):
     from agentflan.evaluation.benchmark import Sample
 
-    (tmp_path / "b.jsonl").write_text(json.dumps(Sample("s1", "plain_no_tools", "action", "Hi!", [], "plain").to_dict()) + "\n")
+    (tmp_path / "b.jsonl").write_text(
+        json.dumps(Sample("s1", "plain_no_tools", "action", "Hi!", [], "plain").to_dict()) + "\n"
+    )
     started = time.perf_counter()
-    proc = run(["agentflan", "evaluate", "--endpoint", f"http://127.0.0.1:{free_port()}/v1", "--model", "x", "--benchmark",
-                str(tmp_path / "b.jsonl")], tmp_path, check=False)
+    proc = run(
+        [
+            "agentflan",
+            "evaluate",
+            "--endpoint",
+            f"http://127.0.0.1:{free_port()}/v1",
+            "--model",
+            "x",
+            "--benchmark",
+            str(tmp_path / "b.jsonl"),
+        ],
+        tmp_path,
+        check=False,
+    )
     assert proc.returncode == 2 and time.perf_counter() - started < 20
     assert proc.stderr.startswith("error: http://127.0.0.1:") and "unreachable" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import FIXTURES, make_project, run, small_demo
 from upstream_records import hallucinated_call
 
@@ -24,8 +25,13 @@ def test_a_toolbench_file_with_a_hallucinated_call_runs_through_dvc_repro(tmp_pa
     """ToolBench holds trajectories that call an API their own list lacks: `agentflan convert` accepted such a record
     and the `converted` suite then stopped `dvc repro`. Now the converter drops it by a named, counted rule."""
     records = json.loads((FIXTURES / "toolbench_toolllama.json").read_text())
-    bad = {**hallucinated_call(records[-1], "get_product_reviews_for_real_time_product_search"), "id": "Step 6: made-up API"}
-    repo = make_project(tmp_path / "repo", with_sources({"path": "data/raw/toolbench/toolllama_G1.json", "format": "toolbench"}))
+    bad = {
+        **hallucinated_call(records[-1], "get_product_reviews_for_real_time_product_search"),
+        "id": "Step 6: made-up API",
+    }
+    repo = make_project(
+        tmp_path / "repo", with_sources({"path": "data/raw/toolbench/toolllama_G1.json", "format": "toolbench"})
+    )
     (repo / "data/raw/toolbench").mkdir(parents=True)
     (repo / "data/raw/toolbench/toolllama_G1.json").write_text(json.dumps([*records, bad]))
     run(["dvc", "repro", "decompose", "benchmark"], repo)
@@ -41,8 +47,11 @@ def test_function_calling_files_of_three_formats_run_through_dvc_repro_into_the_
 
     from agentflan.data.heldout import query_key
 
-    names = {"openai_messages.jsonl": "openai", "llamafactory_toolcall.json": "llamafactory",
-             "glaive_function_calling_v2.json": "glaive"}
+    names = {
+        "openai_messages.jsonl": "openai",
+        "llamafactory_toolcall.json": "llamafactory",
+        "glaive_function_calling_v2.json": "glaive",
+    }
 
     def update(params):
         with_sources(*({"path": f"data/raw/extra/{n}", "format": f} for n, f in names.items()))(params)
@@ -55,18 +64,28 @@ def test_function_calling_files_of_three_formats_run_through_dvc_repro_into_the_
     run(["dvc", "repro"], repo)
     convert = json.loads((repo / "metrics/convert.json").read_text())
     assert convert["quarantined"] == 0 and {"openai", "llamafactory", "glaive"} <= set(convert["by_source"])
-    ours = {json.loads(line)["query"]: json.loads(line)["source"]
-            for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()
-            if json.loads(line)["source"] in names.values()}
+    ours = {
+        json.loads(line)["query"]: json.loads(line)["source"]
+        for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()
+        if json.loads(line)["source"] in names.values()
+    }
     samples = [json.loads(line) for line in (repo / "data/benchmark/agent_h.jsonl").read_text().splitlines()]
     from_files = [s for s in samples if s["query"] in ours]
-    assert {ours[s["query"]] for s in from_files} >= {"openai", "llamafactory", "glaive"}  # samples built from each file
+    assert {ours[s["query"]] for s in from_files} >= {
+        "openai",
+        "llamafactory",
+        "glaive",
+    }  # samples built from each file
     assert any(s["expected"] == "call" for s in from_files)  # with their own tools and arguments
     heldout = set(json.loads((repo / "data/benchmark/heldout.json").read_text())["queries"])
-    trained = {query_key(next(t["content"] for t in c["turns"] if t["role"] == "user"))
-               for split in ("train", "validation")
-               for c in map(json.loads, (repo / f"data/final/{split}.jsonl").read_text().splitlines())}
+    trained = {
+        query_key(next(t["content"] for t in c["turns"] if t["role"] == "user"))
+        for split in ("train", "validation")
+        for c in map(json.loads, (repo / f"data/final/{split}.jsonl").read_text().splitlines())
+    }
     assert {query_key(q) for q in ours} & heldout and not trained & heldout  # held out, and never trained on
     by_source = json.loads((repo / "metrics/decompose.json").read_text())["by_source"]
-    assert by_source["glaive"]["reasoning"] == 0 and by_source["glaive"]["retrieval"] > 0  # glaive calls come without thoughts
+    assert (
+        by_source["glaive"]["reasoning"] == 0 and by_source["glaive"]["retrieval"] > 0
+    )  # glaive calls come without thoughts
     assert json.loads((repo / "metrics/evaluate.json").read_text())["samples"] == len(samples)

@@ -9,7 +9,7 @@ import time
 
 from conftest import ROOT
 
-SCRIPT = '''
+SCRIPT = """
 import time
 
 from agentflan.data.jsonio import atomic_writer
@@ -21,13 +21,15 @@ with stage("slow") as s:
         f.flush()
         print("writing", flush=True)
         time.sleep(60)
-'''
+"""
 
 
 def test_sigterm_leaves_no_temporary_file(tmp_path, mlflow_uri):
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     (tmp_path / "out.jsonl").write_text("previous")
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "writing"
     time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
@@ -46,8 +48,14 @@ def test_an_unreachable_tracking_server_is_one_line_within_seconds(tmp_path):
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     uri = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+    )
     assert time.perf_counter() - started < 20
     assert proc.returncode == 2 and "writing" not in proc.stdout  # checked before the stage did anything
     lines = proc.stderr.strip().splitlines()
@@ -57,7 +65,9 @@ def test_an_unreachable_tracking_server_is_one_line_within_seconds(tmp_path):
 def test_sigkill_mid_write_leaves_the_output_whole_and_the_next_run_clears_the_litter(tmp_path, mlflow_uri):
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     (tmp_path / "out.jsonl").write_text("previous")
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "writing"
     proc.send_signal(signal.SIGKILL)  # no unwinding at all
     proc.wait(timeout=60)

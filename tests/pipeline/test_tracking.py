@@ -42,7 +42,9 @@ def test_a_failed_stage_is_marked_failed(mlflow_uri):
         with stage_run("train", {}, {}):
             raise RuntimeError("boom")
     client = mlflow.MlflowClient(mlflow_uri)
-    runs = client.search_runs([client.get_experiment_by_name("agentflan").experiment_id], filter_string=f"tags.`{STAGE_TAG}` = 'train'")
+    runs = client.search_runs(
+        [client.get_experiment_by_name("agentflan").experiment_id], filter_string=f"tags.`{STAGE_TAG}` = 'train'"
+    )
     assert runs[0].info.status == "FAILED"
     parent = client.get_run(runs[0].data.tags["mlflow.parentRunId"])
     assert parent.info.status == "FAILED" and parent.info.end_time

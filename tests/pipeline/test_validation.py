@@ -24,16 +24,25 @@ def test_every_suite_loads_every_expectation(suite):
 
 def test_converted_suite_passes_on_fixtures(fixtures):
     converter = Converter(ConvertConfig(format_samples=2))
-    rows = [conversation_row(c) for c in converter.run([Source(path=str(fixtures / n)) for n in
-                                                         ("toolbench_toolllama.json", "agentinstruct.jsonl", "sharegpt.jsonl")])]
+    rows = [
+        conversation_row(c)
+        for c in converter.run(
+            [
+                Source(path=str(fixtures / n))
+                for n in ("toolbench_toolllama.json", "agentinstruct.jsonl", "sharegpt.jsonl")
+            ]
+        )
+    ]
     summary = validate(pd.DataFrame(rows), "converted")
     assert summary.rows == len(rows) == 6 and summary.expectations == 11
 
 
 def test_a_profile_is_the_frame_of_its_rows_and_refuses_a_row_of_other_fields(fixtures):
     converter = Converter(ConvertConfig(format_samples=2))
-    rows = [conversation_row(c) for c in converter.run([Source(path=str(fixtures / n)) for n in
-                                                         ("toolbench_toolllama.json", "sharegpt.jsonl")])]
+    rows = [
+        conversation_row(c)
+        for c in converter.run([Source(path=str(fixtures / n)) for n in ("toolbench_toolllama.json", "sharegpt.jsonl")])
+    ]
     profile = Profile(rows)
     pd.testing.assert_frame_equal(profile.frame(), pd.DataFrame(rows))
     assert validate(profile, "converted").rows == len(rows)
@@ -47,7 +56,7 @@ def test_raw_suites_pass_on_fixtures(fixtures):
 
 
 def test_failure_report_names_expectations_and_example_rows(fixtures):
-    converter = Converter(ConvertConfig())
+    converter = Converter(ConvertConfig(format_samples=0))
     rows = [conversation_row(c) for c in converter.run([Source(path=str(fixtures / "agentinstruct.jsonl"))])]
     rows[1]["n_trainable"] = 0
     rows[1]["unknown_calls"] = 2

@@ -9,13 +9,14 @@ import sys
 import mlflow
 import pytest
 import yaml
-from conftest import make_project, params_restored, run, small_demo
-from standins import save_standin
 
 from agentflan.data.jsonio import read_conversations
 from agentflan.pipeline.model_card import split
 from agentflan.pipeline.project import folder_sha256
 from agentflan.training.chat_template import chatml_text
+
+from conftest import make_project, params_restored, run, small_demo
+from standins import save_standin
 
 pytestmark = pytest.mark.e2e
 END_OF_TURN = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>"}
@@ -55,8 +56,8 @@ FRAME = set('<tool_call>{"name": "", "arguments": }</tool_call><|im_end|>\n ')
 
 
 def assert_pieces_learned_as_marked(conv, trained: str) -> None:
-    """Every learned piece is in the labels, in order; a masked call piece is not (unless a learned one has the same text);
-    what is left is the template's text (Qwen2.5's call markers and end-of-turn token)."""
+    """Every learned piece is in the labels, in order; a masked call piece is not (unless a learned one has the same
+    text); what is left is the template's text (Qwen2.5's call markers and end-of-turn token)."""
     rest, cursor = trained, 0
     for turn in conv.turns:
         for piece in (p for p in turn.pieces() if turn.trainable):
@@ -64,9 +65,11 @@ def assert_pieces_learned_as_marked(conv, trained: str) -> None:
             if piece.loss:
                 at = rest.find(text, cursor)
                 assert at >= 0, (conv.id, piece.key, text)
-                rest, cursor = rest[:at] + rest[at + len(text):], at
+                rest, cursor = rest[:at] + rest[at + len(text) :], at
             elif piece.key != "content":
-                assert text not in trained or text in "".join(p.text for t in conv.turns for p in t.pieces() if p.loss), (conv.id, piece.key)
+                assert text not in trained or text in "".join(
+                    p.text for t in conv.turns for p in t.pieces() if p.loss
+                ), (conv.id, piece.key)
     assert set(rest) <= FRAME, (conv.id, rest)
 
 
@@ -79,8 +82,13 @@ def test_a_base_model_trains_evaluates_and_registers_in_its_own_chat_format(repo
     from agentflan.training.packing import IGNORE, encode
 
     base = standin(repo, kind, tmp_path / kind)
-    set_params(repo, model={"base": str(base)}, train={"max_steps": 4, "max_length": 1024, "batch_tokens": 2048},
-               eval={"max_new_tokens": 8}, convert={"call_style": call_style})
+    set_params(
+        repo,
+        model={"base": str(base)},
+        train={"max_steps": 4, "max_length": 1024, "batch_tokens": 2048},
+        eval={"max_new_tokens": 8},
+        convert={"call_style": call_style},
+    )
     run(["dvc", "repro", "train", "evaluate"], repo)
 
     tuned = AutoTokenizer.from_pretrained(repo / "models/agentflan")
@@ -88,12 +96,14 @@ def test_a_base_model_trains_evaluates_and_registers_in_its_own_chat_format(repo
     assert len(tuned) == len(AutoTokenizer.from_pretrained(base))  # nothing added
     fmt = ChatFormat.of(tuned)
     eot = tuned.convert_tokens_to_ids(END_OF_TURN[kind])
-    assert eot in GenerationConfig.from_pretrained(repo / "models/agentflan").eos_token_id  # generation stops on end of turn
+    assert (
+        eot in GenerationConfig.from_pretrained(repo / "models/agentflan").eos_token_id
+    )  # generation stops on end of turn
     convs = list(read_conversations(repo / "data/final/train.jsonl"))
     assert any(t.tool_calls for c in convs for t in c.turns) == (call_style == "native")
     for conv in convs[:40]:  # labels: exactly the learned pieces and the template's text around them
         enc = encode(fmt, conv)
-        trained = tuned.decode([i for i, l in zip(enc.input_ids, enc.labels) if l != IGNORE])
+        trained = tuned.decode([i for i, label in zip(enc.input_ids, enc.labels) if label != IGNORE])
         if kind == "llama3":
             assert trained == "".join(t.content.strip() + END_OF_TURN[kind] for t in conv.turns if t.trainable), conv.id
         else:  # a BPE token that runs across a piece's edge (` {"`, `}}`) is left out when the piece is masked, so the
@@ -131,8 +141,11 @@ def test_lora_trains_the_rows_of_the_tokens_it_adds(repo, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base = standin(repo, "llama3", tmp_path / "llama3")
-    set_params(repo, model={"base": str(base), "chat_template": "chatml"},
-               train={"max_steps": 3, "max_length": 1024, "batch_tokens": 2048, "lora.enabled": True, "lr": 0.01})
+    set_params(
+        repo,
+        model={"base": str(base), "chat_template": "chatml"},
+        train={"max_steps": 3, "max_length": 1024, "batch_tokens": 2048, "lora.enabled": True, "lr": 0.01},
+    )
     run([sys.executable, "stages/train.py"], repo)
     tuned = AutoTokenizer.from_pretrained(repo / "models/agentflan")
     added = tuned.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from recipe_helpers import labelled_corpus
 
 from agentflan.config import TinyConfig, TrainConfig
 from agentflan.training.chat_format import ChatFormat
@@ -12,6 +11,8 @@ from agentflan.training.chat_template import chatml_text
 from agentflan.training.loop import BatchSchedule, train
 from agentflan.training.model import build_tiny
 from agentflan.training.packing import IGNORE, collate, encode, pack
+
+from recipe_helpers import labelled_corpus
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +28,35 @@ def setup():
 
 def fresh(tokenizer):
     torch.manual_seed(0)
-    return build_tiny(tokenizer, TinyConfig(vocab_size=1024, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                            intermediate_size=64, max_position_embeddings=512), "eager")
+    return build_tiny(
+        tokenizer,
+        TinyConfig(
+            vocab_size=1024,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=512,
+        ),
+        "eager",
+    )
 
 
 def one_step(tokenizer, data, tmp_path, **cfg):
-    config = TrainConfig(max_length=512, max_steps=1, warmup_steps=0, eval_every=1, checkpoint_every=1, mixed_precision="no",
-                         max_grad_norm=0.0, lr=0.01, **cfg)
-    _, model, result = train(fresh(tokenizer), data, data, config, tmp_path / str(sorted(cfg.items())), echo=lambda s: None)
+    config = TrainConfig(
+        max_length=512,
+        max_steps=1,
+        warmup_steps=0,
+        eval_every=1,
+        checkpoint_every=1,
+        mixed_precision="no",
+        max_grad_norm=0.0,
+        lr=0.01,
+        **cfg,
+    )
+    _, model, result = train(
+        fresh(tokenizer), data, data, config, tmp_path / str(sorted(cfg.items())), echo=lambda s: None
+    )
     return model, result
 
 
@@ -55,6 +77,7 @@ def test_accumulated_micro_batches_train_like_one_batch_of_their_rows(setup, tmp
     labels = batch.pop("labels")
     with torch.no_grad():
         logits = model(**batch, use_cache=False).logits
-    token_mean = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                                                   ignore_index=IGNORE).item()
+    token_mean = torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=IGNORE
+    ).item()
     assert whole_result.train_history[0]["loss"] == pytest.approx(token_mean, abs=1e-4)

@@ -12,6 +12,7 @@ import time
 
 import pytest
 import yaml
+
 from conftest import BIN, free_port, make_project, params_restored, run, small_demo
 
 pytestmark = pytest.mark.e2e
@@ -59,14 +60,29 @@ def test_default_path_trains_beats_unigram_and_loads_with_plain_transformers(rep
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
-    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city.",
-                                               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": "What's the weather in Oslo?"}], tools=tools,
-                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Current weather for a city.",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What's the weather in Oslo?"}],
+        tools=tools,
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     out = model.generate(**ids, max_new_tokens=24, do_sample=False)
-    reply = tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    reply = tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
     assert out.shape[1] > ids["input_ids"].shape[1] and isinstance(reply, str)
-    assert "get_weather" in tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tools=tools, tokenize=False)
+    assert "get_weather" in tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tools=tools, tokenize=False
+    )
 
 
 def test_identical_inputs_give_identical_weights(repo):
@@ -83,11 +99,15 @@ def test_identical_inputs_give_identical_weights(repo):
 def test_a_killed_run_resumes_from_its_last_checkpoint(repo):
     set_params(repo, max_steps=400, checkpoint_every=5, eval_every=200, keep_checkpoints=2)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.Popen([sys.executable, "stages/train.py"], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "stages/train.py"], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     deadline = time.time() + 180
     checkpoints = repo / ".agentflan/checkpoints"
     while time.time() < deadline and proc.poll() is None:
-        if checkpoints.exists() and any(p.name.startswith("step_") and not p.name.endswith(".tmp") for p in checkpoints.glob("*/*")):
+        if checkpoints.exists() and any(
+            p.name.startswith("step_") and not p.name.endswith(".tmp") for p in checkpoints.glob("*/*")
+        ):
             break
         time.sleep(0.05)
     assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
@@ -112,7 +132,9 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(repo):
     run([sys.executable, "stages/train.py"], repo)
     uninterrupted = hashlib.sha256(weights.read_bytes()).hexdigest()
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.Popen([sys.executable, "stages/train.py"], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "stages/train.py"], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
         if any(p.name.startswith("step_") and not p.name.endswith(".tmp") for p in checkpoints.glob("*/*")):
@@ -133,8 +155,25 @@ def test_accelerate_launch_two_processes_writes_a_loadable_model(repo):
     from transformers import AutoModelForCausalLM
 
     set_params(repo, max_steps=6)
-    run(["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-         "--dynamo_backend", "no", "--main_process_port", str(free_port()), "stages/train.py"], repo)
+    run(
+        [
+            "accelerate",
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(free_port()),
+            "stages/train.py",
+        ],
+        repo,
+    )
     m = metrics(repo)
     assert m["processes"] == 2 and m["steps"] == 6
     assert AutoModelForCausalLM.from_pretrained(repo / "models/agentflan").num_parameters() == m["parameters"]
@@ -144,8 +183,9 @@ def test_the_fsdp_config_on_two_cpu_processes_trains_the_weights_of_one_process(
     """configs/accelerate/fsdp.yaml (FSDP2, full shard, decoder-layer wrap, activation checkpointing) with only
     the machine changed: two CPU processes give the weights one process gives (token-weighted loss, global batches)."""
     import torch
-    from conftest import ROOT
     from safetensors.torch import load_file
+
+    from conftest import ROOT
 
     set_params(repo, max_steps=4)
     run([sys.executable, "stages/train.py"], repo)
@@ -153,8 +193,18 @@ def test_the_fsdp_config_on_two_cpu_processes_trains_the_weights_of_one_process(
     config = yaml.safe_load((ROOT / "configs/accelerate/fsdp.yaml").read_text())
     config.update(num_processes=2, use_cpu=True, mixed_precision="no")  # the machine, nothing else
     (tmp_path / "fsdp_cpu.yaml").write_text(yaml.safe_dump(config))
-    run(["accelerate", "launch", "--config_file", str(tmp_path / "fsdp_cpu.yaml"), "--main_process_port", str(free_port()),
-         "stages/train.py"], repo)
+    run(
+        [
+            "accelerate",
+            "launch",
+            "--config_file",
+            str(tmp_path / "fsdp_cpu.yaml"),
+            "--main_process_port",
+            str(free_port()),
+            "stages/train.py",
+        ],
+        repo,
+    )
     assert metrics(repo)["processes"] == 2
     sharded = load_file(repo / "models/agentflan/model.safetensors")
     assert sharded.keys() == alone.keys()
@@ -165,6 +215,7 @@ def test_the_fsdp_config_on_two_cpu_processes_trains_the_weights_of_one_process(
 @pytest.mark.parametrize("name", ["ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"])
 def test_accelerate_configs_load(name):
     from accelerate.commands.config.config_args import load_config_from_file
+
     from conftest import ROOT
 
     config = load_config_from_file(str(ROOT / "configs/accelerate" / f"{name}.yaml"))
@@ -183,8 +234,11 @@ def test_a_local_base_model_is_loaded_with_from_pretrained(repo, tmp_path):
     base = tmp_path / "base-model"
     tokenizer = train_bpe(["a local base model for the test", "hello world"] * 20, vocab_size=300)
     tokenizer.chat_template = None  # a base model's own tokenizer: our template gets attached
-    LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                 intermediate_size=64)).save_pretrained(base)
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+        )
+    ).save_pretrained(base)
     tokenizer.save_pretrained(base)
     set_params(repo, max_steps=3, model__base=str(base))
     run([sys.executable, "stages/train.py"], repo)

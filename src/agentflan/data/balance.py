@@ -30,7 +30,11 @@ from agentflan.data.seeded import unit_hash
 
 def piece_key(seed: int, conv_id: str, index: int, key: str) -> float:
     """The seeded hash that orders a piece (turn `index`'s content, or a call's name or arguments) for keeping."""
-    return unit_hash(seed, "balance", conv_id, index) if key == "content" else unit_hash(seed, "balance", conv_id, index, key)
+    return (
+        unit_hash(seed, "balance", conv_id, index)
+        if key == "content"
+        else unit_hash(seed, "balance", conv_id, index, key)
+    )
 
 
 class TurnKeys:
@@ -96,8 +100,17 @@ class BalanceResult:
     def mix_rows(self) -> list[dict[str, Any]]:
         """The frame the `balanced_mix` suite checks: one row per capability."""
         target, after = self.target_shares(), self.after.shares()
-        return [{"capability": c, "target_share": target[c], "share": after[c], "deviation": abs(after[c] - target[c]),
-                 "tokens_before": self.before.tokens[c], "tokens_after": self.after.tokens[c]} for c in CAPABILITIES]
+        return [
+            {
+                "capability": c,
+                "target_share": target[c],
+                "share": after[c],
+                "deviation": abs(after[c] - target[c]),
+                "tokens_before": self.before.tokens[c],
+                "tokens_after": self.after.tokens[c],
+            }
+            for c in CAPABILITIES
+        ]
 
 
 class Balancer:
@@ -116,8 +129,9 @@ class Balancer:
             for i, turn in enumerate(conv.turns):
                 for piece in turn.pieces():
                     if piece.loss:
-                        candidates[piece.capability].add(piece_key(self.config.seed, conv.id, i, piece.key),
-                                                         count_tokens(piece.text))
+                        candidates[piece.capability].add(
+                            piece_key(self.config.seed, conv.id, i, piece.key), count_tokens(piece.text)
+                        )
         self.thresholds = plan_thresholds(candidates, self.mix)
         return self.thresholds
 
@@ -127,7 +141,10 @@ class Balancer:
         for conv in conversations:
             for i, turn in enumerate(conv.turns):
                 for piece in turn.pieces():
-                    if piece.loss and piece_key(self.config.seed, conv.id, i, piece.key) > self.thresholds[piece.capability]:
+                    if (
+                        piece.loss
+                        and piece_key(self.config.seed, conv.id, i, piece.key) > self.thresholds[piece.capability]
+                    ):
                         turn.set_loss(piece.key, False)
             if not conv.trainable_turns:
                 self.result.dropped += 1

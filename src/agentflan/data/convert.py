@@ -110,8 +110,14 @@ def render_trajectory(traj: Trajectory, step_turns: Callable[[Step], list[Turn]]
             continue
         if e.role == "tool":
             answered = pending.pop(0) if pending else None
-            turns.append(Turn("tool", e.content, name=e.name or (answered.name if answered else None),
-                              tool_call_id=answered.id if answered and answered.id else None))
+            turns.append(
+                Turn(
+                    "tool",
+                    e.content,
+                    name=e.name or (answered.name if answered else None),
+                    tool_call_id=answered.id if answered and answered.id else None,
+                )
+            )
             continue
         turns.append(Turn(e.role, e.content, loss=e.loss, part="chat" if e.role == "assistant" else None))
     return turns
@@ -188,7 +194,9 @@ def render_react(traj: Trajectory) -> list[Turn]:
     return turns
 
 
-def render_format_sample(index: int, fmt: str, conv_id: str, source: str, query: str, tools: list[Tool], thought: str, call: ToolCall) -> Conversation:
+def render_format_sample(
+    index: int, fmt: str, conv_id: str, source: str, query: str, tools: list[Tool], thought: str, call: ToolCall
+) -> Conversation:
     if fmt == "react":
         answer = f"Thought: {thought}\nAction: {call.name}\nAction Input: {call.arguments_json()}"
     else:
@@ -198,18 +206,29 @@ def render_format_sample(index: int, fmt: str, conv_id: str, source: str, query:
         Turn("user", query),
         Turn("assistant", answer, loss=True, part="format", call=call),
     ]
-    return Conversation(f"format_{fmt}_{index}_{conv_id}", source, "format", "plain", turns, list(tools), query, {"format": fmt})
+    return Conversation(
+        f"format_{fmt}_{index}_{conv_id}", source, "format", "plain", turns, list(tools), query, {"format": fmt}
+    )
 
 
 def dialogue_to_conversation(d: Dialogue, meta: dict[str, Any]) -> Conversation:
     part = "chat" if d.kind == "general" else None  # release records: decompose labels them by content
-    turns = [Turn(m.role, m.content, loss=m.loss, part=part if m.role == "assistant" else None, name=m.name if m.role == "tool" else None)
-             for m in d.messages]
+    turns = [
+        Turn(
+            m.role,
+            m.content,
+            loss=m.loss,
+            part=part if m.role == "assistant" else None,
+            name=m.name if m.role == "tool" else None,
+        )
+        for m in d.messages
+    ]
     query = next((m.content for m in d.messages if m.role == "user"), "")
     return Conversation(d.id, d.source, d.kind, d.style, turns, list(d.tools), query, {**meta, **d.meta})
 
 
 # --- what the converter accepts -----------------------------------------------------------------
+
 
 def admit(conv: Conversation) -> None:
     """Refuse a conversation the `converted` suite would fail: `Dropped` for a trajectory that calls a tool it was
@@ -224,8 +243,10 @@ def admit(conv: Conversation) -> None:
     if not conv.turns or conv.turns[0].role not in ("system", "user"):
         raise RecordError("turns[0].role", "the conversation must open with a system or user turn")
     if conv.turns[-1].role != "assistant":
-        raise RecordError(f"turns[{len(conv.turns) - 1}].role", f"the conversation ends with a {conv.turns[-1].role} turn, "
-                                                               "not an assistant answer")
+        raise RecordError(
+            f"turns[{len(conv.turns) - 1}].role",
+            f"the conversation ends with a {conv.turns[-1].role} turn, not an assistant answer",
+        )
     trainable = conv.trainable_turns
     if not trainable:
         raise RecordError("turns", "no assistant turn to learn from (every one has loss false)")
@@ -266,9 +287,13 @@ class Converter:
         if not files:
             raise InputError(f"{root}: a folder with no .json or .jsonl file")
         for p in files:
-            yield from self.convert_file(str(p), src.format, src.columns, src.tags, name=f"{root.name}/{p.relative_to(root)}")
+            yield from self.convert_file(
+                str(p), src.format, src.columns, src.tags, name=f"{root.name}/{p.relative_to(root)}"
+            )
 
-    def open_source(self, path: str, fmt: str, columns: dict | None = None, tags: dict | None = None) -> tuple[str, Iterator[RawLine]]:
+    def open_source(
+        self, path: str, fmt: str, columns: dict | None = None, tags: dict | None = None
+    ) -> tuple[str, Iterator[RawLine]]:
         """The format of a file (detected or checked) and its records; raises InputError if unusable."""
         if fmt != "auto" and fmt not in READERS:
             raise InputError(f"{path}: unknown format {fmt!r} (expected auto or one of {', '.join(FORMATS)})")
@@ -286,8 +311,14 @@ class Converter:
             raise InputError(f"{path}: records do not look like {fmt} (detected: {found or 'nothing known'})")
         return fmt, itertools.chain(head, lines)
 
-    def convert_file(self, path: str, fmt: str = "auto", columns: dict | None = None, tags: dict | None = None,
-                     name: str | None = None) -> Iterator[Conversation]:
+    def convert_file(
+        self,
+        path: str,
+        fmt: str = "auto",
+        columns: dict | None = None,
+        tags: dict | None = None,
+        name: str | None = None,
+    ) -> Iterator[Conversation]:
         fmt, lines = self.open_source(path, fmt, columns, tags)
         reader = READERS[fmt]
         mapping = {"columns": columns or {}, "tags": tags or {}} if fmt in MAPPED else {}
@@ -309,12 +340,18 @@ class Converter:
                 self.stats.dropped[e.rule] += 1
                 continue
             except (KeyError, TypeError, AttributeError, ValueError) as e:  # a shape no reader rule foresaw
-                self._reject(Rejected(name, raw.index + 1, str(rid), "<record>", f"unexpected structure: {type(e).__name__}: {e}"))
+                self._reject(
+                    Rejected(
+                        name, raw.index + 1, str(rid), "<record>", f"unexpected structure: {type(e).__name__}: {e}"
+                    )
+                )
                 continue
             if conv.id in self._ids:
                 self._reject(Rejected(name, raw.index + 1, conv.id, "id", "duplicate id"))
                 continue
             self._ids.add(conv.id)
+            if isinstance(parsed, Trajectory):  # only an admitted trajectory may lend its first step to a format sample
+                self._offer_format_candidate(parsed)
             self.stats.converted += 1
             self.stats.by_source[conv.source] += 1
             self.stats.by_style[conv.style] += 1
@@ -335,7 +372,6 @@ class Converter:
             style, turns = "native", render_native(parsed)
         else:
             style, turns = "chat", render_chat(parsed, random.Random(f"{cfg.seed}:elicit:{parsed.id}"))
-        self._offer_format_candidate(parsed)
         meta = {**meta, **parsed.meta, "tools_in_prompt": style == "react" and parsed.tools_in_prompt}
         return Conversation(parsed.id, parsed.source, "agent", style, turns, parsed.tools, parsed.query, meta)
 
@@ -353,7 +389,7 @@ class Converter:
 
     def format_samples(self) -> Iterator[Conversation]:
         pool = sorted(self._format_pool, reverse=True)  # smallest hash first: a stable order
-        for i, (_, conv_id, (source, query, tools, thought, call)) in enumerate(pool):
+        for i, (_, conv_id, (_source, query, tools, thought, call)) in enumerate(pool):
             fmt = ("react", "json")[i % 2]
             self.stats.format_samples += 1
             self.stats.by_style["plain"] += 1

@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from agentflan.data.schema import CAPABILITIES, PART_CAPABILITY, Conversation, Piece
+
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _REACT_KEYS = re.compile(r"^\s*(Thought|Action|Action Input|Think|Act)\s*:", re.M)
 
@@ -57,7 +58,9 @@ def label_by_content(conv: Conversation, index: int) -> str:
     if _is_json_object(turn.content):
         return "understanding"
     tool_names = {t.name for t in conv.tools}
-    if turn.content.strip() in tool_names or (re.fullmatch(r"[A-Za-z_][\w.]*", turn.content.strip()) and len(turn.content) < 64):
+    if turn.content.strip() in tool_names or (
+        re.fullmatch(r"[A-Za-z_][\w.]*", turn.content.strip()) and len(turn.content) < 64
+    ):
         return "retrieval"
     later = conv.turns[index + 1 :]
     if later and later[0].role == "user" and any(t.role == "assistant" for t in later):

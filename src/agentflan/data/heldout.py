@@ -17,7 +17,6 @@ from agentflan.data.schema import PSEUDO_TOOLS, Conversation
 from agentflan.data.seeded import unit_hash
 
 
-
 def query_key(text: str) -> str:
     """A query compared as the benchmark and the split compare it: case and spacing ignored."""
     return " ".join(text.lower().split())
@@ -73,6 +72,8 @@ def choose(conversations: Iterable[Conversation], cfg: BenchmarkConfig, source: 
         raise ParamsError(f"benchmark.heldout_tools: {missing} offered by no conversation in {source}")
     drawn = {n for n in names - PSEUDO_TOOLS if unit_hash(cfg.seed, "tool", n) < cfg.heldout_tool_fraction}
     tools = sorted(set(cfg.heldout_tools) | drawn)
-    queries = sorted({q for q in agent if unit_hash(cfg.seed, "agent", q) < cfg.heldout_agent_queries}
-                     | {q for q in general if unit_hash(cfg.seed, "general", q) < cfg.heldout_general_queries})
+    queries = sorted(
+        {q for q in agent if unit_hash(cfg.seed, "agent", q) < cfg.heldout_agent_queries}
+        | {q for q in general if unit_hash(cfg.seed, "general", q) < cfg.heldout_general_queries}
+    )
     return Heldout(tools, queries)

@@ -40,7 +40,9 @@ class RawLine:
 def atomic_writer(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer killed outright (SIGKILL): one writer per output
+    for stale in path.parent.glob(
+        f".{path.name}.*.tmp"
+    ):  # left by a writer killed outright (SIGKILL): one writer per output
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -83,8 +83,16 @@ def no_tools_negative(conv: Conversation, rng: random.Random, pool: list[Tool] |
         Turn("user", conv.query),
         Turn("assistant", answer, loss=True, part="chat", capability="general"),
     ]
-    return Conversation(f"neg_{kind.replace('_', '')}_{conv.id}", f"negative/{conv.source}", "negative", "plain", turns, offered,
-                        conv.query, {"negative": kind, "from": conv.id, "needed_tool": tool.name})
+    return Conversation(
+        f"neg_{kind.replace('_', '')}_{conv.id}",
+        f"negative/{conv.source}",
+        "negative",
+        "plain",
+        turns,
+        offered,
+        conv.query,
+        {"negative": kind, "from": conv.id, "needed_tool": tool.name},
+    )
 
 
 def plain_with_tools(conv: Conversation, pool: list[Tool], rng: random.Random, max_tools: int) -> Conversation:
@@ -94,8 +102,16 @@ def plain_with_tools(conv: Conversation, pool: list[Tool], rng: random.Random, m
     system = rng.choice(SYSTEMS)
     body = conv.turns[1:] if conv.turns and conv.turns[0].role == "system" else conv.turns
     turns = [*system_turn(system), *body]
-    return Conversation(f"neg_plain_{conv.id}", f"negative/{conv.source}", "negative", conv.style, turns, tools, conv.query,
-                        {**conv.meta, "negative": "plain_with_tools", "from": conv.id})
+    return Conversation(
+        f"neg_plain_{conv.id}",
+        f"negative/{conv.source}",
+        "negative",
+        conv.style,
+        turns,
+        tools,
+        conv.query,
+        {**conv.meta, "negative": "plain_with_tools", "from": conv.id},
+    )
 
 
 def query_key(conv: Conversation) -> str:
@@ -115,8 +131,13 @@ class NegativesStats:
     held_out: int = 0  # conversations kept out of training for the benchmark
 
     def to_metrics(self) -> dict[str, Any]:
-        return {"negatives": dict(sorted(self.negatives.items())), "split": dict(sorted(self.splits.items())),
-                "kinds": dict(sorted(self.kinds.items())), "total": sum(self.splits.values()), "held_out": self.held_out}
+        return {
+            "negatives": dict(sorted(self.negatives.items())),
+            "split": dict(sorted(self.splits.items())),
+            "kinds": dict(sorted(self.kinds.items())),
+            "total": sum(self.splits.values()),
+            "held_out": self.held_out,
+        }
 
 
 def tool_pool(conversations: Iterable[Conversation], heldout: Heldout | None = None) -> list[Tool]:
@@ -132,8 +153,13 @@ def tool_pool(conversations: Iterable[Conversation], heldout: Heldout | None = N
     return [pool[name] for name in sorted(pool)]
 
 
-def add_negatives(conversations: Iterable[Conversation], pool: list[Tool], cfg: NegativesConfig,
-                  stats: NegativesStats, heldout: Heldout | None = None) -> Iterator[tuple[str, Conversation]]:
+def add_negatives(
+    conversations: Iterable[Conversation],
+    pool: list[Tool],
+    cfg: NegativesConfig,
+    stats: NegativesStats,
+    heldout: Heldout | None = None,
+) -> Iterator[tuple[str, Conversation]]:
     """(split, conversation) for every input conversation and the negatives built from it; what the
     benchmark holds out (its tools, its queries) is dropped first and counted."""
 
@@ -149,7 +175,13 @@ def add_negatives(conversations: Iterable[Conversation], pool: list[Tool], cfg: 
             continue
         rng = random.Random(f"{cfg.seed}:negatives:{conv.id}")
         # a chat that already offers tools (a function-calling source's row that calls none) is such a negative as it is
-        if cfg.enabled and conv.kind == "general" and not conv.tools and pool and unit_hash(cfg.seed, "plain", conv.id) < cfg.plain_with_tools:
+        if (
+            cfg.enabled
+            and conv.kind == "general"
+            and not conv.tools
+            and pool
+            and unit_hash(cfg.seed, "plain", conv.id) < cfg.plain_with_tools
+        ):
             conv = plain_with_tools(conv, pool, rng, cfg.max_tools)
             stats.negatives["plain_with_tools"] += 1
         yield emit(conv)

@@ -17,13 +17,18 @@ ELICIT = {
     "answer": ("So what is the answer?", "What is your final answer?", "Please give me the result."),
 }
 FORMAT_PROMPTS = {
-    "react": "If a tool is needed, answer in the ReAct format, exactly:\nThought: <your reasoning>\nAction: <tool name>\nAction Input: <the arguments as a JSON object>",
-    "json": 'If a tool is needed, answer with one JSON object and nothing else: {"thought": <your reasoning>, "name": <tool name>, "arguments": <the arguments object>}',
+    "react": "If a tool is needed, answer in the ReAct format, exactly:\nThought: <your reasoning>\nAction: <tool "
+    "name>\nAction Input: <the arguments as a JSON object>",
+    "json": 'If a tool is needed, answer with one JSON object and nothing else: {"thought": <your reasoning>, '
+    '"name": <tool name>, "arguments": <the arguments object>}',
 }
 
 # response-format requests a user appends to an ordinary query (general chat data and the benchmark)
 FORMAT_REQUESTS = (
-    "Answer in one sentence.", "Reply as a bulleted list.", 'Answer in JSON with a single key "answer".', "Keep it under ten words.",
+    "Answer in one sentence.",
+    "Reply as a bulleted list.",
+    'Answer in JSON with a single key "answer".',
+    "Keep it under ten words.",
 )
 
 
@@ -36,8 +41,10 @@ def format_system(fmt: str) -> str:
 # export and the tiny model's ChatML template: Hermes/Qwen2.5 style, a `<tools>` block of JSON schemas (as `tojson`
 # writes them) and the `<tool_call>` syntax a call is made in, which `transformers serve` and vLLM's hermes parser read.
 TOOLS_HEADER = "# Tools\n\nYou may call one or more of these functions:\n<tools>"
-TOOLS_FOOTER = ('</tools>\n\nTo call a function, write <tool_call>\n{"name": <function name>, "arguments": <arguments object>}\n'
-                "</tool_call>")
+TOOLS_FOOTER = (
+    '</tools>\n\nTo call a function, write <tool_call>\n{"name": <function name>, "arguments": <arguments object>}\n'
+    "</tool_call>"
+)
 
 
 def tool_json(tool: Any) -> str:
@@ -53,9 +60,11 @@ def render_system(system: str, tools: Iterable[Any]) -> str:
 
 
 def tool_call_text(call: Any) -> str:
-    """A native call as the Hermes/Qwen2.5 templates write it: `<tool_call>\\n{"name": ..., "arguments": ...}\\n</tool_call>`."""
+    """A native call as the Hermes/Qwen2.5 templates write it:
+    `<tool_call>\\n{"name": ..., "arguments": ...}\\n</tool_call>`."""
     d = call.to_dict() if hasattr(call, "to_dict") else call
-    return f'<tool_call>\n{{"name": "{d["name"]}", "arguments": {json.dumps(d["arguments"], ensure_ascii=False)}}}\n</tool_call>'
+    arguments = json.dumps(d["arguments"], ensure_ascii=False)
+    return f'<tool_call>\n{{"name": "{d["name"]}", "arguments": {arguments}}}\n</tool_call>'
 
 
 def tool_response_text(content: str) -> str:

@@ -118,16 +118,25 @@ class Turn:
     loss: bool = False  # the content is learned
     part: str | None = None  # what the content is
     capability: str | None = None
-    call: ToolCall | None = None  # the call this turn's *text* expresses (the elicited arguments, a ReAct step, a format sample)
+    call: ToolCall | None = (
+        None  # the call this turn's *text* expresses (the elicited arguments, a ReAct step, a format sample)
+    )
     tool_calls: list[ToolCall] = field(default_factory=list)  # native calls: the chat template renders them
-    call_loss: list[dict[str, bool]] = field(default_factory=list)  # per native call: {"name": learned, "arguments": learned}
+    call_loss: list[dict[str, bool]] = field(
+        default_factory=list
+    )  # per native call: {"name": learned, "arguments": learned}
     name: str | None = None  # a tool turn: the tool whose result it is
     tool_call_id: str | None = None  # a tool turn: the id of the call it answers, when the source gives one
 
     def __post_init__(self) -> None:
         if len(self.call_loss) < len(self.tool_calls):  # a call given without labels is learned as its turn is
-            self.call_loss = [*self.call_loss, *({"name": self.loss, "arguments": self.loss}
-                                                 for _ in range(len(self.tool_calls) - len(self.call_loss)))]
+            self.call_loss = [
+                *self.call_loss,
+                *(
+                    {"name": self.loss, "arguments": self.loss}
+                    for _ in range(len(self.tool_calls) - len(self.call_loss))
+                ),
+            ]
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -139,7 +148,9 @@ class Turn:
             "call": self.call.to_dict() if self.call else None,
         }
         if self.tool_calls:
-            d["tool_calls"] = [{**c.to_dict(), "id": c.id, "loss": dict(loss)} for c, loss in zip(self.tool_calls, self.call_loss)]
+            d["tool_calls"] = [
+                {**c.to_dict(), "id": c.id, "loss": dict(loss)} for c, loss in zip(self.tool_calls, self.call_loss)
+            ]
         if self.name is not None:
             d["name"] = self.name
         if self.tool_call_id is not None:
@@ -254,7 +265,9 @@ class Conversation:
             role = "user" if t.role == "tool" else t.role
             content = render_system(t.content, self.tools) if (t.role == "system" and render_tools) else t.content
             if t.tool_calls:
-                content = "\n".join([content.strip()] * bool(content.strip()) + [tool_call_text(c) for c in t.tool_calls])
+                content = "\n".join(
+                    [content.strip()] * bool(content.strip()) + [tool_call_text(c) for c in t.tool_calls]
+                )
             conversation.append({"role": role, "content": content, "loss": t.trainable})
         if render_tools and not any(t.role == "system" for t in self.turns):
             conversation.insert(0, {"role": "system", "content": render_system("", self.tools), "loss": False})

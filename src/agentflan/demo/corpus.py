@@ -42,10 +42,10 @@ TOOLBENCH_SYSTEM = (
     "Then you will analyze your status now, then decide what to do next...\n"
     "After many (Thought-call) pairs, you finally perform the task, then you can give your finial answer.\n"
     "Remember: \n1.the state change is irreversible, you can't go back to one of the former state, if you want to "
-    "restart the task, say \"I give up and restart\".\n2.All the thought is short, at most in 5 sentence.\n"
+    'restart the task, say "I give up and restart".\n2.All the thought is short, at most in 5 sentence.\n'
     "3.You can do more then one trys, so if your plan is to continusly try some conditions, you can do one of the "
     "conditions per try.\nLet's Begin!\nTask description: You should use functions to help handle the real time user "
-    "querys. Remember:\n1.ALWAYS call \"Finish\" function at the end of the task. And the final answer should contain "
+    'querys. Remember:\n1.ALWAYS call "Finish" function at the end of the task. And the final answer should contain '
     "enough information to show to the user,If you can't handle the task, or you find that function calls always "
     "fail(the function is invalid now), use function Finish->give_up_and_restart.\n2.Do not use origin tool "
     "response, only use the useful information you need to get.\n"
@@ -54,8 +54,8 @@ TOOLBENCH_SYSTEM = (
 OS_INSTRUCTIONS = (
     "You are an assistant that will act like a person, I'will play the role of linux(ubuntu) operating system. Your "
     "goal is to implement the operations required by me or answer to the question proposed by me. For each of your "
-    "turn, you should first think what you should do, and then take exact one of the three actions: \"bash\", "
-    "\"finish\" or \"answer\". \n\n1. If you think you should execute some bash code, take bash action, and you "
+    'turn, you should first think what you should do, and then take exact one of the three actions: "bash", '
+    '"finish" or "answer". \n\n1. If you think you should execute some bash code, take bash action, and you '
     "should print like this:\n\nThink: put your thought here.\n\nAct: bash\n\n```bash\n# put your bash code here\n```"
     "\n\n2. If you think you have finished the task, take finish action, and you should print like this:\n\nThink: "
     "put your thought here.\n\nAct: finish\n\n3. If you think you have got the answer to the question, take answer "
@@ -67,9 +67,21 @@ OS_INSTRUCTIONS = (
 )
 OS_EXAMPLE = [
     ("human", None, OS_INSTRUCTIONS + 'tell me how many files are in the directory "/etc"?'),
-    ("gpt", False, "Think: To count the files in /etc, I need to print all the files in it.\n\nAct: bash\n\n```bash\nls /etc\n```"),
-    ("human", None, "The output of the OS:\ncpi cron.hourly fuse.conf iproute2 lvm networkd-dispatcher protocols selinux tmpfiles.d [truncated because the output is too long]"),
-    ("gpt", False, "Think: The output has been truncated because it is too long, so I need to count files by script directly.\n\nAct: bash\n\n```bash\nls -1 /etc | wc -l\n```"),
+    (
+        "gpt",
+        False,
+        "Think: To count the files in /etc, I need to print all the files in it.\n\nAct: bash\n\n```bash\nls /etc\n```",
+    ),
+    (
+        "human",
+        None,
+        "The output of the OS:\ncpi cron.hourly fuse.conf iproute2 lvm networkd-dispatcher protocols selinux tmpfiles.d [truncated because the output is too long]",
+    ),
+    (
+        "gpt",
+        False,
+        "Think: The output has been truncated because it is too long, so I need to count files by script directly.\n\nAct: bash\n\n```bash\nls -1 /etc | wc -l\n```",
+    ),
     ("human", None, "The output of the OS:\n220"),
     ("gpt", False, "Think: Now I get the answer, it is 220.\n\nAct: answer(220)"),
 ]
@@ -82,7 +94,7 @@ DB_INSTRUCTIONS = (
     "Every time you can only execute one SQL statement. I will only execute the statement in the first SQL code "
     "block. Every time you write a SQL, I will execute it for you and give you the output.\n"
     "If you are done operating, and you want to commit your final answer, then write down:\nAction: Answer\n"
-    "Final Answer: [\"ANSWER1\", \"ANSWER2\", ...]\nDO NOT write this pattern unless you are sure about your answer. "
+    'Final Answer: ["ANSWER1", "ANSWER2", ...]\nDO NOT write this pattern unless you are sure about your answer. '
     "I expect an accurate and correct answer.\nYour answer should be accurate. Your answer must be exactly the same "
     "as the correct answer.\nIf the question is about modifying the database, then after done operation, your "
     "answer field can be anything.\nIf your response cannot match any pattern I mentioned earlier, you will be "
@@ -135,9 +147,21 @@ def toolbench_trajectory(rng: random.Random, cfg: DemoConfig, unique: _UniqueQue
     answers = []
     for i, (tool, (_, args)) in enumerate(zip(needed, calls)):
         thought = "" if i > 0 and rng.random() < cfg.empty_thought_fraction else tool.thought.format(**args)
-        messages.append({"from": "assistant", "value": f"\nThought: {thought}\nAction: {tool.name}\nAction Input: {_args_text(args)}"})
+        messages.append(
+            {
+                "from": "assistant",
+                "value": f"\nThought: {thought}\nAction: {tool.name}\nAction Input: {_args_text(args)}",
+            }
+        )
         if gives_up:
-            messages.append({"from": "function", "value": json.dumps({"error": "Timeout error...HTTPSConnectionPool: Read timed out.", "response": ""})})
+            messages.append(
+                {
+                    "from": "function",
+                    "value": json.dumps(
+                        {"error": "Timeout error...HTTPSConnectionPool: Read timed out.", "response": ""}
+                    ),
+                }
+            )
             finish = {"return_type": "give_up_and_restart"}
             thought = "The API keeps timing out, so I cannot get the data. I give up and restart."
             break
@@ -147,7 +171,9 @@ def toolbench_trajectory(rng: random.Random, cfg: DemoConfig, unique: _UniqueQue
     else:
         finish = {"return_type": "give_answer", "final_answer": " ".join(answers)}
         thought = "I have all the information I need to answer."
-    messages.append({"from": "assistant", "value": f"\nThought: {thought}\nAction: Finish\nAction Input: {_args_text(finish)}"})
+    messages.append(
+        {"from": "assistant", "value": f"\nThought: {thought}\nAction: Finish\nAction Input: {_args_text(finish)}"}
+    )
     return [
         {"id": f"Step {m}: {query}", "conversations": messages[: m + 1]}
         for m, msg in enumerate(messages)
@@ -157,9 +183,19 @@ def toolbench_trajectory(rng: random.Random, cfg: DemoConfig, unique: _UniqueQue
 
 OS_TASKS = (
     ('How many files are in the directory "{d}"?', "ls -1 {d} | wc -l", lambda r: str(r.randint(3, 300)), "answer"),
-    ("How many lines of {f} contain the word \"{w}\"?", "grep -c '{w}' {f}", lambda r: str(r.randint(0, 40)), "answer"),
-    ("What is the size of the largest file in {d}? Answer in bytes.", "ls -lS {d} | awk 'NR==2 {{print $5}}'", lambda r: str(r.randint(100, 90000)), "answer"),
-    ("How many users on this system have a login shell of /bin/bash?", "grep -c '/bin/bash$' /etc/passwd", lambda r: str(r.randint(1, 9)), "answer"),
+    ('How many lines of {f} contain the word "{w}"?', "grep -c '{w}' {f}", lambda r: str(r.randint(0, 40)), "answer"),
+    (
+        "What is the size of the largest file in {d}? Answer in bytes.",
+        "ls -lS {d} | awk 'NR==2 {{print $5}}'",
+        lambda r: str(r.randint(100, 90000)),
+        "answer",
+    ),
+    (
+        "How many users on this system have a login shell of /bin/bash?",
+        "grep -c '/bin/bash$' /etc/passwd",
+        lambda r: str(r.randint(1, 9)),
+        "answer",
+    ),
     ("Create an empty file named {n} in {d}.", "touch {d}/{n}", lambda r: "", "finish"),
     ("Make a directory called {n} under {d}.", "mkdir -p {d}/{n}", lambda r: "", "finish"),
 )
@@ -175,7 +211,13 @@ def agentinstruct_os(i: int, rng: random.Random) -> dict[str, Any]:
     problem, command, out = template.format(**slots), cmd.format(**slots), output(rng)
     turns = list(OS_EXAMPLE)
     turns.append(("human", None, f"Now, I will start a new problem in a new OS. My problem is:\n\n{problem}"))
-    turns.append(("gpt", True, f"Think: I can get this with one command: {command.split()[0]}.\n\nAct: bash\n\n```bash\n{command}\n```"))
+    turns.append(
+        (
+            "gpt",
+            True,
+            f"Think: I can get this with one command: {command.split()[0]}.\n\nAct: bash\n\n```bash\n{command}\n```",
+        )
+    )
     turns.append(("human", None, f"The output of the OS:\n{out}" if out else "The output of the OS:\n\n[no output]"))
     if final == "answer":
         turns.append(("gpt", True, f"Think: The output shows the answer is {out}.\n\nAct: answer({out})"))
@@ -190,28 +232,46 @@ DB_TABLES = (
     ("Books", ["Title", "Author", "Pages"], "Pages", "Author"),
     ("Cities", ["City", "Country", "Population"], "Population", "Country"),
 )
-DB_VALUES = {"Team": ["Lions", "Tigers", "Eagles"], "Department": ["Sales", "IT", "HR"], "Author": ["Austen", "Tolstoy", "Orwell"],
-             "Country": ["France", "Japan", "Peru"]}
+DB_VALUES = {
+    "Team": ["Lions", "Tigers", "Eagles"],
+    "Department": ["Sales", "IT", "HR"],
+    "Author": ["Austen", "Tolstoy", "Orwell"],
+    "Country": ["France", "Japan", "Peru"],
+}
 
 
 def agentinstruct_db(i: int, rng: random.Random) -> dict[str, Any]:
     table, headers, number, key = rng.choice(DB_TABLES)
     value = rng.choice(DB_VALUES[key])
-    agg, question = rng.choice([
-        ("SUM", f"What is the total {number.lower()} where {key} is {value}?"),
-        ("MAX", f"What is the largest {number.lower()} where {key} is {value}?"),
-        ("COUNT", f"How many rows have {key} equal to {value}?"),
-    ])
+    agg, question = rng.choice(
+        [
+            ("SUM", f"What is the total {number.lower()} where {key} is {value}?"),
+            ("MAX", f"What is the largest {number.lower()} where {key} is {value}?"),
+            ("COUNT", f"How many rows have {key} equal to {value}?"),
+        ]
+    )
     target = f"`{number}`" if agg != "COUNT" else "*"
     result = rng.randint(1, 5000)
     sql = f"SELECT {agg}({target}) FROM `{table}` WHERE `{key}` = '{value}';"
     turns = [
         ("human", None, DB_INSTRUCTIONS),
         ("gpt", False, "Ok."),
-        ("human", None, f"{question}\nThe name of this table is {table}, and the headers of this table are {', '.join(headers)}."),
-        ("gpt", True, f"To answer this I compute {agg} over {number} for the rows where {key} is {value}.\nAction: Operation\n```sql\n{sql}\n```"),
+        (
+            "human",
+            None,
+            f"{question}\nThe name of this table is {table}, and the headers of this table are {', '.join(headers)}.",
+        ),
+        (
+            "gpt",
+            True,
+            f"To answer this I compute {agg} over {number} for the rows where {key} is {value}.\nAction: Operation\n```sql\n{sql}\n```",
+        ),
         ("human", None, f"[({result},)]"),
-        ("gpt", True, f"The query returned {result}, so that is the answer.\nAction: Answer\nFinal Answer: [\"{result}\"]"),
+        (
+            "gpt",
+            True,
+            f'The query returned {result}, so that is the answer.\nAction: Answer\nFinal Answer: ["{result}"]',
+        ),
     ]
     return {"id": f"db_{i}", "conversations": [{"from": f, "loss": loss, "value": v} for f, loss, v in turns]}
 

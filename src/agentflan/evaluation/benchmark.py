@@ -9,7 +9,8 @@ Two levels, as in the paper:
   with an "answer" key), with tools offered to half of them (expected: a plain answer).
 Samples come from held-out records of the converted corpus (any mix of sources): the needed tool with
 its real schema, distractors drawn from the corpus's other tools, plain queries from held-out general
-chat, each with its conversation's answer as the `reference` (plain quality is scored against it). A category the data cannot fill is built as far as it goes, and `counts` says how far.
+chat, each with its conversation's answer as the `reference` (plain quality is scored against it). A category
+the data cannot fill is built as far as it goes, and `counts` says how far.
 
 Pure data: no torch, no MLflow.
 """
@@ -27,8 +28,14 @@ from agentflan.data.heldout import Heldout, query_key
 from agentflan.data.prompts import FORMAT_REQUESTS
 from agentflan.data.schema import PSEUDO_TOOLS, Conversation, SchemaError, Tool, tool_from_dict
 
-CATEGORIES = ("tool_needed_offered_seen", "tool_needed_offered_unseen", "tool_needed_not_offered",
-              "plain_tools_offered", "plain_no_tools", "format_request")
+CATEGORIES = (
+    "tool_needed_offered_seen",
+    "tool_needed_offered_unseen",
+    "tool_needed_not_offered",
+    "plain_tools_offered",
+    "plain_no_tools",
+    "format_request",
+)
 
 
 @dataclass
@@ -44,9 +51,17 @@ class Sample:
     reference: str | None = None  # a plain sample's reference answer
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "category": self.category, "level": self.level, "query": self.query,
-                "tools": [t.to_dict() for t in self.tools], "expected": self.expected, "expected_tool": self.expected_tool,
-                "expected_arguments": self.expected_arguments, "reference": self.reference}
+        return {
+            "id": self.id,
+            "category": self.category,
+            "level": self.level,
+            "query": self.query,
+            "tools": [t.to_dict() for t in self.tools],
+            "expected": self.expected,
+            "expected_tool": self.expected_tool,
+            "expected_arguments": self.expected_arguments,
+            "reference": self.reference,
+        }
 
     @classmethod
     def from_dict(cls, d: Any) -> Sample:
@@ -66,12 +81,23 @@ class Sample:
             raise SchemaError("expected_tool", "required (a tool name) when expected is 'call'")
         args = d.get("expected_arguments")
         if args is not None and not (isinstance(args, dict) and all(isinstance(v, list) for v in args.values())):
-            raise SchemaError("expected_arguments", "expected an object mapping each argument to a list of acceptable values")
+            raise SchemaError(
+                "expected_arguments", "expected an object mapping each argument to a list of acceptable values"
+            )
         reference = d.get("reference")
         if reference is not None and not isinstance(reference, str):
             raise SchemaError("reference", f"expected text, got {type(reference).__name__}")
-        return cls(d["id"], d["category"], d.get("level", "action"), d["query"], tools, d["expected"], expected_tool, args,
-                   reference)
+        return cls(
+            d["id"],
+            d["category"],
+            d.get("level", "action"),
+            d["query"],
+            tools,
+            d["expected"],
+            expected_tool,
+            args,
+            reference,
+        )
 
 
 def _first_call(conv: Conversation):
@@ -89,7 +115,9 @@ class _Call:
     arguments: dict[str, Any]
 
 
-def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: BenchmarkConfig) -> tuple[list[Sample], dict[str, int]]:
+def build(
+    conversations: Iterable[Conversation], heldout: Heldout, cfg: BenchmarkConfig
+) -> tuple[list[Sample], dict[str, int]]:
     """Samples per category from the held-out records (one streaming pass), and how many each category got."""
     tools: dict[str, Tool] = {}
     trained: set[str] = set()  # tools that stay in training data
@@ -105,7 +133,9 @@ def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: Benchmar
         if conv.kind == "agent" and call is not None and call.name in {t.name for t in conv.tools}:
             key = (query_key(conv.query), call.name)
             if key not in calls or conv.id < calls[key].id:
-                calls[key] = _Call(conv.id, conv.query, next(t for t in conv.tools if t.name == call.name), call.arguments)
+                calls[key] = _Call(
+                    conv.id, conv.query, next(t for t in conv.tools if t.name == call.name), call.arguments
+                )
         elif conv.kind == "general" and conv.query.strip():
             answer = next((t.content.strip() for t in conv.assistant_turns if t.content.strip()), None)
             plain_queries.setdefault(query_key(conv.query), (conv.query.strip(), answer))
@@ -130,16 +160,35 @@ def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: Benchmar
         rng.shuffle(chosen)
         return chosen
 
-    def add(category: str, query: str, offered_tools: list[Tool], expected: str, tool: str | None = None,
-            arguments: dict[str, list[Any]] | None = None, level: str = "action", reference: str | None = None) -> None:
-        samples.append(Sample(f"{category}_{len(samples)}", category, level, query, offered_tools, expected, tool, arguments,
-                              reference))
+    def add(
+        category: str,
+        query: str,
+        offered_tools: list[Tool],
+        expected: str,
+        tool: str | None = None,
+        arguments: dict[str, list[Any]] | None = None,
+        level: str = "action",
+        reference: str | None = None,
+    ) -> None:
+        samples.append(
+            Sample(
+                f"{category}_{len(samples)}",
+                category,
+                level,
+                query,
+                offered_tools,
+                expected,
+                tool,
+                arguments,
+                reference,
+            )
+        )
 
     seen, unseen = unique_by_query(seen_calls), unique_by_query(unseen_calls)
     for category, pool in (("tool_needed_offered_seen", seen), ("tool_needed_offered_unseen", unseen)):
         for c in pool[: cfg.per_category]:
             add(category, c.query, offered(c.tool), "call", c.tool.name, {k: [v] for k, v in c.arguments.items()})
-    leftover = seen[cfg.per_category:] + unseen[cfg.per_category:]
+    leftover = seen[cfg.per_category :] + unseen[cfg.per_category :]
     rng.shuffle(leftover)
     for c in leftover[: cfg.per_category]:
         add("tool_needed_not_offered", c.query, [], "plain")
@@ -151,8 +200,14 @@ def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: Benchmar
             elif category == "plain_no_tools":
                 add(category, query, [], "plain", reference=reference)
             else:  # the reference answers the question, not the format: quality is scored on content here
-                add(category, f"{query} {FORMAT_REQUESTS[i % len(FORMAT_REQUESTS)]}", offered(None) if i % 2 else [], "plain",
-                    level="format", reference=reference)
+                add(
+                    category,
+                    f"{query} {FORMAT_REQUESTS[i % len(FORMAT_REQUESTS)]}",
+                    offered(None) if i % 2 else [],
+                    "plain",
+                    level="format",
+                    reference=reference,
+                )
     counts = Counter(s.category for s in samples)
     return samples, {c: counts.get(c, 0) for c in CATEGORIES}
 
@@ -160,6 +215,13 @@ def build(conversations: Iterable[Conversation], heldout: Heldout, cfg: Benchmar
 def sample_row(s: Sample) -> dict[str, Any]:
     """The frame `expectations/agent_h.json` checks."""
     names = [t.name for t in s.tools]
-    return {"id": s.id, "category": s.category, "level": s.level, "expected": s.expected, "n_tools": len(s.tools),
-            "query_chars": len(s.query), "expected_tool_offered": (s.expected_tool in names) if s.expected == "call" else True,
-            "plain_with_expected_tool": s.expected == "plain" and s.expected_tool is not None}
+    return {
+        "id": s.id,
+        "category": s.category,
+        "level": s.level,
+        "expected": s.expected,
+        "n_tools": len(s.tools),
+        "query_chars": len(s.query),
+        "expected_tool_offered": (s.expected_tool in names) if s.expected == "call" else True,
+        "plain_with_expected_tool": s.expected == "plain" and s.expected_tool is not None,
+    }

@@ -22,13 +22,34 @@ from agentflan.data.jsonio import InputError, iter_raw
 from agentflan.data.schema import SchemaError, Tool
 from agentflan.evaluation.benchmark import Sample
 
-BFCL_TYPES = {"dict": "object", "object": "object", "float": "number", "number": "number", "integer": "integer",
-              "int": "integer", "string": "string", "str": "string", "boolean": "boolean", "bool": "boolean",
-              "array": "array", "list": "array", "tuple": "array"}
+BFCL_TYPES = {
+    "dict": "object",
+    "object": "object",
+    "float": "number",
+    "number": "number",
+    "integer": "integer",
+    "int": "integer",
+    "string": "string",
+    "str": "string",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "array": "array",
+    "list": "array",
+    "tuple": "array",
+}
 _FILE_NAME = re.compile(r"^BFCL_v\d+_(?P<category>[a-z_]+)\.jsonl?$")
 PLAIN_CATEGORIES = {"irrelevance", "live_irrelevance"}
-CALL_CATEGORIES = {"simple", "simple_python", "simple_java", "simple_javascript", "java", "javascript", "multiple",
-                   "live_simple", "live_multiple"}
+CALL_CATEGORIES = {
+    "simple",
+    "simple_python",
+    "simple_java",
+    "simple_javascript",
+    "java",
+    "javascript",
+    "multiple",
+    "live_simple",
+    "live_multiple",
+}
 
 
 @dataclass
@@ -119,7 +140,7 @@ def bfcl_sample(record: Any, answers: dict[str, Any], path: str = "") -> Sample:
     ground = truth.get("ground_truth") if isinstance(truth, dict) else None
     if not isinstance(ground, list) or len(ground) != 1 or not isinstance(ground[0], dict) or len(ground[0]) != 1:
         raise Skip("ground_truth", "expected exactly one call")
-    (name, arguments), = ground[0].items()
+    ((name, arguments),) = ground[0].items()
     if not isinstance(arguments, dict) or not all(isinstance(v, list) for v in arguments.values()):
         raise Skip("ground_truth", "expected each argument's acceptable values as a list")
     if name not in {t.name for t in tools}:

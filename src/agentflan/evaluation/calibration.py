@@ -21,15 +21,25 @@ class CalibrationError(RuntimeError):
 def reference_answers(s: Sample, protocol: str) -> dict[str, Any] | None:
     """The reference as an answer in `protocol` (Prediction fields), or None when the sample has no reference."""
     if s.expected == "plain":
-        return None if s.reference is None else {"response": s.reference, "content": s.reference, "tool_calls": [],
-                                                 "turns": [s.reference]}
+        return (
+            None
+            if s.reference is None
+            else {"response": s.reference, "content": s.reference, "tool_calls": [], "turns": [s.reference]}
+        )
     args = {k: v[0] for k, v in (s.expected_arguments or {}).items() if v and v[0] != ""}
     text = json.dumps(args, ensure_ascii=False)
-    written = {"native": None, "react": f"Action: {s.expected_tool}\nAction Input: {text}",
-               "json": json.dumps({"name": s.expected_tool, "arguments": args}, ensure_ascii=False)}
+    written = {
+        "native": None,
+        "react": f"Action: {s.expected_tool}\nAction Input: {text}",
+        "json": json.dumps({"name": s.expected_tool, "arguments": args}, ensure_ascii=False),
+    }
     turns = [s.expected_tool, text] if protocol == "chat" else [written.get(protocol) or ""]
-    return {"response": "\n".join(turns), "content": "", "tool_calls": [{"name": s.expected_tool, "arguments": args}],
-            "turns": turns}
+    return {
+        "response": "\n".join(turns),
+        "content": "",
+        "tool_calls": [{"name": s.expected_tool, "arguments": args}],
+        "turns": turns,
+    }
 
 
 def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> dict[str, Any]:
@@ -41,9 +51,23 @@ def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> 
             answer = reference_answers(s, protocol)
             if answer is None:
                 continue
-            p = Prediction(s.id, s.category, [t.name for t in s.tools], s.expected, answer["response"], s.expected_tool,
-                           {t.name: t.parameters for t in s.tools}, s.expected_arguments, protocol, answer["turns"],
-                           answer["content"], answer["tool_calls"] if protocol == "native" else None, None, s.query, s.reference)
+            p = Prediction(
+                s.id,
+                s.category,
+                [t.name for t in s.tools],
+                s.expected,
+                answer["response"],
+                s.expected_tool,
+                {t.name: t.parameters for t in s.tools},
+                s.expected_arguments,
+                protocol,
+                answer["turns"],
+                answer["content"],
+                answer["tool_calls"] if protocol == "native" else None,
+                None,
+                s.query,
+                s.reference,
+            )
             v = judge(p)
             if s.expected == "plain":
                 plain += 1
@@ -53,9 +77,13 @@ def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> 
                 calls += 1
                 if not (v["tool_correct"] and v["format_valid"] and v.get("args_correct", True)):
                     false_neg.append(f"{protocol}:{s.id}")
-    return {"plain_references": plain, "false_positive_rate": round(len(false_pos) / plain, 4) if plain else 0.0,
-            "call_references": calls, "false_negative_rate": round(len(false_neg) / calls, 4) if calls else 0.0,
-            "misjudged": (false_pos + false_neg)[:10]}
+    return {
+        "plain_references": plain,
+        "false_positive_rate": round(len(false_pos) / plain, 4) if plain else 0.0,
+        "call_references": calls,
+        "false_negative_rate": round(len(false_neg) / calls, 4) if calls else 0.0,
+        "misjudged": (false_pos + false_neg)[:10],
+    }
 
 
 def check(calibration: dict[str, Any], tolerance: float) -> None:
@@ -64,5 +92,7 @@ def check(calibration: dict[str, Any], tolerance: float) -> None:
     if worst > tolerance:
         raise CalibrationError(
             f"judge calibration: false-positive rate {calibration['false_positive_rate']}, false-negative rate "
-            f"{calibration['false_negative_rate']} on the benchmark's references exceed eval.judge_tolerance={tolerance}; "
-            f"misjudged: {', '.join(calibration['misjudged'])}")
+            f"{calibration['false_negative_rate']} on the benchmark's references exceed "
+            f"eval.judge_tolerance={tolerance}; "
+            f"misjudged: {', '.join(calibration['misjudged'])}"
+        )

@@ -26,17 +26,38 @@ from typing import Any
 _DECODER = json.JSONDecoder()
 NAME_KEYS = ("name", "tool", "function", "tool_name", "action", "api_name")
 ARG_KEYS = ("arguments", "parameters", "args", "action_input", "input", "kwargs")
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"',
-                         "\u201d": '"', "\u201e": '"', "\u2033": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-",
-                         "\u00a0": " ", "\u2026": "...", "\u200b": ""})
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u2026": "...",
+        "\u200b": "",
+    }
+)
 _EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
 _FENCE = re.compile(r"```[^\n`]*\n?(?P<body>.*?)```", re.S)
 _ACTION = re.compile(r"(?<![\w])Action\s*:[ \t]*(?P<name>.*?)[ \t]*(?=(?:Action\s+Input\s*:)|\n|$)", re.S)
 _ACTION_INPUT = re.compile(r"(?<![\w])Action\s+Input\s*:[ \t]*")
-_REACT_KEYWORD = re.compile(r"(?:^|\n)[ \t>#]*(?:Thought|Action|Action Input)\s*:|(?<![\w])Action\s*:.*?(?<![\w])Action\s+Input\s*:", re.S)
+_REACT_KEYWORD = re.compile(
+    r"(?:^|\n)[ \t>#]*(?:Thought|Action|Action Input)\s*:|(?<![\w])Action\s*:.*?(?<![\w])Action\s+Input\s*:", re.S
+)
 _MISTRAL = re.compile(r"\[TOOL_CALLS\]\s*(?P<name>[A-Za-z_][\w.\-]*)\s*\[ARGS\]\s*")
-_EXAMPLE = re.compile(r"\b(?:examples?|format|template|like\s+this|looks\s+like|e\.g\.|for\s+instance|syntax)\b"
-                      r"|\bhow\s+[^.?!\n]{0,40}\blooks?\b", re.I)
+_EXAMPLE = re.compile(
+    r"\b(?:examples?|format|template|like\s+this|looks\s+like|e\.g\.|for\s+instance|syntax)\b"
+    r"|\bhow\s+[^.?!\n]{0,40}\blooks?\b",
+    re.I,
+)
 _IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
 
 
@@ -145,15 +166,15 @@ def react_calls(text: str) -> Iterator[Call]:
         name = named.group(0).rstrip(".-") if named and named.end() == len(raw) else raw
         if not name:
             continue
-        rest = text[action.end():]
+        rest = text[action.end() :]
         given = _ACTION_INPUT.match(rest) or _ACTION_INPUT.search(rest.split("\nAction:", 1)[0])
-        opens_line = not text[text.rfind("\n", 0, action.start()) + 1:action.start()].strip()
+        opens_line = not text[text.rfind("\n", 0, action.start()) + 1 : action.start()].strip()
         if not opens_line and not (given and name == raw.rstrip(".,;:!") and _IDENTIFIER.fullmatch(name)):
             continue  # mid-line, only a one-line ReAct step counts: "- Action: the film is full of action" is prose
         if not given:
             yield Call(name, None, "react", action.start())
             continue
-        body = rest[given.end():].lstrip()
+        body = rest[given.end() :].lstrip()
         found = literal(body)
         yield Call(name, found[0] if found else body.split("\n", 1)[0].strip(), "react", action.start())
 
@@ -161,7 +182,7 @@ def react_calls(text: str) -> Iterator[Call]:
 def mistral_calls(text: str) -> Iterator[Call]:
     for m in _MISTRAL.finditer(text):
         found = literal(text, m.end())
-        yield Call(m["name"], found[0] if found else text[m.end():].split("\n", 1)[0].strip(), "mistral", m.start())
+        yield Call(m["name"], found[0] if found else text[m.end() :].split("\n", 1)[0].strip(), "mistral", m.start())
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -180,14 +201,16 @@ def _python_call(node: ast.AST) -> tuple[str, Any] | None:
         kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
         positional = [ast.literal_eval(a) for a in node.args]
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return name, ast.unparse(node)[len(name):]  # arguments that are not literals: kept as their text
+        return name, ast.unparse(node)[len(name) :]  # arguments that are not literals: kept as their text
     return name, kwargs if not positional else [*positional, kwargs] if kwargs else positional
 
 
 def python_calls(text: str, offered: Iterable[str] = ()) -> Iterator[Call]:
     """A Python call (or a list of them) that is the whole text, or a line calling an offered tool."""
     names = set(offered)
-    candidates = [(0, text.strip(), True)] + [(m.start(), m.group(0).strip(), False) for m in re.finditer(r"[^\n]+", text)]
+    candidates = [(0, text.strip(), True)] + [
+        (m.start(), m.group(0).strip(), False) for m in re.finditer(r"[^\n]+", text)
+    ]
     for start, candidate, is_whole in candidates:
         if not candidate or "(" not in candidate or len(candidate) > 4000:
             continue
@@ -244,7 +267,7 @@ def parse_call(text: str, offered: Iterable[str] = ()) -> tuple[str, Any] | None
 
 
 def has_react_keywords(text: str) -> bool:
-    """ReAct's keywords ("Thought:", "Action:", "Action Input:") opening a line, or an inline Action ... Action Input."""
+    """ReAct's keywords ("Thought:", "Action:", "Action Input:") opening a line, or an inline Action/Action Input."""
     return bool(_REACT_KEYWORD.search(fenced(normalise(text))[0]))
 
 

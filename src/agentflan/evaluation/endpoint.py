@@ -25,8 +25,12 @@ class EndpointError(RuntimeError):
 def client(url: str, api_key_env: str):
     from openai import OpenAI, Timeout
 
-    return OpenAI(base_url=url, api_key=os.environ.get(api_key_env) or "EMPTY", max_retries=0,
-                  timeout=Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S))
+    return OpenAI(
+        base_url=url,
+        api_key=os.environ.get(api_key_env) or "EMPTY",
+        max_retries=0,
+        timeout=Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+    )
 
 
 def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = False) -> dict:
@@ -34,11 +38,16 @@ def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = Fals
     them, the arguments come as the JSON string the OpenAI API gives). A server error on one sample (5xx) is kept as
     that sample's parse error, an attempted reply that failed, as the in-process parser keeps a call region it cannot
     read, and so is a connection the server drops on a later request (`transformers serve` 5.24 drops it on a call
-    without "arguments"); a refused request (4xx: key, model name) or a first request that cannot connect stops the run."""
+    without "arguments"); a refused request (4xx: key, model name) or a first request that cannot connect stops the
+    run."""
     import openai
 
-    request = {"model": model, "messages": [{"role": "user", "content": sample.query}], "temperature": 0,
-               "max_tokens": max_new_tokens}
+    request = {
+        "model": model,
+        "messages": [{"role": "user", "content": sample.query}],
+        "temperature": 0,
+        "max_tokens": max_new_tokens,
+    }
     if sample.tools:
         request["tools"] = [t.to_openai() for t in sample.tools]
     try:
@@ -48,24 +57,39 @@ def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = Fals
             raise EndpointError(f"{api.base_url}: unreachable ({e.__cause__ or e})") from None
         return failed(f"server dropped the connection ({e.__cause__ or e})")
     except openai.APIStatusError as e:
-        if e.status_code >= 500:  # the server could not write this reply (transformers serve: a call region it cannot parse)
+        if (
+            e.status_code >= 500
+        ):  # the server could not write this reply (transformers serve: a call region it cannot parse)
             return failed(f"server error {e.status_code}: {str(e.message)[:200]}")
-        raise EndpointError(f"{api.base_url}: HTTP {e.status_code} for model {model!r} ({str(e.message)[:200]})") from None
+        raise EndpointError(
+            f"{api.base_url}: HTTP {e.status_code} for model {model!r} ({str(e.message)[:200]})"
+        ) from None
     message = reply.choices[0].message
     calls = [{"name": c.function.name, "arguments": c.function.arguments} for c in message.tool_calls or []]
-    return {"response": message.content or "", "content": message.content or "", "tool_calls": calls, "parse_error": None}
+    return {
+        "response": message.content or "",
+        "content": message.content or "",
+        "tool_calls": calls,
+        "parse_error": None,
+    }
 
 
 def failed(why: str) -> dict:
     return {"response": "", "content": "", "tool_calls": [], "parse_error": why}
 
 
-def run_endpoint(samples: list[Sample], url: str, model: str, max_new_tokens: int, api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int = 1) -> list[dict]:
+def run_endpoint(
+    samples: list[Sample],
+    url: str,
+    model: str,
+    max_new_tokens: int,
+    api_key_env: str = "OPENAI_API_KEY",
+    concurrency: int = 1,
+) -> list[dict]:
     """Every sample's reply from the server, in sample order; the first request goes alone, so a server that cannot be
     used fails before the others are sent. One request at a time by default: `transformers serve` 5.24 without
-    `--continuous-batching` answers concurrent requests wrongly (seen here: replies that are not the model's greedy ones,
-    and dropped connections); raise `concurrency` for servers that batch (vLLM, TGI, hosted APIs)."""
+    `--continuous-batching` answers concurrent requests wrongly (seen here: replies that are not the model's greedy
+    ones, and dropped connections); raise `concurrency` for servers that batch (vLLM, TGI, hosted APIs)."""
     api = client(url, api_key_env)
     if not samples:
         return []

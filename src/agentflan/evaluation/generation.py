@@ -55,8 +55,9 @@ def prompt_texts(fmt: ChatFormat, dialogues: list[tuple[list[dict], list[dict] |
     return [fmt.render(*fmt.dialogue(m, t or None), generation_prompt=True) for m, t in dialogues]
 
 
-def complete(model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int,
-             batch_size: int) -> list[str]:
+def complete(
+    model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int, batch_size: int
+) -> list[str]:
     """The next assistant turn of each (messages, tools) dialogue, batched by length (left padding, KV cache)."""
     import torch
 
@@ -69,9 +70,15 @@ def complete(model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[
         idx = order[start : start + batch_size]
         enc = tokenizer.pad({"input_ids": [prompts[i] for i in idx]}, return_tensors="pt").to(model.device)
         with torch.no_grad():
-            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
-                                 eos_token_id=fmt.end_of_turn_ids, pad_token_id=tokenizer.pad_token_id)
-        for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:]):
+            gen = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                use_cache=True,
+                eos_token_id=fmt.end_of_turn_ids,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        for i, row in zip(idx, gen[:, enc["input_ids"].shape[1] :]):
             out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
     return out
 
@@ -101,11 +108,13 @@ def run_native(model, tokenizer, samples: list[Sample], max_new_tokens: int, bat
 
 
 def run_protocol(model, tokenizer, samples: list[Sample], protocol: str, max_new_tokens: int, batch_size: int) -> list:
-    """Each sample's answer in `protocol`: the parsed reply (native), one turn, or up to three for a chat-protocol call."""
+    """Each sample's answer in `protocol`: the parsed reply (native), one turn, or up to three (chat, a step said)."""
     if protocol == "native":
         return run_native(model, tokenizer, samples, max_new_tokens, batch_size)
     tools = [[t.to_openai() for t in s.tools] for s in samples]
-    messages = [[{"role": "system", "content": system_prompt(protocol)}, {"role": "user", "content": s.query}] for s in samples]
+    messages = [
+        [{"role": "system", "content": system_prompt(protocol)}, {"role": "user", "content": s.query}] for s in samples
+    ]
     first = complete(model, tokenizer, list(zip(messages, tools)), max_new_tokens, batch_size)
     turns = [[r] for r in first]
     if protocol != "chat":
@@ -118,12 +127,16 @@ def run_protocol(model, tokenizer, samples: list[Sample], protocol: str, max_new
         messages[i] += [{"role": "assistant", "content": first[i]}]
     for i in ask_tool:
         messages[i] += [{"role": "user", "content": ASK_TOOL}]
-    for i, r in zip(ask_tool, complete(model, tokenizer, [(messages[i], tools[i]) for i in ask_tool], max_new_tokens, batch_size)):
+    for i, r in zip(
+        ask_tool, complete(model, tokenizer, [(messages[i], tools[i]) for i in ask_tool], max_new_tokens, batch_size)
+    ):
         turns[i].append(r)
         messages[i] += [{"role": "assistant", "content": r}]
     for i in calls:
         messages[i] += [{"role": "user", "content": ASK_ARGUMENTS}]
-    for i, r in zip(calls, complete(model, tokenizer, [(messages[i], tools[i]) for i in calls], max_new_tokens, batch_size)):
+    for i, r in zip(
+        calls, complete(model, tokenizer, [(messages[i], tools[i]) for i in calls], max_new_tokens, batch_size)
+    ):
         turns[i].append(r)
     return turns
 
@@ -132,12 +145,25 @@ def predictions(samples: list[Sample], answers: list, protocol: str) -> list[Pre
     """Prediction rows of one protocol: `answers` as `run_protocol` returns them."""
     out = []
     for s, a in zip(samples, answers):
-        base = dict(id=s.id, category=s.category, tools=[t.name for t in s.tools], expected=s.expected, expected_tool=s.expected_tool,
-                    schemas={t.name: t.parameters for t in s.tools}, expected_arguments=s.expected_arguments, protocol=protocol,
-                    query=s.query, reference=s.reference)
+        base = dict(
+            id=s.id,
+            category=s.category,
+            tools=[t.name for t in s.tools],
+            expected=s.expected,
+            expected_tool=s.expected_tool,
+            schemas={t.name: t.parameters for t in s.tools},
+            expected_arguments=s.expected_arguments,
+            protocol=protocol,
+            query=s.query,
+            reference=s.reference,
+        )
         if protocol == "native":
             calls = [native_call(c, f"tool_calls[{i}]") for i, c in enumerate(a["tool_calls"])]  # arguments as objects
-            out.append(Prediction(**base, response=a["response"], content=a["content"], tool_calls=calls, parse_error=a["parse_error"]))
+            out.append(
+                Prediction(
+                    **base, response=a["response"], content=a["content"], tool_calls=calls, parse_error=a["parse_error"]
+                )
+            )
         else:
             out.append(Prediction(**base, response=a[-1] if protocol != "chat" else "\n".join(a), turns=a))
     return out

@@ -25,23 +25,56 @@ from collections.abc import Iterable
 from typing import Any
 
 from agentflan.data.schema import Conversation
-from agentflan.evaluation.calls import fenced, find_calls, has_react_keywords, literal, names_whole, normalise, parse_call
+from agentflan.evaluation.calls import (
+    fenced,
+    find_calls,
+    has_react_keywords,
+    literal,
+    names_whole,
+    normalise,
+    parse_call,
+)
 from agentflan.evaluation.quality import is_degenerate
 
-__all__ = ["has_react_keywords", "parse_call", "plain_verdict", "has_general_call", "is_refusal", "declines", "asks",
-           "fabricates", "announces_step", "names_a_tool", "first_json_value", "negative_calls"]
+__all__ = [
+    "has_react_keywords",
+    "parse_call",
+    "plain_verdict",
+    "has_general_call",
+    "is_refusal",
+    "declines",
+    "asks",
+    "fabricates",
+    "announces_step",
+    "names_a_tool",
+    "first_json_value",
+    "negative_calls",
+]
 
-_INTENT = (r"\b(?:I\s+will|I'll|I\s+am\s+going\s+to|I'm\s+going\s+to|let\s+me|I\s+need\s+to|I\s+must|I\s+should"
-           r"|I\s+have\s+to|I\s+want\s+to|I'd\s+like\s+to|I\s+am\s+now|I'm\s+now)\s+(?:now\s+|first\s+|just\s+|quickly\s+)?")
-_USE = re.compile(_INTENT + r"(?:use|call|invoke|run|trigger|execute|employ|utili[sz]e|consult|access|try)\b(?P<rest>[^.!?\n]*)", re.I)
+_INTENT = (
+    r"\b(?:I\s+will|I'll|I\s+am\s+going\s+to|I'm\s+going\s+to|let\s+me|I\s+need\s+to|I\s+must|I\s+should"
+    r"|I\s+have\s+to|I\s+want\s+to|I'd\s+like\s+to|I\s+am\s+now|I'm\s+now)\s+(?:now\s+|first\s+|just\s+|quickly\s+)?"
+)
+_USE = re.compile(
+    _INTENT + r"(?:use|call|invoke|run|trigger|execute|employ|utili[sz]e|consult|access|try)\b(?P<rest>[^.!?\n]*)", re.I
+)
 _USING = re.compile(r"(?:^|[.!?:]\s+)(?:calling|invoking|using|querying)\s+(?P<rest>[^.!?\n]*)", re.I)
 _LOOKUP = re.compile(_INTENT + r"(?:search|look\s+(?:\w+\s+)?up|query|fetch|retrieve)\b", re.I)
 _TOOL_WORD = re.compile(r"\b(?:tool|function|API|plugin|endpoint)s?\b", re.I)
-_CALL_BEGUN = re.compile(r"^\s*\[?\s*\{\s*[\"'](?:thought|name|arguments|tool|function|action|parameters|type)[\"']\s*:", re.I)
-_CALL_TAG = re.compile(r"<tool_call>|<functioncall>|\[TOOL_CALLS\]|<\|python_tag\|>", re.I)  # a call opened, whatever follows
-_CANT = (r"(?:can(?:no|')?t(?:'t)*|can\s+not|am\s+(?:unable|not\s+able)\s+to|'m\s+(?:unable|not\s+able)\s+to|won't\s+be\s+able\s+to"
-         r"|am\s+not\s+in\s+a\s+position\s+to|'m\s+not\s+in\s+a\s+position\s+to|don't\s+have\s+the\s+ability\s+to)")
-_NOT_A_REFUSAL = re.compile(r"\bI\s+can(?:no|')?t\s+(?:wait|believe|stress|imagine|thank|help\s+but|help\s+feeling|recommend\b[^.!?]*\benough)", re.I)
+_CALL_BEGUN = re.compile(
+    r"^\s*\[?\s*\{\s*[\"'](?:thought|name|arguments|tool|function|action|parameters|type)[\"']\s*:", re.I
+)
+_CALL_TAG = re.compile(
+    r"<tool_call>|<functioncall>|\[TOOL_CALLS\]|<\|python_tag\|>", re.I
+)  # a call opened, whatever follows
+_CANT = (
+    r"(?:can(?:no|')?t(?:'t)*|can\s+not|am\s+(?:unable|not\s+able)\s+to|'m\s+(?:unable|not\s+able)\s+to|won't\s+be\s+able\s+to"
+    r"|am\s+not\s+in\s+a\s+position\s+to|'m\s+not\s+in\s+a\s+position\s+to|don't\s+have\s+the\s+ability\s+to)"
+)
+_NOT_A_REFUSAL = re.compile(
+    r"\bI\s+can(?:no|')?t\s+(?:wait|believe|stress|imagine|thank|help\s+but|help\s+feeling|recommend\b[^.!?]*\benough)",
+    re.I,
+)
 _REFUSAL = re.compile(
     rf"\bI\s*{_CANT}\s+(?:\w+\s+){{0,2}}?(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform"
     r"|fetch|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
@@ -51,18 +84,25 @@ _REFUSAL = re.compile(
     r"|(?:a|an|any|the)\s+(?:[\w-]+\s+){0,2}(?:tools?|access|data)\b|tools)"
     r"|\bI\s+have\s+no\s+(?:[\w-]+\s+){0,2}(?:tools?|access|way|data|information|connection)\b"
     r"|\b(?:no|not\s+a)\s+(?:such\s+|suitable\s+|relevant\s+|matching\s+)?tools?\s+(?:is\s+|are\s+)?(?:available|offered|here)"
-    r"|\bI'?m\s+(?:afraid|sorry),?\s+(?:but\s+)?(?:I\s+)?(?:can(?:no|')?t|cannot|am\s+unable|'m\s+unable|don't\s+have)", re.I)
-_MISSING_TOOL = re.compile(r"\b(?:need|needs|require|requires|without|lack|lacks|missing)\s+(?:a|an|the|any)?\s*(?:[\w-]+\s+){0,3}"
-                           r"(?:tools?|API|plugin|live\s+data|real-time\s+data|internet\s+access|web\s+access)\b", re.I)
+    r"|\bI'?m\s+(?:afraid|sorry),?\s+(?:but\s+)?(?:I\s+)?(?:can(?:no|')?t|cannot|am\s+unable|'m\s+unable|don't\s+have)",
+    re.I,
+)
+_MISSING_TOOL = re.compile(
+    r"\b(?:need|needs|require|requires|without|lack|lacks|missing)\s+(?:a|an|the|any)?\s*(?:[\w-]+\s+){0,3}"
+    r"(?:tools?|API|plugin|live\s+data|real-time\s+data|internet\s+access|web\s+access)\b",
+    re.I,
+)
 _NUMBER = re.compile(r"\d")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
-_STOP = frozenset("what when where which whose with would could should there their about from have this that these those your "
-                  "today tomorrow please tell give find show much many does will into than then them they were been being "
-                  "just like some more most also only very over under after before".split())
+_STOP = frozenset(
+    "what when where which whose with would could should there their about from have this that these those your "
+    "today tomorrow please tell give find show much many does will into than then them they were been being "
+    "just like some more most also only very over under after before".split()
+)
 
 
 def first_json_value(text: str) -> tuple[Any, bool]:
-    """The JSON value (or Python literal) the text starts with (after spaces) and whether it parsed; else the first line."""
+    """The JSON value (or Python literal) the text starts with and whether it parsed; else the first line."""
     stripped = normalise(text).lstrip()
     found = literal(stripped)
     return (found[0], True) if found else (stripped.split("\n", 1)[0].strip(), False)
@@ -103,8 +143,12 @@ def announces_step(text: str, tools: Iterable[str] = ()) -> bool:
     """The answer announces a step rather than ending the turn (an intent in the first person, a tool named, a call,
     ReAct): the chat harness reads it as a thought, whatever the sample's truth, and asks which tool."""
     names = list(tools)
-    return bool(_STEP.search(_outside(text))) or names_a_tool(text, names) is not None or has_react_keywords(text) \
+    return (
+        bool(_STEP.search(_outside(text)))
+        or names_a_tool(text, names) is not None
+        or has_react_keywords(text)
         or bool(find_calls(text, names))
+    )
 
 
 def names_a_tool(text: str, tools: Iterable[str]) -> str | None:
@@ -146,5 +190,8 @@ def negative_calls(conv: Conversation) -> int:
     if conv.kind != "negative":
         return 0
     names = [t.name for t in conv.tools]
-    return sum(1 for t in conv.assistant_turns
-               if t.call is not None or t.tool_calls or has_react_keywords(t.content) or has_general_call(t.content, names))
+    return sum(
+        1
+        for t in conv.assistant_turns
+        if t.call is not None or t.tool_calls or has_react_keywords(t.content) or has_general_call(t.content, names)
+    )

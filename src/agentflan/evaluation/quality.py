@@ -16,7 +16,7 @@ def is_degenerate(text: str) -> bool:
     if len(words) >= 4 and len(set(words)) / len(words) < 0.3:
         return True
     for n in (1, 2, 3):
-        grams = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+        grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
         if grams and len(words) >= 3 * n and max(grams.values()) * n > 0.6 * len(words) and max(grams.values()) >= 3:
             return True
     return False

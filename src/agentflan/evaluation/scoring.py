@@ -53,7 +53,7 @@ class Prediction:
     expected_arguments: dict[str, list[Any]] | None = None  # per argument, its acceptable values
     protocol: str = "react"  # chat: `turns` holds the answers to the harness's turns; react/json: one answer
     turns: list[str] | None = None
-    # native: the reply as parsed: its text content, its calls ({"name", "arguments"}), or why a call region did not parse
+    # native: the reply as parsed: its text, its calls ({"name", "arguments"}), or why a call region did not parse
     content: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     parse_error: str | None = None
@@ -63,12 +63,25 @@ class Prediction:
     def to_dict(self) -> dict[str, Any]:
         """The predictions-file line: tools as full objects when their schemas are known."""
         tools = [{"name": n, "parameters": self.schemas[n]} if n in self.schemas else n for n in self.tools]
-        row = {"id": self.id, "category": self.category, "tools": tools, "expected": self.expected,
-               "expected_tool": self.expected_tool, "expected_arguments": self.expected_arguments, "response": self.response,
-               "protocol": self.protocol, "query": self.query, "reference": self.reference}
+        row = {
+            "id": self.id,
+            "category": self.category,
+            "tools": tools,
+            "expected": self.expected,
+            "expected_tool": self.expected_tool,
+            "expected_arguments": self.expected_arguments,
+            "response": self.response,
+            "protocol": self.protocol,
+            "query": self.query,
+            "reference": self.reference,
+        }
         if self.protocol == "native":
-            return {**row, "content": self.content if self.content is not None else self.response,
-                    "tool_calls": self.tool_calls or [], "parse_error": self.parse_error}
+            return {
+                **row,
+                "content": self.content if self.content is not None else self.response,
+                "tool_calls": self.tool_calls or [],
+                "parse_error": self.parse_error,
+            }
         return {**row, "turns": self.turns or [self.response]}
 
     @classmethod
@@ -96,7 +109,9 @@ class Prediction:
             raise PredictionError("expected_tool", "required (a tool name) when expected is 'call'")
         args = d.get("expected_arguments")
         if args is not None and not (isinstance(args, dict) and all(isinstance(v, list) for v in args.values())):
-            raise PredictionError("expected_arguments", "expected an object mapping each argument to a list of acceptable values")
+            raise PredictionError(
+                "expected_arguments", "expected an object mapping each argument to a list of acceptable values"
+            )
         protocol = d.get("protocol", "react")
         if protocol not in PROTOCOLS:
             raise PredictionError("protocol", f"{protocol!r} is not one of {', '.join(PROTOCOLS)}")
@@ -112,14 +127,29 @@ class Prediction:
         for key in ("content", "parse_error", "query", "reference"):
             if d.get(key) is not None and not isinstance(d[key], str):
                 raise PredictionError(key, f"expected str, got {type(d[key]).__name__}")
-        return cls(d["id"], d["category"], names, d["expected"], d["response"], d.get("expected_tool"), schemas, args,
-                   protocol, turns, d.get("content"), calls if protocol == "native" else None, d.get("parse_error"),
-                   d.get("query") or "", d.get("reference"))
+        return cls(
+            d["id"],
+            d["category"],
+            names,
+            d["expected"],
+            d["response"],
+            d.get("expected_tool"),
+            schemas,
+            args,
+            protocol,
+            turns,
+            d.get("content"),
+            calls if protocol == "native" else None,
+            d.get("parse_error"),
+            d.get("query") or "",
+            d.get("reference"),
+        )
 
 
 def native_call(c: Any, where: str) -> dict[str, Any]:
-    """A call as a predictions file or an OpenAI-compatible server gives it: `{"name", "arguments"}`, or the OpenAI shape
-    `{"type": "function", "function": {...}}`; arguments as an object or a JSON string (kept as given when not JSON)."""
+    """A call as a predictions file or an OpenAI-compatible server gives it: `{"name", "arguments"}`, or the OpenAI
+    shape `{"type": "function", "function": {...}}`; arguments as an object or a JSON string (kept as given when not
+    JSON)."""
     if not isinstance(c, dict):
         raise PredictionError(where, "expected a call object")
     c = c.get("function", c) if isinstance(c.get("function"), dict) else c
@@ -138,7 +168,9 @@ def chat_call(turns: list[str], tools: list[str]) -> tuple[str, Any] | None:
     a lone first answer (the harness asked nothing more) counts only when it is itself a call."""
     if len(turns) < 2:
         return parse_call(turns[0], tools) if turns else None
-    choice, given = (turns[0], turns[1]) if names_a_tool(turns[0], tools) else (turns[1], turns[2] if len(turns) > 2 else "")
+    choice, given = (
+        (turns[0], turns[1]) if names_a_tool(turns[0], tools) else (turns[1], turns[2] if len(turns) > 2 else "")
+    )
     name = names_a_tool(choice, tools) or choice.strip().split("\n", 1)[0].strip()
     if not name:
         return None
@@ -169,10 +201,17 @@ def judge_native(p: Prediction) -> dict[str, Any]:
     content = p.content if p.content is not None else p.response
     if p.expected == "plain":
         verdict = plain_verdict(content, p.tools)
-        return plain_extras(p, content, {**verdict, "general": not verdict["react"] and (attempted or verdict["general"])})
+        return plain_extras(
+            p, content, {**verdict, "general": not verdict["react"] and (attempted or verdict["general"])}
+        )
     if not calls:
-        missed = {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False,
-                  "malformed": p.parse_error is not None}
+        missed = {
+            "format_valid": False,
+            "tool_correct": False,
+            "hallucinated": False,
+            "args_valid": False,
+            "malformed": p.parse_error is not None,
+        }
         return missed if p.expected_arguments is None else {**missed, "args_correct": False}
     return call_verdict(p, calls[0]["name"], calls[0]["arguments"])
 
@@ -183,7 +222,8 @@ def call_verdict(p: Prediction, name: str, args: Any) -> dict[str, Any]:
         "format_valid": isinstance(args, dict),  # a tool named and its arguments a JSON object
         "tool_correct": name == p.expected_tool,
         "hallucinated": name not in p.tools,
-        "args_valid": name in p.tools and arguments_valid(args, p.schemas.get(name)),  # no schema for a hallucinated tool
+        "args_valid": name in p.tools
+        and arguments_valid(args, p.schemas.get(name)),  # no schema for a hallucinated tool
         "called": name,
     }
     if p.expected_arguments is not None:
@@ -209,7 +249,9 @@ def judge(p: Prediction) -> dict[str, Any]:
     if p.expected == "plain":
         answer = turns[0]
         verdict = plain_verdict(answer, p.tools)
-        if p.protocol == "chat" and not verdict["react"]:  # a tool chosen, in the first answer or when the harness asked
+        if (
+            p.protocol == "chat" and not verdict["react"]
+        ):  # a tool chosen, in the first answer or when the harness asked
             chosen = names_a_tool(answer, p.tools) or (len(turns) > 1 and names_a_tool(turns[1], p.tools))
             verdict["general"] = verdict["general"] or bool(chosen)
         return plain_extras(p, answer, verdict)
@@ -255,11 +297,23 @@ def answers_table(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> di
     """Columns of every answer beside its verdicts (`mlflow.log_table`): the UI shows what each score was given for."""
     import json
 
-    rows = [{"id": p.id, "protocol": p.protocol, "category": p.category, "expected": p.expected, "query": p.query,
-             "answer": p.content if p.protocol == "native" and p.content is not None else "\n---\n".join(p.turns or [p.response]),
-             "tool_calls": json.dumps(p.tool_calls or [], ensure_ascii=False), "expected_tool": p.expected_tool or "",
-             "reference": p.reference or "", "verdict": json.dumps(v, ensure_ascii=False, default=str)}
-            for p, v in zip(preds, verdicts)]
+    rows = [
+        {
+            "id": p.id,
+            "protocol": p.protocol,
+            "category": p.category,
+            "expected": p.expected,
+            "query": p.query,
+            "answer": p.content
+            if p.protocol == "native" and p.content is not None
+            else "\n---\n".join(p.turns or [p.response]),
+            "tool_calls": json.dumps(p.tool_calls or [], ensure_ascii=False),
+            "expected_tool": p.expected_tool or "",
+            "reference": p.reference or "",
+            "verdict": json.dumps(v, ensure_ascii=False, default=str),
+        }
+        for p, v in zip(preds, verdicts)
+    ]
     return {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
 
 
@@ -280,7 +334,7 @@ def _protocol_metrics(preds: list[Prediction], verdicts: list[dict[str, Any]]) -
 
 
 def score(preds: list[Prediction]) -> dict[str, Any]:
-    """Metrics per protocol (`by_protocol`); the top level holds the primary protocol's (the first of `PROTOCOLS` present)."""
+    """Metrics per protocol (`by_protocol`); the top level holds the primary's (the first of `PROTOCOLS` present)."""
     verdicts = [judge(p) for p in preds]
     by_protocol = {}
     for protocol in PROTOCOLS:
@@ -314,8 +368,11 @@ def value_matches(value: Any, acceptable: Any) -> bool:
     if isinstance(acceptable, dict):
         if not isinstance(value, dict) or set(value) - set(acceptable):
             return False
-        return all((k in value and any(value_matches(value[k], a) for a in options)) or (k not in value and "" in options)
-                   for k, options in acceptable.items() if isinstance(options, list))
+        return all(
+            (k in value and any(value_matches(value[k], a) for a in options)) or (k not in value and "" in options)
+            for k, options in acceptable.items()
+            if isinstance(options, list)
+        )
     return value == acceptable
 
 
@@ -361,11 +418,16 @@ def category_intervals(preds: list[Prediction], samples: int = 1000, seed: int =
     for category, idx in sorted(groups.items()):
         metric = "hscore" if any(chosen[i].expected == "plain" for i in idx) else "tool_name_accuracy"
 
-        def value(members: list[int]) -> float | None:
+        def value(members: list[int], metric: str = metric) -> float | None:
             return aggregate([chosen[i] for i in members], [verdicts[i] for i in members])[metric]
 
         draws = [value([idx[j] for j in rng.integers(0, len(idx), len(idx))]) for _ in range(samples)]
         draws = [d for d in draws if d is not None]
-        out[category] = {"metric": metric, "value": value(idx), "samples": len(idx),
-                         "low": float(np.percentile(draws, 2.5)), "high": float(np.percentile(draws, 97.5))}
+        out[category] = {
+            "metric": metric,
+            "value": value(idx),
+            "samples": len(idx),
+            "low": float(np.percentile(draws, 2.5)),
+            "high": float(np.percentile(draws, 97.5)),
+        }
     return out

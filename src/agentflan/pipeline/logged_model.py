@@ -24,14 +24,28 @@ def log_model(model_dir, card: str):
     from huggingface_hub import ModelCard
 
     model_dir = Path(model_dir).resolve()  # an absolute path is no hub repo id: nothing is looked up online
-    components = {"model": transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto"),
-                  "tokenizer": transformers.AutoTokenizer.from_pretrained(model_dir)}
-    requirements = [f"mlflow=={mlflow.__version__}", f"transformers=={transformers.__version__}",
-                    f"torch=={torch.__version__.split('+')[0]}", f"accelerate=={accelerate.__version__}"]
-    signature = mlflow.models.infer_signature(["prompt"], ["completion"], params={"max_new_tokens": 64, "do_sample": False})
-    return mlflow.transformers.log_model(transformers_model=components, name="model", task="text-generation",
-                                         pip_requirements=requirements, signature=signature, model_card=ModelCard(card),
-                                         model_config={"max_new_tokens": 64, "do_sample": False})
+    components = {
+        "model": transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto"),
+        "tokenizer": transformers.AutoTokenizer.from_pretrained(model_dir),
+    }
+    requirements = [
+        f"mlflow=={mlflow.__version__}",
+        f"transformers=={transformers.__version__}",
+        f"torch=={torch.__version__.split('+')[0]}",
+        f"accelerate=={accelerate.__version__}",
+    ]
+    signature = mlflow.models.infer_signature(
+        ["prompt"], ["completion"], params={"max_new_tokens": 64, "do_sample": False}
+    )
+    return mlflow.transformers.log_model(
+        transformers_model=components,
+        name="model",
+        task="text-generation",
+        pip_requirements=requirements,
+        signature=signature,
+        model_card=ModelCard(card),
+        model_config={"max_new_tokens": 64, "do_sample": False},
+    )
 
 
 def publish_card(client, model_id: str, card: str) -> None:
@@ -66,11 +80,10 @@ def read_card(client, version) -> str:
     location = client.get_logged_model(model_id).artifact_location
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/{CARD}", dst_path=tmp,
-                                                       tracking_uri=client.tracking_uri)
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{location}/{CARD}", dst_path=tmp, tracking_uri=client.tracking_uri
+            )
         except Exception:  # noqa: BLE001 - no card yet
             return ""
         with open(path) as f:
             return f.read()
-
-

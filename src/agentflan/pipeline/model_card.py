@@ -13,8 +13,17 @@ from agentflan.config import ModelConfig
 from agentflan.pipeline.project import folder_sha256
 
 TAGS = ["agent", "tool-use", "function-calling", "agent-flan", "agentflan"]
-CARD_METRICS = ("hscore", "h_react", "h_general", "over_refusal_rate", "tool_name_accuracy_seen", "tool_name_accuracy_unseen",
-                "call_format_validity", "argument_validity", "argument_accuracy")
+CARD_METRICS = (
+    "hscore",
+    "h_react",
+    "h_general",
+    "over_refusal_rate",
+    "tool_name_accuracy_seen",
+    "tool_name_accuracy_unseen",
+    "call_format_validity",
+    "argument_validity",
+    "argument_accuracy",
+)
 
 
 def base_identity(cfg: ModelConfig) -> dict[str, str]:
@@ -28,7 +37,9 @@ def base_identity(cfg: ModelConfig) -> dict[str, str]:
     from transformers.utils.hub import resolve_revision
 
     resolved = resolve_revision(cfg.base, cfg.revision or None, local_files_only=True)
-    commit = getattr(resolved, "resolved", None) or (resolved if resolved and re.fullmatch(r"[0-9a-f]{40}", resolved) else "")
+    commit = getattr(resolved, "resolved", None) or (
+        resolved if resolved and re.fullmatch(r"[0-9a-f]{40}", resolved) else ""
+    )
     return {"base": cfg.base, "kind": "hub", "revision": cfg.revision, "commit": commit}
 
 
@@ -41,13 +52,25 @@ def render(base: dict[str, str], sources: list[dict[str, str]], train: dict[str,
         front["base_model"] = base_model
         front["agentflan_base_model"] = base
     front["agentflan_training_data"] = sources
-    lines = ["---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "", "# agentflan", "",
-             "A language model agent-tuned with the Agent-FLAN recipe (arXiv 2403.12881) by the agentflan pipeline: "
-             "agent trajectories aligned to chat, capabilities re-balanced, hallucination negatives added.", "",
-             f"- Base model: {'a tiny Llama built from scratch (`model.base: tiny`)' if base_model == 'tiny' else f'`{base_model}`'}"
-             + "".join(f", {k} `{base[k]}`" for k in ("revision", "commit", "sha256") if base.get(k)),
-             "- Load it with `AutoModelForCausalLM.from_pretrained` and prompt it through its own chat template (tools passed as `tools=`).",
-             "", "## Training data", ""]
+    lines = [
+        "---",
+        yaml.safe_dump(front, sort_keys=False).strip(),
+        "---",
+        "",
+        "# agentflan",
+        "",
+        "A language model agent-tuned with the Agent-FLAN recipe (arXiv 2403.12881) by the agentflan pipeline: "
+        "agent trajectories aligned to chat, capabilities re-balanced, hallucination negatives added.",
+        "",
+        "- Base model: "
+        + ("a tiny Llama built from scratch (`model.base: tiny`)" if base_model == "tiny" else f"`{base_model}`")
+        + "".join(f", {k} `{base[k]}`" for k in ("revision", "commit", "sha256") if base.get(k)),
+        "- Load it with `AutoModelForCausalLM.from_pretrained` and prompt it through its own chat template (tools "
+        "passed as `tools=`).",
+        "",
+        "## Training data",
+        "",
+    ]
     lines += [f"- `{s['path']}` ({s['format']}), md5 `{s['md5']}`" for s in sources]
     lines += ["", "## Training", ""] + [f"- {k}: {v}" for k, v in train.items()]
     return "\n".join(lines) + "\n"
@@ -69,13 +92,28 @@ def with_evaluation(card: str, evaluation: dict[str, Any]) -> str:
     """The card with the evaluation's results: `model-index` in the front matter and a table in the body."""
     front, body = split(card)
     metrics = [{"type": k, "value": evaluation[k]} for k in CARD_METRICS if evaluation.get(k) is not None]
-    front["model-index"] = [{"name": "agentflan", "results": [{
-        "task": {"type": "text-generation", "name": "Tool use and hallucination (Agent-H, chat protocol)"},
-        "dataset": {"type": "agent-h", "name": "Agent-H built from held-out tools and queries",
-                    "revision": evaluation.get("benchmark_md5", "")},
-        "metrics": metrics}]}]
-    table = ["## Evaluation (chat protocol; every protocol is in the pipeline's metrics/evaluate.json)", "",
-             "| metric | value |", "|---|---|"] + [f"| {m['type']} | {m['value']} |" for m in metrics]
+    front["model-index"] = [
+        {
+            "name": "agentflan",
+            "results": [
+                {
+                    "task": {"type": "text-generation", "name": "Tool use and hallucination (Agent-H, chat protocol)"},
+                    "dataset": {
+                        "type": "agent-h",
+                        "name": "Agent-H built from held-out tools and queries",
+                        "revision": evaluation.get("benchmark_md5", ""),
+                    },
+                    "metrics": metrics,
+                }
+            ],
+        }
+    ]
+    table = [
+        "## Evaluation (chat protocol; every protocol is in the pipeline's metrics/evaluate.json)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ] + [f"| {m['type']} | {m['value']} |" for m in metrics]
     return join(front, body.rstrip("\n") + "\n\n" + "\n".join(table) + "\n")
 
 

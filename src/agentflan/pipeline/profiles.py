@@ -21,7 +21,9 @@ def raw_row(fmt: str, index: int, record: Any) -> dict[str, Any]:
         "first_role": roles[0] if roles else None,
         "last_role": roles[-1] if roles else None,
         "roles": ",".join(sorted({str(r) for r in roles})),
-        "empty_values": sum(1 for t in turns if isinstance(t, dict) and not str(t.get("value", t.get("content", ""))).strip()),
+        "empty_values": sum(
+            1 for t in turns if isinstance(t, dict) and not str(t.get("value", t.get("content", ""))).strip()
+        ),
     }
 
 

@@ -37,7 +37,9 @@ def project_root(start: str | Path | None = None) -> Path:
 @lru_cache(maxsize=8)
 def git_commit(cwd: str | None = None) -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or workspace_root(), capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd or workspace_root(), capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"

@@ -45,8 +45,15 @@ class Decision:
     checks: dict[str, Any] = field(default_factory=dict)  # each check's numbers, as the gate saw them
 
     def to_dict(self) -> dict[str, Any]:
-        return {"promoted": self.promoted, "reason": self.reason, "candidate": self.candidate, "champion": self.champion,
-                "dry_run": self.dry_run, "forced": self.forced, "checks": self.checks}
+        return {
+            "promoted": self.promoted,
+            "reason": self.reason,
+            "candidate": self.candidate,
+            "champion": self.champion,
+            "dry_run": self.dry_run,
+            "forced": self.forced,
+            "checks": self.checks,
+        }
 
 
 def register(client, name: str, source: str, run_id: str, tags: dict[str, Any], model_id: str | None = None) -> str:
@@ -56,9 +63,12 @@ def register(client, name: str, source: str, run_id: str, tags: dict[str, Any], 
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(name, description="Agent-FLAN tuned models; promotion by alias, gated on Agent-H.")
-    version = client.create_model_version(name, source=source, run_id=run_id, tags={k: str(v) for k, v in tags.items()},
-                                          model_id=model_id)
+        client.create_registered_model(
+            name, description="Agent-FLAN tuned models; promotion by alias, gated on Agent-H."
+        )
+    version = client.create_model_version(
+        name, source=source, run_id=run_id, tags={k: str(v) for k, v in tags.items()}, model_id=model_id
+    )
     return str(version.version)
 
 
@@ -80,26 +90,32 @@ def plain_scores(client, version) -> dict[str, float] | None:
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="predictions.jsonl", dst_path=tmp,
-                                                       tracking_uri=client.tracking_uri)
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="predictions.jsonl", dst_path=tmp, tracking_uri=client.tracking_uri
+            )
         except Exception:  # noqa: BLE001 - a missing artifact means: nothing to compare
             return None
         with open(path) as f:
             rows = [json.loads(line) for line in f if line.strip()]
     protocols = {r.get("protocol", "react") for r in rows}
     primary = next((p for p in PROTOCOLS if p in protocols), None)  # the protocol the version's metrics are from
-    return {r["id"]: 1 - 0.5 * (bool(r["verdict"]["react"]) + bool(r["verdict"]["general"]))
-            for r in rows if r.get("expected") == "plain" and r.get("protocol", "react") == primary}
+    return {
+        r["id"]: 1 - 0.5 * (bool(r["verdict"]["react"]) + bool(r["verdict"]["general"]))
+        for r in rows
+        if r.get("expected") == "plain" and r.get("protocol", "react") == primary
+    }
 
 
 def floors(candidate, gate: Gate) -> dict[str, dict[str, Any]]:
     """The checks that hold with or without a champion."""
     out = {}
-    for key, limit, below in (("over_refusal_rate", gate.max_over_refusal, False),
-                              ("plain_quality", gate.min_plain_quality, True),  # gibberish and empty answers fail it
-                              ("fabrication_rate", gate.max_fabrication_rate, False),
-                              ("tool_name_accuracy", gate.min_tool_name_accuracy, True),
-                              ("call_format_validity", gate.min_call_format_validity, True)):
+    for key, limit, below in (
+        ("over_refusal_rate", gate.max_over_refusal, False),
+        ("plain_quality", gate.min_plain_quality, True),  # gibberish and empty answers fail it
+        ("fabrication_rate", gate.max_fabrication_rate, False),
+        ("tool_name_accuracy", gate.min_tool_name_accuracy, True),
+        ("call_format_validity", gate.min_call_format_validity, True),
+    ):
         value = _metric(candidate, key)
         ok = value is not None and (value >= limit if below else value <= limit)
         out[f"{key}.{'floor' if below else 'ceiling'}"] = {"candidate": value, "limit": limit, "ok": ok}
@@ -119,10 +135,19 @@ def evaluate_gate(candidate, champion, gate: Gate, scores=None) -> tuple[bool, s
         return True, "no champion yet (floors passed)", checks
     c_b, p_b = candidate.tags.get(BENCHMARK_TAG), champion.tags.get(BENCHMARK_TAG)
     if c_b != p_b:
-        return False, (f"version {candidate.version} was scored on benchmark {c_b or '(unknown)'}, champion v{champion.version} "
-                       f"on {p_b or '(unknown)'}: scores on different benchmarks are not comparable"), checks
-    for key, tol, higher_is_worse in (("over_refusal_rate", gate.over_refusal_tolerance, True),
-                                      ("tool_name_accuracy", gate.tool_accuracy_tolerance, False)):
+        return (
+            False,
+            (
+                f"version {candidate.version} was scored on benchmark {c_b or '(unknown)'}, champion "
+                f"v{champion.version} "
+                f"on {p_b or '(unknown)'}: scores on different benchmarks are not comparable"
+            ),
+            checks,
+        )
+    for key, tol, higher_is_worse in (
+        ("over_refusal_rate", gate.over_refusal_tolerance, True),
+        ("tool_name_accuracy", gate.tool_accuracy_tolerance, False),
+    ):
         c, p = _metric(candidate, key), _metric(champion, key)
         ok = c is None or p is None or (c <= p + tol if higher_is_worse else c >= p - tol)
         checks[f"{key}.vs_champion"] = {"candidate": c, "champion": p, "tolerance": tol, "ok": ok}
@@ -132,19 +157,40 @@ def evaluate_gate(candidate, champion, gate: Gate, scores=None) -> tuple[bool, s
     cand, champ = (scores(v) if scores else None for v in (candidate, champion))
     if not cand or not champ or set(cand) != set(champ):
         checks["hscore.bootstrap"] = {"ok": False}
-        return False, "no per-sample predictions of both versions on the same samples: the HScore gain cannot be tested", checks
+        return (
+            False,
+            "no per-sample predictions of both versions on the same samples: the HScore gain cannot be tested",
+            checks,
+        )
     ids = sorted(cand)
     gain, low, high = paired_bootstrap([cand[i] - champ[i] for i in ids], gate.bootstrap_samples, gate.seed)
     ok = low > gate.min_hscore_gain
-    checks["hscore.bootstrap"] = {"gain": round(gain, 4), "ci95": [round(low, 4), round(high, 4)], "samples": len(ids),
-                                  "min_gain": gate.min_hscore_gain, "ok": ok}
+    checks["hscore.bootstrap"] = {
+        "gain": round(gain, 4),
+        "ci95": [round(low, 4), round(high, 4)],
+        "samples": len(ids),
+        "min_gain": gate.min_hscore_gain,
+        "ok": ok,
+    }
     if not ok:
-        return False, (f"HScore gain {gain:+.4f} over champion v{champion.version} is not significant: its 95% interval "
-                       f"[{low:+.4f}, {high:+.4f}] does not lie above {gate.min_hscore_gain}"), checks
-    return True, f"HScore gain {gain:+.4f} over champion v{champion.version}, 95% interval [{low:+.4f}, {high:+.4f}]", checks
+        return (
+            False,
+            (
+                f"HScore gain {gain:+.4f} over champion v{champion.version} is not significant: its 95% interval "
+                f"[{low:+.4f}, {high:+.4f}] does not lie above {gate.min_hscore_gain}"
+            ),
+            checks,
+        )
+    return (
+        True,
+        f"HScore gain {gain:+.4f} over champion v{champion.version}, 95% interval [{low:+.4f}, {high:+.4f}]",
+        checks,
+    )
 
 
-def promote(client, name: str, gate: Gate, version: str | None = None, dry_run: bool = False, force: bool = False) -> Decision:
+def promote(
+    client, name: str, gate: Gate, version: str | None = None, dry_run: bool = False, force: bool = False
+) -> Decision:
     """Gate `version` (default: the newest; with no champion yet, the best version that passes the floors)."""
     from mlflow.exceptions import MlflowException
 
@@ -160,21 +206,40 @@ def promote(client, name: str, gate: Gate, version: str | None = None, dry_run: 
         if candidate is None:
             raise LookupError(f"registered model {name!r} has no version {version}")
     elif champion is None:
-        eligible = [v for v in versions if _metric(v, "hscore") is not None and all(c["ok"] for c in floors(v, gate).values())]
+        eligible = [
+            v for v in versions if _metric(v, "hscore") is not None and all(c["ok"] for c in floors(v, gate).values())
+        ]
         candidate = max(eligible or versions, key=lambda v: (_metric(v, "hscore") or -1.0, int(v.version)))
     else:
         candidate = max(versions, key=lambda v: int(v.version))
     if champion is not None and str(champion.version) == str(candidate.version):
-        return Decision(False, f"version {candidate.version} is already the champion", str(candidate.version), str(champion.version), dry_run)
+        return Decision(
+            False,
+            f"version {candidate.version} is already the champion",
+            str(candidate.version),
+            str(champion.version),
+            dry_run,
+        )
     ok, reason, checks = evaluate_gate(candidate, champion, gate, lambda v: plain_scores(client, v))
-    decision = Decision(ok or force, reason if ok or not force else f"forced despite: {reason}", str(candidate.version),
-                        str(champion.version) if champion else None, dry_run, force and not ok, checks)
+    decision = Decision(
+        ok or force,
+        reason if ok or not force else f"forced despite: {reason}",
+        str(candidate.version),
+        str(champion.version) if champion else None,
+        dry_run,
+        force and not ok,
+        checks,
+    )
     if dry_run:
         return decision
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"
     record = {**decision.to_dict(), "at": stamp}
-    client.set_model_version_tag(name, candidate.version, f"promotion.history.{stamp}", json.dumps(record))  # a few hundred characters: never cut, so always valid JSON
-    client.set_model_version_tag(name, candidate.version, "promotion.decision", "promoted" if decision.promoted else "refused")
+    client.set_model_version_tag(
+        name, candidate.version, f"promotion.history.{stamp}", json.dumps(record)
+    )  # a few hundred characters: never cut, so always valid JSON
+    client.set_model_version_tag(
+        name, candidate.version, "promotion.decision", "promoted" if decision.promoted else "refused"
+    )
     client.set_model_version_tag(name, candidate.version, "promotion.reason", decision.reason)
     client.set_model_version_tag(name, candidate.version, "promotion.at", stamp)
     if decision.promoted:
@@ -182,8 +247,10 @@ def promote(client, name: str, gate: Gate, version: str | None = None, dry_run: 
             client.set_registered_model_alias(name, PREVIOUS, champion.version)
         client.set_registered_model_alias(name, CHAMPION, candidate.version)
         over = f"over v{champion.version}" if champion is not None else "(the first champion)"
-        card = add_history(read_card(client, candidate) or f"# {name} v{candidate.version}\n",
-                           f"{stamp}: promoted to {CHAMPION} {over}{' (forced)' if decision.forced else ''}: {decision.reason}")
+        card = add_history(
+            read_card(client, candidate) or f"# {name} v{candidate.version}\n",
+            f"{stamp}: promoted to {CHAMPION} {over}{' (forced)' if decision.forced else ''}: {decision.reason}",
+        )
         model_id = logged_model_id(candidate)
         if model_id:
             publish_card(client, model_id, card)

@@ -18,9 +18,11 @@ FIGURES = {
     "val_loss_by_capability.png": "Validation loss per capability (the learning speed behind mix.*)",
 }
 # Loaded after the page: marks each figure that decoded (a check for people and for the browser test).
-CHECK = ("<script>window.addEventListener('load',function(){var i=document.images,n=0;for(var k=0;k<i.length;k++)"
-         "{if(i[k].complete&&i[k].naturalWidth>0)n++;}document.body.setAttribute('data-figures-loaded',n+'/'+i.length);});"
-         "</script>")
+CHECK = (
+    "<script>window.addEventListener('load',function(){var i=document.images,n=0;for(var k=0;k<i.length;k++)"
+    "{if(i[k].complete&&i[k].naturalWidth>0)n++;}document.body.setAttribute('data-figures-loaded',n+'/'+i.length);});"
+    "</script>"
+)
 
 
 def _pyplot():
@@ -42,7 +44,9 @@ def agent_h_figure(intervals: dict[str, dict[str, Any]], path: Path) -> None:
         color = "#3b75af" if c["metric"] == "hscore" else "#d1742f"
         ax.barh(y, c["value"], color=color, alpha=0.85)
         ax.errorbar(c["value"], y, xerr=[[c["value"] - c["low"]], [c["high"] - c["value"]]], color="black", capsize=3)
-        ax.text(1.01, y, f"{c['value']:.2f} [{c['low']:.2f}, {c['high']:.2f}] n={c['samples']}", va="center", fontsize=8)
+        ax.text(
+            1.01, y, f"{c['value']:.2f} [{c['low']:.2f}, {c['high']:.2f}] n={c['samples']}", va="center", fontsize=8
+        )
     ax.set_yticks(range(len(names)), [f"{n} ({intervals[n]['metric']})" for n in names])
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
@@ -60,7 +64,10 @@ def capabilities_figure(stages: dict[str, dict[str, float]], path: Path) -> None
         total = sum(tokens.values()) or 1
         shares = [tokens.get(c, 0) / total for c in CAPABILITIES]
         ax.bar([i + k * width for i in range(len(CAPABILITIES))], shares, width, label=f"{stage} ({total:,.0f} tokens)")
-    ax.set_xticks([i + width * (len(stages) - 1) / 2 for i in range(len(CAPABILITIES))], [c.replace("_", "\n") for c in CAPABILITIES])
+    ax.set_xticks(
+        [i + width * (len(stages) - 1) / 2 for i in range(len(CAPABILITIES))],
+        [c.replace("_", "\n") for c in CAPABILITIES],
+    )
     ax.set_ylabel("share of trainable tokens")
     ax.legend(fontsize=8)
     fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
@@ -106,27 +113,61 @@ def answers_section(answers: list[dict[str, Any]], per_category: int = 3) -> str
     for a in answers:
         if len(shown.setdefault(a["category"], [])) < per_category:
             shown[a["category"]].append(a)
-    rows = "".join(f"<tr><td>{html.escape(cat)}</td><td>{html.escape(a['query'])}</td><td><pre>{html.escape(a['answer'])}</pre></td>"
-                   f"<td>{html.escape(a['verdict'])}</td></tr>" for cat, group in shown.items() for a in group)
-    return ("<h2>Answers and their verdicts</h2><table><tr><th>category</th><th>query</th><th>answer</th><th>verdict</th></tr>"
-            f"{rows}</table>")
+    rows = "".join(
+        f"<tr><td>{html.escape(cat)}</td><td>{html.escape(a['query'])}</td><td><pre>{html.escape(a['answer'])}</pre></td>"
+        f"<td>{html.escape(a['verdict'])}</td></tr>"
+        for cat, group in shown.items()
+        for a in group
+    )
+    return (
+        "<h2>Answers and their "
+        "verdicts</h2><table><tr><th>category</th><th>query</th><th>answer</th><th>verdict</th></tr>"
+        f"{rows}</table>"
+    )
 
 
-def page(title: str, headline: list[tuple[str, Any]], params: list[tuple[str, Any]], hashes: list[tuple[str, Any]],
-         answers: list[dict[str, Any]] = ()) -> str:
-    figures = "".join(f'<figure><img src="{name}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
-                      "</figcaption></figure>" for name, caption in FIGURES.items())
-    style = ("pre{white-space:pre-wrap;margin:0}body{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#222}table{border-collapse:collapse;"
-             "font-size:.85rem}th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}th{background:#f4f4f4}"
-             "figure{margin:1.5rem 0}img{max-width:100%}figcaption{font-size:.85rem;color:#555}")
-    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<h2>Headline</h2>{_table(headline)}<h2>Figures</h2>{figures}{answers_section(list(answers)) if answers else ''}"
-            f"<h2>Data and model hashes</h2>{_table(hashes)}<h2>Params</h2>{_table(params)}{CHECK}</body></html>\n")
+def page(
+    title: str,
+    headline: list[tuple[str, Any]],
+    params: list[tuple[str, Any]],
+    hashes: list[tuple[str, Any]],
+    answers: list[dict[str, Any]] = (),
+) -> str:
+    figures = "".join(
+        f'<figure><img src="{name}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
+        "</figcaption></figure>"
+        for name, caption in FIGURES.items()
+    )
+    style = (
+        "pre{white-space:pre-wrap;margin:0}body{font-family:sans-serif;max-width:60rem;margin:2rem "
+        "auto;color:#222}table{border-collapse:collapse;"
+        "font-size:.85rem}th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}th{background:#f4f4f4}"
+        "figure{margin:1.5rem 0}img{max-width:100%}figcaption{font-size:.85rem;color:#555}"
+    )
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<h2>Headline</h2>{_table(headline)}<h2>Figures</h2>{figures}"
+        f"{answers_section(list(answers)) if answers else ''}"
+        f"<h2>Data and model hashes</h2>{_table(hashes)}<h2>Params</h2>{_table(params)}{CHECK}</body></html>\n"
+    )
 
 
-def write(out: Path, *, intervals, capability_tokens, train_history, val_history, capability_history, unigram,
-          headline, params, hashes, answers=(), title="agentflan evaluation report") -> list[Path]:
+def write(
+    out: Path,
+    *,
+    intervals,
+    capability_tokens,
+    train_history,
+    val_history,
+    capability_history,
+    unigram,
+    headline,
+    params,
+    hashes,
+    answers=(),
+    title="agentflan evaluation report",
+) -> list[Path]:
     """All figures and `index.html` into `out` (created); returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     agent_h_figure(intervals, out / "agent_h.png")

@@ -25,10 +25,15 @@ def registered_folder(name: str, version: str, root: Path = SERVED) -> Path:
 
     registry = client()
     try:
-        found = (registry.get_model_version(name, version) if version.isdigit()
-                 else registry.get_model_version_by_alias(name, version))
+        found = (
+            registry.get_model_version(name, version)
+            if version.isdigit()
+            else registry.get_model_version_by_alias(name, version)
+        )
     except mlflow.exceptions.MlflowException:
-        raise LookupError(f"no version {version!r} of registered model {name!r} (see `agentflan promote --help`)") from None
+        raise LookupError(
+            f"no version {version!r} of registered model {name!r} (see `agentflan promote --help`)"
+        ) from None
     number = str(found.version)
     folder = root / f"v{number}" / name
     if (folder / "config.json").exists():
@@ -36,8 +41,11 @@ def registered_folder(name: str, version: str, root: Path = SERVED) -> Path:
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri(name, number), dst_path=str(staging / "mlflow"),
-                                                     tracking_uri=registry.tracking_uri))
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=model_uri(name, number), dst_path=str(staging / "mlflow"), tracking_uri=registry.tracking_uri
+        )
+    )
     shutil.copytree(local / "model", staging / "model")
     for f in (local / "components" / "tokenizer").iterdir():
         shutil.copy2(f, staging / "model" / f.name)

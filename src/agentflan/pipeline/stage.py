@@ -78,8 +78,10 @@ def _raise_on_sigterm(signum, frame):
 def _put_back_and_say(name: str) -> None:
     restored = put_back(name)
     if restored:
-        print(f"{name}: failed; the metrics and plots of its last good run are back in place: "
-              f"{', '.join(restored)}", file=sys.stderr)
+        print(
+            f"{name}: failed; the metrics and plots of its last good run are back in place: {', '.join(restored)}",
+            file=sys.stderr,
+        )
 
 
 @contextlib.contextmanager
@@ -102,20 +104,31 @@ def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageCont
                 yield ctx
                 keep(ctx)
                 # what the stage's work took, and how much of it was Great Expectations (MLflow only: timings vary)
-                run.log_metrics({"stage_s": time.perf_counter() - started, "gx_validation_s": seconds_spent(),
-                                 "gx_import_s": import_seconds()})
+                run.log_metrics(
+                    {
+                        "stage_s": time.perf_counter() - started,
+                        "gx_validation_s": seconds_spent(),
+                        "gx_import_s": import_seconds(),
+                    }
+                )
         except BaseException:
             _put_back_and_say(name)  # any failure, before the work too: DVC removed them before the stage ran
             raise
     except ValidationFailed as e:
         print(e.report(), file=sys.stderr)
-        print(f"{name}: nothing published. DVC removes a stage's outputs before running it; the previous "
-              "ones are still in its cache and dvc.lock: `dvc checkout` restores them.", file=sys.stderr)
+        print(
+            f"{name}: nothing published. DVC removes a stage's outputs before running it; the previous "
+            "ones are still in its cache and dvc.lock: `dvc checkout` restores them.",
+            file=sys.stderr,
+        )
         sys.exit(1)
     except (InputError, ParamsError) as e:
         print(f"{name}: error: {e}", file=sys.stderr)
         sys.exit(2)
     except TrackingUnavailable as e:
-        print(f"{name}: error: {e}; nothing was run, and `dvc checkout` restores what DVC removed before the stage. "
-              "Start the server, or unset MLFLOW_TRACKING_URI to track into the repository's mlflow.db.", file=sys.stderr)
+        print(
+            f"{name}: error: {e}; nothing was run, and `dvc checkout` restores what DVC removed before the stage. "
+            "Start the server, or unset MLFLOW_TRACKING_URI to track into the repository's mlflow.db.",
+            file=sys.stderr,
+        )
         sys.exit(2)

@@ -142,13 +142,23 @@ def _experiment_id(mlflow, attempts: int = 5) -> str:
 
 
 def _parent_run_id(mlflow, experiment_id: str, key: str, all_params: dict[str, Any]) -> str:
-    found = mlflow.search_runs([experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{key}'", max_results=1,
-                               order_by=["attributes.start_time ASC"], output_format="list")
+    found = mlflow.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{KEY_TAG}` = '{key}'",
+        max_results=1,
+        order_by=["attributes.start_time ASC"],
+        output_format="list",
+    )
     if found:
         return found[0].info.run_id
     diff = git_diff_sha256()
-    tags = {KEY_TAG: key, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
-            "git_uncommitted_changes": str(bool(diff)).lower(), **({"git_diff_sha256": diff} if diff else {})}
+    tags = {
+        KEY_TAG: key,
+        "git_commit": git_commit(),
+        "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
+        "git_uncommitted_changes": str(bool(diff)).lower(),
+        **({"git_diff_sha256": diff} if diff else {}),
+    }
     client = mlflow.MlflowClient()
     run = client.create_run(experiment_id, tags=tags, run_name=os.environ.get("DVC_EXP_NAME") or f"pipeline {key}")
     client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, v) for k, v in as_params(all_params).items()])
@@ -167,7 +177,9 @@ class StageRun:
         return self.run.info.run_id
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        flat = {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        flat = {
+            k: float(v) for k, v in flatten(metrics).items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
         if flat:
             self.mlflow.log_metrics(flat, step=step)
 
@@ -224,7 +236,12 @@ def stage_run(stage: str, stage_params: dict[str, Any], all_params: dict[str, An
     client = mlflow.MlflowClient()
     if client.get_run(parent).info.status != "RUNNING":
         client.update_run(parent, status="RUNNING")  # a later stage of the same execution: open again
-    tags = {KEY_TAG: key, STAGE_TAG: stage, "git_commit": git_commit(), "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "")}
+    tags = {
+        KEY_TAG: key,
+        STAGE_TAG: stage,
+        "git_commit": git_commit(),
+        "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
+    }
     outcome = "FAILED"
     try:
         with mlflow.start_run(run_name=stage, parent_run_id=parent, tags=tags, experiment_id=experiment_id) as run:
@@ -246,6 +263,11 @@ def find_run_by_tag(key: str, value: str):
     exp = mlflow.get_experiment_by_name(EXPERIMENT)
     if exp is None:
         return None
-    runs = mlflow.search_runs([exp.experiment_id], filter_string=f"tags.`{key}` = '{value}'", max_results=1,
-                              order_by=["attributes.start_time DESC"], output_format="list")
+    runs = mlflow.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`{key}` = '{value}'",
+        max_results=1,
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
     return runs[0] if runs else None

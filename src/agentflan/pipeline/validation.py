@@ -43,7 +43,10 @@ class ValidationFailed(Exception):
         super().__init__(self.report())
 
     def report(self) -> str:
-        lines = [f"Data validation failed: suite '{self.suite}' on {self.rows} rows, {len(self.failures)} expectation(s) not met:"]
+        lines = [
+            f"Data validation failed: suite '{self.suite}' on {self.rows} rows, {len(self.failures)} expectation(s) "
+            "not met:"
+        ]
         for f in self.failures:
             where = f" column '{f['column']}'" if f.get("column") else ""
             lines.append(f"  - {f['type']}{where}: {f['detail']}")
@@ -94,8 +97,12 @@ def _context():
     return gx, ctx
 
 
-def validate(frame: pd.DataFrame | Profile | list[dict[str, Any]], suite: str | Path | dict[str, Any], id_column: str = "id",
-             parameters: dict[str, Any] | None = None) -> ValidationSummary:
+def validate(
+    frame: pd.DataFrame | Profile | list[dict[str, Any]],
+    suite: str | Path | dict[str, Any],
+    id_column: str = "id",
+    parameters: dict[str, Any] | None = None,
+) -> ValidationSummary:
     """Run a suite on a frame; raise `ValidationFailed` (with a readable report) when any expectation fails.
 
     `parameters` fill the suite's `{"$PARAMETER": name}` values (e.g. a tolerance from params.yaml).
@@ -116,7 +123,10 @@ def _validate(frame, suite, id_column: str, parameters: dict[str, Any] | None) -
     gx, ctx = _context()
     gx_suite = gx.ExpectationSuite(**spec)
     if len(gx_suite.expectations) != len(spec.get("expectations", [])):  # GX drops unknown types silently
-        raise ValueError(f"suite '{spec.get('name')}': GX loaded {len(gx_suite.expectations)} of {len(spec['expectations'])} expectations")
+        raise ValueError(
+            f"suite '{spec.get('name')}': GX loaded {len(gx_suite.expectations)} of {len(spec['expectations'])} "
+            "expectations"
+        )
     asset = ctx.data_sources.add_pandas("agentflan").add_dataframe_asset(name=spec["name"])
     batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": frame})
     result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
@@ -131,11 +141,18 @@ def _validate(frame, suite, id_column: str, parameters: dict[str, Any] | None) -
             res = r.result or {}
             kwargs = {k: v for k, v in r.expectation_config.kwargs.items() if k not in ("batch_id", "column")}
             if "unexpected_count" in res:
-                detail = f"{res['unexpected_count']} of {res.get('element_count')} rows unexpected ({json.dumps(kwargs, default=str)})"
+                rows = f"{res['unexpected_count']} of {res.get('element_count')} rows"
+                detail = f"{rows} unexpected ({json.dumps(kwargs, default=str)})"
             else:
                 detail = f"observed {res.get('observed_value')!r} ({json.dumps(kwargs, default=str)})"
             examples = res.get("partial_unexpected_index_list") or res.get("partial_unexpected_list") or []
-            failures.append({"type": r.expectation_config.type, "column": r.expectation_config.kwargs.get("column"),
-                             "detail": detail, "examples": examples[:EXAMPLES]})
+            failures.append(
+                {
+                    "type": r.expectation_config.type,
+                    "column": r.expectation_config.kwargs.get("column"),
+                    "detail": detail,
+                    "examples": examples[:EXAMPLES],
+                }
+            )
         raise ValidationFailed(spec["name"], failures, len(frame))
     return ValidationSummary(spec["name"], len(frame), len(gx_suite.expectations))

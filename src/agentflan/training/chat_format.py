@@ -33,15 +33,26 @@ class TemplateError(ParamsError):
 @dataclass
 class Rendered:
     text: str
-    spans: list[tuple[int, int, str | None]]  # (start, end, capability) of what is learned: pieces and the template text around them
+    spans: list[
+        tuple[int, int, str | None]
+    ]  # (start, end, capability) of what is learned: pieces and the template text around them
     message_starts: list[int]  # character offset where each message's rendering begins
     roles: list[str]
     masked: list[tuple[int, int]] = field(default_factory=list)  # pieces that are not learned, inside learned turns
 
 
-_PROBE_TOOL = {"type": "function", "function": {"name": "agentflan_probe_tool", "description": "A probe.",
-                                                "parameters": {"type": "object", "properties": {"probe_argument": {"type": "string"}}}}}
-_PROBE_CALL = {"type": "function", "function": {"name": "agentflan_probe_tool", "arguments": {"probe_argument": "probe_value_42"}}}
+_PROBE_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "agentflan_probe_tool",
+        "description": "A probe.",
+        "parameters": {"type": "object", "properties": {"probe_argument": {"type": "string"}}},
+    },
+}
+_PROBE_CALL = {
+    "type": "function",
+    "function": {"name": "agentflan_probe_tool", "arguments": {"probe_argument": "probe_value_42"}},
+}
 
 
 def argument_renderings(arguments: dict) -> list[str]:
@@ -75,7 +86,9 @@ class ChatFormat:
         fmt = cls(tokenizer, add_bos=bos is not None and tokenizer("a")["input_ids"][:1] == [bos])
         fmt.takes_tools = "agentflan_probe_tool" in fmt._probe([{"role": "user", "content": "Hi."}], [_PROBE_TOOL])
         fmt.renders_tool_calls = "probe_value_42" in fmt._probe(
-            [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "", "tool_calls": [_PROBE_CALL]}], [_PROBE_TOOL])
+            [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "", "tool_calls": [_PROBE_CALL]}],
+            [_PROBE_TOOL],
+        )
         fmt.parses_tool_calls = getattr(tokenizer, "response_template", None) is not None
         fmt.end_of_turn_ids = fmt._end_of_turn_ids()
         return fmt
@@ -90,12 +103,16 @@ class ChatFormat:
     def require_native(self) -> None:
         """Refuse native tool calls when this template cannot write them or no response template can read them back."""
         if not self.renders_tool_calls:
-            raise TemplateError("convert.call_style: native needs a chat template that renders assistant tool_calls; this "
-                                "model's does not: set convert.call_style: elicited (or model.chat_template: chatml)")
+            raise TemplateError(
+                "convert.call_style: native needs a chat template that renders assistant tool_calls; this "
+                "model's does not: set convert.call_style: elicited (or model.chat_template: chatml)"
+            )
         if not self.parses_tool_calls:
-            raise TemplateError("convert.call_style: native needs a response template to read tool calls back (the tokenizer's "
-                                "response_template, or transformers' fallback for its model type); this model has none: set "
-                                "convert.call_style: elicited (or model.chat_template: chatml)")
+            raise TemplateError(
+                "convert.call_style: native needs a response template to read tool calls back (the tokenizer's "
+                "response_template, or transformers' fallback for its model type); this model has none: set "
+                "convert.call_style: elicited (or model.chat_template: chatml)"
+            )
 
     def messages(self, conv: Conversation) -> tuple[list[dict], list[dict] | None]:
         """The conversation as (messages, tools) for `apply_chat_template`."""
@@ -105,14 +122,18 @@ class ChatFormat:
         """(messages, tools) as this template takes them: tools as an argument, or written into the system turn."""
         if not tools or self.takes_tools:
             return messages, tools or None
-        offered = [Tool(t["function"]["name"], t["function"].get("description", ""), t["function"].get("parameters", {}))
-                   for t in tools]
+        offered = [
+            Tool(t["function"]["name"], t["function"].get("description", ""), t["function"].get("parameters", {}))
+            for t in tools
+        ]
         if messages and messages[0]["role"] == "system":
             return [{**messages[0], "content": render_system(messages[0]["content"], offered)}, *messages[1:]], None
         return [{"role": "system", "content": render_system("", offered)}, *messages], None
 
     def render(self, messages: list[dict], tools: list[dict] | None, generation_prompt: bool = False) -> str:
-        return self.tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=generation_prompt)
+        return self.tokenizer.apply_chat_template(
+            messages, tools=tools, tokenize=False, add_generation_prompt=generation_prompt
+        )
 
     def render_with_spans(self, conv: Conversation) -> Rendered:
         """The conversation's text and the spans of its learned pieces, by prefix diffing."""
@@ -122,21 +143,25 @@ class ChatFormat:
         text = self.render(messages, tools)
         offset = len(messages) - len(conv.turns)  # a system turn added to hold the tools
         starts, spans, masked, previous = [], [], [], ""
-        for i, message in enumerate(messages):
+        for i in range(len(messages)):
             turn = conv.turns[i - offset] if i >= offset else None
             upto = self.render(messages[: i + 1], tools)
             if not (text.startswith(upto) and upto.startswith(previous)):
                 if turn is not None and turn.trainable:
-                    raise TemplateError(f"conversation {conv.id}: the chat template renders turn {i} differently once later "
-                                        "turns follow, so loss masks cannot be found by prefix; set model.chat_template: chatml")
+                    raise TemplateError(
+                        f"conversation {conv.id}: the chat template renders turn {i} differently once later "
+                        "turns follow, so loss masks cannot be found by prefix; set model.chat_template: chatml"
+                    )
                 starts.append(starts[-1] if starts else 0)  # the template writes it together with the next message
-                continue                                    # (Qwen2.5 groups consecutive tool results in one turn)
+                continue  # (Qwen2.5 groups consecutive tool results in one turn)
             starts.append(len(previous))
             if turn is not None and turn.trainable:
                 prompt = self.render(messages[:i], tools, generation_prompt=True)
                 if not upto.startswith(prompt):
-                    raise TemplateError(f"conversation {conv.id}: the generation prompt of turn {i} is not a prefix of the turn; "
-                                        "set model.chat_template: chatml")
+                    raise TemplateError(
+                        f"conversation {conv.id}: the generation prompt of turn {i} is not a prefix of the turn; "
+                        "set model.chat_template: chatml"
+                    )
                 end = len(upto.rstrip())  # the turn and its end-of-turn token, not the newline after it
                 for a, b, capability, learned in turn_tiles(upto, len(prompt), end, turn, conv.id):
                     (spans.append((a, b, capability)) if learned else masked.append((a, b)))
@@ -157,7 +182,7 @@ class ChatFormat:
         probe = "Sure."
         messages = [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": probe}]
         full = self.render(messages, None)
-        tail = full[len(self.render(messages[:1], None, generation_prompt=True)):].split(probe, 1)[-1]
+        tail = full[len(self.render(messages[:1], None, generation_prompt=True)) :].split(probe, 1)[-1]
         special = set(self.tokenizer.all_special_ids) | set(self.tokenizer.get_added_vocab().values())
         ids = [i for i in self.tokenizer(tail, add_special_tokens=False)["input_ids"] if i in special]
         eos = self.tokenizer.eos_token_id
@@ -183,8 +208,10 @@ def turn_tiles(text: str, start: int, end: int, turn: Turn, conv_id: str) -> lis
         if not hits:
             if piece.key == "content":
                 continue  # the template does not write this message's content: nothing of it can be learned
-            raise TemplateError(f"conversation {conv_id}: the chat template does not write the {piece.part} of a tool call "
-                                f"({piece.text[:40]!r}) where expected; set model.chat_template: chatml")
+            raise TemplateError(
+                f"conversation {conv_id}: the chat template does not write the {piece.part} of a tool call "
+                f"({piece.text[:40]!r}) where expected; set model.chat_template: chatml"
+            )
         at, option = hits[0]
         found.append((at, at + len(option), piece))
         cursor = at + len(option)

@@ -23,7 +23,9 @@ SPECIAL_TOKENS = (IM_START, IM_END, PAD)
 # the tool-calling markers: one token each in the tiny vocabulary, not special (decoded text keeps them, so the
 # response parser sees them)
 TOOL_MARKERS = ("<tools>", "</tools>", "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>")
-RESPONSE_TEMPLATE_FAMILY = "qwen2"  # transformers' fallback response template for this syntax (`tokenizer.response_template`)
+RESPONSE_TEMPLATE_FAMILY = (
+    "qwen2"  # transformers' fallback response template for this syntax (`tokenizer.response_template`)
+)
 
 
 def _literal(text: str) -> str:
@@ -62,5 +64,7 @@ def chatml_text(conv: Conversation) -> str:
     """The conversation as `CHAT_TEMPLATE` renders it, without a tokenizer (the tiny tokenizer is trained on it)."""
     from transformers.utils.chat_template_utils import render_jinja_template
 
-    rendered, _ = render_jinja_template(conversations=[conv.to_messages()], tools=conv.tools_openai(), chat_template=CHAT_TEMPLATE)
+    rendered, _ = render_jinja_template(
+        conversations=[conv.to_messages()], tools=conv.tools_openai(), chat_template=CHAT_TEMPLATE
+    )
     return rendered[0]

@@ -30,9 +30,12 @@ def learning_speed(history: list[dict[str, float]]) -> dict[str, dict[str, Any]]
         drop = start - end
         rel = [((step - first) / (last - first), loss / start) for step, loss in points]
         area = sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in zip(rel, rel[1:]))
-        out[capability] = {"start": round(start, 4), "final": round(end, 4),
-                           "steps_to_90pct": next((s for s, loss in points if start - loss >= 0.9 * drop), None) if drop > 0 else None,
-                           "relative_area": round(area, 4)}
+        out[capability] = {
+            "start": round(start, 4),
+            "final": round(end, 4),
+            "steps_to_90pct": next((s for s, loss in points if start - loss >= 0.9 * drop), None) if drop > 0 else None,
+            "relative_area": round(area, 4),
+        }
     return out
 
 

@@ -94,7 +94,9 @@ def checkpoint_problem(path: Path) -> str | None:
                     for key in tensors.keys():
                         tensors.get_tensor(key)
             elif f.suffix == ".bin":
-                torch.load(f, map_location="cpu", weights_only=True)  # optimizer and scheduler state: tensors and numbers
+                torch.load(
+                    f, map_location="cpu", weights_only=True
+                )  # optimizer and scheduler state: tensors and numbers
         except Exception as e:  # noqa: BLE001 - any failure to read back means: do not resume from it
             return f"{f.name} does not read back ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
     return None
@@ -124,7 +126,9 @@ def evaluate_loss(model, packed: Packed, batch_rows: int, accelerator) -> tuple[
             if padded:
                 continue
             shift_logits, shift_labels = logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
-            losses = torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE, reduction="none").cpu()
+            losses = torch.nn.functional.cross_entropy(
+                shift_logits, shift_labels, ignore_index=IGNORE, reduction="none"
+            ).cpu()
             caps = torch.tensor([packed.capabilities[r] for r in rows])[:, 1:].reshape(-1)
             caps = torch.where(caps < 0, len(CAPABILITIES), caps)
             trained = (shift_labels != IGNORE).cpu()
@@ -138,8 +142,15 @@ def evaluate_loss(model, packed: Packed, batch_rows: int, accelerator) -> tuple[
     return overall, {c: float(totals[i] / counts[i]) for i, c in enumerate(CAPABILITIES) if counts[i] > 0}
 
 
-def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoint_dir: Path,
-          log: Callable[[dict[str, float], int], None] = lambda m, s: None, echo: Callable[[str], None] = print):
+def train(
+    model,
+    train_set: Packed,
+    val_set: Packed,
+    cfg: TrainConfig,
+    checkpoint_dir: Path,
+    log: Callable[[dict[str, float], int], None] = lambda m, s: None,
+    echo: Callable[[str], None] = print,
+):
     """Train `model` in place; returns (unwrapped model, TrainResult). Resumes from `checkpoint_dir`."""
     import torch
     from accelerate import Accelerator
@@ -147,24 +158,35 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
     from transformers import get_cosine_schedule_with_warmup
 
     # cpu=True without CUDA: under torchrun/`accelerate launch --multi_gpu` that makes a gloo DDP group
-    accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.precision(),
-                              cpu=not torch.cuda.is_available())
+    accelerator = Accelerator(
+        gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.precision(), cpu=not torch.cuda.is_available()
+    )
     set_seed(cfg.seed)
     if not torch.cuda.is_available():
         torch.use_deterministic_algorithms(True, warn_only=True)  # CPU: same inputs, same weights (README: GPUs)
     if train_set.rows == 0:
-        raise ParamsError(f"train.max_length: no training conversation fits its context (system turn, tools, first user turn) "
-                          f"into {cfg.max_length} tokens ({train_set.dropped_documents} dropped); raise it")
+        raise ParamsError(
+            f"train.max_length: no training conversation fits its context (system turn, tools, first user turn) "
+            f"into {cfg.max_length} tokens ({train_set.dropped_documents} dropped); raise it"
+        )
     sharded = accelerator.distributed_type.name == "FSDP" or (
-        accelerator.distributed_type.name == "DEEPSPEED" and accelerator.state.deepspeed_plugin.zero_stage == 3)
+        accelerator.distributed_type.name == "DEEPSPEED" and accelerator.state.deepspeed_plugin.zero_stage == 3
+    )
     if cfg.lora.enabled and sharded:
-        raise ParamsError("train.lora.enabled: LoRA adapters are merged on one process before saving, which a sharded model "
-                          "(FSDP, ZeRO-3) cannot do; use configs/accelerate/ddp.yaml or deepspeed_zero2.yaml for LoRA")
+        raise ParamsError(
+            "train.lora.enabled: LoRA adapters are merged on one process before saving, which a sharded model "
+            "(FSDP, ZeRO-3) cannot do; use configs/accelerate/ddp.yaml or deepspeed_zero2.yaml for LoRA"
+        )
     if cfg.batch_rows < accelerator.num_processes:
-        raise ParamsError(f"train.batch_tokens: {cfg.batch_rows} rows per batch cannot be split over {accelerator.num_processes} processes")
+        raise ParamsError(
+            f"train.batch_tokens: {cfg.batch_rows} rows per batch cannot be split over {accelerator.num_processes} "
+            "processes"
+        )
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+    )
     scheduler = get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.max_steps)
     # the scheduler is stepped once per optimizer step by hand (accelerate's prepared scheduler would
     # step once per process, for dataloaders it shards; ours shards global batches itself)
@@ -200,7 +222,9 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
     for step in range(result.resumed_from_step + 1, cfg.max_steps + 1):
         step_loss = 0.0
         micro_rows = [schedule.rows_for((step - 1) * cfg.grad_accum + micro) for micro in range(cfg.grad_accum)]
-        targets = max(1, sum(target_count(train_set, rows) for rows in micro_rows))  # global: every process counts the same
+        targets = max(
+            1, sum(target_count(train_set, rows) for rows in micro_rows)
+        )  # global: every process counts the same
         for rows in micro_rows:
             rows = rows[rank::world]
             batch = {k: v.to(accelerator.device) for k, v in collate(train_set, rows).items()}
@@ -220,12 +244,17 @@ def train(model, train_set: Packed, val_set: Packed, cfg: TrainConfig, checkpoin
         elapsed = time.perf_counter() - started
         result.train_history.append({"step": step, "loss": round(step_loss, 5)})
         if accelerator.is_main_process:
-            log({"train_loss": step_loss, "lr": scheduler.get_last_lr()[0], "tokens_per_s": tokens_seen / elapsed}, step)
+            log(
+                {"train_loss": step_loss, "lr": scheduler.get_last_lr()[0], "tokens_per_s": tokens_seen / elapsed}, step
+            )
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
             val = validate(step)
             if accelerator.is_main_process:
-                echo(f"step {step}/{cfg.max_steps}  loss {step_loss:.4f}  val {val:.4f}  lr {scheduler.get_last_lr()[0]:.2e}  "
-                     f"{tokens_seen / elapsed:,.0f} tok/s")
+                echo(
+                    f"step {step}/{cfg.max_steps}  loss {step_loss:.4f}  val {val:.4f}  lr "
+                    f"{scheduler.get_last_lr()[0]:.2e}  "
+                    f"{tokens_seen / elapsed:,.0f} tok/s"
+                )
         if step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
             save_checkpoint(accelerator, checkpoint_dir, step, result, cfg.keep_checkpoints)
 
@@ -245,9 +274,16 @@ def save_checkpoint(accelerator, directory: Path, step: int, result: TrainResult
     tmp = final.with_name(final.name + ".tmp")
     accelerator.save_state(str(tmp))
     if accelerator.is_main_process:
-        (tmp / "progress.json").write_text(json.dumps({"step": step, "train_history": result.train_history,
-                                                       "val_history": result.val_history,
-                                                       "capability_history": result.capability_history}))
+        (tmp / "progress.json").write_text(
+            json.dumps(
+                {
+                    "step": step,
+                    "train_history": result.train_history,
+                    "val_history": result.val_history,
+                    "capability_history": result.capability_history,
+                }
+            )
+        )
         shutil.rmtree(final, ignore_errors=True)  # a corrupt one of the same step, skipped when resuming
         tmp.rename(final)
         for old in sorted(p for p in directory.glob(f"{CHECKPOINT_PREFIX}*") if not p.name.endswith(".tmp"))[:-keep]:

@@ -41,8 +41,10 @@ def load_model_and_tokenizer(cfg: ModelConfig, corpus_texts: Iterable[str], lora
         if lora is not None and lora.enabled and lora.quantize_4bit:
             from agentflan.config import ParamsError
 
-            raise ParamsError("train.lora.quantize_4bit: QLoRA loads a base model in 4 bits; the tiny model is built in "
-                              "full precision, not loaded: set it false, or set model.base")
+            raise ParamsError(
+                "train.lora.quantize_4bit: QLoRA loads a base model in 4 bits; the tiny model is built in "
+                "full precision, not loaded: set it false, or set model.base"
+            )
         tiny = cfg.tiny
         tokenizer = train_bpe(corpus_texts, tiny.vocab_size)
         return build_tiny(tokenizer, tiny, cfg.attn_implementation), tokenizer, []
@@ -57,8 +59,13 @@ def load_model_and_tokenizer(cfg: ModelConfig, corpus_texts: Iterable[str], lora
     extra = {"dtype": "auto" if adapters else torch.float32}
     if adapters and lora.quantize_4bit:
         extra["quantization_config"] = quantization_config()
-    model = AutoModelForCausalLM.from_pretrained(cfg.base, trust_remote_code=cfg.trust_remote_code,
-                                                 attn_implementation=cfg.attn_implementation, **revision, **extra)
+    model = AutoModelForCausalLM.from_pretrained(
+        cfg.base,
+        trust_remote_code=cfg.trust_remote_code,
+        attn_implementation=cfg.attn_implementation,
+        **revision,
+        **extra,
+    )
     added = prepare(tokenizer, cfg.chat_template, model.config.model_type)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
@@ -76,8 +83,12 @@ def quantization_config():
 
     if not torch.cuda.is_available():
         raise ParamsError("train.lora.quantize_4bit: 4-bit QLoRA needs a CUDA GPU (bitsandbytes); there is none")
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
 
 
 def apply_lora(model, lora: LoraConfig, added_token_ids: list[int] = ()):
@@ -88,8 +99,14 @@ def apply_lora(model, lora: LoraConfig, added_token_ids: list[int] = ()):
     if lora.quantize_4bit:
         model = peft.prepare_model_for_kbit_training(model)
     extra = {"trainable_token_indices": {"embed_tokens": list(added_token_ids)}} if added_token_ids else {}
-    config = peft.LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                             target_modules=list(lora.target_modules), task_type="CAUSAL_LM", **extra)
+    config = peft.LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+        **extra,
+    )
     return peft.get_peft_model(model, config)
 
 

@@ -123,20 +123,24 @@ def _pieces(enc: Encoded, max_length: int, mode: str) -> list[Piece]:
     if ctx >= max_length:
         return []
     bounds = [s for s in enc.message_starts if s >= ctx] + [n]
-    turns = [(a, b, role) for (a, b), role in zip(zip(bounds, bounds[1:]), enc.roles[-len(bounds) + 1:]) if b > a]
+    turns = [(a, b, role) for (a, b), role in zip(zip(bounds, bounds[1:]), enc.roles[-len(bounds) + 1 :]) if b > a]
     room = max_length - ctx
     groups: list[list[tuple[int, int, str]]] = [[]]
     for turn in turns:
         size = sum(b - a for a, b, _ in groups[-1])
         if groups[-1] and size + turn[1] - turn[0] > room:
             carry = []
-            if turn[2] == "assistant" and len(groups[-1]) > 1 and groups[-1][-1][2] != "assistant" \
-                    and groups[-1][-1][1] - groups[-1][-1][0] + turn[1] - turn[0] <= room:
+            if (
+                turn[2] == "assistant"
+                and len(groups[-1]) > 1
+                and groups[-1][-1][2] != "assistant"
+                and groups[-1][-1][1] - groups[-1][-1][0] + turn[1] - turn[0] <= room
+            ):
                 carry = [groups[-1].pop()]  # the question travels with its reply
             groups.append(carry)
         groups[-1].append(turn)
     pieces = []
-    for k, group in enumerate(groups):
+    for group in groups:
         ids, labels, piece_caps = list(enc.input_ids[:ctx]), [IGNORE] * ctx, [-1] * ctx
         for a, b, _ in group:
             ids += enc.input_ids[a:b]
@@ -148,7 +152,9 @@ def _pieces(enc: Encoded, max_length: int, mode: str) -> list[Piece]:
     return pieces
 
 
-def pack(encoded: Iterable[Encoded], max_length: int, pad_id: int, long_conversations: str = "repeat_context") -> Packed:
+def pack(
+    encoded: Iterable[Encoded], max_length: int, pad_id: int, long_conversations: str = "repeat_context"
+) -> Packed:
     """First-fit-decreasing packing of conversations into rows of `max_length`.
 
     A conversation longer than a row becomes pieces (`_pieces`; counted in `split_documents`, those that
@@ -203,9 +209,11 @@ def collate(packed: Packed, rows: list[int]):
     """Tensors for the given rows: ids, labels and position ids (no mask: positions mark the pieces)."""
     import torch
 
-    return {"input_ids": torch.tensor([packed.input_ids[r] for r in rows]),
-            "labels": torch.tensor([packed.labels[r] for r in rows]),
-            "position_ids": torch.tensor([packed.positions[r] for r in rows])}
+    return {
+        "input_ids": torch.tensor([packed.input_ids[r] for r in rows]),
+        "labels": torch.tensor([packed.labels[r] for r in rows]),
+        "position_ids": torch.tensor([packed.positions[r] for r in rows]),
+    }
 
 
 def target_count(packed: Packed, rows: list[int]) -> int:

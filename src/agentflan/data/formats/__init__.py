@@ -38,8 +38,18 @@ MAPPED = frozenset({"openai", "llamafactory"})  # the readers that take a source
 # Checked in this order, each record against each; a file is the format most of its sampled records look like, except
 # that a reader which also reads a plainer format's rows wins as soon as one record needs it (a LLaMA-Factory file
 # holds plain ShareGPT rows beside its tool rows; a Hermes file plain rows beside its calls).
-ORDER = ("toolbench_tree", "xlam", "glaive", "openai", "agentflan", "agentinstruct", "toolbench", "hermes", "llamafactory",
-         "sharegpt")
+ORDER = (
+    "toolbench_tree",
+    "xlam",
+    "glaive",
+    "openai",
+    "agentflan",
+    "agentinstruct",
+    "toolbench",
+    "hermes",
+    "llamafactory",
+    "sharegpt",
+)
 SUPERSETS = {"hermes": {"sharegpt"}, "llamafactory": {"sharegpt"}}
 
 

@@ -35,6 +35,8 @@ def parse(record: Any, source: str, index: int) -> Dialogue:
     if not any(m.role == "assistant" for m in messages):
         raise RecordError("conversation", "no assistant turn")
     lowered = rid.lower()
-    kind = "negative" if "negative" in lowered else ("agent" if any(m.role == "system" for m in messages) else "general")
+    kind = (
+        "negative" if "negative" in lowered else ("agent" if any(m.role == "system" for m in messages) else "general")
+    )
     style = "react" if "react" in lowered else ("chat" if kind == "agent" else "plain")
     return Dialogue(rid, f"{source}/{rid.rsplit('_', 1)[0]}", kind, style, messages)

@@ -30,13 +30,27 @@ SPLITS = ("os", "db", "alfworld", "webshop", "kg", "mind2web")
 
 _STRING = {"type": "string"}
 OS_TOOLS = [
-    Tool("bash", "Run a bash script in the Linux (Ubuntu) machine and return its output.",
-         {"type": "object", "properties": {"script": {**_STRING, "description": "The bash code to run."}}, "required": ["script"]}),
+    Tool(
+        "bash",
+        "Run a bash script in the Linux (Ubuntu) machine and return its output.",
+        {
+            "type": "object",
+            "properties": {"script": {**_STRING, "description": "The bash code to run."}},
+            "required": ["script"],
+        },
+    ),
     Tool("finish", "Declare that the operation the user asked for is complete.", {"type": "object", "properties": {}}),
 ]
 DB_TOOLS = [
-    Tool("execute_sql", "Execute one SQL statement on the MySQL database and return the raw result.",
-         {"type": "object", "properties": {"sql": {**_STRING, "description": "One SQL statement, on one line."}}, "required": ["sql"]}),
+    Tool(
+        "execute_sql",
+        "Execute one SQL statement on the MySQL database and return the raw result.",
+        {
+            "type": "object",
+            "properties": {"sql": {**_STRING, "description": "One SQL statement, on one line."}},
+            "required": ["sql"],
+        },
+    ),
 ]
 
 _OS = re.compile(r"^\s*Think:(?P<thought>.*?)\n\s*Act:\s*(?P<act>.*?)\s*$", re.S)
@@ -54,7 +68,9 @@ def looks_like(record: Any) -> bool:
     if not isinstance(turns, list):
         return False
     dict_turns = [t for t in turns if isinstance(t, dict)]
-    return bool(dict_turns) and all(t.get("from") in ROLE_MAP for t in dict_turns) and any("loss" in t for t in dict_turns)
+    return (
+        bool(dict_turns) and all(t.get("from") in ROLE_MAP for t in dict_turns) and any("loss" in t for t in dict_turns)
+    )
 
 
 def split_of(rid: str, turns: list[dict]) -> str:
@@ -108,7 +124,9 @@ def _generic_step(value: str, where: str) -> Step:
         raise Dropped("not_react", f"{where} is not in Thought/Action form")
     act = m["act"].strip()
     call = _CALL.match(act)
-    tool_call = ToolCall(call["name"].strip(), {"input": call["args"].strip()}) if call else ToolCall("act", {"command": act})
+    tool_call = (
+        ToolCall(call["name"].strip(), {"input": call["args"].strip()}) if call else ToolCall("act", {"command": act})
+    )
     return Step(value, m["thought"].strip(), calls=[tool_call])
 
 
@@ -161,7 +179,9 @@ def parse(record: Any, source: str, index: int) -> Trajectory:
         if split in ("os", "db"):
             raise Dropped("no_final_answer", "trajectory never answers or finishes")
     first_learned = next(i for i, e in enumerate(events) if isinstance(e, Step) and e.loss)
-    query = next((e.content for e in reversed(events[:first_learned]) if isinstance(e, Message) and e.role == "user"), "")
+    query = next(
+        (e.content for e in reversed(events[:first_learned]) if isinstance(e, Message) and e.role == "user"), ""
+    )
     first_split = _split_instructions(split, events[0].content) if isinstance(events[0], Message) else None
     if first_split and query == events[0].content:
         query = first_split[1]
@@ -173,8 +193,13 @@ def parse(record: Any, source: str, index: int) -> Trajectory:
         for s in steps:
             if s.call and s.call.name not in seen:
                 props = {k: dict(_STRING) for k in s.call.arguments}
-                seen[s.call.name] = Tool(s.call.name, f"The {s.call.name} action of the environment.", {"type": "object", "properties": props})
+                seen[s.call.name] = Tool(
+                    s.call.name,
+                    f"The {s.call.name} action of the environment.",
+                    {"type": "object", "properties": props},
+                )
         tools = list(seen.values())
     # the task instructions describe the actions (bash, SQL, answer), so a ReAct rendering needs no tool listing
-    return Trajectory(rid, f"{source}/{split}", query.strip(), list(tools), events, tools_in_prompt=True,
-                      first_user_split=first_split)
+    return Trajectory(
+        rid, f"{source}/{split}", query.strip(), list(tools), events, tools_in_prompt=True, first_user_split=first_split
+    )

@@ -108,7 +108,9 @@ def conversations_list(record: Any, key: str = "conversations") -> list[dict]:
 def text_field(turn: dict, key: str, where: str) -> str:
     value = turn.get(key)
     if not isinstance(value, str):
-        raise RecordError(f"{where}.{key}", "missing" if value is None else f"expected text, got {type(value).__name__}")
+        raise RecordError(
+            f"{where}.{key}", "missing" if value is None else f"expected text, got {type(value).__name__}"
+        )
     return value
 
 

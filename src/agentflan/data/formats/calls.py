@@ -20,9 +20,22 @@ from agentflan.data.formats.base import RecordError
 from agentflan.data.schema import Tool, ToolCall
 
 # xLAM / APIGen write Python type names; JSON Schema has its own
-_PY_TYPES = {"str": "string", "string": "string", "int": "integer", "integer": "integer", "float": "number",
-             "number": "number", "bool": "boolean", "boolean": "boolean", "list": "array", "array": "array", "tuple": "array",
-             "dict": "object", "object": "object", "set": "array"}
+_PY_TYPES = {
+    "str": "string",
+    "string": "string",
+    "int": "integer",
+    "integer": "integer",
+    "float": "number",
+    "number": "number",
+    "bool": "boolean",
+    "boolean": "boolean",
+    "list": "array",
+    "array": "array",
+    "tuple": "array",
+    "dict": "object",
+    "object": "object",
+    "set": "array",
+}
 _OPTIONAL = re.compile(r",?\s*optional\s*$", re.I)
 
 
@@ -92,7 +105,7 @@ def tool_from_any(value: Any, where: str) -> Tool:
 
 
 def values_in(text: str, where: str, what: str) -> list[Any]:
-    """The JSON values written one after another in `text` (one tool a line, say), or the one Python literal it holds."""
+    """The JSON values written one after another in `text` (one tool a line, say), or the one Python literal in it."""
     import json
 
     decoder, out, at = json.JSONDecoder(), [], 0

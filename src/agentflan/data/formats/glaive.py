@@ -32,7 +32,7 @@ def functions(system: str, where: str):
     found = _FUNCTIONS.search(system)
     if not found:
         return []
-    return parse_tools(values_in(system[found.end():], where, "function list"), where)
+    return parse_tools(values_in(system[found.end() :], where, "function list"), where)
 
 
 def parse(record: Any, source: str, index: int):
@@ -46,7 +46,7 @@ def parse(record: Any, source: str, index: int):
     msgs: list[Msg] = []
     last_call = None
     for k, m in enumerate(marks):
-        body = chat[m.end(): marks[k + 1].start() if k + 1 < len(marks) else len(chat)].strip()
+        body = chat[m.end() : marks[k + 1].start() if k + 1 < len(marks) else len(chat)].strip()
         role = ROLES[m.group(1)]
         if role == "assistant":
             call = _CALL.search(body)

@@ -17,8 +17,15 @@ from agentflan.data.formats.calls import call_from_any, literal, parse_tools
 from agentflan.data.formats.messages import Msg, build
 
 COLUMNS = {"messages": "conversations", "system": "system", "tools": "tools"}
-TAGS = {"role": "from", "content": "value", "user": "human", "assistant": "gpt", "function": "function_call",
-        "observation": "observation", "system": "system"}
+TAGS = {
+    "role": "from",
+    "content": "value",
+    "user": "human",
+    "assistant": "gpt",
+    "function": "function_call",
+    "observation": "observation",
+    "system": "system",
+}
 
 
 def looks_like(record: Any, columns: dict | None = None, tags: dict | None = None) -> bool:
@@ -28,7 +35,9 @@ def looks_like(record: Any, columns: dict | None = None, tags: dict | None = Non
     if not isinstance(turns, list):
         return False
     roles = {t.get(tg["role"]) for t in turns if isinstance(t, dict)}
-    return bool(roles & {tg["function"], tg["observation"]}) or (cols["tools"] in record and roles <= {tg["user"], tg["assistant"], tg["system"]})
+    return bool(roles & {tg["function"], tg["observation"]}) or (
+        cols["tools"] in record and roles <= {tg["user"], tg["assistant"], tg["system"]}
+    )
 
 
 def parse(record: Any, source: str, index: int, columns: dict | None = None, tags: dict | None = None):
@@ -50,7 +59,9 @@ def parse(record: Any, source: str, index: int, columns: dict | None = None, tag
             raise RecordError(where, "expected an object")
         role, value = t.get(tg["role"]), t.get(tg["content"])
         if not isinstance(value, str):
-            raise RecordError(f"{where}.{tg['content']}", "missing" if value is None else f"expected text, got {type(value).__name__}")
+            raise RecordError(
+                f"{where}.{tg['content']}", "missing" if value is None else f"expected text, got {type(value).__name__}"
+            )
         if role == tg["function"]:
             given = literal(value, f"{where}.{tg['content']}", "function call")
             given = given if isinstance(given, list) else [given]

@@ -1,4 +1,5 @@
-"""OpenAI / Hugging Face messages: `{"messages": [{"role", "content", "tool_calls"?, "tool_call_id"?, "name"?}], "tools"?}`,
+"""OpenAI / Hugging Face messages:
+`{"messages": [{"role", "content", "tool_calls"?, "tool_call_id"?, "name"?}], "tools"?}`,
 the conversational format TRL's `SFTTrainer`, axolotl's `chat_template` datasets and LLaMA-Factory's `openai` loader
 train on, and OpenAI's fine-tuning files.
 
@@ -19,7 +20,14 @@ from agentflan.data.formats.calls import call_from_any, parse_tools
 from agentflan.data.formats.messages import Msg, build
 
 COLUMNS = {"messages": "messages", "tools": "tools", "system": "system"}
-TAGS = {"role": "role", "content": "content", "user": "user", "assistant": "assistant", "system": "system", "tool": "tool"}
+TAGS = {
+    "role": "role",
+    "content": "content",
+    "user": "user",
+    "assistant": "assistant",
+    "system": "system",
+    "tool": "tool",
+}
 ALIASES = {"function": "tool", "ipython": "tool", "developer": "system"}  # the legacy and vendor names of those roles
 
 
@@ -61,7 +69,9 @@ def parse(record: Any, source: str, index: int, columns: dict | None = None, tag
             raise RecordError(where, "expected an object")
         role = roles.get(m.get(tg["role"])) or ALIASES.get(m.get(tg["role"]))
         if role is None:
-            raise RecordError(f"{where}.{tg['role']}", f"unknown role {m.get(tg['role'])!r} (expected {', '.join(roles)})")
+            raise RecordError(
+                f"{where}.{tg['role']}", f"unknown role {m.get(tg['role'])!r} (expected {', '.join(roles)})"
+            )
         content = text(m.get(tg["content"]), f"{where}.{tg['content']}")
         calls = []
         if role == "assistant":

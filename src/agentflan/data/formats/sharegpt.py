@@ -14,7 +14,11 @@ def looks_like(record: Any) -> bool:
     if not isinstance(turns, list):
         return False
     dict_turns = [t for t in turns if isinstance(t, dict)]
-    return bool(dict_turns) and {t.get("from") for t in dict_turns} <= {"human", "gpt", "system"} and not any("loss" in t for t in dict_turns)
+    return (
+        bool(dict_turns)
+        and {t.get("from") for t in dict_turns} <= {"human", "gpt", "system"}
+        and not any("loss" in t for t in dict_turns)
+    )
 
 
 def parse(record: Any, source: str, index: int) -> Dialogue:

@@ -36,8 +36,11 @@ _REACT = re.compile(r"^\s*Thought:(?P<thought>.*?)\nAction:(?P<action>[^\n]*)\nA
 _QUERY_TAIL = re.compile(r"\s*Begin!\s*$")
 # RapidAPI boilerplate around every description: 'This is the subfunction for tool "x", you can use
 # this tool.The description of this function is: "<the description>"'
-_BOILERPLATE = re.compile(r'^This is the subfunction for tool "[^"]*", you can use this tool\.\s*'
-                          r'(?:The description of this function is: "(?P<inner>.*)")?\s*$', re.S)
+_BOILERPLATE = re.compile(
+    r'^This is the subfunction for tool "[^"]*", you can use this tool\.\s*'
+    r'(?:The description of this function is: "(?P<inner>.*)")?\s*$',
+    re.S,
+)
 
 
 def clean_description(text: str) -> str:
@@ -69,7 +72,9 @@ def parse_api_list(system: str) -> tuple[Tool, ...]:
     """The tools listed in a ToolLLaMA system prompt (cached: every step record repeats the prompt)."""
     at = system.rfind(API_MARKER)
     if at < 0:
-        raise RecordError("conversations[0].value", "system prompt has no API list ('Specifically, you have access ...')")
+        raise RecordError(
+            "conversations[0].value", "system prompt has no API list ('Specifically, you have access ...')"
+        )
     text = system[at + len(API_MARKER) :].strip()
     try:
         apis = ast.literal_eval(text)

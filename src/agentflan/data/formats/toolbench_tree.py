@@ -42,9 +42,12 @@ def parse(record: Any, source: str, index: int):
     path = max(paths, key=len)
     where_path = f"answer_generation.train_messages[{paths.index(path)}]"
     tools = [t for t in parse_tools(answer.get("function"), "answer_generation.function") if t.name != FINISH]
-    # as the ToolLLaMA reader does: RapidAPI's boilerplate off the descriptions, ToolBench's "optional" list off the schema
-    tools = [Tool(t.name, clean_description(t.description), {k: v for k, v in t.parameters.items() if k != "optional"})
-             for t in tools]
+    # as the ToolLLaMA reader does: RapidAPI's boilerplate off the descriptions, ToolBench's "optional" list off the
+    # schema
+    tools = [
+        Tool(t.name, clean_description(t.description), {k: v for k, v in t.parameters.items() if k != "optional"})
+        for t in tools
+    ]
     msgs: list[Msg] = []
     thought = ""
     for i, m in enumerate(path):
@@ -78,7 +81,9 @@ def parse(record: Any, source: str, index: int):
     if isinstance(query, str) and query.strip() and not any(x.role == "user" for x in msgs):
         msgs.insert(0, Msg("user", query))
     query = query if isinstance(query, str) else ""
-    rid = str(record.get("id") or f"{source}_{hashlib.sha1(query.encode()).hexdigest()[:12]}")  # one file a query, no id
+    rid = str(
+        record.get("id") or f"{source}_{hashlib.sha1(query.encode()).hexdigest()[:12]}"
+    )  # one file a query, no id
     parsed = build(rid, source, msgs, tools, where_path)
     parsed.meta["unused_branches"] = max(0, len(record.get("compare_candidates") or []) - 1)
     return parsed
