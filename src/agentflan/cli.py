@@ -12,10 +12,12 @@ from typing import Annotated
 
 import typer
 
-from agentflan.config import SOURCE_FORMATS
+from agentflan.config import SOURCE_FORMATS, ConvertConfig, DemoConfig, Paths
+
+CONVERT, DEMO = ConvertConfig(), DemoConfig()  # the CLI's defaults are the pipeline's (params.yaml equals these)
 
 app = typer.Typer(
-    help="Agent-FLAN agent tuning: convert, inspect and validate agent data.",
+    help="Agent-FLAN agent tuning on your own data: convert and inspect it, score, serve and promote models.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -40,10 +42,12 @@ def convert(
     ] = Format["auto"],
     call_style: Annotated[
         str, typer.Option(help="native: calls as tool_calls messages; elicited: the paper's turns.")
-    ] = "native",
-    react_fraction: Annotated[float, typer.Option(help="Share of agent trajectories kept in ReAct form.")] = 0.1,
-    format_samples: Annotated[int, typer.Option(help="Format-following samples to add.")] = 0,
-    seed: int = 0,
+    ] = CONVERT.call_style,
+    react_fraction: Annotated[
+        float, typer.Option(help="Share of agent trajectories kept in ReAct form.")
+    ] = CONVERT.react_fraction,
+    format_samples: Annotated[int, typer.Option(help="Format-following samples to add.")] = CONVERT.format_samples,
+    seed: int = CONVERT.seed,
 ) -> None:
     """Convert upstream agent data into canonical chat conversations.
 
@@ -53,7 +57,7 @@ def convert(
     from rich.console import Console
     from rich.table import Table
 
-    from agentflan.config import ConvertConfig, ParamsError, Source, parse
+    from agentflan.config import ParamsError, Source, parse
     from agentflan.data.convert import Converter
     from agentflan.data.jsonio import InputError, atomic_writer, write_jsonl
 
@@ -79,6 +83,8 @@ def convert(
     except OSError as e:
         raise _fail(f"{e.filename or out}: {e.strerror}") from None
     stats = converter.stats
+    if not stats.quarantined:
+        quarantine_path.unlink(missing_ok=True)  # nothing quarantined: no empty file left to wonder about
     table = Table("", "records", title=f"convert -> {out}")
     table.add_row("read", str(stats.read))
     table.add_row("converted", str(stats.converted))
@@ -95,15 +101,30 @@ def convert(
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Argument(help="Directory for the raw demo files.")] = Path("data/raw/demo"),
-    toolbench: int = 600,
-    seed: int = 0,
+    out_dir: Annotated[Path, typer.Argument(help="Directory for the raw demo files.")] = Path("demo_corpus"),
+    toolbench: int = DEMO.toolbench,
+    agentinstruct_os: int = DEMO.agentinstruct_os,
+    agentinstruct_db: int = DEMO.agentinstruct_db,
+    sharegpt: int = DEMO.sharegpt,
+    seed: int = DEMO.seed,
 ) -> None:
-    """Write the seeded synthetic demo corpus (ToolBench, AgentInstruct, ShareGPT formats)."""
-    from agentflan.config import DemoConfig
+    """Write the seeded synthetic demo corpus (ToolBench, AgentInstruct, ShareGPT formats); the same files as the
+    `demo` stage with the same options. Exit 2 for the stage's own folder, which DVC owns."""
     from agentflan.demo.corpus import write_demo
 
-    counts = write_demo(out_dir, DemoConfig(seed=seed, toolbench=toolbench))
+    stage_out = Path(Paths().demo).resolve()
+    if out_dir.resolve() == stage_out:
+        raise _fail(
+            f"{out_dir}: the `demo` stage's output, tracked by DVC: run `dvc repro demo`, or pass another folder"
+        )
+    config = DemoConfig(
+        seed=seed,
+        toolbench=toolbench,
+        agentinstruct_os=agentinstruct_os,
+        agentinstruct_db=agentinstruct_db,
+        sharegpt=sharegpt,
+    )
+    counts = write_demo(out_dir, config)
     for name, n in counts.items():
         typer.echo(f"{out_dir / name}: {n} records")
 
@@ -121,7 +142,10 @@ def inspect(
     try:
         conv = next((c for c in read_conversations(file) if id is None or c.id == id), None)
     except InputError as e:
-        raise _fail(str(e)) from None
+        hint = ""
+        if "field turns: missing" in str(e):  # an upstream file, not a converted one
+            hint = f"\n`inspect` reads converted conversations: run `agentflan convert {file} -o converted.jsonl` first"
+        raise _fail(f"{e}{hint}") from None
     if conv is None:
         raise _fail(f"{file}: no conversation with id {id!r}", 1)
     Console().print(_conversation_view(conv))
@@ -369,6 +393,12 @@ def _capability_history(run_id: str) -> list[dict]:
 
     rows: dict[int, dict] = {}
     mlflow_client = client()
+    try:
+        mlflow_client.get_run(run_id)
+    except Exception:  # noqa: BLE001 - MLflow raises its own error for an unknown id; name it in one line
+        raise _fail(
+            f"no MLflow run {run_id!r} in {mlflow_client.tracking_uri} (pass a metrics/train.json, or a run id)"
+        ) from None
     for capability in CAPABILITIES:
         try:
             history = mlflow_client.get_metric_history(run_id, f"val_loss.{capability}")
@@ -403,7 +433,9 @@ def promote(
     except LookupError as e:
         raise _fail(str(e.args[0])) from None
     typer.echo(json.dumps(decision.to_dict(), indent=2))
-    if not decision.promoted:
+    if (
+        not decision.promoted and decision.candidate != decision.champion
+    ):  # already the champion: nothing to do, no error
         raise typer.Exit(1)
 
 

@@ -255,5 +255,7 @@ def test_promote_cli(mlflow_uri, tiny_model_dir, tmp_path):
     assert json.loads(first.stdout)["promoted"] is True
     worse = cli()
     assert worse.returncode == 1 and "is not significant" in json.loads(worse.stdout)["reason"]
+    again = cli("1", "--dry-run")  # the champion already: nothing to do, and no error
+    assert again.returncode == 0 and "already the champion" in json.loads(again.stdout)["reason"], again.stdout
     missing = cli("9")
     assert missing.returncode == 2 and "no version 9" in missing.stderr
