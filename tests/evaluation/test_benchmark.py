@@ -142,9 +142,18 @@ def test_every_protocol_is_run_and_scored(tiny):
     assert call.expected_tool in call.schemas and call.expected_arguments
     metrics = score(preds)
     assert metrics["protocol"] == "native" and set(metrics["by_protocol"]) == set(PROTOCOLS)
-    assert set(metrics["per_category"]) == set(CATEGORIES) and 0 <= metrics["hscore"] <= 1
-    for key in ("tool_name_accuracy_seen", "tool_name_accuracy_unseen", "over_refusal_rate", "argument_accuracy"):
-        assert metrics[key] is not None
+    assert set(metrics["per_category"]) == set(CATEGORIES)
+    # the headline from the verdicts by hand: HScore from the plain samples' flags, accuracy from the call samples'
+    verdicts = [(p, judge(p)) for p in native]
+    plain = [v for p, v in verdicts if p.expected == "plain"]
+    h_react, h_general = (sum(v[k] for v in plain) / len(plain) for k in ("react", "general"))
+    assert abs(metrics["hscore"] - 0.5 * ((1 - h_react) + (1 - h_general))) < 1e-3
+    seen = [v["tool_correct"] for p, v in verdicts if p.category == "tool_needed_offered_seen"]
+    assert abs(metrics["tool_name_accuracy_seen"] - sum(seen) / len(seen)) < 1e-3
+    answerable = [
+        v["refusal"] for p, v in verdicts if p.expected == "plain" and p.category != "tool_needed_not_offered"
+    ]
+    assert abs(metrics["over_refusal_rate"] - sum(answerable) / len(answerable)) < 1e-3
 
 
 def test_the_chat_harness_plays_the_same_turns_whatever_the_truth(tiny, monkeypatch):
