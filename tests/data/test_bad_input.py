@@ -144,10 +144,13 @@ def test_cli_exit_codes_and_no_tracebacks(tmp_path, fixtures):
         str(fixtures / "sharegpt.jsonl"),
         "--out",
         str(out),
+        "--format-samples",
+        "0",  # the stage's default adds format-following samples; here only the records themselves
         cwd=tmp_path,
     )
     assert ok.returncode == 0, ok.stderr
     assert len(out.read_text().splitlines()) == 3
+    assert not (tmp_path / "out.quarantine.jsonl").exists()  # nothing quarantined: no empty file
 
     bad = write_lines(
         tmp_path / "bad.jsonl",
