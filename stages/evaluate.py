@@ -4,6 +4,7 @@ import os
 import time
 
 import orjson
+import pandas as pd
 
 from agentflan.config import ParamsError
 from agentflan.data.jsonio import atomic_dir, atomic_writer, read_json, read_records, write_jsonl
@@ -11,7 +12,7 @@ from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.calibration import calibrate, check
 from agentflan.evaluation.endpoint import EndpointError, run_endpoint
 from agentflan.evaluation.generation import load, predictions, protocols_for, run_protocol
-from agentflan.evaluation.scoring import answers_table, category_intervals, judge, score
+from agentflan.evaluation.scoring import answer_rows, category_intervals, judge, score
 from agentflan.pipeline import model_card, report
 from agentflan.pipeline.logged_model import publish_card
 from agentflan.pipeline.project import file_md5, file_sha256, git_commit
@@ -65,8 +66,8 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
     verdicts = [judge(p) for p in preds]
     with atomic_writer(s.path("predictions")) as f:
         write_jsonl(f, ({**p.to_dict(), "verdict": v} for p, v in zip(preds, verdicts)))
-    table = answers_table(preds, verdicts)
-    s.run.mlflow.log_table(table, "answers.json")  # every answer beside its verdicts, in the UI
+    answers = answer_rows(preds, verdicts)
+    s.run.mlflow.log_table(pd.DataFrame(answers), "answers.json")  # every answer beside its verdicts, in the UI
     s.write_plot(
         "agent_h_plot",
         [  # one bar per category: HScore where a plain answer is expected, else tool-name accuracy
@@ -105,11 +106,7 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
             headline=headline,
             hashes=hashes,
             params=sorted(flatten(s.params.model_dump(mode="json", exclude={"paths"})).items()),
-            answers=[
-                r
-                for r in (dict(zip(table, row)) for row in zip(*table.values()))
-                if r["protocol"] == metrics["protocol"]
-            ],
+            answers=[r for r in answers if r["protocol"] == metrics["protocol"]],
         )
     s.run.mlflow.log_artifacts(str(s.path("report")), "report")  # the MLflow UI shows the figures beside the metrics
 

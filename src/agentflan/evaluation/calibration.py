@@ -11,35 +11,38 @@ import json
 from typing import Any
 
 from agentflan.evaluation.benchmark import Sample
-from agentflan.evaluation.scoring import PROTOCOLS, Prediction, judge
+from agentflan.evaluation.generation import predictions
+from agentflan.evaluation.scoring import PROTOCOLS, judge
 
 
 class CalibrationError(RuntimeError):
     pass
 
 
-def reference_answers(s: Sample, protocol: str) -> dict[str, Any] | None:
-    """The reference as an answer in `protocol` (Prediction fields), or None when the sample has no reference."""
+def reference_answer(s: Sample, protocol: str) -> dict[str, Any] | list[str] | None:
+    """The reference as `run_protocol` would return the model's answer in `protocol` (None: the sample has none)."""
     if s.expected == "plain":
+        if s.reference is None:
+            return None
         return (
-            None
-            if s.reference is None
-            else {"response": s.reference, "content": s.reference, "tool_calls": [], "turns": [s.reference]}
+            {"response": s.reference, "content": s.reference, "tool_calls": [], "parse_error": None}
+            if protocol == "native"
+            else [s.reference]
         )
     args = {k: v[0] for k, v in (s.expected_arguments or {}).items() if v and v[0] != ""}
     text = json.dumps(args, ensure_ascii=False)
-    written = {
-        "native": None,
-        "react": f"Action: {s.expected_tool}\nAction Input: {text}",
-        "json": json.dumps({"name": s.expected_tool, "arguments": args}, ensure_ascii=False),
-    }
-    turns = [s.expected_tool, text] if protocol == "chat" else [written.get(protocol) or ""]
-    return {
-        "response": "\n".join(turns),
-        "content": "",
-        "tool_calls": [{"name": s.expected_tool, "arguments": args}],
-        "turns": turns,
-    }
+    if protocol == "native":
+        return {
+            "response": "",
+            "content": "",
+            "tool_calls": [{"name": s.expected_tool, "arguments": args}],
+            "parse_error": None,
+        }
+    if protocol == "chat":
+        return [s.expected_tool, text]
+    if protocol == "react":
+        return [f"Action: {s.expected_tool}\nAction Input: {text}"]
+    return [json.dumps({"name": s.expected_tool, "arguments": args}, ensure_ascii=False)]
 
 
 def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> dict[str, Any]:
@@ -47,36 +50,17 @@ def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> 
     not read as the expected call with the expected arguments), over every protocol, with the first misjudged ids."""
     false_pos, false_neg, plain, calls = [], [], 0, 0
     for protocol in protocols:
-        for s in samples:
-            answer = reference_answers(s, protocol)
-            if answer is None:
-                continue
-            p = Prediction(
-                s.id,
-                s.category,
-                [t.name for t in s.tools],
-                s.expected,
-                answer["response"],
-                s.expected_tool,
-                {t.name: t.parameters for t in s.tools},
-                s.expected_arguments,
-                protocol,
-                answer["turns"],
-                answer["content"],
-                answer["tool_calls"] if protocol == "native" else None,
-                None,
-                s.query,
-                s.reference,
-            )
+        referenced = [(s, a) for s in samples if (a := reference_answer(s, protocol)) is not None]
+        for p in predictions([s for s, _ in referenced], [a for _, a in referenced], protocol):
             v = judge(p)
-            if s.expected == "plain":
+            if p.expected == "plain":
                 plain += 1
                 if v["react"] or v["general"]:
-                    false_pos.append(f"{protocol}:{s.id}")
+                    false_pos.append(f"{protocol}:{p.id}")
             else:
                 calls += 1
                 if not (v["tool_correct"] and v["format_valid"] and v.get("args_correct", True)):
-                    false_neg.append(f"{protocol}:{s.id}")
+                    false_neg.append(f"{protocol}:{p.id}")
     return {
         "plain_references": plain,
         "false_positive_rate": round(len(false_pos) / plain, 4) if plain else 0.0,

@@ -293,11 +293,11 @@ def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[s
     return out
 
 
-def answers_table(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Columns of every answer beside its verdicts (`mlflow.log_table`): the UI shows what each score was given for."""
+def answer_rows(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Every answer beside its verdicts, a row each (`mlflow.log_table`, the report): what each score was given for."""
     import json
 
-    rows = [
+    return [
         {
             "id": p.id,
             "protocol": p.protocol,
@@ -314,7 +314,6 @@ def answers_table(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> di
         }
         for p, v in zip(preds, verdicts)
     ]
-    return {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
 
 
 def _protocol_metrics(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[str, Any]:
