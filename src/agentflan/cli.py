@@ -439,5 +439,101 @@ def promote(
         raise typer.Exit(1)
 
 
+@app.command()
+def results(
+    experiments: Annotated[
+        list[str] | None, typer.Argument(help="DVC experiment names (`dvc exp show`); none: the workspace alone.")
+    ] = None,
+    all_experiments: Annotated[bool, typer.Option("--all", help="Every experiment of HEAD.")] = False,
+) -> None:
+    """The headline of the workspace's run and of DVC experiments, side by side."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from agentflan.pipeline.experiments import shown
+    from agentflan.pipeline.headline import HEADLINE, headline, workspace
+
+    columns = {"workspace": headline(workspace())}
+    if experiments or all_experiments:
+        found = shown()
+        missing = [e for e in experiments or [] if e not in found]
+        if missing:
+            known = ", ".join(sorted(found)) or "none"
+            raise _fail(f"no experiment {missing[0]!r} of HEAD in `dvc exp show` (known: {known})")
+        for name in experiments or sorted(found):
+            columns[name] = headline(found[name]["metrics"])
+    if not any(v is not None for col in columns.values() for v in col.values()):
+        raise _fail("no metrics yet: run `dvc repro` (or `dvc exp run`) first")
+    table = Table("metric", *columns, title="headline (metrics/evaluate.json, metrics/train.json)")
+    for _, _, label in HEADLINE:
+        cells = [columns[c][label] for c in columns]
+        table.add_row(label, *("—" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in cells))
+    Console().print(table)
+
+
+experiments_app = typer.Typer(
+    help="The paper's three claims as DVC experiments: (a) chat-aligned vs ReAct data, (b) the capability mix, "
+    "(c) hallucination negatives; each variant over several seeds.",
+    no_args_is_help=True,
+)
+app.add_typer(experiments_app, name="experiments")
+Claims = Annotated[list[str], typer.Option("--claim", "-c", help="a, b or c (repeat it); all three by default.")]
+Seeds = Annotated[list[int], typer.Option("--seed", "-s", help="A `train.seed` (repeat it); 0, 1 and 2 by default.")]
+
+
+def _claims(claims: list[str] | None) -> list[str]:
+    from agentflan.pipeline.experiments import CLAIMS
+
+    keys = [c.key for c in CLAIMS]
+    unknown = [c for c in claims or [] if c not in keys]
+    if unknown:
+        raise _fail(f"unknown claim {unknown[0]!r}: choose from {', '.join(keys)}")
+    return claims or keys
+
+
+@experiments_app.command("run")
+def experiments_run(
+    claim: Claims = None,
+    seed: Seeds = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the `dvc exp run` commands, run nothing.")] = False,
+    queue: Annotated[
+        bool,
+        typer.Option("--queue", help="Queue them (`dvc queue start -j N` runs them; again once default-s0 is done)."),
+    ] = False,
+) -> None:
+    """Run each variant x seed missing from `dvc exp show`, one `dvc exp run --temp -n <variant>-s<seed>` each."""
+    from agentflan.pipeline.experiments import run
+
+    count = run(_claims(claim), seed or [0, 1, 2], echo=typer.echo, dry_run=dry_run, queue=queue)
+    if not dry_run:
+        done = "queued: `dvc queue start -j N`, then" if queue else "run;"
+        typer.echo(f"{count} experiment(s) {done} `agentflan experiments table` reads them back")
+
+
+@experiments_app.command("table")
+def experiments_table(
+    claim: Claims = None,
+    seed: Seeds = None,
+    rev: Annotated[
+        str | None, typer.Option(help="The baseline commit the experiments were run on (default: HEAD).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where ablations.json and ablations.md go.")] = Path("results"),
+) -> None:
+    """Read the runs back (`dvc exp show --json`, their predictions by `dvc.api`): mean ± sd over seeds and the
+    paired bootstrap interval of each difference from the default, to ablations.json and ablations.md."""
+    import json
+
+    from agentflan.pipeline.experiments import markdown, table
+
+    summary = table(_claims(claim), seed or [0, 1, 2], rev)
+    if not any(row["seeds"] for c in summary["claims"].values() for row in c["variants"].values()):
+        raise _fail("no experiment of these claims found in `dvc exp show` (run `agentflan experiments run` first)")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ablations.json").write_text(json.dumps(summary, indent=2) + "\n")
+    text = markdown(summary)
+    (out / "ablations.md").write_text(text + "\n")
+    typer.echo(text)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,367 @@
+"""The paper's three claims as DVC experiments: which runs, how they are named, and their table.
+
+Each claim compares variants of the default pipeline, each a set of `-S` overrides, run for several
+`train.seed`s as `dvc exp run --temp -n <variant>-s<seed>` (the workspace is left as it is). The default
+is one variant shared by every claim. `table` reads the runs back with `dvc exp show --json` (metrics)
+and `dvc.api` (each run's per-sample predictions, from the DVC cache) and reports per variant the mean
+and sd over seeds of the headline metrics, and for each difference from the default its paired
+bootstrap 95% interval over (seed, benchmark sample) pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentflan.evaluation.scoring import REFUSAL_EXPECTED, paired_bootstrap
+
+DEFAULT = "default"
+PREDICTIONS = "data/eval/predictions.jsonl"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    protocol: str = "native"  # the evaluation protocol the variant's model is read in (the one it was trained for)
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    statement: str
+    variants: tuple[Variant, ...]  # the default is the first
+    # (variant, metric, direction): the claim holds when each difference's interval lies on that side of 0
+    supported_if: tuple[tuple[str, str, int], ...]
+    # (variant, metric): and the variant is not better on these, beyond its interval (the recipe costs nothing there)
+    no_cost: tuple[tuple[str, str], ...] = ()
+
+
+ALL_ONES = {f"mix.{c}": 1.0 for c in ("reasoning", "retrieval", "understanding", "instruction_following", "general")}
+SUGGESTED = "suggested-mix"  # its overrides come from the default run (`suggested_overrides`)
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        "a",
+        "agent data aligned to natural chat is learned better than ReAct-format data",
+        (
+            Variant(DEFAULT),
+            Variant("elicited", {"convert.call_style": "elicited"}, protocol="chat"),
+            Variant("all-react", {"convert.react_fraction": 1.0}, protocol="react"),
+        ),
+        supported_if=(("all-react", "tool_name_accuracy_seen", -1),),
+    ),
+    Claim(
+        "b",
+        "capabilities are learned at different speeds, so re-balancing them helps",
+        (
+            Variant(DEFAULT),  # re-balanced: understanding 0.75 (params.yaml)
+            Variant("paper-mix", {"mix.retrieval": 0.25}),  # the paper's 1 : 0.25 : 0.75
+            Variant("all-ones", ALL_ONES),
+            Variant(SUGGESTED),
+        ),
+        supported_if=(("all-ones", "tool_name_accuracy_seen", -1),),
+        no_cost=(("all-ones", "hscore"),),
+    ),
+    Claim(
+        "c",
+        "hallucination negatives cut hallucination without costing agent ability",
+        (Variant(DEFAULT), Variant("no-negatives", {"negatives.enabled": False})),
+        supported_if=(("no-negatives", "hscore", -1),),
+        no_cost=(("no-negatives", "tool_name_accuracy_seen"), ("no-negatives", "argument_accuracy")),
+    ),
+)
+
+
+def _plain(r: dict) -> bool:
+    return r.get("expected") == "plain"
+
+
+def _call_in(category: str) -> Callable[[dict], bool]:
+    return lambda r: r.get("category") == category
+
+
+def _hscore(v: dict) -> float:
+    return 1 - 0.5 * (bool(v["react"]) + bool(v["general"]))
+
+
+# metric -> (which predictions it is defined on, its per-sample value): the mean over those samples is the
+# metric `evaluate` reports (scoring.aggregate), so a difference of means is a mean of paired differences
+METRICS: dict[str, tuple[Callable[[dict], bool], Callable[[dict], float | None]]] = {
+    "hscore": (_plain, _hscore),
+    "over_refusal_rate": (
+        lambda r: _plain(r) and r.get("category") not in REFUSAL_EXPECTED,
+        lambda v: float(bool(v["refusal"])),
+    ),
+    "fabrication_rate": (_plain, lambda v: float(v["fabricated"]) if "fabricated" in v else None),
+    "plain_quality": (_plain, lambda v: v.get("quality")),
+    "tool_name_accuracy_seen": (_call_in("tool_needed_offered_seen"), lambda v: float(bool(v["tool_correct"]))),
+    "tool_name_accuracy_unseen": (_call_in("tool_needed_offered_unseen"), lambda v: float(bool(v["tool_correct"]))),
+    "argument_accuracy": (
+        lambda r: r.get("expected") == "call",
+        lambda v: float(bool(v["args_correct"])) if "args_correct" in v else None,
+    ),
+}
+LOWER_IS_BETTER = {"over_refusal_rate", "fabrication_rate"}
+
+
+def run_name(variant: str, seed: int) -> str:
+    return f"{variant}-s{seed}"
+
+
+def variants(claims: Iterable[str]) -> list[Variant]:
+    """The distinct variants of the chosen claims, the default first."""
+    seen: dict[str, Variant] = {}
+    for claim in CLAIMS:
+        if claim.key in claims:
+            for v in claim.variants:
+                seen.setdefault(v.name, v)
+    return list(seen.values())
+
+
+def suggested_overrides(train_metrics: dict) -> dict[str, float]:
+    """`agentflan suggest-mix` on a run's metrics/train.json: `mix.*` from its per-capability learning speed."""
+    from agentflan.training.curves import suggest_mix
+
+    speed = train_metrics.get("learning_speed") or {}
+    if not speed:
+        raise ValueError("the default run's metrics/train.json has no learning_speed")
+    return {f"mix.{c}": w for c, w in suggest_mix(speed).items()}
+
+
+def command(name: str, overrides: dict[str, Any], seed: int, queue: bool = False) -> list[str]:
+    """The `dvc exp run` of one (variant, seed)."""
+    cmd = ["dvc", "exp", "run", "--queue" if queue else "--temp", "-n", name, "-S", f"train.seed={seed}"]
+    for key, value in overrides.items():
+        cmd += ["-S", f"{key}={json.dumps(value) if isinstance(value, bool) else value}"]
+    return cmd
+
+
+def plan(
+    claims: Iterable[str], seeds: list[int], done: dict[str, dict[str, Any]], queue: bool = False
+) -> list[tuple[str, list[str] | None]]:
+    """(name, its `dvc exp run`) for every run of the chosen claims not in `done`, the default's first; the
+    suggested mix needs the default's first seed done (`None` until then: run the plan again)."""
+    out: list[tuple[str, list[str] | None]] = []
+    for variant in variants(claims):
+        for seed in seeds:
+            name = run_name(variant.name, seed)
+            if name in done:
+                continue
+            overrides = variant.overrides
+            if variant.name == SUGGESTED:
+                default = done.get(run_name(DEFAULT, seeds[0]))
+                if default is None:
+                    out.append((name, None))
+                    continue
+                overrides = suggested_overrides(metrics_file(default, "train.json"))
+            out.append((name, command(name, overrides, seed, queue)))
+    return out
+
+
+def run(
+    claims: Iterable[str],
+    seeds: list[int],
+    echo: Callable[[str], None] = print,
+    dry_run: bool = False,
+    queue: bool = False,
+) -> int:
+    """Run every missing experiment of the chosen claims, one at a time (`dvc exp run --temp`), or queue them
+    (`queue`, for `dvc queue start -j N`; run it again for the suggested mix once the default's first seed is
+    done); returns how many were run or queued. Names already queued or running are left alone."""
+    claims, count = list(claims), 0
+    for _ in range(1 if queue else 2):  # a second pass for the suggested mix, once the default has run
+        waiting = queued() if queue else set()
+        todo = [(name, cmd) for name, cmd in plan(claims, seeds, shown(), queue) if name not in waiting]
+        for name, cmd in todo:
+            if cmd is None:
+                echo(f"# {name}: after {run_name(DEFAULT, seeds[0])}, with the mix `agentflan suggest-mix` proposes")
+                continue
+            echo(" ".join(cmd))
+            if not dry_run:
+                subprocess.run(cmd, check=True)
+                count += 1
+        if dry_run or all(cmd is not None for _, cmd in todo):
+            break
+    return count
+
+
+def queued() -> set[str]:
+    """Names of the experiments queued or running (`dvc queue status`)."""
+    out = subprocess.run(["dvc", "queue", "status"], check=True, capture_output=True, text=True).stdout
+    rows = [line.split() for line in out.splitlines()]
+    return {r[1] for r in rows if len(r) > 2 and r[-1] in ("Queued", "Running")}
+
+
+def shown(rev: str | None = None) -> dict[str, dict[str, Any]]:
+    """name -> {"rev", "params", "metrics": {file: data}} of every experiment `dvc exp show --json` lists (those
+    of HEAD, or of the baseline commit `rev`)."""
+    cmd = ["dvc", "exp", "show", "--json"] + (["--rev", rev] if rev else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    found: dict[str, dict[str, Any]] = {}
+    for baseline in json.loads(out):  # the workspace, then the baseline commit with its experiments
+        for exp in baseline.get("experiments") or []:
+            for node in exp.get("revs") or []:
+                data = node.get("data") or {}
+                if node.get("name") and data.get("metrics"):
+                    found[node["name"]] = {
+                        "rev": node["rev"],
+                        "params": (data.get("params") or {}).get("params.yaml", {}).get("data", {}),
+                        "metrics": {k: v.get("data") or {} for k, v in data["metrics"].items()},
+                    }
+    return found
+
+
+def metrics_file(run: dict, suffix: str) -> dict[str, Any]:
+    return next((v for k, v in run["metrics"].items() if k.endswith(suffix)), {})
+
+
+def predictions_of(rev: str) -> list[dict]:
+    """An experiment's per-sample predictions (a DVC-cached output), read at its revision."""
+    import dvc.api
+
+    with dvc.api.open(PREDICTIONS, rev=rev) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def table(claims: Iterable[str], seeds: list[int], rev: str | None = None) -> dict[str, Any]:
+    """`summarize` over every run of the chosen claims that exists (the suggested mix's row shows its mix)."""
+    claims = list(claims)
+    found = shown(rev)
+    runs: dict[str, dict[int, list[dict]]] = {}
+    for variant in variants(claims):
+        for seed in seeds:
+            exp = found.get(run_name(variant.name, seed))
+            if exp:
+                runs.setdefault(variant.name, {})[seed] = predictions_of(exp["rev"])
+    summary = summarize(runs, seeds, claims)
+    suggested = found.get(run_name(SUGGESTED, seeds[0]))
+    for claim in summary["claims"].values():
+        if suggested and SUGGESTED in claim["variants"]:
+            claim["variants"][SUGGESTED]["overrides"] = {f"mix.{k}": v for k, v in suggested["params"]["mix"].items()}
+    return summary
+
+
+def per_sample(rows: list[dict], protocol: str, metric: str) -> dict[str, float]:
+    """sample id -> its value of `metric` in `protocol` (samples where the metric is undefined left out)."""
+    where, value = METRICS[metric]
+    out = {}
+    for r in rows:
+        if r.get("protocol") == protocol and where(r):
+            v = value(r["verdict"])
+            if v is not None:
+                out[r["id"]] = float(v)
+    return out
+
+
+def _mean_sd(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"mean": None, "sd": None}
+    return {
+        "mean": round(statistics.mean(values), 4),
+        "sd": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+    }
+
+
+def summarize(
+    runs: dict[str, dict[str, list[dict]]], seeds: list[int], claims: Iterable[str], samples: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """The ablation table from each run's predictions: `runs[variant][seed] = rows of predictions.jsonl`.
+
+    Per variant and metric: the per-seed values, their mean and sd; for a variant other than the default, the
+    mean paired difference from the default (same seed, same benchmark sample, each in its own protocol) with
+    its percentile-bootstrap 95% interval.
+    """
+    out: dict[str, Any] = {"seeds": seeds, "metrics": list(METRICS), "claims": {}}
+    chosen = [c for c in CLAIMS if c.key in claims]
+    for claim in chosen:
+        table: dict[str, Any] = {}
+        base = claim.variants[0]
+        for variant in claim.variants:
+            done = [s for s in seeds if s in runs.get(variant.name, {})]
+            row: dict[str, Any] = {"overrides": variant.overrides, "protocol": variant.protocol, "seeds": done}
+            for metric in METRICS:
+                values = []
+                for s in done:
+                    scores = per_sample(runs[variant.name][s], variant.protocol, metric)
+                    if scores:
+                        values.append(sum(scores.values()) / len(scores))
+                cell: dict[str, Any] = {"per_seed": [round(v, 4) for v in values], **_mean_sd(values)}
+                if variant is not base:
+                    deltas = []
+                    for s in done:
+                        if s not in runs.get(base.name, {}):
+                            continue
+                        mine = per_sample(runs[variant.name][s], variant.protocol, metric)
+                        theirs = per_sample(runs[base.name][s], base.protocol, metric)
+                        deltas += [mine[i] - theirs[i] for i in sorted(mine.keys() & theirs.keys())]
+                    if deltas:
+                        diff, low, high = paired_bootstrap(deltas, samples, seed)
+                        cell["vs_default"] = {
+                            "diff": round(diff, 4),
+                            "low": round(low, 4),
+                            "high": round(high, 4),
+                            "pairs": len(deltas),
+                        }
+                row[metric] = cell
+            table[variant.name] = row
+        out["claims"][claim.key] = {"statement": claim.statement, "variants": table, "verdict": verdict(claim, table)}
+    return out
+
+
+def verdict(claim: Claim, table: dict[str, Any]) -> str:
+    """Whether this run supports the claim, by the rule the claim states (intervals, not point estimates)."""
+    reasons, holds = [], True
+    for variant, metric, direction in claim.supported_if:
+        d = (table.get(variant, {}).get(metric) or {}).get("vs_default")
+        if d is None:
+            return "not measured"
+        side = d["high"] < 0 if direction < 0 else d["low"] > 0
+        holds &= side
+        reasons.append(f"{metric} of {variant} minus default: {d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
+    for variant, metric in claim.no_cost:
+        d = (table.get(variant, {}).get(metric) or {}).get("vs_default")
+        if d is not None and d["low"] > 0:  # removing the recipe's step made it *better*: the step costs ability
+            holds = False
+            reasons.append(f"{metric} is higher without it: {d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
+    return ("supported: " if holds else "not supported: ") + "; ".join(reasons)
+
+
+LABELS = {
+    "hscore": "HScore",
+    "over_refusal_rate": "over-refusal",
+    "fabrication_rate": "fabrication",
+    "plain_quality": "plain quality",
+    "tool_name_accuracy_seen": "tool acc. seen",
+    "tool_name_accuracy_unseen": "tool acc. unseen",
+    "argument_accuracy": "argument acc.",
+}
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The table as Markdown: one section per claim, mean ± sd over seeds and [interval] of the difference."""
+    lines = [
+        f"Seeds: {', '.join(map(str, summary['seeds']))} (`train.seed`). Each cell: mean ± sd over seeds; under it, "
+        "the paired difference from the default with its bootstrap 95% interval.",
+        "",
+    ]
+    for key, claim in summary["claims"].items():
+        lines += [f"### ({key}) {claim['statement']}", ""]
+        lines.append("| variant | protocol | seeds | " + " | ".join(LABELS[m] for m in summary["metrics"]) + " |")
+        lines.append("|" + "---|" * (len(summary["metrics"]) + 3))
+        for name, row in claim["variants"].items():
+            cells = []
+            for m in summary["metrics"]:
+                c = row[m]
+                text = "—" if c["mean"] is None else f"{c['mean']:.2f} ± {c['sd']:.2f}"
+                d = c.get("vs_default")
+                if d:
+                    text += f"<br>{d['diff']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
+                cells.append(text)
+            lines.append(f"| {name} | {row['protocol']} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
+        lines += ["", f"Verdict: {claim['verdict']}", ""]
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""`agentflan experiments run/table`: real `dvc exp run --temp`s of a one-stage project whose stage writes the
+predictions a variant would (from its params), read back with `dvc exp show --json` and `dvc.api`; and the
+table's arithmetic, checked against numbers worked out by hand."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from agentflan.pipeline.experiments import CLAIMS, markdown, plan, summarize, verdict
+
+from conftest import BIN, run
+
+# The stage: 2 answerable plain samples, 1 "none offered" sample, 2 seen-tool calls. With negatives, one plain
+# answer per seed hallucinates a call (seed 0: none, seed 1: one); without, both do, and tool choice is the same.
+STAGE = textwrap.dedent(
+    """
+    import json, pathlib, yaml
+    p = yaml.safe_load(open("params.yaml"))
+    seed, negatives = p["train"]["seed"], p["negatives"]["enabled"]
+    def plain(i, general, category="plain_no_tools"):
+        v = {"react": False, "general": general, "refusal": False, "quality": 0.5}
+        if category == "tool_needed_not_offered":
+            v = {**v, "refusal": True, "fabricated": not negatives}
+        return {"id": f"p{i}", "protocol": "native", "category": category, "expected": "plain", "verdict": v}
+    rows = [plain(0, not negatives), plain(1, (seed == 1) or not negatives), plain(2, False, "tool_needed_not_offered")]
+    rows += [{"id": f"c{i}", "protocol": "native", "category": "tool_needed_offered_seen", "expected": "call",
+              "verdict": {"format_valid": True, "tool_correct": i == 0, "hallucinated": False, "args_valid": True,
+                          "args_correct": i == 0}} for i in range(2)]
+    pathlib.Path("data/eval").mkdir(parents=True, exist_ok=True)
+    pathlib.Path("metrics").mkdir(exist_ok=True)
+    with open("data/eval/predictions.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\\n" for r in rows)
+    json.dump({"learning_speed": {}}, open("metrics/train.json", "w"))
+    json.dump({"hscore": 0.5 + seed / 8, "over_refusal_rate": 0.125}, open("metrics/evaluate.json", "w"))
+    """
+)
+
+
+@pytest.fixture
+def project(tmp_path):
+    repo = tmp_path / "proj"
+    repo.mkdir()
+    (repo / "stage.py").write_text(STAGE)
+    (repo / "params.yaml").write_text("train:\n  seed: 0\nnegatives:\n  enabled: true\n")
+    (repo / "dvc.yaml").write_text(
+        "stages:\n  evaluate:\n    cmd: python stage.py\n    deps: [stage.py]\n    params: [train, negatives]\n"
+        "    outs: [data/eval/predictions.jsonl]\n    metrics:\n      - metrics/train.json: {cache: false}\n"
+        "      - metrics/evaluate.json: {cache: false}\n"
+    )
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        run(cmd, repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], repo)
+    return repo
+
+
+def test_run_then_table_reads_each_variant_and_seed_back(project, monkeypatch):
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("PATH", f"{BIN}:{__import__('os').environ['PATH']}")
+    listed = run([str(BIN / "agentflan"), "experiments", "run", "-c", "c", "-s", "0", "-s", "1"], project)
+    assert "no-negatives-s1" in listed.stdout and "4 experiment(s) run" in listed.stdout
+    again = run([str(BIN / "agentflan"), "experiments", "run", "-c", "c", "-s", "0", "-s", "1"], project)
+    assert "0 experiment(s) run" in again.stdout  # each (variant, seed) runs once
+    run([str(BIN / "agentflan"), "experiments", "table", "-c", "c", "-s", "0", "-s", "1"], project)
+    summary = json.loads((project / "results" / "ablations.json").read_text())
+    rows = summary["claims"]["c"]["variants"]
+    # HScore per plain sample is 1 - general/2. Default: seed 0 all clean (1.0), seed 1 one of 3 hallucinates
+    # (5/6); without negatives two of three do, both seeds (2/3).
+    assert rows["default"]["hscore"]["per_seed"] == [1.0, round(5 / 6, 4)]
+    assert rows["no-negatives"]["hscore"]["per_seed"] == [round(2 / 3, 4), round(2 / 3, 4)]
+    # paired differences: seed 0: -0.5, -0.5, 0; seed 1: -0.5, 0, 0 -> mean -1.5 / 6
+    assert rows["no-negatives"]["hscore"]["vs_default"]["diff"] == -0.25
+    assert rows["no-negatives"]["hscore"]["vs_default"]["pairs"] == 6
+    assert rows["no-negatives"]["fabrication_rate"]["per_seed"] == [1.0, 1.0]
+    assert rows["default"]["fabrication_rate"]["per_seed"] == [0.0, 0.0]
+    assert rows["no-negatives"]["tool_name_accuracy_seen"]["vs_default"]["diff"] == 0.0
+    assert rows["no-negatives"]["overrides"] == {"negatives.enabled": False}
+    assert "| no-negatives | native | 2 |" in (project / "results" / "ablations.md").read_text()
+    # the headline of the named experiments side by side (the workspace has not run: its column is empty)
+    shown = run([str(BIN / "agentflan"), "results", "default-s0", "default-s1"], project).stdout
+    hscore = next(line for line in shown.splitlines() if "HScore" in line)
+    assert [cell.strip() for cell in hscore.split("│")[2:5]] == ["—", "0.5", "0.625"], hscore
+    unknown = run([str(BIN / "agentflan"), "results", "nope"], project, check=False)
+    assert unknown.returncode == 2 and "no experiment 'nope'" in unknown.stderr and "default-s0" in unknown.stderr
+
+
+def _rows(general: list[bool], correct: list[bool]) -> list[dict]:
+    plain = [
+        {
+            "id": f"p{i}",
+            "protocol": "native",
+            "category": "plain_no_tools",
+            "expected": "plain",
+            "verdict": {"react": False, "general": g, "refusal": False},
+        }
+        for i, g in enumerate(general)
+    ]
+    calls = [
+        {
+            "id": f"c{i}",
+            "protocol": "native",
+            "category": "tool_needed_offered_seen",
+            "expected": "call",
+            "verdict": {"tool_correct": c},
+        }
+        for i, c in enumerate(correct)
+    ]
+    return plain + calls
+
+
+def test_a_claim_is_supported_only_when_the_interval_says_so():
+    claim = next(c for c in CLAIMS if c.key == "c")
+    clean = _rows([False] * 20, [True] * 10)
+    # without negatives every plain answer hallucinates: HScore 1.0 -> 0.5 on every pair, interval [-0.5, -0.5]
+    worse = summarize({"default": {0: clean}, "no-negatives": {0: _rows([True] * 20, [True] * 10)}}, [0], ["c"])
+    assert worse["claims"]["c"]["verdict"].startswith("supported: hscore of no-negatives minus default: -0.500")
+    # identical answers: the difference is 0 [0, 0], which is not below 0
+    same = summarize({"default": {0: clean}, "no-negatives": {0: clean}}, [0], ["c"])
+    assert same["claims"]["c"]["verdict"].startswith("not supported")
+    # negatives cut hallucination but cost tool choice: removing them raises tool accuracy beyond its interval
+    cost = summarize(
+        {"default": {0: _rows([False] * 20, [False] * 10)}, "no-negatives": {0: _rows([True] * 20, [True] * 10)}},
+        [0],
+        ["c"],
+    )
+    text = cost["claims"]["c"]["verdict"]
+    assert text.startswith("not supported") and "tool_name_accuracy_seen is higher without it: +1.000" in text
+    assert verdict(claim, {}) == "not measured"
+    assert "(c) hallucination negatives" in markdown(cost)
+
+
+def test_the_suggested_mix_waits_for_the_default_and_then_uses_its_learning_speed():
+    pending = dict(plan(["b"], [0], {}))
+    assert pending["suggested-mix-s0"] is None and pending["default-s0"][:5] == ["dvc", "exp", "run", "--temp", "-n"]
+    speed = {c: {"relative_area": a} for c, a in {"reasoning": 0.4, "retrieval": 0.8, "general": 0.2}.items()}
+    done = {"default-s0": {"rev": "x", "params": {}, "metrics": {"metrics/train.json": {"learning_speed": speed}}}}
+    cmd = dict(plan(["b"], [0], done))["suggested-mix-s0"]
+    # weight = relative area / the slowest's (0.8): 0.5, 1.0, 0.25
+    assert cmd[-6:] == ["-S", "mix.reasoning=0.5", "-S", "mix.retrieval=1.0", "-S", "mix.general=0.25"]
