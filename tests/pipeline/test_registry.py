@@ -188,15 +188,18 @@ def test_champion_alias_loads_with_the_transformers_flavor(mlflow_uri, tiny_mode
     )
     champion = client.get_model_version_by_alias("agentflan", CHAMPION)
     flavor = mlflow.models.get_model_info("models:/agentflan@champion").flavors["transformers"]
-    assert flavor["task"] == "text-generation"
+    assert flavor["task"] == "text-generation" and flavor["inference_task"] == "llm/v1/chat"
     assert "promoted to champion (the first champion)" in read_card(client, champion)  # recorded in the model's card
 
 
 @pytest.mark.e2e
-def test_the_champion_serves_completions_over_http(mlflow_uri, tiny_model_dir, tmp_path):
-    """`mlflow models serve` on 127.0.0.1 (a free port, local env) answers a completion request for the champion."""
+def test_the_champion_serves_chat_messages_over_http(mlflow_uri, tiny_model_dir, tmp_path):
+    """`mlflow models serve` on 127.0.0.1 (a free port, local env) answers an OpenAI-style messages request for the
+    champion through its chat template, and what is registered names no local path."""
     import os
     import urllib.request
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     client = mlflow.MlflowClient(mlflow_uri)
     new_version(client, tiny_model_dir, 0.8, 0.5)
@@ -226,11 +229,24 @@ def test_the_champion_serves_completions_over_http(mlflow_uri, tiny_model_dir, t
         tmp_path / "serve.log",
         env,
     ) as url:
-        body = json.dumps({"inputs": ["the weather in Oslo"], "params": {"max_new_tokens": 4}}).encode()
+        messages = [{"role": "user", "content": "the weather in Oslo"}]
+        body = json.dumps({"messages": messages, "max_tokens": 6}).encode()
         request = urllib.request.Request(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"})
         answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
-        assert isinstance(answer["predictions"], list) and len(answer["predictions"]) == 1
-        assert isinstance(answer["predictions"][0], str) and answer["predictions"][0].startswith("the weather in Oslo")
+    # an OpenAI-style chat completion whose reply is the model's own, greedy, through its chat template
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    new = model.generate(**ids, max_new_tokens=6, do_sample=False)[0, ids["input_ids"].shape[1] :]
+    (completion,) = answer  # one completion per request
+    (choice,) = completion["choices"]
+    assert choice["message"]["role"] == "assistant"
+    assert choice["message"]["content"] == tokenizer.decode(new, skip_special_tokens=True).lstrip()
+    assert "the weather in Oslo" not in choice["message"]["content"]  # not the prompt echoed back
+    mlmodel = Path(mlflow.artifacts.download_artifacts("models:/agentflan@champion/MLmodel", dst_path=str(tmp_path)))
+    flavor = yaml.safe_load(mlmodel.read_text())["flavors"]["transformers"]
+    assert flavor["source_model_name"] == tiny_model_dir.name  # the folder's name, not its path on this machine
+    assert str(tiny_model_dir) not in mlmodel.read_text()
 
 
 def test_promote_cli(mlflow_uri, tiny_model_dir, tmp_path):

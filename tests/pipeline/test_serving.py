@@ -191,12 +191,6 @@ def test_the_champion_served_answers_tool_calls_with_the_in_process_verdicts(mem
         )
     metrics = json.loads(proc.stdout)
     assert metrics["protocol"] == "native" and metrics["samples"] == len(samples)
-    import shutil
-
-    shutil.copy(out, "/tmp/served_dbg.jsonl")
-    open("/tmp/local_dbg.jsonl", "w").write(
-        "".join(json.dumps({**p.to_dict(), "verdict": judge(p)}) + "\n" for p in local)
-    )
     in_process = score(local)
     for key in ("hscore", "call_format_validity", "tool_name_accuracy"):  # one scorer, the same calls: the same figures
         assert metrics[key] == pytest.approx(in_process[key], abs=0.05), key

@@ -1,6 +1,8 @@
-"""The model as MLflow logs it: a `transformers` flavor model (task text-generation, explicit pip
-requirements, the model card as the flavor's `model_card.md`), so `mlflow.transformers.load_model` loads
-a registered version and `mlflow models serve -m models:/<name>@champion` serves it; and its card.
+"""The model as MLflow logs it: a `transformers` flavor model with MLflow's chat task (`llm/v1/chat`: OpenAI-style
+`messages` in, a chat completion out, the model's own chat template applied), explicit pip requirements and the
+model card as the flavor's `model_card.md`, so `mlflow.transformers.load_model` loads a registered version and
+`mlflow models serve -m models:/<name>@champion` answers a messages request the way the model was trained; and
+its card.
 """
 
 from __future__ import annotations
@@ -28,21 +30,20 @@ def log_model(model_dir, card: str):
         "model": transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto"),
         "tokenizer": transformers.AutoTokenizer.from_pretrained(model_dir),
     }
+    # MLflow records the model's `name_or_path` as its source: the folder's name, not this machine's path to it
+    for part in (components["model"], components["model"].config, components["tokenizer"]):
+        part.name_or_path = model_dir.name
     requirements = [
         f"mlflow=={mlflow.__version__}",
         f"transformers=={transformers.__version__}",
         f"torch=={torch.__version__.split('+')[0]}",
         f"accelerate=={accelerate.__version__}",
     ]
-    signature = mlflow.models.infer_signature(
-        ["prompt"], ["completion"], params={"max_new_tokens": 64, "do_sample": False}
-    )
-    return mlflow.transformers.log_model(
+    return mlflow.transformers.log_model(  # the chat task brings its own signature (messages, max_tokens, ...)
         transformers_model=components,
         name="model",
-        task="text-generation",
+        task="llm/v1/chat",
         pip_requirements=requirements,
-        signature=signature,
         model_card=ModelCard(card),
         model_config={"max_new_tokens": 64, "do_sample": False},
     )
