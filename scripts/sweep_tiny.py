@@ -37,6 +37,8 @@ KEYS = (
     "tool_name_accuracy_unseen",
     "call_format_validity",
     "argument_accuracy",
+    "fabrication_rate",
+    "plain_quality",
 )
 
 
@@ -67,9 +69,10 @@ def run(overrides: dict, params) -> dict:
     wall = time.perf_counter() - started
     model.eval()
     samples = [Sample.from_dict(r.data) for r in iter_raw(params.paths["benchmark"])]
+    protocols = overrides.get("protocols", PROTOCOLS)  # e.g. ["native"]: the default protocol only, faster
     preds = [
         p
-        for protocol in PROTOCOLS
+        for protocol in protocols
         for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 64, 40), protocol)
     ]
     metrics = score(preds)
@@ -78,10 +81,10 @@ def run(overrides: dict, params) -> dict:
         "val_loss": round(result.val_loss, 4),
         "train_s": round(wall, 1),
         "learning_speed": {c: v["relative_area"] for c, v in learning_speed(result.capability_history).items()},
-        **{f"{p}.{k}": metrics["by_protocol"][p][k] for p in PROTOCOLS for k in KEYS},
+        **{f"{p}.{k}": metrics["by_protocol"][p][k] for p in protocols for k in KEYS},
     }
-    chat = [p for p in preds if p.protocol == "chat" and p.expected == "call"][:3]
-    out["examples"] = [p.turns for p in chat]
+    calls = [p for p in preds if p.protocol == protocols[0] and p.expected == "call"][:3]
+    out["examples"] = [p.tool_calls or p.content or p.turns or p.response for p in calls]
     return out
 
 

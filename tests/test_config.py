@@ -53,6 +53,13 @@ def test_sections_mirror_the_code():
         ("benchmark", {"per_category": 0}, r"benchmark\.per_category"),
         ("benchmark", {"heldout_agent_queries": 1.5}, r"benchmark\.heldout_agent_queries: 1\.5 is not a fraction"),
         ("eval", {"agent_h": {"per_category": 2}}, r"eval\.agent_h: unknown key"),
+        (
+            "eval",
+            {"benchmark": "/home/me/bench.jsonl"},
+            r"eval\.benchmark: '/home/me/bench\.jsonl' is not under data/raw/",
+        ),
+        ("eval", {"benchmark": "data/raw/../bench.jsonl"}, r"eval\.benchmark: .* is not under data/raw/"),
+        ("eval", {"benchmark": "bench/agent_h.jsonl"}, r"eval\.benchmark: .* DVC would not see a change"),
         ("registry", {"gate": {"min_hscore_gain": -1}}, r"registry\.gate\.min_hscore_gain"),
         ("data", {"sources": []}, r"data\.sources"),
         (

@@ -96,6 +96,14 @@ def test_unusable_input_exits_2_with_one_line(tmp_path, name, message):
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_file_of_another_format_is_not_a_bfcl_file(tmp_path, fixtures):
+    """An AgentInstruct file given as BFCL: rc 2 and "not a BFCL file", not a rejection per line."""
+    source = fixtures / "agentinstruct.jsonl"
+    proc = cli(source, "--format", "bfcl", "--out", tmp_path / "o.jsonl")
+    assert proc.returncode == 2 and "not a BFCL file" in proc.stderr and str(source) in proc.stderr, proc.stderr
+    assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.rejected.jsonl").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "ok"),
     [

@@ -47,15 +47,6 @@ class Heldout:
         return cls([str(t) for t in d["tools"]], [str(q) for q in d["queries"]])
 
 
-def corpus_tools(conversations: Iterable[Conversation]) -> dict[str, Any]:
-    """Every tool the corpus offers or calls, by name (the first definition wins), in name order."""
-    tools: dict[str, Any] = {}
-    for conv in conversations:
-        for t in conv.tools:
-            tools.setdefault(t.name, t)
-    return dict(sorted(tools.items()))
-
-
 def choose(conversations: Iterable[Conversation], cfg: BenchmarkConfig, source: str = "the corpus") -> Heldout:
     """Held-out tools (named + a seeded share) and a seeded share of agent and general queries."""
     names: set[str] = set()

@@ -367,7 +367,3 @@ def conversation_from_dict(d: Any) -> Conversation:
         turns=[turn_from_dict(t, f"turns[{i}]") for i, t in enumerate(turns)],
         meta=dict(d.get("meta") or {}),
     )
-
-
-def conversation_from_json(line: bytes | str) -> Conversation:
-    return conversation_from_dict(orjson.loads(line))

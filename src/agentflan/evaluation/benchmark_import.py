@@ -163,8 +163,11 @@ def import_files(paths: Iterable[str], fmt: str, answers: dict[str, Any], reject
     """Samples of every importable line; the others go to `rejected` with file, line, field and reason."""
     ids: set[str] = set()
     for path in paths:
+        records = shaped = 0  # lines read, and those with BFCL's fields
         for raw in iter_raw(path):
             rid = str(raw.data.get("id", "")) if isinstance(raw.data, dict) else ""
+            records += 1
+            shaped += isinstance(raw.data, dict) and {"question", "function"} <= raw.data.keys()
             if raw.error:
                 rejected.append(Rejected(str(path), raw.index + 1, rid, "line", raw.error))
                 continue
@@ -180,3 +183,7 @@ def import_files(paths: Iterable[str], fmt: str, answers: dict[str, Any], reject
                 continue
             ids.add(sample.id)
             yield sample
+        if fmt == "bfcl" and records and not shaped:
+            raise InputError(
+                f"{path}: not a BFCL file: none of its {records} lines has BFCL's 'question' and 'function'"
+            )

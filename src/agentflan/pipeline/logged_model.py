@@ -39,14 +39,21 @@ def log_model(model_dir, card: str):
         f"torch=={torch.__version__.split('+')[0]}",
         f"accelerate=={accelerate.__version__}",
     ]
-    return mlflow.transformers.log_model(  # the chat task brings its own signature (messages, max_tokens, ...)
-        transformers_model=components,
-        name="model",
-        task="llm/v1/chat",
-        pip_requirements=requirements,
-        model_card=ModelCard(card),
-        model_config={"max_new_tokens": 64, "do_sample": False},
-    )
+    from huggingface_hub import constants
+
+    # MLflow looks the source name up on the hub for a license file; a local model has none: stay offline
+    online, constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE, True
+    try:
+        return mlflow.transformers.log_model(  # the chat task brings its own signature (messages, max_tokens, ...)
+            transformers_model=components,
+            name="model",
+            task="llm/v1/chat",
+            pip_requirements=requirements,
+            model_card=ModelCard(card),
+            model_config={"max_new_tokens": 64, "do_sample": False},
+        )
+    finally:
+        constants.HF_HUB_OFFLINE = online
 
 
 def publish_card(client, model_id: str, card: str) -> None:

@@ -92,7 +92,7 @@ def execution_id() -> str:
     return f"dvc:{found[0]}:{found[1]:.3f}" if found else f"proc:{os.getpid()}:{time.time_ns()}"
 
 
-def pipeline_key(params: dict[str, Any]) -> str:
+def pipeline_key() -> str:
     """The parent run's key: the execution, and the experiment's name when DVC runs one."""
     exp = os.environ.get("DVC_EXP_NAME")
     return f"exp:{exp}@{execution_id()}" if exp else execution_id()
@@ -231,7 +231,7 @@ def stage_run(stage: str, stage_params: dict[str, Any], all_params: dict[str, An
     leaves the parent FAILED, a stage that succeeds leaves it FINISHED until a next stage of its execution starts."""
     mlflow = _mlflow()
     experiment_id = _experiment_id(mlflow)
-    key = pipeline_key(all_params)
+    key = pipeline_key()
     parent = _parent_run_id(mlflow, experiment_id, key, all_params)
     client = mlflow.MlflowClient()
     if client.get_run(parent).info.status != "RUNNING":
