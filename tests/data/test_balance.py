@@ -36,8 +36,8 @@ def test_reasoning_0_3_hits_its_target_share_and_leaves_the_others_alone():
     assert moved.after.shares()["reasoning"] < base.after.shares()["reasoning"]
 
 
-def test_default_mix_is_the_papers_ratio():
-    _, result = balance(Mix())
+def test_the_papers_mix_keeps_its_ratio_of_each_capability():
+    _, result = balance(Mix(**PAPER))
     before, after = result.before.tokens, result.after.tokens
     for c, w in PAPER.items():
         assert abs(after[c] - w * before[c]) <= max(25, 0.01 * before[c])
