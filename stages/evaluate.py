@@ -14,24 +14,12 @@ from agentflan.evaluation.endpoint import EndpointError, run_endpoint
 from agentflan.evaluation.generation import load, predictions, protocols_for, run_protocol
 from agentflan.evaluation.scoring import answer_rows, category_intervals, judge, score
 from agentflan.pipeline import model_card, report
+from agentflan.pipeline.headline import EVALUATION as HEADLINE
 from agentflan.pipeline.logged_model import publish_card
 from agentflan.pipeline.project import file_md5, file_sha256, git_commit
 from agentflan.pipeline.registry import BENCHMARK_TAG, register
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.tracking import client, find_run_by_tag, flatten
-
-HEADLINE = (
-    "hscore",
-    "over_refusal_rate",
-    "fabrication_rate",
-    "plain_quality",
-    "tool_name_accuracy_seen",
-    "tool_name_accuracy_unseen",
-    "tool_name_accuracy_chance",
-    "call_format_validity",
-    "argument_accuracy",
-    "hallucinated_tool_rate",
-)
 
 with stage("evaluate", ("eval", "registry")) as s:  # the report shows every params section: dvc.yaml lists them all
     cfg = s.params.eval
@@ -83,9 +71,9 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
     s.run.log_artifact(s.path("predictions"))
 
     train = read_json(s.path("train_metrics"))
-    final = read_json(s.path("negatives_metrics"))["train"]["tokens"]
+    final = read_json(s.path("negatives_details"))["train"]["tokens"]
     weights = file_sha256(s.path("model") / "model.safetensors")
-    hashes = [(f"{x['path']} ({x['format']}) md5", x["md5"]) for x in read_json(s.path("convert_metrics"))["sources"]]
+    hashes = [(f"{x['path']} ({x['format']}) md5", x["md5"]) for x in read_json(s.path("convert_details"))["sources"]]
     hashes += [(f"{s.path(k)} md5", digest) for k, digest in md5.items()]
     hashes += [("model.safetensors sha256", weights), ("git commit", commit)]
     headline = [("protocol", metrics["protocol"]), *((k, metrics[k]) for k in (*HEADLINE, "samples"))]

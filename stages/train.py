@@ -45,7 +45,7 @@ with stage("train", ("model", "train")) as s:
     if accelerator.is_main_process:
         baseline = unigram_loss(train_set, val_set, len(tokenizer))
         parameters = sum(p.numel() for p in model.parameters())
-        sources = read_json(s.path("convert_metrics"))["sources"]  # the raw inputs, as convert hashed them
+        sources = read_json(s.path("convert_details"))["sources"]  # the raw inputs, as convert hashed them
         base = model_card.base_identity(s.params.model)
         card = model_card.render(
             base,

@@ -332,8 +332,8 @@ def benchmark_import(
 @app.command("suggest-mix")
 def suggest_mix(
     source: Annotated[
-        str, typer.Argument(help="metrics/train.json of a finished run, or an MLflow train run id.")
-    ] = "metrics/train.json",
+        str, typer.Argument(help="metrics/details/train.json of a finished run, or an MLflow train run id.")
+    ] = "metrics/details/train.json",
 ) -> None:
     """Propose `mix.*` from a run's per-capability validation curves: the fastest learned get the smallest share."""
     import json
@@ -397,7 +397,7 @@ def _capability_history(run_id: str) -> list[dict]:
         mlflow_client.get_run(run_id)
     except Exception:  # noqa: BLE001 - MLflow raises its own error for an unknown id; name it in one line
         raise _fail(
-            f"no MLflow run {run_id!r} in {mlflow_client.tracking_uri} (pass a metrics/train.json, or a run id)"
+            f"no MLflow run {run_id!r} in {mlflow_client.tracking_uri} (pass a metrics/details/train.json, or a run id)"
         ) from None
     for capability in CAPABILITIES:
         try:
@@ -520,15 +520,18 @@ def experiments_table(
     out: Annotated[Path, typer.Option(help="Where ablations.json and ablations.md go.")] = Path("results"),
 ) -> None:
     """Read the runs back (`dvc exp show --json`, their predictions by `dvc.api`): mean ± sd over seeds and the
-    paired bootstrap interval of each difference from the default, to ablations.json and ablations.md."""
+    paired bootstrap interval of each difference from the default, to ablations.json and ablations.md (merged:
+    claims not read this time keep their rows)."""
     import json
 
-    from agentflan.pipeline.experiments import markdown, table
+    from agentflan.pipeline.experiments import markdown, merge, table
 
     summary = table(_claims(claim), seed or [0, 1, 2], rev)
     if not any(row["seeds"] for c in summary["claims"].values() for row in c["variants"].values()):
         raise _fail("no experiment of these claims found in `dvc exp show` (run `agentflan experiments run` first)")
     out.mkdir(parents=True, exist_ok=True)
+    if (out / "ablations.json").is_file():  # the other claims' rows stay, each with the baseline it was run on
+        summary = merge(json.loads((out / "ablations.json").read_text()), summary)
     (out / "ablations.json").write_text(json.dumps(summary, indent=2) + "\n")
     text = markdown(summary)
     (out / "ablations.md").write_text(text + "\n")

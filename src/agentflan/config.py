@@ -71,14 +71,18 @@ class Paths(Section):
 
     demo: str = "data/raw/demo"
     demo_metrics: str = "metrics/demo.json"
+    demo_details: str = "metrics/details/demo.json"  # everything; demo_metrics holds its headline
     converted: str = "data/converted/conversations.jsonl"
     quarantine: str = "data/converted/quarantine.jsonl"
     convert_metrics: str = "metrics/convert.json"
+    convert_details: str = "metrics/details/convert.json"
     decomposed: str = "data/decomposed/conversations.jsonl"
     decompose_metrics: str = "metrics/decompose.json"
+    decompose_details: str = "metrics/details/decompose.json"
     capability_plot: str = "plots/capabilities.json"
     balanced: str = "data/balanced/conversations.jsonl"
     balance_metrics: str = "metrics/balance.json"
+    balance_details: str = "metrics/details/balance.json"
     balance_plot: str = "plots/balance.json"
     train: str = "data/final/train.jsonl"
     validation: str = "data/final/validation.jsonl"
@@ -87,16 +91,20 @@ class Paths(Section):
     train_hf: str = "data/final/hf/train.jsonl"
     validation_hf: str = "data/final/hf/validation.jsonl"
     negatives_metrics: str = "metrics/negatives.json"
+    negatives_details: str = "metrics/details/negatives.json"
     model: str = "models/agentflan"
     train_metrics: str = "metrics/train.json"
+    train_details: str = "metrics/details/train.json"
     train_loss_plot: str = "plots/train_loss.json"
     val_loss_plot: str = "plots/val_loss.json"
     capability_loss_plot: str = "plots/val_loss_by_capability.json"
     benchmark: str = "data/benchmark/agent_h.jsonl"
     heldout: str = "data/benchmark/heldout.json"
     benchmark_metrics: str = "metrics/benchmark.json"
+    benchmark_details: str = "metrics/details/benchmark.json"
     predictions: str = "data/eval/predictions.jsonl"
     eval_metrics: str = "metrics/evaluate.json"
+    eval_details: str = "metrics/details/evaluate.json"
     agent_h_plot: str = "plots/agent_h.json"
     report: str = "reports/evaluation"  # index.html and its figures
 
@@ -341,9 +349,7 @@ class EvalConfig(Section):
 class Gate(Section):
     """`registry.gate`: what a candidate must show to take the `champion` alias."""
 
-    min_hscore_gain: NonNegative = 0.0  # the lower bound of the gain's paired bootstrap 95% interval must exceed this
-    tool_accuracy_tolerance: NonNegative = 0.02  # tool-name accuracy may be lower than the champion's by at most this
-    over_refusal_tolerance: NonNegative = 0.05  # over-refusal may be higher than the champion's by at most this
+    min_gain: NonNegative = 0.0  # better than the champion: the gain's paired bootstrap 95% interval lies above this
     max_over_refusal: Fraction = 0.5  # floors that hold with or without a champion
     min_plain_quality: Fraction = 0.1  # chrF against the references: gibberish, empty or repeated answers score <= 0.1
     max_fabrication_rate: Fraction = 0.5  # "tool needed, none offered" answered with made-up facts

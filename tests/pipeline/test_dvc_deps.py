@@ -91,3 +91,21 @@ def test_every_params_section_a_stage_reads_is_declared(name):
     read = params_read(ROOT / stage["cmd"].split()[-1])
     missing = sorted(k for k in read if not any(k == d or k.startswith(d + ".") for d in declared))
     assert not missing, f"{name}: reads params {missing} that dvc.yaml does not list"
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_each_stage_runs_the_code_of_its_own_checkout(name, tmp_path):
+    """`dvc exp run --temp` and `dvc queue` run a stage in a copy of the repository: the code it runs must be that
+    copy's (the code DVC hashed for it), not the working tree an editable install points at."""
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "copy"
+    shutil.copytree(SRC, copy / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    cmd = STAGES[name]["cmd"]
+    assert " python stages/" in f" {cmd}", cmd
+    prefix = cmd.split("python stages/")[0]  # what the stage's command sets before the interpreter
+    probe = f"{prefix}{sys.executable} -c 'import agentflan; print(agentflan.__file__)'"
+    found = subprocess.run(["sh", "-c", probe], cwd=copy, capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(found).resolve().is_relative_to(copy.resolve()), f"stage {name} imports {found}"

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from agentflan.pipeline.experiments import CLAIMS, markdown, plan, summarize, verdict
+from agentflan.pipeline.experiments import CLAIMS, markdown, merge, plan, shown, summarize, verdict
 
 from conftest import BIN, run
 
@@ -33,7 +33,11 @@ STAGE = textwrap.dedent(
     pathlib.Path("metrics").mkdir(exist_ok=True)
     with open("data/eval/predictions.jsonl", "w") as f:
         f.writelines(json.dumps(r) + "\\n" for r in rows)
-    json.dump({"learning_speed": {}}, open("metrics/train.json", "w"))
+    pathlib.Path("metrics/details").mkdir(exist_ok=True)
+    areas = {"reasoning": 0.4, "retrieval": 0.8, "general": 0.2}
+    speed = {c: {"relative_area": a} for c, a in areas.items()}
+    json.dump({"val_loss": 1.0, "learning_speed": speed}, open("metrics/details/train.json", "w"))
+    json.dump({"val_loss": 1.0}, open("metrics/train.json", "w"))
     json.dump({"hscore": 0.5 + seed / 8, "over_refusal_rate": 0.125}, open("metrics/evaluate.json", "w"))
     """
 )
@@ -47,7 +51,8 @@ def project(tmp_path):
     (repo / "params.yaml").write_text("train:\n  seed: 0\nnegatives:\n  enabled: true\n")
     (repo / "dvc.yaml").write_text(
         "stages:\n  evaluate:\n    cmd: python stage.py\n    deps: [stage.py]\n    params: [train, negatives]\n"
-        "    outs: [data/eval/predictions.jsonl]\n    metrics:\n      - metrics/train.json: {cache: false}\n"
+        "    outs: [data/eval/predictions.jsonl, metrics/details/train.json: {cache: false}]\n"
+        "    metrics:\n      - metrics/train.json: {cache: false}\n"
         "      - metrics/evaluate.json: {cache: false}\n"
     )
     for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
@@ -104,7 +109,7 @@ def _rows(general: list[bool], correct: list[bool]) -> list[dict]:
             "protocol": "native",
             "category": "tool_needed_offered_seen",
             "expected": "call",
-            "verdict": {"tool_correct": c},
+            "verdict": {"tool_correct": c, "format_valid": True, "hallucinated": False},
         }
         for i, c in enumerate(correct)
     ]
@@ -132,11 +137,22 @@ def test_a_claim_is_supported_only_when_the_interval_says_so():
     assert "(c) hallucination negatives" in markdown(cost)
 
 
-def test_the_suggested_mix_waits_for_the_default_and_then_uses_its_learning_speed():
-    pending = dict(plan(["b"], [0], {}))
+def test_the_suggested_mix_waits_for_the_default_and_then_uses_its_learning_speed(project, monkeypatch):
+    monkeypatch.chdir(project)
+    pending = dict(plan(["b"], [0], shown()))
     assert pending["suggested-mix-s0"] is None and pending["default-s0"][:5] == ["dvc", "exp", "run", "--temp", "-n"]
-    speed = {c: {"relative_area": a} for c, a in {"reasoning": 0.4, "retrieval": 0.8, "general": 0.2}.items()}
-    done = {"default-s0": {"rev": "x", "params": {}, "metrics": {"metrics/train.json": {"learning_speed": speed}}}}
-    cmd = dict(plan(["b"], [0], done))["suggested-mix-s0"]
-    # weight = relative area / the slowest's (0.8): 0.5, 1.0, 0.25
+    run(["dvc", "exp", "run", "--queue", "-n", "default-s0"], project)
+    assert "default-s0" not in shown()  # queued is not done: `dvc exp show` lists it with the baseline's metrics
+    run(["dvc", "queue", "remove", "--all"], project)
+    run(["dvc", "exp", "run", "--temp", "-n", "default-s0"], project)
+    cmd = dict(plan(["b"], [0], shown()))["suggested-mix-s0"]
+    # from the run's details file (its metrics file has no learning_speed): weight = relative area / the
+    # slowest's (0.8): 0.5, 1.0, 0.25
     assert cmd[-6:] == ["-S", "mix.reasoning=0.5", "-S", "mix.retrieval=1.0", "-S", "mix.general=0.25"]
+
+
+def test_a_table_keeps_the_claims_it_did_not_read_with_their_baseline():
+    old = {"claims": {"a": {"baseline": "aaa", "variants": {}}, "c": {"baseline": "ccc", "variants": {}}}}
+    new = {"seeds": [0], "metrics": [], "claims": {"c": {"baseline": "ddd", "variants": {}}}}
+    merged = merge(old, new)
+    assert merged["claims"] == {"a": {"baseline": "aaa", "variants": {}}, "c": {"baseline": "ddd", "variants": {}}}

@@ -50,6 +50,30 @@ def test_repro_writes_validated_outputs_whose_counts_add_up(repo):
     assert json.loads((repo / "metrics/demo.json").read_text())["records"]["agentinstruct_os.jsonl"] == 8
 
 
+def _numbers(node) -> list[float]:
+    if isinstance(node, bool):
+        return []
+    if isinstance(node, int | float):
+        return [node]
+    values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    return [x for v in values for x in _numbers(v)]
+
+
+def test_dvc_metrics_show_holds_the_headline_and_the_details_files_the_rest(repo):
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
+    files = shown[""]["data"]  # the workspace
+    assert set(files) == {f"metrics/{s}.json" for s in STAGES}
+    assert len(_numbers(shown)) <= 60  # a person reads it
+    headline = files["metrics/evaluate.json"]["data"]
+    assert {"hscore", "over_refusal_rate", "tool_name_accuracy_seen", "argument_accuracy"} <= set(headline)
+    assert "per_category" not in headline and "by_protocol" not in headline
+    for stage in STAGES:  # each headline figure is the details file's own
+        details = json.loads((repo / f"metrics/details/{stage}.json").read_text())
+        for key, value in files[f"metrics/{stage}.json"]["data"].items():
+            assert value == details[key] or value.items() <= details[key].items(), (stage, key)
+    assert "per_category" in json.loads((repo / "metrics/details/evaluate.json").read_text())
+
+
 def test_second_repro_is_a_no_op(repo):
     proc = run(["dvc", "repro"], repo)
     for name in STAGES:
@@ -198,7 +222,7 @@ def test_final_export_loads_with_datasets(repo):
     import datasets
 
     ds = datasets.load_dataset("json", data_files=str(repo / "data/final/agentflan/train.jsonl"), split="train")
-    metrics = json.loads((repo / "metrics/negatives.json").read_text())
+    metrics = json.loads((repo / "metrics/details/negatives.json").read_text())
     assert ds.num_rows == metrics["split"]["train"] and metrics["negatives"]["no_tools"] > 0
 
 
@@ -207,8 +231,8 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
 
     from agentflan.pipeline.model_card import split
 
-    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
-    built = json.loads((repo / "metrics/benchmark.json").read_text())
+    metrics = json.loads((repo / "metrics/details/evaluate.json").read_text())
+    built = json.loads((repo / "metrics/details/benchmark.json").read_text())
     assert metrics["samples"] == built["samples"] == sum(built["per_category"].values())
     assert metrics["benchmark_md5"] == built["md5"]
     assert set(metrics["per_category"]) >= {"plain_tools_offered", "tool_needed_offered_unseen", "format_request"}

@@ -1,5 +1,6 @@
 """Promotion against a real MLflow sqlite store: a worse candidate is refused, a better one becomes
-champion, `previous` points at the old one, and `models:/<name>@champion` loads a working model."""
+champion, `previous` points at the old one, and `models:/<name>@champion` loads a working model. The
+stand-in versions log per-sample predictions whose rates are the tags they are registered with."""
 
 from __future__ import annotations
 
@@ -36,14 +37,15 @@ def tiny_model_dir(tmp_path):
     return out
 
 
-PLAIN = 40  # plain-expected samples of the stand-in benchmark
+PLAIN = CALLS = 40  # plain-expected and call-expected samples of the stand-in benchmark
 
 
 def new_version(
     client, model_dir, hscore, tool_acc, benchmark="b1", over_refusal=0.05, plain_quality=0.3, fabrication=0.0
 ):
-    """A registered version whose evaluate run logged per-sample predictions matching `hscore`: the first
-    2 * PLAIN * (1 - hscore) plain samples carry a ReAct hallucination (so a better model's set is a subset)."""
+    """A registered version whose evaluate run logged per-sample predictions matching its tags: the first
+    2 * PLAIN * (1 - hscore) plain samples carry a ReAct hallucination (so a better model's set is a subset),
+    the last PLAIN * over_refusal refuse, the first CALLS * tool_acc calls name the right tool."""
     mlflow.set_tracking_uri(client.tracking_uri)  # other tests may have set the global URI elsewhere
     artifacts = Path(client.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"  # beside the test's database
     exp = client.get_experiment_by_name("reg") or client.get_experiment(client.create_experiment("reg", str(artifacts)))
@@ -55,9 +57,18 @@ def new_version(
             "id": f"p{i}",
             "expected": "plain",
             "category": "plain_no_tools",
-            "verdict": {"react": i < bad, "general": False, "refusal": i >= PLAIN - refused},
+            "verdict": {"react": i < bad, "general": False, "refusal": i >= PLAIN - refused, "quality": plain_quality},
         }
         for i in range(PLAIN)
+    ]
+    rows += [
+        {
+            "id": f"c{i}",
+            "expected": "call",
+            "category": "tool_needed_offered_seen",
+            "verdict": {"tool_correct": i < round(CALLS * tool_acc), "format_valid": True, "hallucinated": False},
+        }
+        for i in range(CALLS)
     ]
     with mlflow.start_run(experiment_id=exp.experiment_id) as evaluation:
         mlflow.log_text("".join(json.dumps(r) + "\n" for r in rows), "predictions.jsonl")
@@ -83,23 +94,25 @@ def new_version(
 
 def test_gate_refuses_worse_promotes_better_and_keeps_previous(mlflow_uri, tiny_model_dir):
     client = mlflow.MlflowClient(mlflow_uri)
-    gate = Gate(min_hscore_gain=0.0, tool_accuracy_tolerance=0.02)
+    gate = Gate(min_gain=0.0)
     v1 = new_version(client, tiny_model_dir, 0.80, 0.50)
     first = promote(client, "agentflan", gate)
     assert first.promoted and first.reason.startswith("no champion yet")
     assert str(client.get_model_version_by_alias("agentflan", CHAMPION).version) == v1
 
-    v2 = new_version(client, tiny_model_dir, 0.78, 0.60)  # worse HScore
+    v2 = new_version(client, tiny_model_dir, 0.78, 0.50)  # HScore lower by 2 samples of 40: inside the noise
     refused = promote(client, "agentflan", gate)
     assert not refused.promoted and "is not significant" in refused.reason
     assert refused.checks["hscore.bootstrap"]["gain"] == pytest.approx(0.775 - 0.80, abs=1e-4)  # 18 of 40 samples vs 16
     assert str(client.get_model_version_by_alias("agentflan", CHAMPION).version) == v1
     assert client.get_model_version("agentflan", v2).tags["promotion.decision"] == "refused"
 
-    v3 = new_version(client, tiny_model_dir, 0.90, 0.45)  # better HScore but tool accuracy drops by 0.05
-    assert not promote(client, "agentflan", gate, v3).promoted
+    v3 = new_version(client, tiny_model_dir, 0.90, 0.20)  # better HScore but 12 of 40 tool choices lost
+    worse = promote(client, "agentflan", gate, v3)
+    assert not worse.promoted and worse.reason.startswith("worse than champion v1 beyond the 95% interval")
+    assert worse.checks["tool_name_accuracy.bootstrap"]["worse"] and worse.checks["hscore.bootstrap"]["better"]
 
-    v4 = new_version(client, tiny_model_dir, 0.90, 0.49)  # better, tool accuracy within tolerance
+    v4 = new_version(client, tiny_model_dir, 0.90, 0.49)  # better HScore, the same tool choices (20 of 40)
     dry = promote(client, "agentflan", gate, v4, dry_run=True)
     assert dry.promoted and str(client.get_model_version_by_alias("agentflan", CHAMPION).version) == v1
     promoted = promote(client, "agentflan", gate, v4)
@@ -128,7 +141,8 @@ def test_an_always_refusing_model_with_higher_hscore_is_refused(mlflow_uri, tiny
     ceiling = promote(client, "agentflan", Gate(), refuser, dry_run=True)
     assert not ceiling.promoted and ceiling.reason.startswith("over_refusal_rate.ceiling: 1.0")
     relative = promote(client, "agentflan", Gate(max_over_refusal=1.0), refuser, dry_run=True)
-    assert not relative.promoted and "over_refusal_rate 1.0000 is more than 0.05 above champion" in relative.reason
+    assert not relative.promoted and relative.reason.startswith("worse than champion v1 beyond the 95% interval")
+    assert "over_refusal_rate -0.9500" in relative.reason  # 38 more of 40 answerable samples refused
 
 
 def test_gibberish_and_fabricating_models_are_never_promoted(mlflow_uri, tiny_model_dir):
@@ -255,7 +269,7 @@ def test_promote_cli(mlflow_uri, tiny_model_dir, tmp_path):
     new_version(client, tiny_model_dir, 0.7, 0.5)
     params = tmp_path / "params.yaml"
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["registry"] = {"model_name": "agentflan", "gate": {"min_hscore_gain": 0.0, "tool_accuracy_tolerance": 0.02}}
+    raw["registry"] = {"model_name": "agentflan", "gate": {"min_gain": 0.0}}
     params.write_text(yaml.safe_dump(raw))
 
     def cli(*args):
@@ -270,7 +284,7 @@ def test_promote_cli(mlflow_uri, tiny_model_dir, tmp_path):
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["promoted"] is True
     worse = cli()
-    assert worse.returncode == 1 and "is not significant" in json.loads(worse.stdout)["reason"]
+    assert worse.returncode == 1 and "worse than champion v1" in json.loads(worse.stdout)["reason"]
     again = cli("1", "--dry-run")  # the champion already: nothing to do, and no error
     assert again.returncode == 0 and "already the champion" in json.loads(again.stdout)["reason"], again.stdout
     missing = cli("9")

@@ -112,3 +112,11 @@ def test_every_figure_loads_in_a_headless_browser(written, tmp_path):
     loaded = re.search(r'data-figures-loaded="(\d+)/(\d+)"', dom.stdout)
     assert loaded, f"the page's load check never ran\n{dom.stderr[-2000:]}"
     assert loaded.group(1) == loaded.group(2) == str(len(report.FIGURES))
+
+
+def test_model_output_on_the_page_is_escaped(tmp_path):
+    answer = {"category": "plain_no_tools", "query": "q", "answer": "<script>alert(1)</script>", "verdict": "{}"}
+    page = report.page("t", [("hscore", "<b>0.5</b>")], [], [], [answer])
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    assert "&lt;b&gt;0.5&lt;/b&gt;" in page
+    assert page.count("<script>") == 1  # only the page's own figure check

@@ -219,7 +219,7 @@ def test_the_pipeline_scores_a_server_beside_its_model_and_never_writes_its_key(
         params["eval"].update(endpoint=f"{url}/v1", endpoint_model="agentflan")
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         stage = run(["dvc", "repro", "evaluate"], repo, env={"OPENAI_API_KEY": SECRET})
-    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    metrics = json.loads((repo / "metrics/details/evaluate.json").read_text())
     comparison = metrics["comparison"]
     assert set(comparison) == {"this model", "agentflan"}
     assert comparison["this model"]["hscore"] == metrics["hscore"]

@@ -35,7 +35,7 @@ def test_a_toolbench_file_with_a_hallucinated_call_runs_through_dvc_repro(tmp_pa
     (repo / "data/raw/toolbench").mkdir(parents=True)
     (repo / "data/raw/toolbench/toolllama_G1.json").write_text(json.dumps([*records, bad]))
     run(["dvc", "repro", "decompose", "benchmark"], repo)
-    metrics = json.loads((repo / "metrics/convert.json").read_text())
+    metrics = json.loads((repo / "metrics/details/convert.json").read_text())
     assert metrics["dropped_by_rule"]["unoffered_tool"] == 1
     assert metrics["by_source"]["toolbench"] > 1  # the demo's trajectories and the file's good one
     ids = {json.loads(line)["id"] for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()}
@@ -62,7 +62,7 @@ def test_function_calling_files_of_three_formats_run_through_dvc_repro_into_the_
     for name in names:
         shutil.copy(fixtures / "formats" / name, repo / "data/raw/extra" / name)
     run(["dvc", "repro"], repo)
-    convert = json.loads((repo / "metrics/convert.json").read_text())
+    convert = json.loads((repo / "metrics/details/convert.json").read_text())
     assert convert["quarantined"] == 0 and {"openai", "llamafactory", "glaive"} <= set(convert["by_source"])
     ours = {
         json.loads(line)["query"]: json.loads(line)["source"]
@@ -84,7 +84,7 @@ def test_function_calling_files_of_three_formats_run_through_dvc_repro_into_the_
         for c in map(json.loads, (repo / f"data/final/{split}.jsonl").read_text().splitlines())
     }
     assert {query_key(q) for q in ours} & heldout and not trained & heldout  # held out, and never trained on
-    by_source = json.loads((repo / "metrics/decompose.json").read_text())["by_source"]
+    by_source = json.loads((repo / "metrics/details/decompose.json").read_text())["by_source"]
     assert (
         by_source["glaive"]["reasoning"] == 0 and by_source["glaive"]["retrieval"] > 0
     )  # glaive calls come without thoughts

@@ -112,7 +112,7 @@ def test_a_base_model_trains_evaluates_and_registers_in_its_own_chat_format(repo
     if kind == "llama3":
         assert enc.input_ids[0] == tuned.bos_token_id and enc.input_ids.count(tuned.bos_token_id) == 1
 
-    train_metrics = json.loads((repo / "metrics/train.json").read_text())
+    train_metrics = json.loads((repo / "metrics/details/train.json").read_text())
     assert train_metrics["steps"] == 4 and train_metrics["data"]["trainable_tokens"] > 0
     identity = {"base": str(base), "kind": "local folder", "sha256": folder_sha256(base)}  # the base's files, traced
     assert train_metrics["base_model"] == identity

@@ -43,7 +43,7 @@ def repo(project):
 
 
 def metrics(repo):
-    return json.loads((repo / "metrics/train.json").read_text())
+    return json.loads((repo / "metrics/details/train.json").read_text())
 
 
 def test_default_path_trains_beats_unigram_and_loads_with_plain_transformers(repo):

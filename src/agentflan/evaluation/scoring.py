@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,31 +267,78 @@ def _rate(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[str, Any]:
-    plain = [v for p, v in zip(preds, verdicts) if p.expected == "plain"]
-    answerable = [v for p, v in zip(preds, verdicts) if p.expected == "plain" and p.category not in REFUSAL_EXPECTED]
-    calls = [v for p, v in zip(preds, verdicts) if p.expected == "call"]
-    offered = [len(p.tools) for p in preds if p.expected == "call"]
-    h_react = _rate([v["react"] for v in plain])
-    h_general = _rate([v["general"] for v in plain])
-    out: dict[str, Any] = {
-        "samples": len(preds),
-        "plain_samples": len(plain),
-        "call_samples": len(calls),
-        "h_react": h_react,
-        "h_general": h_general,
-        "hscore": round(0.5 * ((1 - h_react) + (1 - h_general)), 4) if plain else None,
-        "over_refusal_rate": _rate([v["refusal"] for v in answerable]),
-        "fabrication_rate": _rate([v["fabricated"] for v in plain if "fabricated" in v]),
-        "plain_quality": _rate([v["quality"] for v in plain if "quality" in v]),
-        "call_format_validity": _rate([v["format_valid"] for v in calls]),
-        "tool_name_accuracy": _rate([v["tool_correct"] for v in calls]),
-        "tool_name_accuracy_chance": _rate([1 / n if n else 0.0 for n in offered]),  # one offered tool at random
-        "hallucinated_tool_rate": _rate([v["hallucinated"] for v in calls]),
-        "argument_validity": _rate([v["args_valid"] for v in calls]),
-        "argument_accuracy": _rate([v["args_correct"] for v in calls if "args_correct" in v]),
-    }
+def _flag(key: str) -> Callable[[dict[str, Any]], float]:
+    return lambda v: float(bool(v[key]))
+
+
+def _where_defined(key: str) -> Callable[[dict[str, Any]], float | None]:
+    return lambda v: float(v[key]) if key in v else None
+
+
+def _plain(expected: str, category: str) -> bool:
+    return expected == "plain"
+
+
+def _call(expected: str, category: str) -> bool:
+    return expected == "call"
+
+
+def _call_in(wanted: str) -> Callable[[str, str], bool]:
+    return lambda expected, category: expected == "call" and category == wanted
+
+
+# metric -> (the samples it is defined on, by (expected, category); the value one sample's verdict gives it, None
+# where undefined): every rate `aggregate` reports is the mean over its samples, so a difference of two models'
+# rates is the mean of their paired per-sample differences (`per_sample`, `agentflan experiments table`)
+SAMPLE_METRICS: dict[str, tuple[Callable[[str, str], bool], Callable[[dict[str, Any]], float | None]]] = {
+    "h_react": (_plain, _flag("react")),
+    "h_general": (_plain, _flag("general")),
+    "hscore": (_plain, lambda v: 1 - 0.5 * (bool(v["react"]) + bool(v["general"]))),
+    "over_refusal_rate": (lambda e, c: e == "plain" and c not in REFUSAL_EXPECTED, _flag("refusal")),
+    "fabrication_rate": (_plain, _where_defined("fabricated")),
+    "plain_quality": (_plain, _where_defined("quality")),
+    "call_format_validity": (_call, _flag("format_valid")),
+    "tool_name_accuracy": (_call, _flag("tool_correct")),
+    "tool_name_accuracy_seen": (_call_in("tool_needed_offered_seen"), _flag("tool_correct")),
+    "tool_name_accuracy_unseen": (_call_in("tool_needed_offered_unseen"), _flag("tool_correct")),
+    "hallucinated_tool_rate": (_call, _flag("hallucinated")),
+    "argument_validity": (_call, _flag("args_valid")),
+    "argument_accuracy": (_call, _where_defined("args_correct")),
+}
+_SCOPED = ("tool_name_accuracy_seen", "tool_name_accuracy_unseen")  # one category each: `per_category` has them
+
+
+def sample_value(metric: str, expected: str, category: str, verdict: dict[str, Any]) -> float | None:
+    """One sample's value of `metric` (None where the metric is not defined on it)."""
+    where, value = SAMPLE_METRICS[metric]
+    return value(verdict) if where(expected, category) else None
+
+
+def per_sample(rows: Iterable[dict[str, Any]], metric: str, protocol: str) -> dict[str, float]:
+    """Sample id -> its value of `metric` in `protocol`, from rows of predictions.jsonl (each with its verdict)."""
+    out = {}
+    for r in rows:
+        if r.get("protocol", "react") == protocol:
+            v = sample_value(metric, r.get("expected", ""), r.get("category", ""), r["verdict"])
+            if v is not None:
+                out[r["id"]] = v
     return out
+
+
+def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    offered = [len(p.tools) for p in preds if p.expected == "call"]
+    rates = {
+        m: _rate([x for p, v in zip(preds, verdicts) if (x := sample_value(m, p.expected, p.category, v)) is not None])
+        for m in SAMPLE_METRICS
+        if m not in _SCOPED
+    }
+    return {
+        "samples": len(preds),
+        "plain_samples": sum(p.expected == "plain" for p in preds),
+        "call_samples": len(offered),
+        **rates,
+        "tool_name_accuracy_chance": _rate([1 / n if n else 0.0 for n in offered]),  # one offered tool at random
+    }
 
 
 def answer_rows(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -389,44 +437,51 @@ def arguments_correct(args: Any, expected: dict[str, list[Any]]) -> bool:
     return True
 
 
-def paired_bootstrap(deltas: list[float], samples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of paired per-sample differences and its 95% percentile-bootstrap interval (seeded)."""
+def bootstrap_mean(values: list[float], samples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """The mean of per-sample values and its 95% percentile-bootstrap interval (`scipy.stats.bootstrap`, seeded)."""
     import numpy as np
+    from scipy.stats import bootstrap
 
-    d = np.asarray(deltas, dtype=float)
+    d = np.asarray(values, dtype=float)
     if d.size == 0:
         return 0.0, 0.0, 0.0
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(samples, d.size))].mean(axis=1)
-    return float(d.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    if np.all(d == d[0]):  # every resample has the same mean (scipy would warn that the data are degenerate)
+        return float(d[0]), float(d[0]), float(d[0])
+    ci = bootstrap(
+        (d,),
+        np.mean,
+        n_resamples=samples,
+        confidence_level=0.95,
+        method="percentile",
+        vectorized=True,
+        random_state=np.random.default_rng(seed),
+    ).confidence_interval
+    return float(d.mean()), float(ci.low), float(ci.high)
+
+
+def paired_bootstrap(deltas: list[float], samples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of paired per-sample differences and its 95% percentile-bootstrap interval (seeded)."""
+    return bootstrap_mean(deltas, samples, seed)
 
 
 def category_intervals(preds: list[Prediction], samples: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
     """Per category of the primary protocol: its headline metric (HScore where a plain answer is expected,
     else tool-name accuracy), with a 95% percentile-bootstrap interval over the category's samples (seeded)."""
-    import numpy as np
-
     primary = next((p for p in PROTOCOLS if any(x.protocol == p for x in preds)), None)
     chosen = [p for p in preds if p.protocol == primary]
-    verdicts = [judge(p) for p in chosen]
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, p in enumerate(chosen):
-        groups[p.category].append(i)
-    rng = np.random.default_rng(seed)
+    groups: dict[str, list[Prediction]] = defaultdict(list)
+    for p in chosen:
+        groups[p.category].append(p)
     out = {}
-    for category, idx in sorted(groups.items()):
-        metric = "hscore" if any(chosen[i].expected == "plain" for i in idx) else "tool_name_accuracy"
-
-        def value(members: list[int], metric: str = metric) -> float | None:
-            return aggregate([chosen[i] for i in members], [verdicts[i] for i in members])[metric]
-
-        draws = [value([idx[j] for j in rng.integers(0, len(idx), len(idx))]) for _ in range(samples)]
-        draws = [d for d in draws if d is not None]
+    for category, members in sorted(groups.items()):
+        metric = "hscore" if any(p.expected == "plain" for p in members) else "tool_name_accuracy"
+        values = [x for p in members if (x := sample_value(metric, p.expected, p.category, judge(p))) is not None]
+        mean, low, high = bootstrap_mean(values, samples, seed)
         out[category] = {
             "metric": metric,
-            "value": value(idx),
-            "samples": len(idx),
-            "low": float(np.percentile(draws, 2.5)),
-            "high": float(np.percentile(draws, 97.5)),
+            "value": round(mean, 4),
+            "samples": len(members),
+            "low": low,
+            "high": high,
         }
     return out

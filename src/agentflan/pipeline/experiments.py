@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflan.evaluation.scoring import REFUSAL_EXPECTED, paired_bootstrap
+from agentflan.evaluation.scoring import SAMPLE_METRICS, paired_bootstrap, per_sample
+from agentflan.pipeline.headline import EVALUATION, by_file_name
 
 DEFAULT = "default"
 PREDICTIONS = "data/eval/predictions.jsonl"
+TRAIN_DETAILS = "metrics/details/train.json"
 
 
 @dataclass(frozen=True)
@@ -77,36 +79,9 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
-def _plain(r: dict) -> bool:
-    return r.get("expected") == "plain"
-
-
-def _call_in(category: str) -> Callable[[dict], bool]:
-    return lambda r: r.get("category") == category
-
-
-def _hscore(v: dict) -> float:
-    return 1 - 0.5 * (bool(v["react"]) + bool(v["general"]))
-
-
-# metric -> (which predictions it is defined on, its per-sample value): the mean over those samples is the
-# metric `evaluate` reports (scoring.aggregate), so a difference of means is a mean of paired differences
-METRICS: dict[str, tuple[Callable[[dict], bool], Callable[[dict], float | None]]] = {
-    "hscore": (_plain, _hscore),
-    "over_refusal_rate": (
-        lambda r: _plain(r) and r.get("category") not in REFUSAL_EXPECTED,
-        lambda v: float(bool(v["refusal"])),
-    ),
-    "fabrication_rate": (_plain, lambda v: float(v["fabricated"]) if "fabricated" in v else None),
-    "plain_quality": (_plain, lambda v: v.get("quality")),
-    "tool_name_accuracy_seen": (_call_in("tool_needed_offered_seen"), lambda v: float(bool(v["tool_correct"]))),
-    "tool_name_accuracy_unseen": (_call_in("tool_needed_offered_unseen"), lambda v: float(bool(v["tool_correct"]))),
-    "argument_accuracy": (
-        lambda r: r.get("expected") == "call",
-        lambda v: float(bool(v["args_correct"])) if "args_correct" in v else None,
-    ),
-}
-LOWER_IS_BETTER = {"over_refusal_rate", "fabrication_rate"}
+# the table's metrics: the evaluation headline's, each the mean of a per-sample value (`scoring.SAMPLE_METRICS`), so
+# that a difference of two runs' values is a mean of paired per-sample differences
+METRICS = tuple(m for m in EVALUATION if m in SAMPLE_METRICS)
 
 
 def run_name(variant: str, seed: int) -> str:
@@ -123,14 +98,26 @@ def variants(claims: Iterable[str]) -> list[Variant]:
     return list(seen.values())
 
 
-def suggested_overrides(train_metrics: dict) -> dict[str, float]:
-    """`agentflan suggest-mix` on a run's metrics/train.json: `mix.*` from its per-capability learning speed."""
+def suggested_overrides(train_details: dict) -> dict[str, float]:
+    """`agentflan suggest-mix` on a run's train details: `mix.*` from its per-capability learning speed."""
     from agentflan.training.curves import suggest_mix
 
-    speed = train_metrics.get("learning_speed") or {}
+    speed = train_details.get("learning_speed") or {}
     if not speed:
-        raise ValueError("the default run's metrics/train.json has no learning_speed")
+        raise ValueError(f"the default run's {TRAIN_DETAILS} has no learning_speed")
     return {f"mix.{c}": w for c, w in suggest_mix(speed).items()}
+
+
+def train_details(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's train details (`metrics/details/train.json` at its revision; the metrics file of runs made before
+    the headline and the details were split)."""
+    import dvc.api
+    from dvc.exceptions import PathMissingError
+
+    try:
+        return json.loads(dvc.api.read(TRAIN_DETAILS, rev=run["rev"]))
+    except (PathMissingError, FileNotFoundError):
+        return by_file_name(run["metrics"]).get("train.json", {})
 
 
 def command(name: str, overrides: dict[str, Any], seed: int, queue: bool = False) -> list[str]:
@@ -158,7 +145,7 @@ def plan(
                 if default is None:
                     out.append((name, None))
                     continue
-                overrides = suggested_overrides(metrics_file(default, "train.json"))
+                overrides = suggested_overrides(train_details(default))
             out.append((name, command(name, overrides, seed, queue)))
     return out
 
@@ -198,16 +185,17 @@ def queued() -> set[str]:
 
 
 def shown(rev: str | None = None) -> dict[str, dict[str, Any]]:
-    """name -> {"rev", "params", "metrics": {file: data}} of every experiment `dvc exp show --json` lists (those
-    of HEAD, or of the baseline commit `rev`)."""
+    """name -> {"rev", "params", "metrics": {file: data}} of every finished experiment `dvc exp show --json` lists
+    (those of HEAD, or of the baseline commit `rev`)."""
     cmd = ["dvc", "exp", "show", "--json"] + (["--rev", rev] if rev else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    finished = finished_revs()
     found: dict[str, dict[str, Any]] = {}
     for baseline in json.loads(out):  # the workspace, then the baseline commit with its experiments
         for exp in baseline.get("experiments") or []:
             for node in exp.get("revs") or []:
                 data = node.get("data") or {}
-                if node.get("name") and data.get("metrics"):
+                if node.get("name") and node.get("rev") in finished and data.get("metrics"):
                     found[node["name"]] = {
                         "rev": node["rev"],
                         "params": (data.get("params") or {}).get("params.yaml", {}).get("data", {}),
@@ -216,8 +204,16 @@ def shown(rev: str | None = None) -> dict[str, dict[str, Any]]:
     return found
 
 
-def metrics_file(run: dict, suffix: str) -> dict[str, Any]:
-    return next((v for k, v in run["metrics"].items() if k.endswith(suffix)), {})
+def finished_revs() -> set[str]:
+    """The commits of finished experiments (`dvc exp show` also lists queued and running ones, at the commit
+    of their stashed workspace, with the baseline's metrics)."""
+    out = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {sha for ref, sha in (line.split() for line in out.splitlines()) if not ref.endswith("stash")}
 
 
 def predictions_of(rev: str) -> list[dict]:
@@ -240,22 +236,14 @@ def table(claims: Iterable[str], seeds: list[int], rev: str | None = None) -> di
                 runs.setdefault(variant.name, {})[seed] = predictions_of(exp["rev"])
     summary = summarize(runs, seeds, claims)
     suggested = found.get(run_name(SUGGESTED, seeds[0]))
+    baseline = subprocess.run(
+        ["git", "rev-parse", "--short", rev or "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     for claim in summary["claims"].values():
+        claim["baseline"] = baseline
         if suggested and SUGGESTED in claim["variants"]:
             claim["variants"][SUGGESTED]["overrides"] = {f"mix.{k}": v for k, v in suggested["params"]["mix"].items()}
     return summary
-
-
-def per_sample(rows: list[dict], protocol: str, metric: str) -> dict[str, float]:
-    """sample id -> its value of `metric` in `protocol` (samples where the metric is undefined left out)."""
-    where, value = METRICS[metric]
-    out = {}
-    for r in rows:
-        if r.get("protocol") == protocol and where(r):
-            v = value(r["verdict"])
-            if v is not None:
-                out[r["id"]] = float(v)
-    return out
 
 
 def _mean_sd(values: list[float]) -> dict[str, float | None]:
@@ -277,40 +265,39 @@ def summarize(
     its percentile-bootstrap 95% interval.
     """
     out: dict[str, Any] = {"seeds": seeds, "metrics": list(METRICS), "claims": {}}
-    chosen = [c for c in CLAIMS if c.key in claims]
-    for claim in chosen:
+    for claim in (c for c in CLAIMS if c.key in claims):
         table: dict[str, Any] = {}
         base = claim.variants[0]
         for variant in claim.variants:
             done = [s for s in seeds if s in runs.get(variant.name, {})]
             row: dict[str, Any] = {"overrides": variant.overrides, "protocol": variant.protocol, "seeds": done}
             for metric in METRICS:
-                values = []
-                for s in done:
-                    scores = per_sample(runs[variant.name][s], variant.protocol, metric)
-                    if scores:
-                        values.append(sum(scores.values()) / len(scores))
+                mine = {s: per_sample(runs[variant.name][s], metric, variant.protocol) for s in done}
+                values = [sum(m.values()) / len(m) for m in mine.values() if m]
                 cell: dict[str, Any] = {"per_seed": [round(v, 4) for v in values], **_mean_sd(values)}
-                if variant is not base:
-                    deltas = []
-                    for s in done:
-                        if s not in runs.get(base.name, {}):
-                            continue
-                        mine = per_sample(runs[variant.name][s], variant.protocol, metric)
-                        theirs = per_sample(runs[base.name][s], base.protocol, metric)
-                        deltas += [mine[i] - theirs[i] for i in sorted(mine.keys() & theirs.keys())]
-                    if deltas:
-                        diff, low, high = paired_bootstrap(deltas, samples, seed)
-                        cell["vs_default"] = {
-                            "diff": round(diff, 4),
-                            "low": round(low, 4),
-                            "high": round(high, 4),
-                            "pairs": len(deltas),
-                        }
+                paired = [s for s in done if s in runs.get(base.name, {})]
+                deltas = []
+                for s in paired if variant is not base else []:
+                    theirs = per_sample(runs[base.name][s], metric, base.protocol)
+                    deltas += [mine[s][i] - theirs[i] for i in sorted(mine[s].keys() & theirs.keys())]
+                if deltas:
+                    diff, low, high = paired_bootstrap(deltas, samples, seed)
+                    cell["vs_default"] = {
+                        "diff": round(diff, 4),
+                        "low": round(low, 4),
+                        "high": round(high, 4),
+                        "pairs": len(deltas),
+                    }
                 row[metric] = cell
             table[variant.name] = row
         out["claims"][claim.key] = {"statement": claim.statement, "variants": table, "verdict": verdict(claim, table)}
     return out
+
+
+def merge(previous: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """`summary`, keeping the claims of a previous table it does not hold (each claim names its baseline)."""
+    kept = {k: v for k, v in (previous.get("claims") or {}).items() if k not in summary["claims"]}
+    return {**summary, "claims": dict(sorted({**kept, **summary["claims"]}.items()))}
 
 
 def verdict(claim: Claim, table: dict[str, Any]) -> str:
@@ -339,6 +326,8 @@ LABELS = {
     "tool_name_accuracy_seen": "tool acc. seen",
     "tool_name_accuracy_unseen": "tool acc. unseen",
     "argument_accuracy": "argument acc.",
+    "call_format_validity": "call format",
+    "hallucinated_tool_rate": "hallucinated tool",
 }
 
 
@@ -351,12 +340,14 @@ def markdown(summary: dict[str, Any]) -> str:
     ]
     for key, claim in summary["claims"].items():
         lines += [f"### ({key}) {claim['statement']}", ""]
+        if claim.get("baseline"):
+            lines += [f"Baseline commit {claim['baseline']}; variants: `-S` overrides of it.", ""]
         lines.append("| variant | protocol | seeds | " + " | ".join(LABELS[m] for m in summary["metrics"]) + " |")
         lines.append("|" + "---|" * (len(summary["metrics"]) + 3))
         for name, row in claim["variants"].items():
             cells = []
             for m in summary["metrics"]:
-                c = row[m]
+                c = row.get(m) or {"mean": None}  # a metric added after the claim was read: not in its rows
                 text = "—" if c["mean"] is None else f"{c['mean']:.2f} ± {c['sd']:.2f}"
                 d = c.get("vs_default")
                 if d:

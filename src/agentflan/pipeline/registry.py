@@ -1,13 +1,14 @@
 """The MLflow model registry: register an evaluated model as a new version, and promote by alias.
 
 `promote` moves alias `champion` to a candidate only when it passes the gate (`registry.gate`):
-- floors that hold with or without a champion: over-refusal at most `max_over_refusal`, tool-name
-  accuracy and call-format validity at least their minimums;
-- against the champion, only on the same benchmark (its md5 is tagged on every version): over-refusal
-  not higher by more than `over_refusal_tolerance`, tool-name accuracy not lower by more than
-  `tool_accuracy_tolerance`, and an HScore gain whose paired bootstrap 95% interval over the
-  benchmark's samples lies above `min_hscore_gain` (a model that refuses everything gains HScore and
-  fails the over-refusal checks).
+- floors that hold with or without a champion: over-refusal and fabrication at most their ceilings, plain
+  quality, tool-name accuracy and call-format validity at least their floors (a model that refuses
+  everything, answers gibberish or makes facts up fails one);
+- against the champion, only on the same benchmark (its md5 is tagged on every version): for each gated
+  metric (`GATED`: HScore, over-refusal, fabrication, plain quality, tool-name and argument accuracy) the
+  paired bootstrap 95% interval of the candidate's per-sample difference from the champion, over the
+  benchmark's samples (each version's logged predictions); promoted when no metric is worse beyond its
+  interval (the interval lies below 0) and at least one is better beyond it (it lies above `min_gain`).
 The old champion keeps alias `previous`; every decision, with its numbers, is appended to the
 candidate's tags (`promotion.history.<time>`), never overwritten. `--force` overrides a refusal
 (recorded as forced). Aliases are MLflow's mechanism (`models:/<name>@champion`); stages are deprecated.
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import Gate
-from agentflan.evaluation.scoring import PROTOCOLS, paired_bootstrap
+from agentflan.evaluation.scoring import PROTOCOLS, paired_bootstrap, per_sample
 from agentflan.pipeline.logged_model import logged_model_id, publish_card, read_card
 from agentflan.pipeline.model_card import add_history
 
@@ -80,9 +81,20 @@ def _metric(version, key: str) -> float | None:
         return None
 
 
-def plain_scores(client, version) -> dict[str, float] | None:
-    """Per plain-expected benchmark sample, its HScore contribution (1 - (react + general) / 2) in the primary
-    protocol, from the predictions the version's evaluate run logged; None when there are none."""
+# the metrics compared with the champion: (name, +1 where higher is better, -1 where lower is)
+GATED = (
+    ("hscore", 1),
+    ("over_refusal_rate", -1),
+    ("fabrication_rate", -1),
+    ("plain_quality", 1),
+    ("tool_name_accuracy", 1),
+    ("argument_accuracy", 1),
+)
+
+
+def prediction_rows(client, version) -> list[dict[str, Any]] | None:
+    """The rows of the predictions the version's evaluate run logged, in its primary protocol (the one its
+    metrics are from); None when there are none."""
     run_id = version.tags.get("evaluate_run_id")
     if not run_id:
         return None
@@ -98,12 +110,35 @@ def plain_scores(client, version) -> dict[str, float] | None:
         with open(path) as f:
             rows = [json.loads(line) for line in f if line.strip()]
     protocols = {r.get("protocol", "react") for r in rows}
-    primary = next((p for p in PROTOCOLS if p in protocols), None)  # the protocol the version's metrics are from
-    return {
-        r["id"]: 1 - 0.5 * (bool(r["verdict"]["react"]) + bool(r["verdict"]["general"]))
-        for r in rows
-        if r.get("expected") == "plain" and r.get("protocol", "react") == primary
-    }
+    primary = next((p for p in PROTOCOLS if p in protocols), None)
+    return [r for r in rows if r.get("protocol", "react") == primary]
+
+
+def _protocol(rows: list[dict[str, Any]]) -> str:
+    return rows[0].get("protocol", "react") if rows else "react"
+
+
+def against_champion(cand: list[dict], champ: list[dict], gate: Gate) -> dict[str, dict[str, Any]]:
+    """Per gated metric measured on both (the same samples): the candidate's mean paired gain over the champion
+    (oriented so that positive is better) with its bootstrap 95% interval, and whether it is better or worse
+    beyond that interval."""
+    out = {}
+    for metric, sign in GATED:
+        mine, theirs = per_sample(cand, metric, _protocol(cand)), per_sample(champ, metric, _protocol(champ))
+        ids = sorted(mine.keys() & theirs.keys())
+        if not ids:
+            continue  # not measured on this benchmark (argument accuracy needs expected arguments)
+        deltas = [sign * (mine[i] - theirs[i]) for i in ids]
+        gain, low, high = paired_bootstrap(deltas, gate.bootstrap_samples, gate.seed)
+        out[f"{metric}.bootstrap"] = {
+            "gain": round(gain, 4) + 0.0,  # + 0.0: no "-0.0" for a lower-is-better metric that did not move
+            "ci95": [round(low, 4) + 0.0, round(high, 4) + 0.0],
+            "samples": len(ids),
+            "better": low > gate.min_gain,
+            "worse": high < 0,
+            "ok": high >= 0,
+        }
+    return out
 
 
 def floors(candidate, gate: Gate) -> dict[str, dict[str, Any]]:
@@ -123,7 +158,7 @@ def floors(candidate, gate: Gate) -> dict[str, dict[str, Any]]:
 
 
 def evaluate_gate(candidate, champion, gate: Gate, scores=None) -> tuple[bool, str, dict[str, Any]]:
-    """(passes, reason, checks). `scores(version)` gives per-sample plain scores for the bootstrap."""
+    """(passes, reason, checks). `scores(version)` gives the version's prediction rows (primary protocol)."""
     if _metric(candidate, "hscore") is None:
         return False, f"version {candidate.version} has no hscore tag", {}
     checks = floors(candidate, gate)
@@ -144,48 +179,37 @@ def evaluate_gate(candidate, champion, gate: Gate, scores=None) -> tuple[bool, s
             ),
             checks,
         )
-    for key, tol, higher_is_worse in (
-        ("over_refusal_rate", gate.over_refusal_tolerance, True),
-        ("tool_name_accuracy", gate.tool_accuracy_tolerance, False),
-    ):
-        c, p = _metric(candidate, key), _metric(champion, key)
-        ok = c is None or p is None or (c <= p + tol if higher_is_worse else c >= p - tol)
-        checks[f"{key}.vs_champion"] = {"candidate": c, "champion": p, "tolerance": tol, "ok": ok}
-        if not ok:
-            worse = "above" if higher_is_worse else "below"
-            return False, f"{key} {c:.4f} is more than {tol} {worse} champion v{champion.version}'s {p:.4f}", checks
     cand, champ = (scores(v) if scores else None for v in (candidate, champion))
-    if not cand or not champ or set(cand) != set(champ):
-        checks["hscore.bootstrap"] = {"ok": False}
+    if not cand or not champ or {r["id"] for r in cand} != {r["id"] for r in champ}:
+        checks["bootstrap"] = {"ok": False}
         return (
             False,
-            "no per-sample predictions of both versions on the same samples: the HScore gain cannot be tested",
+            "no per-sample predictions of both versions on the same samples: the gains cannot be tested",
             checks,
         )
-    ids = sorted(cand)
-    gain, low, high = paired_bootstrap([cand[i] - champ[i] for i in ids], gate.bootstrap_samples, gate.seed)
-    ok = low > gate.min_hscore_gain
-    checks["hscore.bootstrap"] = {
-        "gain": round(gain, 4),
-        "ci95": [round(low, 4), round(high, 4)],
-        "samples": len(ids),
-        "min_gain": gate.min_hscore_gain,
-        "ok": ok,
-    }
-    if not ok:
+    compared = against_champion(cand, champ, gate)
+    checks.update(compared)
+
+    def said(key: str) -> str:
+        c = compared[key]
+        return f"{key.removesuffix('.bootstrap')} {c['gain']:+.4f} [{c['ci95'][0]:+.4f}, {c['ci95'][1]:+.4f}]"
+
+    worse = [k for k, c in compared.items() if c["worse"]]
+    better = [k for k, c in compared.items() if c["better"]]
+    if worse:
         return (
             False,
-            (
-                f"HScore gain {gain:+.4f} over champion v{champion.version} is not significant: its 95% interval "
-                f"[{low:+.4f}, {high:+.4f}] does not lie above {gate.min_hscore_gain}"
-            ),
+            f"worse than champion v{champion.version} beyond the 95% interval: {'; '.join(map(said, worse))}",
             checks,
         )
-    return (
-        True,
-        f"HScore gain {gain:+.4f} over champion v{champion.version}, 95% interval [{low:+.4f}, {high:+.4f}]",
-        checks,
-    )
+    if not better:
+        return (
+            False,
+            f"no gated metric is better than champion v{champion.version} beyond its 95% interval, so the gain is "
+            f"not significant: {'; '.join(map(said, compared))}",
+            checks,
+        )
+    return True, f"better than champion v{champion.version}: {'; '.join(map(said, better))}", checks
 
 
 def promote(
@@ -220,7 +244,7 @@ def promote(
             str(champion.version),
             dry_run,
         )
-    ok, reason, checks = evaluate_gate(candidate, champion, gate, lambda v: plain_scores(client, v))
+    ok, reason, checks = evaluate_gate(candidate, champion, gate, lambda v: prediction_rows(client, v))
     decision = Decision(
         ok or force,
         reason if ok or not force else f"forced despite: {reason}",

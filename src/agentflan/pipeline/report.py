@@ -5,7 +5,6 @@ its metrics and logged to its MLflow run, so the MLflow UI shows the same figure
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,6 @@ FIGURES = {
     "loss.png": "Training and validation loss",
     "val_loss_by_capability.png": "Validation loss per capability (the learning speed behind mix.*)",
 }
-# Loaded after the page: marks each figure that decoded (a check for people and for the browser test).
-CHECK = (
-    "<script>window.addEventListener('load',function(){var i=document.images,n=0;for(var k=0;k<i.length;k++)"
-    "{if(i[k].complete&&i[k].naturalWidth>0)n++;}document.body.setAttribute('data-figures-loaded',n+'/'+i.length);});"
-    "</script>"
-)
 
 
 def _pyplot():
@@ -102,28 +95,13 @@ def capability_loss_figure(history: list[dict[str, float]], path: Path) -> None:
     plt.close(fig)
 
 
-def _table(rows: list[tuple[str, Any]]) -> str:
-    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
-
-
-def answers_section(answers: list[dict[str, Any]], per_category: int = 3) -> str:
-    """Three answers per category (the primary protocol's, in benchmark order) beside their verdicts."""
+def shown_answers(answers: list[dict[str, Any]], per_category: int = 3) -> list[dict[str, Any]]:
+    """Three answers per category (the primary protocol's, in benchmark order), to show beside their verdicts."""
     shown: dict[str, list[dict[str, Any]]] = {}
     for a in answers:
         if len(shown.setdefault(a["category"], [])) < per_category:
             shown[a["category"]].append(a)
-    rows = "".join(
-        f"<tr><td>{html.escape(cat)}</td><td>{html.escape(a['query'])}</td><td><pre>{html.escape(a['answer'])}</pre></td>"
-        f"<td>{html.escape(a['verdict'])}</td></tr>"
-        for cat, group in shown.items()
-        for a in group
-    )
-    return (
-        "<h2>Answers and their "
-        "verdicts</h2><table><tr><th>category</th><th>query</th><th>answer</th><th>verdict</th></tr>"
-        f"{rows}</table>"
-    )
+    return [a for group in shown.values() for a in group]
 
 
 def page(
@@ -133,23 +111,21 @@ def page(
     hashes: list[tuple[str, Any]],
     answers: list[dict[str, Any]] = (),
 ) -> str:
-    figures = "".join(
-        f'<figure><img src="{name}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
-        "</figcaption></figure>"
-        for name, caption in FIGURES.items()
+    """The report's HTML (`templates/report.html`, autoescaped: answers are model output)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("agentflan.pipeline", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
     )
-    style = (
-        "pre{white-space:pre-wrap;margin:0}body{font-family:sans-serif;max-width:60rem;margin:2rem "
-        "auto;color:#222}table{border-collapse:collapse;"
-        "font-size:.85rem}th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}th{background:#f4f4f4}"
-        "figure{margin:1.5rem 0}img{max-width:100%}figcaption{font-size:.85rem;color:#555}"
-    )
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<h2>Headline</h2>{_table(headline)}<h2>Figures</h2>{figures}"
-        f"{answers_section(list(answers)) if answers else ''}"
-        f"<h2>Data and model hashes</h2>{_table(hashes)}<h2>Params</h2>{_table(params)}{CHECK}</body></html>\n"
+    return env.get_template("report.html").render(
+        title=title,
+        headline=headline,
+        figures=FIGURES,
+        answers=shown_answers(list(answers)),
+        hashes=hashes,
+        params=params,
     )
 
 

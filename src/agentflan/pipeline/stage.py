@@ -20,6 +20,7 @@ from typing import Any
 
 from agentflan.config import Params, ParamsError, load_params
 from agentflan.data.jsonio import InputError, write_json
+from agentflan.pipeline.headline import METRICS_FILE_KEYS, select
 from agentflan.pipeline.project import process_rank, workspace_root
 from agentflan.pipeline.tracking import TrackingUnavailable
 from agentflan.pipeline.validation import ValidationFailed, import_seconds, seconds_spent
@@ -36,8 +37,11 @@ class StageContext:
         return self.params.paths[key]
 
     def write_metrics(self, key: str, metrics: dict[str, Any]) -> None:
-        write_json(self.path(key), metrics)
-        self.published.append(self.path(key))
+        """All of `metrics` to the stage's details file (and MLflow); its headline to the DVC metrics file."""
+        details = key.removesuffix("_metrics") + "_details"
+        write_json(self.path(details), metrics)
+        write_json(self.path(key), select(metrics, METRICS_FILE_KEYS[key]))
+        self.published += [self.path(details), self.path(key)]
         self.run.log_metrics(metrics)
 
     def write_plot(self, key: str, rows: list[dict[str, Any]]) -> None:

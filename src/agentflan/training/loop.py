@@ -142,6 +142,14 @@ def evaluate_loss(model, packed: Packed, batch_rows: int, accelerator) -> tuple[
     return overall, {c: float(totals[i] / counts[i]) for i, c in enumerate(CAPABILITIES) if counts[i] > 0}
 
 
+def gradient_scale(world: int, grad_accum: int) -> int:
+    """What each micro-batch's loss is multiplied by before `backward`. The loss is already the sum over the
+    process's targets divided by the whole step's target count (every process, every micro-batch), so the step's
+    gradient should be their plain sum; DDP averages gradients over the `world` processes and accelerate divides
+    each micro-batch's loss by `grad_accum`: this undoes both."""
+    return world * grad_accum
+
+
 def train(
     model,
     train_set: Packed,
@@ -230,8 +238,7 @@ def train(
             batch = {k: v.to(accelerator.device) for k, v in collate(train_set, rows).items()}
             with accelerator.accumulate(model):
                 loss = model(**batch, use_cache=False, num_items_in_batch=targets).loss  # summed / the step's targets
-                # DDP averages gradients over processes and accelerate divides by grad_accum: undo both
-                accelerator.backward(loss * world * cfg.grad_accum)
+                accelerator.backward(loss * gradient_scale(world, cfg.grad_accum))
                 if accelerator.sync_gradients and cfg.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 optimizer.step()
@@ -240,6 +247,7 @@ def train(
                 optimizer.zero_grad()
             step_loss += loss.item()
             tokens_seen += len(rows) * cfg.max_length * world
+        assert scheduler.last_epoch == step, "the schedule moves once per optimizer step, on every process"
         step_loss = accelerator.reduce(torch.tensor(step_loss, device=accelerator.device), "sum").item()
         elapsed = time.perf_counter() - started
         result.train_history.append({"step": step, "loss": round(step_loss, 5)})
