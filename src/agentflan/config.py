@@ -354,7 +354,7 @@ class Gate(Section):
     min_plain_quality: Fraction = 0.1  # chrF against the references: gibberish, empty or repeated answers score <= 0.1
     max_fabrication_rate: Fraction = 0.5  # "tool needed, none offered" answered with made-up facts
     min_tool_name_accuracy: Fraction = 0.0
-    min_call_format_validity: Fraction = 0.0
+    min_call_format_validity: Fraction = 0.1  # a random-init model writes no call (0.0); the default ~0.8
     bootstrap_samples: Positive = 1000
     seed: int = 0
 

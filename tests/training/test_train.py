@@ -258,3 +258,21 @@ def test_lora_trains_and_saves_a_merged_plain_model(repo):
     assert not (model_dir / "adapter_config.json").exists()
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     assert not any("lora" in name for name, _ in model.named_parameters())
+    # the adapters were trained and merged: against the base the stage started from (same seed, same tokenizer
+    # corpus), exactly the target modules moved (and embedding rows of added tokens); the MLPs are untouched
+    import torch
+    from accelerate.utils import set_seed
+
+    from agentflan.config import load_params
+    from agentflan.data.jsonio import read_conversations
+    from agentflan.training.chat_template import chatml_text
+    from agentflan.training.model import load_model_and_tokenizer
+
+    p = load_params(repo / "params.yaml")
+    set_seed(p.train.seed)
+    texts = (chatml_text(c) for c in read_conversations(repo / p.paths.train))
+    base, _, _ = load_model_and_tokenizer(p.model, texts, p.train.lora)
+    initial = dict(base.named_parameters())
+    moved = {n for n, w in model.named_parameters() if not torch.equal(w, initial[n])}
+    assert {n for n in moved if "q_proj" in n} and {n for n in moved if "v_proj" in n}, moved
+    assert all(any(t in n for t in ("q_proj", "v_proj", "embed_tokens")) for n in moved), moved

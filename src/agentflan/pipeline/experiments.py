@@ -205,15 +205,16 @@ def shown(rev: str | None = None) -> dict[str, dict[str, Any]]:
 
 
 def finished_revs() -> set[str]:
-    """The commits of finished experiments (`dvc exp show` also lists queued and running ones, at the commit
-    of their stashed workspace, with the baseline's metrics)."""
+    """The commits of finished experiments (`dvc exp show` also lists queued, running and failed ones, at the
+    commit of their stashed workspace, with the baseline's metrics)."""
     out = subprocess.run(
         ["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    return {sha for ref, sha in (line.split() for line in out.splitlines()) if not ref.endswith("stash")}
+    # refs/exps/<baseline>/<name>; refs/exps/celery/* (the queue's stash and its failed runs) are not results
+    return {sha for ref, sha in (line.split() for line in out.splitlines()) if not ref.startswith("refs/exps/celery/")}
 
 
 def predictions_of(rev: str) -> list[dict]:
