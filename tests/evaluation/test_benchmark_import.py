@@ -104,6 +104,22 @@ def test_a_file_of_another_format_is_not_a_bfcl_file(tmp_path, fixtures):
     assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.rejected.jsonl").exists()
 
 
+def test_a_bfcl_multi_turn_file_is_refused_naming_what_it_needs(tmp_path):
+    """BFCL v3 multi-turn lines (the shape of BFCL_v3_multi_turn_base.json): their functions live in BFCL's classes."""
+    source = tmp_path / "BFCL_v3_multi_turn_base.json"
+    line = {
+        "id": "multi_turn_base_0",
+        "question": [[{"role": "user", "content": "Move 'final_report.pdf' within document directory to 'temp'."}]],
+        "initial_config": {"GorillaFileSystem": {"root": {"alex": {"type": "directory", "contents": {}}}}},
+        "path": ["GorillaFileSystem.cd", "GorillaFileSystem.mv"],
+        "involved_classes": ["GorillaFileSystem", "TwitterAPI"],
+    }
+    source.write_text(json.dumps(line) + "\n")
+    proc = cli(source, "--format", "bfcl", "--out", tmp_path / "o.jsonl")
+    assert proc.returncode == 2 and "BFCL multi-turn file" in proc.stderr and "single-turn" in proc.stderr, proc.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "ok"),
     [

@@ -163,11 +163,12 @@ def import_files(paths: Iterable[str], fmt: str, answers: dict[str, Any], reject
     """Samples of every importable line; the others go to `rejected` with file, line, field and reason."""
     ids: set[str] = set()
     for path in paths:
-        records = shaped = 0  # lines read, and those with BFCL's fields
+        records = shaped = multi_turn = 0  # lines read, those with BFCL's fields, those of its multi-turn files
         for raw in iter_raw(path):
             rid = str(raw.data.get("id", "")) if isinstance(raw.data, dict) else ""
             records += 1
             shaped += isinstance(raw.data, dict) and {"question", "function"} <= raw.data.keys()
+            multi_turn += isinstance(raw.data, dict) and bool({"involved_classes", "initial_config"} & raw.data.keys())
             if raw.error:
                 rejected.append(Rejected(str(path), raw.index + 1, rid, "line", raw.error))
                 continue
@@ -183,6 +184,12 @@ def import_files(paths: Iterable[str], fmt: str, answers: dict[str, Any], reject
                 continue
             ids.add(sample.id)
             yield sample
+        if fmt == "bfcl" and records and not shaped and multi_turn:
+            raise InputError(
+                f"{path}: a BFCL multi-turn file ('involved_classes', 'initial_config'): not imported, its functions "
+                "run in BFCL's own Python classes, which this benchmark does not execute; import the single-turn "
+                "categories (simple, multiple, parallel, parallel_multiple, irrelevance, live_*)"
+            )
         if fmt == "bfcl" and records and not shaped:
             raise InputError(
                 f"{path}: not a BFCL file: none of its {records} lines has BFCL's 'question' and 'function'"
