@@ -187,6 +187,25 @@ def qwen_tokenizer(texts: list[str] = CORPUS, vocab_size: int = 600):
     return fast
 
 
+def tiny_llama(tokenizer, layers: int = 2, hidden: int = 32, seed: int | None = 0, **config):
+    """A randomly initialised Llama of `layers` x `hidden` sized to `tokenizer` (seeded unless `seed` is None);
+    `config` adds or overrides LlamaConfig fields (attention implementation, special token ids...)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    fields = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": 2,
+        "intermediate_size": 2 * hidden,
+        **config,
+    }
+    return LlamaForCausalLM(LlamaConfig(**fields))
+
+
 def save_standin(kind: str, dest: Path, texts: list[str] = CORPUS, vocab_size: int = 600, hidden: int = 32) -> Path:
     """A base model folder (`config.json`, safetensors, tokenizer with its chat template) for `model.base`."""
     import torch

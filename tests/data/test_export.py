@@ -14,6 +14,7 @@ from agentflan.training.chat_template import IM_END, IM_START
 from agentflan.training.tokenizer import train_bpe
 
 from recipe_helpers import labelled_corpus
+from standins import tiny_llama
 
 
 def test_release_export_loads_and_renders(tmp_path):
@@ -108,22 +109,16 @@ def test_trl_sft_trainer_trains_on_the_hf_export(tmp_path):
     trl = pytest.importorskip("trl")
     import json
 
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     final, path = hf_export(tmp_path)
     ds = datasets.load_dataset("json", data_files=str(path), split="train").select(range(40))
     tokenizer = train_bpe([json.dumps(r) for r in ds], vocab_size=600)
-    model = LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=2048,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
+    model = tiny_llama(
+        tokenizer,
+        layers=1,
+        seed=None,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
     args = trl.SFTConfig(
         output_dir=str(tmp_path / "sft"),

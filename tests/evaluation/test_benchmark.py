@@ -7,7 +7,6 @@ import json
 from collections import Counter
 
 import pytest
-import torch
 
 from agentflan.config import BenchmarkConfig, ConvertConfig, Source
 from agentflan.data.convert import Converter
@@ -20,6 +19,7 @@ from agentflan.evaluation.scoring import judge, score
 from agentflan.pipeline.validation import validate
 
 from recipe_helpers import labelled_corpus
+from standins import tiny_llama
 
 HELDOUT = ["search_hotels", "track_package"]
 CFG = BenchmarkConfig(heldout_tools=HELDOUT, per_category=10, heldout_agent_queries=0.1, heldout_general_queries=0.5)
@@ -93,7 +93,6 @@ def test_heldout_round_trips_and_names_a_bad_file():
 
 @pytest.fixture(scope="module")
 def tiny():
-    from transformers import LlamaConfig, LlamaForCausalLM
 
     from agentflan.training.tokenizer import train_bpe
 
@@ -101,17 +100,7 @@ def tiny():
     cfg = BenchmarkConfig(heldout_tools=HELDOUT, per_category=2, heldout_general_queries=0.5)
     samples, _ = build(corpus, choose(corpus, cfg), cfg)
     tokenizer = train_bpe([s.query for s in samples] * 5 + [NATURAL_SYSTEM, format_system("react")], vocab_size=400)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    ).eval()
+    model = tiny_llama(tokenizer, pad_token_id=tokenizer.pad_token_id).eval()
     return model, tokenizer, samples
 
 

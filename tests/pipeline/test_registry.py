@@ -18,21 +18,17 @@ from agentflan.pipeline.logged_model import log_model
 from agentflan.pipeline.registry import BENCHMARK_TAG, CHAMPION, PREVIOUS, promote, register
 
 from conftest import ROOT, http_server
+from standins import tiny_llama
 
 
 @pytest.fixture
 def tiny_model_dir(tmp_path):
-    from transformers import LlamaConfig, LlamaForCausalLM
 
     from agentflan.training.tokenizer import train_bpe
 
     out = tmp_path / "model"
     tokenizer = train_bpe(["the weather in Oslo is cold", "hello there"] * 10, vocab_size=280)
-    LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
-        )
-    ).save_pretrained(out)
+    tiny_llama(tokenizer, layers=1, hidden=16, seed=None).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
 

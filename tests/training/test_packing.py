@@ -12,7 +12,7 @@ from agentflan.training.packing import IGNORE, collate, encode, pack, target_cou
 from agentflan.training.tokenizer import train_bpe
 
 from recipe_helpers import elicited_corpus, labelled_corpus
-from standins import llama3_tokenizer, qwen_tokenizer
+from standins import llama3_tokenizer, qwen_tokenizer, tiny_llama
 
 END_OF_TURN = {"tiny": "<|im_end|>", "llama3": "<|eot_id|>", "qwen": "<|im_end|>"}
 
@@ -163,20 +163,8 @@ def test_a_conversation_whose_context_fills_a_row_is_dropped_and_counted(tokeniz
 
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])
 def test_a_conversations_logits_are_the_same_alone_and_packed(tokenizer, attn):
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=1024,
-            attn_implementation=attn,
-        )
-    ).eval()
+    model = tiny_llama(tokenizer, max_position_embeddings=1024, attn_implementation=attn).eval()
     fmt = ChatFormat.of(tokenizer)
     encs = [e for e in (encode(fmt, c) for c in labelled_corpus()) if len(e.input_ids) < 300][:8]
     packed = pack(encs, 1024, tokenizer.pad_token_id)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import BIN, free_port, make_project, params_restored, run, small_demo
+from standins import tiny_llama
 
 pytestmark = pytest.mark.e2e
 
@@ -227,18 +228,14 @@ def test_accelerate_configs_load(name):
 
 
 def test_a_local_base_model_is_loaded_with_from_pretrained(repo, tmp_path):
-    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM
 
     from agentflan.training.tokenizer import train_bpe
 
     base = tmp_path / "base-model"
     tokenizer = train_bpe(["a local base model for the test", "hello world"] * 20, vocab_size=300)
     tokenizer.chat_template = None  # a base model's own tokenizer: our template gets attached
-    LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-        )
-    ).save_pretrained(base)
+    tiny_llama(tokenizer, layers=1, seed=None).save_pretrained(base)
     tokenizer.save_pretrained(base)
     set_params(repo, max_steps=3, model__base=str(base))
     run([sys.executable, "stages/train.py"], repo)
