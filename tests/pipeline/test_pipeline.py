@@ -176,11 +176,15 @@ def test_exp_run_reruns_balance_and_after_only_and_exp_show_shows_the_change(rep
     # the workspace now holds the applied experiment; the baseline is the commit it branched from
     base = next(v for k, v in found.items() if k not in ("workspace", "reasoning-03"))
     exp = found["reasoning-03"]
-    assert exp["after"]["tokens"]["reasoning"] < 0.35 * base["after"]["tokens"]["reasoning"]
-    assert exp["after"]["tokens"]["retrieval"] == base["after"]["tokens"]["retrieval"]
-    assert abs(exp["share_error"]["reasoning"]) < 0.02
+    assert exp["after"]["trainable_tokens"] < base["after"]["trainable_tokens"]  # the headline shows the change
+    # the breakdown is in the details file: the workspace's (the applied experiment) against the commit's
+    mine = json.loads((repo / "metrics/details/balance.json").read_text())
+    theirs = json.loads(run(["git", "show", "HEAD:metrics/details/balance.json"], repo).stdout)
+    assert mine["after"]["tokens"]["reasoning"] < 0.35 * theirs["after"]["tokens"]["reasoning"]
+    assert mine["after"]["tokens"]["retrieval"] == theirs["after"]["tokens"]["retrieval"]
+    assert abs(mine["share_error"]["reasoning"]) < 0.02
     table = run(["dvc", "exp", "show", "--no-pager", "--md"], repo).stdout
-    assert "after.tokens.reasoning" in table and "reasoning-03" in table
+    assert "after.trainable_tokens" in table and "reasoning-03" in table
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     runs = client.search_runs(
         [client.get_experiment_by_name("agentflan").experiment_id], filter_string="tags.dvc_exp_name = 'reasoning-03'"
@@ -189,10 +193,10 @@ def test_exp_run_reruns_balance_and_after_only_and_exp_show_shows_the_change(rep
 
 
 def test_the_elicited_form_is_an_experiment_scored_on_the_same_benchmark(repo):
-    before = json.loads((repo / "metrics/evaluate.json").read_text())
+    before = json.loads((repo / "metrics/details/evaluate.json").read_text())
     run(["dvc", "exp", "run", "-n", "elicited", "-S", "convert.call_style=elicited"], repo)
     try:
-        after = json.loads((repo / "metrics/evaluate.json").read_text())
+        after = json.loads((repo / "metrics/details/evaluate.json").read_text())
         styles = {
             json.loads(line)["style"] for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()
         }
@@ -404,5 +408,5 @@ def test_benchmark_from_added_upstream_files(tmp_path_factory, fixtures):
     )
     train = (repo / "data/final/train.jsonl").read_text() + (repo / "data/final/validation.jsonl").read_text()
     assert "running shoes for my sister" not in train and "product_reviews_for_real_time_product_search" not in train
-    counts = json.loads((repo / "metrics/benchmark.json").read_text())
+    counts = json.loads((repo / "metrics/details/benchmark.json").read_text())
     assert counts["per_category"]["tool_needed_offered_unseen"] >= 1
