@@ -269,18 +269,24 @@ def summarize(
     for claim in (c for c in CLAIMS if c.key in claims):
         table: dict[str, Any] = {}
         base = claim.variants[0]
+        # variant -> metric -> seed -> {sample id: value}, each computed once
+        scores = {
+            v.name: {
+                m: {s: per_sample(runs[v.name][s], m, v.protocol) for s in seeds if s in runs.get(v.name, {})}
+                for m in METRICS
+            }
+            for v in claim.variants
+        }
         for variant in claim.variants:
             done = [s for s in seeds if s in runs.get(variant.name, {})]
             row: dict[str, Any] = {"overrides": variant.overrides, "protocol": variant.protocol, "seeds": done}
             for metric in METRICS:
-                mine = {s: per_sample(runs[variant.name][s], metric, variant.protocol) for s in done}
+                mine, theirs = scores[variant.name][metric], scores[base.name][metric]
                 values = [sum(m.values()) / len(m) for m in mine.values() if m]
                 cell: dict[str, Any] = {"per_seed": [round(v, 4) for v in values], **_mean_sd(values)}
-                paired = [s for s in done if s in runs.get(base.name, {})]
                 deltas = []
-                for s in paired if variant is not base else []:
-                    theirs = per_sample(runs[base.name][s], metric, base.protocol)
-                    deltas += [mine[s][i] - theirs[i] for i in sorted(mine[s].keys() & theirs.keys())]
+                for s in [s for s in done if s in theirs] if variant is not base else []:
+                    deltas += [mine[s][i] - theirs[s][i] for i in sorted(mine[s].keys() & theirs[s].keys())]
                 if deltas:
                     diff, low, high = paired_bootstrap(deltas, samples, seed)
                     cell["vs_default"] = {
