@@ -18,6 +18,8 @@ them, BOS as the tokenizer declares it); generation stops on the template's end-
 
 from __future__ import annotations
 
+import json
+
 from agentflan.data.prompts import ELICIT, NATURAL_SYSTEM, format_system
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.judges import announces_step, names_a_tool
@@ -91,8 +93,11 @@ def parse_calls(tokenizer, text: str, prompt: str, tools: list[dict] | None) -> 
         message = tokenizer.parse_response(text, prefix=prompt, tools=tools or None)
     except ValueError as e:
         return text, [], str(e).splitlines()[0]
-    calls = [c.get("function", c) for c in message.get("tool_calls") or []]
-    return message.get("content") or "", [{"name": c.get("name"), "arguments": c.get("arguments")} for c in calls], None
+    calls = [c.get("function", c) if isinstance(c, dict) else c for c in message.get("tool_calls") or []]
+    unnamed = next((c for c in calls if not (isinstance(c, dict) and isinstance(c.get("name"), str))), None)
+    if unnamed is not None:  # `{"arguments": ...}` or a bare value in a call region: attempted, malformed
+        return text, [], f"a tool call without a name: {json.dumps(unnamed, ensure_ascii=False)[:80]}"
+    return message.get("content") or "", [{"name": c["name"], "arguments": c.get("arguments")} for c in calls], None
 
 
 def run_native(model, tokenizer, samples: list[Sample], max_new_tokens: int, batch_size: int) -> list[dict]:
