@@ -76,6 +76,11 @@ def run(overrides: dict, params) -> dict:
         for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 64, 40), protocol)
     ]
     metrics = score(preds)
+    if overrides.get("save"):  # a folder: the model and its predictions, to read the answers behind the numbers
+        model.save_pretrained(overrides["save"])
+        tokenizer.save_pretrained(overrides["save"])
+        with open(Path(overrides["save"], "predictions.jsonl"), "w") as f:
+            f.writelines(json.dumps(p.to_dict()) + "\n" for p in preds)
     out = {
         "config": overrides,
         "val_loss": round(result.val_loss, 4),

@@ -55,16 +55,12 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
     with atomic_writer(s.path("predictions")) as f:
         write_jsonl(f, ({**p.to_dict(), "verdict": v} for p, v in zip(preds, verdicts)))
     answers = answer_rows(preds, verdicts)
+    intervals = category_intervals(preds)
     s.run.mlflow.log_table(pd.DataFrame(answers), "answers.json")  # every answer beside its verdicts, in the UI
     s.write_plot(
         "agent_h_plot",
-        [  # one bar per category: HScore where a plain answer is expected, else tool-name accuracy
-            {
-                "category": c,
-                "metric": "hscore" if "hscore" in m else "tool_name_accuracy",
-                "value": m.get("hscore", m.get("tool_name_accuracy")),
-            }
-            for c, m in metrics["per_category"].items()
+        [  # one bar per category, by its figure (HScore, tool-name accuracy or multi-step accuracy)
+            {"category": c, "metric": m["metric"], "value": m["value"]} for c, m in intervals.items()
         ],
     )
     s.write_metrics("eval_metrics", metrics)
@@ -81,7 +77,7 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
     with atomic_dir(s.path("report")) as tmp:
         report.write(
             tmp,
-            intervals=category_intervals(preds),
+            intervals=intervals,
             train_history=read_json(s.path("train_loss_plot")),
             capability_tokens={
                 "decomposed": {r["capability"]: r["tokens"] for r in read_json(s.path("capability_plot"))},

@@ -12,13 +12,13 @@ from agentflan.config import BenchmarkConfig, ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.heldout import Heldout, choose, query_key
 from agentflan.data.prompts import FORMAT_REQUESTS, NATURAL_SYSTEM, format_system
-from agentflan.evaluation.benchmark import CATEGORIES, Sample, build, sample_row
-from agentflan.evaluation.generation import PROTOCOLS, complete, predictions, run_protocol
+from agentflan.evaluation.benchmark import CATEGORIES, MULTI_STEP, Sample, build, sample_row
+from agentflan.evaluation.generation import PROTOCOLS, complete, history_for, predictions, run_protocol
 from agentflan.evaluation.judges import announces_step
 from agentflan.evaluation.scoring import judge, score
 from agentflan.pipeline.validation import validate
 
-from recipe_helpers import labelled_corpus
+from recipe_helpers import elicited_corpus, labelled_corpus
 from standins import tiny_llama
 
 HELDOUT = ["search_hotels", "track_package"]
@@ -44,6 +44,10 @@ def test_every_category_from_held_out_records_and_reproducible():
             source = by_query[query_key(s.query)][0]
             call = next(c for c in source.calls if c.name == s.expected_tool)
             assert s.expected_arguments == {k: [v] for k, v in call.arguments.items()}  # the record's own call
+        if s.category in MULTI_STEP:  # its tools are what the conversation called (held out or not), + distractors
+            called = {c.name for c in by_query[query_key(s.query)][0].calls}
+            assert not set(HELDOUT) & {t.name for t in s.tools} - called
+            continue
         if s.expected == "call":
             assert (s.expected_tool in HELDOUT) == (s.category == "tool_needed_offered_unseen")
         if s.category in ("tool_needed_not_offered", "plain_no_tools"):
@@ -185,3 +189,137 @@ def test_an_own_benchmark_file_is_read_naming_file_record_and_field(tmp_path):
         list(read_records(path, Sample.from_dict))
     path.write_text(json.dumps(good) + "\n")
     assert [s.id for s in read_records(path, Sample.from_dict)] == ["s1"]
+
+
+def test_multi_step_samples_hold_the_steps_so_far_and_expect_what_the_record_did_next():
+    corpus = labelled_corpus()
+    samples, counts = build(corpus, choose(corpus, CFG), CFG)
+    assert counts["multi_step_next_call"] == counts["multi_step_answer"] == 10
+    by_query: dict = {}
+    for c in sorted(corpus, key=lambda c: c.id):  # the sample's record: the first native one asking its query
+        if c.kind == "agent" and c.style == "native":
+            by_query.setdefault(c.query, c)
+    for s in (x for x in samples if x.category in MULTI_STEP):
+        source = by_query[s.query]  # native: the step is one assistant message, its results tool messages after it
+        turns = source.turns[[t.content for t in source.turns].index(s.query) + 1 :]
+        called = [t for t in turns if t.tool_calls]
+        calls = [m for m in s.history if m["role"] == "assistant"]
+        results = [m for m in s.history if m["role"] == "tool"]
+        assert all(m["role"] in ("assistant", "tool") for m in s.history)
+        ids = [c["id"] for m in calls for c in m["tool_calls"]]
+        assert [m["tool_call_id"] for m in results] == ids and len(set(ids)) == len(ids)  # each result answers its call
+        assert [m["content"] for m in calls] == [t.content for t in called[: len(calls)]]  # the thoughts, as written
+        assert [r["content"] for r in results] == [t.content for t in turns if t.role == "tool"][: len(results)]
+        if s.category == "multi_step_next_call":
+            assert len(calls) == 1 and s.expected == "call"  # the first step in the history, the second one expected
+            second = called[1].tool_calls[0]
+            assert (s.expected_tool, s.expected_arguments) == (
+                second.name,
+                {k: [v] for k, v in second.arguments.items()},
+            )
+        else:
+            assert len(calls) == len(called) and s.expected == "plain"  # every step in the history, then the answer
+            assert s.reference == turns[-1].content and s.key_values
+            for v in s.key_values:  # from a result, stated by the reference, not given by the user
+                assert any(v.lower() in r["content"].lower() for r in results)
+                assert v.lower() in s.reference.lower() and v.lower() not in s.query.lower()
+        assert {c["function"]["name"] for m in calls for c in m["tool_calls"]} <= {t.name for t in s.tools}
+    # the elicited chat form of the same records gives the same samples: the benchmark does not depend on call_style
+    elicited = elicited_corpus()
+    again, _ = build(elicited, choose(elicited, CFG), CFG)
+    assert [x.to_dict() for x in again if x.category in MULTI_STEP] == [
+        x.to_dict() for x in samples if x.category in MULTI_STEP
+    ]
+    assert all(Sample.from_dict(x.to_dict()) == x for x in samples)
+    validate([sample_row(x) for x in samples], "agent_h")
+
+
+def test_each_protocol_writes_the_history_as_its_training_data_writes_calls():
+    corpus = labelled_corpus()
+    samples, _ = build(corpus, choose(corpus, CFG), CFG)
+    s = next(x for x in samples if x.category == "multi_step_next_call")
+    call = s.history[0]["tool_calls"][0]["function"]
+    thought, args = s.history[0]["content"], json.dumps(call["arguments"], ensure_ascii=False)
+    result = s.history[1]
+    assert history_for(s.history, "native") == s.history
+    assert history_for(s.history, "react") == [
+        {"role": "assistant", "content": f"Thought: {thought}\nAction: {call['name']}\nAction Input: {args}"},
+        result,
+    ]
+    assert json.loads(history_for(s.history, "json")[0]["content"]) == {
+        "thought": thought,
+        "name": call["name"],
+        "arguments": call["arguments"],
+    }
+    # the chat protocol's turns are the elicited training form of the same step (the harness's fixed eliciting words)
+    elicited = next(c for c in elicited_corpus() if c.query == s.query)
+    start = [t.content for t in elicited.turns].index(s.query) + 1
+    trained = [t for t in elicited.turns[start:]][: len(history_for(s.history, "chat"))]
+    chat = history_for(s.history, "chat")
+    assert [m["role"] for m in chat] == [t.role for t in trained]
+    assert [m["content"] for m in chat if m["role"] != "user"] == [t.content for t in trained if t.role != "user"]
+    assert [m["content"] for m in chat if m["role"] == "user"] == ["Which tool will you call?"] * bool(thought) + [
+        "Give the arguments as JSON."
+    ]
+
+
+def test_a_multi_step_answer_is_right_when_it_states_the_results_and_calls_nothing():
+    from agentflan.evaluation.scoring import Prediction
+
+    base = dict(
+        id="m1",
+        category="multi_step_answer",
+        tools=["search_hotels", "get_weather"],
+        expected="plain",
+        query="Find me a hotel in Cairo for 4 nights.",
+        reference="Hotel Vista in Cairo costs 171 USD a night, 684 USD for 4 nights.",
+        key_values=["Hotel Vista", "171"],
+        protocol="native",
+        tool_calls=[],
+    )
+    cases = {
+        "Hotel Vista costs 171 USD a night.": True,
+        "The **hotel vista** is at 171 dollars a night (that's 684 for your stay).": True,  # case and emphasis
+        "Hotel Vista costs 1710 USD a night.": False,  # not the number the result gave
+        "There is a hotel in Cairo for 4 nights.": False,  # only what the user said
+        "": False,
+    }
+    for answer, right in cases.items():
+        p = Prediction(**base, response=answer, content=answer)
+        assert judge(p)["next_turn_right"] is right, answer
+    again = Prediction(
+        **{**base, "tool_calls": [{"name": "search_hotels", "arguments": {"city": "Cairo"}}]}, response=""
+    )
+    assert judge(again)["next_turn_right"] is False  # a call instead of the answer
+    react = Prediction(
+        **{**base, "protocol": "react", "tool_calls": None},
+        response="Thought: Hotel Vista, 171.\nAction: search_hotels",
+    )
+    assert judge(react)["next_turn_right"] is False
+    nxt = Prediction(
+        id="m2",
+        category="multi_step_next_call",
+        tools=["search_hotels", "get_weather"],
+        expected="call",
+        response="",
+        expected_tool="get_weather",
+        protocol="native",
+        tool_calls=[{"name": "get_weather", "arguments": {"city": "Cairo"}}],
+    )
+    assert judge(nxt)["next_turn_right"] is True
+    wrong = dataclasses.replace(nxt, tool_calls=[{"name": "search_hotels", "arguments": {"city": "Cairo"}}])
+    assert judge(wrong)["next_turn_right"] is False
+    # multi-step samples count in their own rate only: the single-turn rates are those of the other samples
+    plain = Prediction(
+        id="p",
+        category="plain_no_tools",
+        tools=[],
+        expected="plain",
+        response="Hi!",
+        protocol="native",
+        content="Hi!",
+        tool_calls=[],
+    )
+    metrics = score([Prediction(**base, response=a, content=a) for a in cases] + [again, nxt, wrong, plain])
+    assert metrics["multi_step_accuracy"] == round(3 / 8, 4)  # 2 answers + 1 call right, of 5 + 1 + 2
+    assert metrics["plain_samples"] == 1 and metrics["hscore"] == 1.0 and metrics["call_samples"] == 0

@@ -294,7 +294,8 @@ def test_the_tiny_tokenizers_response_parser_reads_calls_and_keeps_a_broken_one_
         tokenizer, '<tool_call>\n{"name": "get_weather", "arguments": {city}\n</tool_call>', prompt, tools
     )
     assert calls == [] and error and "JSON" in error
-    for region in ('{"arguments": {"city": "Oslo"}}', '{"name": 5, "arguments": {}}', '["get_weather"]', '"get_weather"'):
+    unnamed = ('{"arguments": {"city": "Oslo"}}', '{"name": 5, "arguments": {}}', '["get_weather"]', '"get_weather"')
+    for region in unnamed:
         # parsed JSON, but no call a tool could run (the tiny model wrote the first one): attempted and malformed
         content, calls, error = parse_calls(tokenizer, f"<tool_call>\n{region}\n</tool_call>", prompt, tools)
         assert calls == [] and error.startswith("a tool call without a name"), region

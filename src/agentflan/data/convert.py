@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -28,7 +27,14 @@ from agentflan.config import ConvertConfig, Source
 from agentflan.data.formats import FORMATS, MAPPED, READERS, detect
 from agentflan.data.formats.base import Dialogue, Dropped, Message, RecordError, Step, Trajectory
 from agentflan.data.jsonio import InputError, RawLine, iter_raw
-from agentflan.data.prompts import ELICIT, FORMAT_PROMPTS, NATURAL_SYSTEM, format_system
+from agentflan.data.prompts import (
+    ELICIT,
+    FORMAT_PROMPTS,
+    NATURAL_SYSTEM,
+    format_system,
+    json_step_text,
+    react_step_text,
+)
 from agentflan.data.schema import PSEUDO_TOOLS, Conversation, Tool, ToolCall, Turn
 from agentflan.data.seeded import unit_hash
 
@@ -163,17 +169,6 @@ def render_native(traj: Trajectory) -> list[Turn]:
     return render_trajectory(traj, lambda step: native_step(step, ids), None)
 
 
-def react_text(step: Step) -> str:
-    """A step in ReAct text, for sources that have none (native calls): its Thought (when it has one), then Action /
-    Action Input per call, or the Final Answer."""
-    lines = [f"Thought: {step.thought}"] if step.thought else []
-    for call in step.calls:
-        lines += [f"Action: {call.name}", f"Action Input: {call.arguments_json()}"]
-    if not step.calls:
-        lines.append(f"Final Answer: {step.answer or ''}")
-    return "\n".join(lines)
-
-
 def render_react(traj: Trajectory) -> list[Turn]:
     """ReAct form: the upstream prompt and assistant text, verbatim; a source without ReAct text (native calls) gets
     it written from its steps, under the ReAct format prompt."""
@@ -184,7 +179,15 @@ def render_react(traj: Trajectory) -> list[Turn]:
         turns.append(Turn("system", format_system("react")))
     for e in traj.events:
         if isinstance(e, Step):
-            turns.append(Turn("assistant", e.raw.strip() or react_text(e), loss=e.loss, part="react", call=e.call))
+            turns.append(
+                Turn(
+                    "assistant",
+                    e.raw.strip() or react_step_text(e.thought, e.calls, e.answer),
+                    loss=e.loss,
+                    part="react",
+                    call=e.call,
+                )
+            )
         elif e.role == "system" and written:  # the source's own system prompt, with the format request after it
             turns.append(Turn("system", f"{e.content}\n\n{FORMAT_PROMPTS['react']}"))
         elif e.role == "tool":
@@ -197,10 +200,7 @@ def render_react(traj: Trajectory) -> list[Turn]:
 def render_format_sample(
     index: int, fmt: str, conv_id: str, source: str, query: str, tools: list[Tool], thought: str, call: ToolCall
 ) -> Conversation:
-    if fmt == "react":
-        answer = f"Thought: {thought}\nAction: {call.name}\nAction Input: {call.arguments_json()}"
-    else:
-        answer = json.dumps({"thought": thought, "name": call.name, "arguments": call.arguments}, ensure_ascii=False)
+    answer = react_step_text(thought, [call]) if fmt == "react" else json_step_text(thought, call)
     turns = [
         Turn("system", format_system(fmt)),
         Turn("user", query),

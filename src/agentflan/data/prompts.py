@@ -70,3 +70,21 @@ def tool_call_text(call: Any) -> str:
 def tool_response_text(content: str) -> str:
     """A tool's result as the Hermes template writes it."""
     return f"<tool_response>\n{content}\n</tool_response>"
+
+
+def react_step_text(thought: str, calls: Iterable[Any], answer: str | None = None) -> str:
+    """A step in ReAct text: its Thought (when it has one), then Action / Action Input per call, or the Final Answer
+    (the converter writes sources without ReAct text this way; the benchmark writes a multi-step history so)."""
+    calls = [c.to_dict() if hasattr(c, "to_dict") else c for c in calls]
+    lines = [f"Thought: {thought}"] if thought else []
+    for c in calls:
+        lines += [f"Action: {c['name']}", f"Action Input: {json.dumps(c['arguments'], ensure_ascii=False)}"]
+    if not calls:
+        lines.append(f"Final Answer: {answer or ''}")
+    return "\n".join(lines)
+
+
+def json_step_text(thought: str, call: Any) -> str:
+    """A call in the JSON output format `FORMAT_PROMPTS["json"]` asks for: one object with thought, name, arguments."""
+    d = call.to_dict() if hasattr(call, "to_dict") else call
+    return json.dumps({"thought": thought, "name": d["name"], "arguments": d["arguments"]}, ensure_ascii=False)

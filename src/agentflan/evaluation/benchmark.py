@@ -6,7 +6,10 @@ Two levels, as in the paper:
   conversation offers, held out by `benchmark.heldout_tools` or because all its conversations are),
   `tool_needed_not_offered`, `plain_tools_offered`, `plain_no_tools` (expected: a plain answer);
 - format: `format_request`, a plain query that asks for a response format (one sentence, a list, JSON
-  with an "answer" key), with tools offered to half of them (expected: a plain answer).
+  with an "answer" key), with tools offered to half of them (expected: a plain answer);
+- multi-step: the conversation already holds a call and its tool result (`history`, OpenAI messages after the
+  query): `multi_step_next_call` expects the next needed call, `multi_step_answer` an answer from the results (no
+  new call; the `key_values` of the results that the reference answer states, and the query does not, must appear).
 Samples come from held-out records of the converted corpus (any mix of sources): the needed tool with
 its real schema, distractors drawn from the corpus's other tools, plain queries from held-out general
 chat, each with its conversation's answer as the `reference` (plain quality is scored against it). A category
@@ -18,15 +21,18 @@ Pure data: no torch, no MLflow.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import BenchmarkConfig
 from agentflan.data.heldout import Heldout, query_key
-from agentflan.data.prompts import FORMAT_REQUESTS
-from agentflan.data.schema import PSEUDO_TOOLS, Conversation, SchemaError, Tool, tool_from_dict
+from agentflan.data.prompts import ELICIT, FORMAT_REQUESTS
+from agentflan.data.schema import PSEUDO_TOOLS, Conversation, SchemaError, Tool, ToolCall, tool_from_dict
+from agentflan.evaluation.calls import literal
+from agentflan.evaluation.judges import states
 
 CATEGORIES = (
     "tool_needed_offered_seen",
@@ -35,7 +41,10 @@ CATEGORIES = (
     "plain_tools_offered",
     "plain_no_tools",
     "format_request",
+    "multi_step_next_call",
+    "multi_step_answer",
 )
+MULTI_STEP = frozenset(CATEGORIES[-2:])  # scored by `multi_step_accuracy` only, not in the single-turn rates
 
 
 @dataclass
@@ -49,9 +58,11 @@ class Sample:
     expected_tool: str | None = None
     expected_arguments: dict[str, list[Any]] | None = None  # per argument, its acceptable values (BFCL's rule)
     reference: str | None = None  # a plain sample's reference answer
+    history: list[dict[str, Any]] | None = None  # multi-step: OpenAI messages after the query (calls, tool results)
+    key_values: list[str] | None = None  # multi-step answer: what the results say that the answer must state
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "id": self.id,
             "category": self.category,
             "level": self.level,
@@ -62,6 +73,11 @@ class Sample:
             "expected_arguments": self.expected_arguments,
             "reference": self.reference,
         }
+        if self.history is not None:
+            d["history"] = self.history
+        if self.key_values is not None:
+            d["key_values"] = self.key_values
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> Sample:
@@ -87,6 +103,11 @@ class Sample:
         reference = d.get("reference")
         if reference is not None and not isinstance(reference, str):
             raise SchemaError("reference", f"expected text, got {type(reference).__name__}")
+        key_values = d.get("key_values")
+        if key_values is not None and not (
+            isinstance(key_values, list) and all(isinstance(v, str) for v in key_values)
+        ):
+            raise SchemaError("key_values", "expected a list of texts")
         return cls(
             d["id"],
             d["category"],
@@ -97,7 +118,194 @@ class Sample:
             expected_tool,
             args,
             reference,
+            history_from(d.get("history")),
+            key_values,
         )
+
+
+def history_from(history: Any) -> list[dict[str, Any]] | None:
+    """A sample's `history` checked: OpenAI messages (assistant with `tool_calls`, `tool` results, user turns), each
+    call as `{"id", "type": "function", "function": {"name", "arguments": object}}`."""
+    if history is None:
+        return None
+    if not isinstance(history, list):
+        raise SchemaError("history", "expected a list of messages")
+    out = []
+    for i, m in enumerate(history):
+        where = f"history[{i}]"
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant", "tool"):
+            raise SchemaError(f"{where}.role", "expected a user, assistant or tool message")
+        content = m.get("content") or ""
+        if not isinstance(content, str):
+            raise SchemaError(f"{where}.content", f"expected text, got {type(content).__name__}")
+        message: dict[str, Any] = {"role": m["role"], "content": content}
+        calls = m.get("tool_calls") or []
+        if not isinstance(calls, list) or (calls and m["role"] != "assistant"):
+            raise SchemaError(f"{where}.tool_calls", "expected a list of calls on an assistant message")
+        if calls:
+            message["tool_calls"] = []
+            for k, c in enumerate(calls):
+                f = c.get("function", c) if isinstance(c, dict) else None
+                if not (
+                    isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("arguments"), dict)
+                ):
+                    raise SchemaError(f"{where}.tool_calls[{k}]", "expected a call with a name and an arguments object")
+                call_id = c.get("id") or f"call_{i}_{k}"
+                message["tool_calls"].append(
+                    {"id": call_id, "type": "function", "function": {"name": f["name"], "arguments": f["arguments"]}}
+                )
+        if m["role"] == "tool":
+            for key in ("name", "tool_call_id"):
+                if isinstance(m.get(key), str):
+                    message[key] = m[key]
+        out.append(message)
+    return out
+
+
+_ELICITING = frozenset(q for asks in ELICIT.values() for q in asks)  # the chat form's user turns between steps
+
+
+@dataclass
+class _Step:
+    thought: str
+    calls: list[ToolCall]
+    results: list[str] = field(default_factory=list)
+
+
+def agent_steps(conv: Conversation) -> tuple[list[_Step], str | None]:
+    """The steps an agent conversation takes after its query (each one's thought, calls and their results) and its
+    final answer (None where it ends otherwise), read alike from the native and the elicited chat form. A ReAct
+    conversation keeps its steps in text: it gives none."""
+    if conv.style not in ("native", "chat"):
+        return [], None
+    query = conv.query.strip()
+    start = next((i for i, t in enumerate(conv.turns) if t.role == "user" and t.content.strip() == query), None)
+    if start is None:
+        return [], None
+    steps: list[_Step] = []
+    thought = ""
+    for t in conv.turns[start + 1 :]:
+        if t.role == "user" and t.content not in _ELICITING:
+            break  # a new request: what follows answers something else
+        if t.role == "tool" and steps:
+            steps[-1].results.append(t.content)
+        elif t.role == "assistant":
+            calls = t.tool_calls or ([t.call] if t.call is not None else [])
+            if any(c.name in PSEUDO_TOOLS for c in calls):
+                break
+            if t.tool_calls or (calls and (not steps or steps[-1].results)):  # native: a message a step
+                steps.append(_Step(t.content if t.tool_calls else thought, list(calls)))
+                thought = ""
+            elif calls:  # the elicited form writes a step's parallel calls one turn each
+                steps[-1].calls.extend(calls)
+            elif t.part == "thought":
+                thought = t.content
+            elif t.part != "tool_choice" and t.content.strip():
+                return steps, t.content.strip()
+    return steps, None
+
+
+def history_messages(steps: list[_Step]) -> list[dict[str, Any]]:
+    """Steps as OpenAI messages: an assistant message with its thought and `tool_calls`, then a tool message per
+    result, answering its call by id."""
+    out: list[dict[str, Any]] = []
+    for step in steps:
+        ids = [f"call_{len(out)}_{k}" for k in range(len(step.calls))]
+        out.append(
+            {
+                "role": "assistant",
+                "content": step.thought,
+                "tool_calls": [{"id": i, "type": "function", "function": c.to_dict()} for i, c in zip(ids, step.calls)],
+            }
+        )
+        out += [
+            {"role": "tool", "name": c.name, "tool_call_id": i, "content": r}
+            for c, i, r in zip(step.calls, ids, step.results)
+        ]
+    return out
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def result_values(result: str) -> list[str]:
+    """The values a tool result states: the scalars of a JSON value or Python literal (a JSON string inside read
+    again, as ToolBench's `response` is), else the numbers in its text."""
+    found = literal(result.strip())
+    if found is None or found[1] != len(result.strip()):
+        return _NUMBER.findall(result)
+    out: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            inner = literal(v.strip()) if v.strip()[:1] in ("{", "[") else None
+            if inner is not None:
+                walk(inner[0])
+            elif v.strip():
+                out.append(v.strip())
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(str(v))
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+
+    walk(found[0])
+    return out
+
+
+def key_values(results: list[str], answer: str, query: str) -> list[str]:
+    """What an answer composed from `results` must state: the results' values that the reference `answer` states and
+    the query does not (a value the user gave proves nothing)."""
+    values = dict.fromkeys(v for r in results for v in result_values(r))
+    return [v for v in values if states(answer, v) and not states(query, v)]
+
+
+@dataclass(frozen=True)
+class _MultiStep:
+    """A held-out conversation's turn after its first step(s): the history so far and what comes next."""
+
+    id: str
+    query: str
+    category: str
+    needed: tuple[Tool, ...]  # the tools it calls (offered, with distractors)
+    history: tuple[dict[str, Any], ...]
+    call: ToolCall | None = None  # multi_step_next_call: the next needed call
+    answer: str | None = None  # multi_step_answer: the reference answer
+    key_values: tuple[str, ...] = ()
+
+
+def multi_step_candidates(conv: Conversation) -> list[_MultiStep]:
+    """The multi-step samples one held-out agent conversation gives: after its first step, its next call (where it
+    makes one); after all its steps, its answer (where that states a value of the results)."""
+    steps, answer = agent_steps(conv)
+    tools = {t.name: t for t in conv.tools}
+    answered = 0
+    while (
+        answered < len(steps) and steps[answered].calls and len(steps[answered].results) == len(steps[answered].calls)
+    ):
+        answered += 1
+    out = []
+
+    def needed(steps_: list[_Step], extra: list[ToolCall]) -> tuple[Tool, ...] | None:
+        names = dict.fromkeys(c.name for s in steps_ for c in s.calls + extra)
+        return tuple(tools[n] for n in names) if all(n in tools for n in names) else None
+
+    if answered >= 1 and len(steps) >= 2 and steps[1].calls and (need := needed(steps[:1], steps[1].calls[:1])):
+        history = tuple(history_messages(steps[:1]))
+        out.append(_MultiStep(conv.id, conv.query, "multi_step_next_call", need, history, call=steps[1].calls[0]))
+    if answer and answered == len(steps) >= 1 and (need := needed(steps, [])):
+        keys = key_values([r for s in steps for r in s.results], answer, conv.query)
+        if keys:
+            history = tuple(history_messages(steps))
+            out.append(
+                _MultiStep(
+                    conv.id, conv.query, "multi_step_answer", need, history, answer=answer, key_values=tuple(keys)
+                )
+            )
+    return out
 
 
 def _first_call(conv: Conversation):
@@ -123,6 +331,7 @@ def build(
     trained: set[str] = set()  # tools that stay in training data
     calls: dict[tuple[str, str], _Call] = {}  # (query, first tool called) -> its conversation with the smallest id
     plain_queries: dict[str, tuple[str, str | None]] = {}  # query key -> (query, its answer)
+    multi: dict[str, list[_MultiStep]] = {c: [] for c in sorted(MULTI_STEP)}
     for conv in conversations:
         for t in conv.tools:
             tools.setdefault(t.name, t)
@@ -130,6 +339,9 @@ def build(
             trained.update(t.name for t in conv.tools)
             continue
         call = _first_call(conv)
+        if conv.kind == "agent":
+            for m in multi_step_candidates(conv):
+                multi[m.category].append(m)
         if conv.kind == "agent" and call is not None and call.name in {t.name for t in conv.tools}:
             key = (query_key(conv.query), call.name)
             if key not in calls or conv.id < calls[key].id:
@@ -146,17 +358,18 @@ def build(
     distractor_pool = [t for name, t in tools.items() if name in trained and name not in PSEUDO_TOOLS]
     samples: list[Sample] = []
 
-    def unique_by_query(candidates: list[_Call]) -> list[_Call]:
-        out: dict[str, _Call] = {}
+    def unique_by_query(candidates: list) -> list:
+        out: dict[str, Any] = {}
         for c in sorted(candidates, key=lambda c: c.id):
             out.setdefault(query_key(c.query), c)
         picked = list(out.values())
         rng.shuffle(picked)
         return picked
 
-    def offered(needed: Tool | None, extra: int = 0) -> list[Tool]:
-        others = [t for t in distractor_pool if needed is None or t.name != needed.name]
-        chosen = ([needed] if needed else []) + rng.sample(others, min(cfg.distractors + extra, len(others)))
+    def offered(needed: Tool | tuple[Tool, ...] | None, extra: int = 0) -> list[Tool]:
+        needed = [needed] if isinstance(needed, Tool) else list(needed or ())
+        others = [t for t in distractor_pool if t.name not in {n.name for n in needed}]
+        chosen = needed + rng.sample(others, min(cfg.distractors + extra, len(others)))
         rng.shuffle(chosen)
         return chosen
 
@@ -169,6 +382,8 @@ def build(
         arguments: dict[str, list[Any]] | None = None,
         level: str = "action",
         reference: str | None = None,
+        history: list[dict[str, Any]] | None = None,
+        keys: list[str] | None = None,
     ) -> None:
         samples.append(
             Sample(
@@ -181,6 +396,8 @@ def build(
                 tool,
                 arguments,
                 reference,
+                history,
+                keys,
             )
         )
 
@@ -208,6 +425,27 @@ def build(
                     level="format",
                     reference=reference,
                 )
+    for category in [
+        c for c in CATEGORIES if c in MULTI_STEP
+    ]:  # the history holds the first step(s); the next turn is scored
+        for m in unique_by_query(multi[category])[: cfg.per_category]:
+            tools_ = offered(m.needed)
+            if m.call is not None:
+                args = {k: [v] for k, v in m.call.arguments.items()}
+                add(category, m.query, tools_, "call", m.call.name, args, "multi_step", history=list(m.history))
+            else:
+                add(
+                    category,
+                    m.query,
+                    tools_,
+                    "plain",
+                    None,
+                    None,
+                    "multi_step",
+                    m.answer,
+                    list(m.history),
+                    list(m.key_values),
+                )
     counts = Counter(s.category for s in samples)
     return samples, {c: counts.get(c, 0) for c in CATEGORIES}
 
@@ -224,4 +462,7 @@ def sample_row(s: Sample) -> dict[str, Any]:
         "query_chars": len(s.query),
         "expected_tool_offered": (s.expected_tool in names) if s.expected == "call" else True,
         "plain_with_expected_tool": s.expected == "plain" and s.expected_tool is not None,
+        "history_messages": len(s.history or []),
+        "multi_step_without_history": s.category in MULTI_STEP and not s.history,
+        "answer_without_key_values": s.category == "multi_step_answer" and not s.key_values,
     }

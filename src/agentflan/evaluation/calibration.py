@@ -1,5 +1,6 @@
 """The judges calibrated on the benchmark's own references, every run: a reference plain answer must be judged plain
-(no call, no ReAct), a reference call, written the way each protocol writes one, must parse as the right call.
+(no call, no ReAct), a reference call, written the way each protocol writes one, must parse as the right call, and a
+multi-step sample's reference answer must be read as answered from the results.
 
 False positives and false negatives go to `metrics/evaluate.json` (`judge_calibration`); the stage fails when either
 exceeds `eval.judge_tolerance`, since a judge that misreads the references misreads the model too.
@@ -47,8 +48,9 @@ def reference_answer(s: Sample, protocol: str) -> dict[str, Any] | list[str] | N
 
 def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> dict[str, Any]:
     """False-positive rate (reference plain answers judged a call or ReAct) and false-negative rate (reference calls
-    not read as the expected call with the expected arguments), over every protocol, with the first misjudged ids."""
-    false_pos, false_neg, plain, calls = [], [], 0, 0
+    not read as the expected call with the expected arguments, multi-step reference answers not read as answered from
+    the results), over every protocol, with the first misjudged ids."""
+    false_pos, false_neg, plain, calls, answers = [], [], 0, 0, 0
     for protocol in protocols:
         referenced = [(s, a) for s in samples if (a := reference_answer(s, protocol)) is not None]
         for p in predictions([s for s, _ in referenced], [a for _, a in referenced], protocol):
@@ -57,6 +59,10 @@ def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> 
                 plain += 1
                 if v["react"] or v["general"]:
                     false_pos.append(f"{protocol}:{p.id}")
+                elif "next_turn_right" in v:
+                    answers += 1
+                    if not v["next_turn_right"]:
+                        false_neg.append(f"{protocol}:{p.id}")
             else:
                 calls += 1
                 if not (v["tool_correct"] and v["format_valid"] and v.get("args_correct", True)):
@@ -65,7 +71,8 @@ def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> 
         "plain_references": plain,
         "false_positive_rate": round(len(false_pos) / plain, 4) if plain else 0.0,
         "call_references": calls,
-        "false_negative_rate": round(len(false_neg) / calls, 4) if calls else 0.0,
+        "answer_references": answers,
+        "false_negative_rate": round(len(false_neg) / (calls + answers), 4) if calls + answers else 0.0,
         "misjudged": (false_pos + false_neg)[:10],
     }
 

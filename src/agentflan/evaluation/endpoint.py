@@ -9,6 +9,7 @@ anywhere; an unreachable server fails within seconds, in one line.
 
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -44,7 +45,7 @@ def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = Fals
 
     request = {
         "model": model,
-        "messages": [{"role": "user", "content": sample.query}],
+        "messages": [{"role": "user", "content": sample.query}, *api_messages(sample.history)],
         "temperature": 0,
         "max_tokens": max_new_tokens,
     }
@@ -72,6 +73,26 @@ def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = Fals
         "tool_calls": calls,
         "parse_error": None,
     }
+
+
+def api_messages(history: list[dict] | None) -> list[dict]:
+    """A multi-step sample's history as the OpenAI API takes it: each call's arguments as a JSON string."""
+    out = []
+    for m in history or []:
+        if m.get("tool_calls"):
+            calls = [
+                {
+                    **c,
+                    "function": {
+                        **c["function"],
+                        "arguments": json.dumps(c["function"]["arguments"], ensure_ascii=False),
+                    },
+                }
+                for c in m["tool_calls"]
+            ]
+            m = {**m, "tool_calls": calls}
+        out.append(m)
+    return out
 
 
 def failed(why: str) -> dict:

@@ -11,6 +11,9 @@
   named one), then "Give the arguments as JSON.", and the tool name and the arguments are read from those
   answers; on a plain sample, a tool named there is a hallucinated call;
 - `react` and `json`: one turn under the format-following system prompt of that format.
+A multi-step sample's `history` (the calls made so far and their results) follows the query in each protocol's own
+form (`history_for`): native messages as they are, the chat protocol's eliciting turns, ReAct steps, JSON objects;
+the results are tool messages in every protocol, as training writes them.
 Every sample is put to the model in every protocol. The model is loaded the way users load it
 (`from_pretrained`) and prompted through its own chat template (`ChatFormat`: tools as the template takes
 them, BOS as the tokenizer declares it); generation stops on the template's end-of-turn token(s).
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import json
 
-from agentflan.data.prompts import ELICIT, NATURAL_SYSTEM, format_system
+from agentflan.data.prompts import ELICIT, NATURAL_SYSTEM, format_system, json_step_text, react_step_text
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.judges import announces_step, names_a_tool
 from agentflan.evaluation.scoring import PROTOCOLS, Prediction, native_call
@@ -51,6 +54,36 @@ def protocols_for(tokenizer) -> tuple[str, ...]:
     template that parses them (the ones that cannot, a Llama-3 base say, are scored in the text protocols)."""
     fmt = ChatFormat.of(tokenizer)
     return PROTOCOLS if fmt.renders_tool_calls and fmt.parses_tool_calls else PROTOCOLS[1:]
+
+
+def history_for(history: list[dict] | None, protocol: str) -> list[dict]:
+    """A multi-step sample's history as `protocol` writes calls: native `tool_calls` as they are; the chat protocol's
+    thought, then per call the eliciting turns and their answers (the tool's name, the arguments as JSON); a ReAct
+    step; a JSON object per call. Tool results stay tool messages."""
+    if protocol == "native" or not history:
+        return list(history or [])
+    out: list[dict] = []
+    for m in history:
+        calls = [c.get("function", c) for c in m.get("tool_calls") or []]
+        if m["role"] != "assistant" or not calls:
+            out.append(m)
+        elif protocol == "react":
+            out.append({"role": "assistant", "content": react_step_text(m.get("content") or "", calls)})
+        elif protocol == "json":
+            text = "\n".join(json_step_text(m.get("content") or "", c) for c in calls)
+            out.append({"role": "assistant", "content": text})
+        else:
+            if m.get("content"):
+                out.append({"role": "assistant", "content": m["content"]})
+            for c in calls:
+                if out and out[-1]["role"] == "assistant":
+                    out.append({"role": "user", "content": ASK_TOOL})
+                out += [
+                    {"role": "assistant", "content": c["name"]},
+                    {"role": "user", "content": ASK_ARGUMENTS},
+                    {"role": "assistant", "content": json.dumps(c["arguments"], ensure_ascii=False)},
+                ]
+    return out
 
 
 def prompt_texts(fmt: ChatFormat, dialogues: list[tuple[list[dict], list[dict] | None]]) -> list[str]:
@@ -102,7 +135,13 @@ def parse_calls(tokenizer, text: str, prompt: str, tools: list[dict] | None) -> 
 
 def run_native(model, tokenizer, samples: list[Sample], max_new_tokens: int, batch_size: int) -> list[dict]:
     """Each sample as an agent framework sends it (the query, the tools) and the reply parsed into content and calls."""
-    dialogues = [([{"role": "user", "content": s.query}], [t.to_openai() for t in s.tools] or None) for s in samples]
+    dialogues = [
+        (
+            [{"role": "user", "content": s.query}, *history_for(s.history, "native")],
+            [t.to_openai() for t in s.tools] or None,
+        )
+        for s in samples
+    ]
     texts = complete(model, tokenizer, dialogues, max_new_tokens, batch_size)
     prompts = prompt_texts(ChatFormat.of(tokenizer), dialogues)
     out = []
@@ -118,7 +157,12 @@ def run_protocol(model, tokenizer, samples: list[Sample], protocol: str, max_new
         return run_native(model, tokenizer, samples, max_new_tokens, batch_size)
     tools = [[t.to_openai() for t in s.tools] for s in samples]
     messages = [
-        [{"role": "system", "content": system_prompt(protocol)}, {"role": "user", "content": s.query}] for s in samples
+        [
+            {"role": "system", "content": system_prompt(protocol)},
+            {"role": "user", "content": s.query},
+            *history_for(s.history, protocol),
+        ]
+        for s in samples
     ]
     first = complete(model, tokenizer, list(zip(messages, tools)), max_new_tokens, batch_size)
     turns = [[r] for r in first]
@@ -161,6 +205,7 @@ def predictions(samples: list[Sample], answers: list, protocol: str) -> list[Pre
             protocol=protocol,
             query=s.query,
             reference=s.reference,
+            key_values=s.key_values,
         )
         if protocol == "native":
             calls = [native_call(c, f"tool_calls[{i}]") for i, c in enumerate(a["tool_calls"])]  # arguments as objects

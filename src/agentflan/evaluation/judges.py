@@ -49,6 +49,7 @@ __all__ = [
     "names_a_tool",
     "first_json_value",
     "negative_calls",
+    "states",
 ]
 
 _INTENT = (
@@ -195,3 +196,10 @@ def negative_calls(conv: Conversation) -> int:
         for t in conv.assistant_turns
         if t.call is not None or t.tool_calls or has_react_keywords(t.content) or has_general_call(t.content, names)
     )
+
+
+def states(text: str, value: str) -> bool:
+    """The text states `value` (a tool result's value) as a whole word or number, in any case: "133" is stated by
+    "costs 133 USD", not by "1330" or "0.133"."""
+    v = normalise(value).strip()
+    return bool(v) and re.search(rf"(?<![\w.]){re.escape(v)}(?![\w]|\.\d)", normalise(text), re.I) is not None

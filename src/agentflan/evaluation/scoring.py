@@ -16,6 +16,10 @@ names (calls to tools not offered), argument validity (against the tool's JSON s
 known, else "a JSON object") and, where the benchmark lists acceptable values (`expected_arguments`,
 as BFCL does), argument accuracy by BFCL's rule. Tool-name accuracy comes with its chance level (one
 offered tool picked at random). Everything is also broken down per category.
+Multi-step samples (the conversation already holds a call and its result) are scored by `multi_step_accuracy`
+alone: the next turn is right when it makes the next needed call (`multi_step_next_call`: the right tool), or
+answers from the results (`multi_step_answer`: no call, and every key value of the results stated); they are not in
+the single-turn rates above.
 
 Pure Python: works on any model's predictions file (`agentflan score`).
 """
@@ -28,7 +32,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflan.evaluation.judges import fabricates, first_json_value, names_a_tool, parse_call, plain_verdict
+from agentflan.evaluation.benchmark import MULTI_STEP
+from agentflan.evaluation.judges import fabricates, first_json_value, names_a_tool, parse_call, plain_verdict, states
 from agentflan.evaluation.quality import chrf
 
 EXPECTED = ("plain", "call")
@@ -60,6 +65,7 @@ class Prediction:
     parse_error: str | None = None
     query: str = ""  # what was asked (fabrication reads its subject)
     reference: str | None = None  # a plain sample's reference answer (plain quality is chrF against it)
+    key_values: list[str] | None = None  # multi_step_answer: the results' values the answer must state
 
     def to_dict(self) -> dict[str, Any]:
         """The predictions-file line: tools as full objects when their schemas are known."""
@@ -76,6 +82,8 @@ class Prediction:
             "query": self.query,
             "reference": self.reference,
         }
+        if self.key_values is not None:
+            row["key_values"] = self.key_values
         if self.protocol == "native":
             return {
                 **row,
@@ -128,6 +136,9 @@ class Prediction:
         for key in ("content", "parse_error", "query", "reference"):
             if d.get(key) is not None and not isinstance(d[key], str):
                 raise PredictionError(key, f"expected str, got {type(d[key]).__name__}")
+        keys = d.get("key_values")
+        if keys is not None and not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+            raise PredictionError("key_values", "expected a list of texts")
         return cls(
             d["id"],
             d["category"],
@@ -144,6 +155,7 @@ class Prediction:
             d.get("parse_error"),
             d.get("query") or "",
             d.get("reference"),
+            keys,
         )
 
 
@@ -242,8 +254,23 @@ def plain_extras(p: Prediction, answer: str, verdict: dict[str, Any]) -> dict[st
     return verdict
 
 
+def next_turn(p: Prediction, verdict: dict[str, Any]) -> dict[str, Any]:
+    """A multi-step sample's verdict with `next_turn_right`: the next needed call made (the right tool), or an answer
+    from the results (no call, no ReAct, every key value stated)."""
+    if p.expected == "call":
+        return {**verdict, "next_turn_right": bool(verdict["tool_correct"])}
+    answer = p.content if p.protocol == "native" and p.content is not None else (p.turns or [p.response])[0]
+    stated = all(states(answer, v) for v in p.key_values or ())
+    return {**verdict, "next_turn_right": not (verdict["react"] or verdict["general"]) and stated}
+
+
 def judge(p: Prediction) -> dict[str, Any]:
     """Per-sample verdicts."""
+    verdict = _judge(p)
+    return next_turn(p, verdict) if p.category in MULTI_STEP else verdict
+
+
+def _judge(p: Prediction) -> dict[str, Any]:
     if p.protocol == "native":
         return judge_native(p)
     turns = p.turns or [p.response]
@@ -276,11 +303,11 @@ def _where_defined(key: str) -> Callable[[dict[str, Any]], float | None]:
 
 
 def _plain(expected: str, category: str) -> bool:
-    return expected == "plain"
+    return expected == "plain" and category not in MULTI_STEP
 
 
 def _call(expected: str, category: str) -> bool:
-    return expected == "call"
+    return expected == "call" and category not in MULTI_STEP
 
 
 def _call_in(wanted: str) -> Callable[[str, str], bool]:
@@ -294,7 +321,7 @@ SAMPLE_METRICS: dict[str, tuple[Callable[[str, str], bool], Callable[[dict[str, 
     "h_react": (_plain, _flag("react")),
     "h_general": (_plain, _flag("general")),
     "hscore": (_plain, lambda v: 1 - 0.5 * (bool(v["react"]) + bool(v["general"]))),
-    "over_refusal_rate": (lambda e, c: e == "plain" and c not in REFUSAL_EXPECTED, _flag("refusal")),
+    "over_refusal_rate": (lambda e, c: _plain(e, c) and c not in REFUSAL_EXPECTED, _flag("refusal")),
     "fabrication_rate": (_plain, _where_defined("fabricated")),
     "plain_quality": (_plain, _where_defined("quality")),
     "call_format_validity": (_call, _flag("format_valid")),
@@ -304,6 +331,7 @@ SAMPLE_METRICS: dict[str, tuple[Callable[[str, str], bool], Callable[[dict[str, 
     "hallucinated_tool_rate": (_call, _flag("hallucinated")),
     "argument_validity": (_call, _flag("args_valid")),
     "argument_accuracy": (_call, _where_defined("args_correct")),
+    "multi_step_accuracy": (lambda e, c: c in MULTI_STEP, _flag("next_turn_right")),
 }
 _SCOPED = ("tool_name_accuracy_seen", "tool_name_accuracy_unseen")  # one category each: `per_category` has them
 
@@ -326,7 +354,7 @@ def per_sample(rows: Iterable[dict[str, Any]], metric: str, protocol: str) -> di
 
 
 def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[str, Any]:
-    offered = [len(p.tools) for p in preds if p.expected == "call"]
+    offered = [len(p.tools) for p in preds if _call(p.expected, p.category)]
     rates = {
         m: _rate([x for p, v in zip(preds, verdicts) if (x := sample_value(m, p.expected, p.category, v)) is not None])
         for m in SAMPLE_METRICS
@@ -334,7 +362,7 @@ def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[s
     }
     return {
         "samples": len(preds),
-        "plain_samples": sum(p.expected == "plain" for p in preds),
+        "plain_samples": sum(_plain(p.expected, p.category) for p in preds),
         "call_samples": len(offered),
         **rates,
         "tool_name_accuracy_chance": _rate([1 / n if n else 0.0 for n in offered]),  # one offered tool at random
@@ -464,6 +492,14 @@ def paired_bootstrap(deltas: list[float], samples: int = 1000, seed: int = 0) ->
     return bootstrap_mean(deltas, samples, seed)
 
 
+def category_metric(category: str, expected: str) -> str:
+    """The one figure a category is shown by: multi-step accuracy, HScore where a plain answer is expected, else
+    tool-name accuracy."""
+    if category in MULTI_STEP:
+        return "multi_step_accuracy"
+    return "hscore" if expected == "plain" else "tool_name_accuracy"
+
+
 def category_intervals(preds: list[Prediction], samples: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
     """Per category of the primary protocol: its headline metric (HScore where a plain answer is expected,
     else tool-name accuracy), with a 95% percentile-bootstrap interval over the category's samples (seeded)."""
@@ -474,7 +510,7 @@ def category_intervals(preds: list[Prediction], samples: int = 1000, seed: int =
         groups[p.category].append(p)
     out = {}
     for category, members in sorted(groups.items()):
-        metric = "hscore" if any(p.expected == "plain" for p in members) else "tool_name_accuracy"
+        metric = category_metric(category, members[0].expected)
         values = [x for p in members if (x := sample_value(metric, p.expected, p.category, judge(p))) is not None]
         mean, low, high = bootstrap_mean(values, samples, seed)
         out[category] = {

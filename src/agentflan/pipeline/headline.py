@@ -20,6 +20,7 @@ EVALUATION = (
     "argument_accuracy",
     "call_format_validity",
     "hallucinated_tool_rate",
+    "multi_step_accuracy",
 )
 
 # per stage metrics file (its `paths` key): the dotted keys it keeps, about 50 numbers in all
@@ -64,6 +65,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("evaluate.json", "tool_name_accuracy_chance", "  chance level"),
     ("evaluate.json", "argument_accuracy", "argument accuracy"),
     ("evaluate.json", "call_format_validity", "call format validity"),
+    ("evaluate.json", "multi_step_accuracy", "multi-step: next turn right"),
     ("evaluate.json", "judge_calibration.false_positive_rate", "judges misreading references"),
     ("train.json", "val_loss", "validation loss"),
     ("train.json", "steps", "training steps"),

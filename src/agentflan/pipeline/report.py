@@ -34,7 +34,7 @@ def agent_h_figure(intervals: dict[str, dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
     for y, name in enumerate(names):
         c = intervals[name]
-        color = "#3b75af" if c["metric"] == "hscore" else "#d1742f"
+        color = {"hscore": "#3b75af", "multi_step_accuracy": "#5a9e5a"}.get(c["metric"], "#d1742f")
         ax.barh(y, c["value"], color=color, alpha=0.85)
         ax.errorbar(c["value"], y, xerr=[[c["value"] - c["low"]], [c["high"] - c["value"]]], color="black", capsize=3)
         ax.text(
@@ -43,7 +43,7 @@ def agent_h_figure(intervals: dict[str, dict[str, Any]], path: Path) -> None:
     ax.set_yticks(range(len(names)), [f"{n} ({intervals[n]['metric']})" for n in names])
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
-    ax.set_xlabel("HScore (plain answer expected) / tool-name accuracy (call expected)")
+    ax.set_xlabel("HScore (plain answer expected) / tool-name accuracy (call expected) / multi-step: next turn right")
     fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
 
