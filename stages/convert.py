@@ -10,12 +10,15 @@ from agentflan.pipeline.validation import validate
 with stage("convert", ("data", "convert")) as s:
     converter = Converter(s.params.convert)
     rows = Profile()
-    with atomic_writer(s.path("converted")) as out, atomic_writer(s.path("quarantine")) as quarantine:
+    quarantined = s.path("quarantine") / "records.jsonl"  # a DVC output folder, empty when nothing is quarantined
+    with atomic_writer(s.path("converted")) as out, atomic_writer(quarantined) as quarantine:
         converter.on_reject = lambda r: write_jsonl(quarantine, [r.to_dict()])
         for conv in converter.run(s.params.data.sources):
             out.write(conv.to_json() + b"\n")
             rows.add(conversation_row(conv))
         validate(rows, "converted")
+    if not converter.stats.quarantined:
+        quarantined.unlink()
     sources = [{"path": x.path, "format": x.format, "md5": file_md5(x.path)} for x in s.params.data.sources]
     s.write_metrics("convert_metrics", {**converter.stats.to_metrics(), "sources": sources})
-    s.run.log_files({"converted": s.path("converted"), "quarantine": s.path("quarantine")})
+    s.run.log_files({"converted": s.path("converted"), "quarantine": quarantined})

@@ -73,7 +73,7 @@ class Paths(Section):
     demo_metrics: str = "metrics/demo.json"
     demo_details: str = "metrics/details/demo.json"  # everything; demo_metrics holds its headline
     converted: str = "data/converted/conversations.jsonl"
-    quarantine: str = "data/converted/quarantine.jsonl"
+    quarantine: str = "data/converted/quarantine"
     convert_metrics: str = "metrics/convert.json"
     convert_details: str = "metrics/details/convert.json"
     decomposed: str = "data/decomposed/conversations.jsonl"

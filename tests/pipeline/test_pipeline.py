@@ -17,7 +17,6 @@ pytestmark = pytest.mark.e2e
 OUTPUTS = (
     "data/raw/demo/toolbench.json",
     "data/converted/conversations.jsonl",
-    "data/converted/quarantine.jsonl",
     "data/decomposed/conversations.jsonl",
     "data/balanced/conversations.jsonl",
     "data/final/train.jsonl",

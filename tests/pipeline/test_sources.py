@@ -32,11 +32,20 @@ def test_a_toolbench_file_with_a_hallucinated_call_runs_through_dvc_repro(tmp_pa
     repo = make_project(
         tmp_path / "repo", with_sources({"path": "data/raw/toolbench/toolllama_G1.json", "format": "toolbench"})
     )
+    broken = {**records[-1], "id": "Step 7: broken", "conversations": [{"from": "robot", "value": "?"}]}
     (repo / "data/raw/toolbench").mkdir(parents=True)
-    (repo / "data/raw/toolbench/toolllama_G1.json").write_text(json.dumps([*records, bad]))
+    (repo / "data/raw/toolbench/toolllama_G1.json").write_text(json.dumps([*records, bad, broken]))
     run(["dvc", "repro", "decompose", "benchmark"], repo)
     metrics = json.loads((repo / "metrics/details/convert.json").read_text())
     assert metrics["dropped_by_rule"]["unoffered_tool"] == 1
+    # a malformed record is quarantined in the stage's quarantine folder, naming its file, record and field
+    (entry,) = [json.loads(x) for x in (repo / "data/converted/quarantine/records.jsonl").read_text().splitlines()]
+    assert (entry["file"].endswith("toolllama_G1.json"), entry["record"], entry["id"]) == (
+        True,
+        len(records) + 2,
+        broken["id"],
+    )
+    assert entry["field"].startswith("conversations[0]")
     assert metrics["by_source"]["toolbench"] > 1  # the demo's trajectories and the file's good one
     ids = {json.loads(line)["id"] for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()}
     assert records[-1]["id"] in ids and bad["id"] not in ids
@@ -64,6 +73,7 @@ def test_function_calling_files_of_three_formats_run_through_dvc_repro_into_the_
     run(["dvc", "repro"], repo)
     convert = json.loads((repo / "metrics/details/convert.json").read_text())
     assert convert["quarantined"] == 0 and {"openai", "llamafactory", "glaive"} <= set(convert["by_source"])
+    assert list((repo / "data/converted/quarantine").iterdir()) == []  # nothing quarantined: no empty file
     ours = {
         json.loads(line)["query"]: json.loads(line)["source"]
         for line in (repo / "data/converted/conversations.jsonl").read_text().splitlines()
