@@ -245,24 +245,33 @@ def training(steps: int = 40) -> dict:
         mask = [[1] * len(f["input_ids"]) + [0] * (longest - len(f["input_ids"])) for f in features]
         return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
 
+    from agentflan.training import loop
+
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        _, _, result = train(
-            fresh(),
-            packed,
-            pack(encoded[:8], cfg.max_length, tokenizer.pad_token_id),
-            cfg,
-            Path(tmp, "ours"),
-            echo=lambda s: None,
-        )
         trainable = packed.trainable_tokens / packed.rows * cfg.batch_rows * steps  # rows are drawn uniformly
         tokens = cfg.batch_rows * cfg.max_length * steps
-        rows["ours (first-fit packing, position ids)"] = {
-            "wall_s": result.wall_s,
-            "tokens": tokens,
-            "trainable": trainable,
-            "real": tokens * (1 - packed.padding_fraction),
-        }
+        selective = loop.takes_logits_to_keep
+        for name, logits_to_keep in (
+            ("ours (first-fit packing, position ids)", selective),
+            ("ours, logits at every position (before logits_to_keep)", lambda model: False),
+        ):
+            loop.takes_logits_to_keep = logits_to_keep
+            _, _, result = train(
+                fresh(),
+                packed,
+                pack(encoded[:8], cfg.max_length, tokenizer.pad_token_id),
+                cfg,
+                Path(tmp, name[:4] + str(len(rows))),
+                echo=lambda s: None,
+            )
+            rows[name] = {
+                "wall_s": result.wall_s,
+                "tokens": tokens,
+                "trainable": trainable,
+                "real": tokens * (1 - packed.padding_fraction),
+            }
+        loop.takes_logits_to_keep = selective
         common = {
             "max_steps": steps,
             "learning_rate": cfg.lr,

@@ -118,14 +118,14 @@ class DemoConfig(Section):
     """`demo`: the synthetic corpus in the upstream formats."""
 
     seed: int = 0
-    toolbench: Count = 600  # trajectories (queries); each is written as one record per step
+    toolbench: Count = 2400  # trajectories (queries); each is written as one record per step
     two_tool_fraction: Fraction = 0.25
     give_up_fraction: Fraction = 0.05
     empty_thought_fraction: Fraction = 0.05
     distractors: Count = 2  # extra tools offered beside the needed ones
-    agentinstruct_os: Count = 40
-    agentinstruct_db: Count = 40
-    sharegpt: Count = 400
+    agentinstruct_os: Count = 160
+    agentinstruct_db: Count = 160
+    sharegpt: Count = 1600
 
 
 class Source(Section):
@@ -267,13 +267,13 @@ class TrainConfig(Section):
     max_length: Positive = 1024
     batch_tokens: Positive = 2048  # tokens per optimizer micro-batch, across all processes
     grad_accum: Positive = 1
-    max_steps: Positive = 480  # optimizer steps
+    max_steps: Positive = 1400  # optimizer steps
     lr: NonNegative = 3e-3
     weight_decay: NonNegative = 0.01
     warmup_steps: Count = 20
     max_grad_norm: NonNegative = 1.0
-    eval_every: Positive = 120
-    checkpoint_every: Positive = 240
+    eval_every: Positive = 300
+    checkpoint_every: Positive = 750
     keep_checkpoints: Positive = 2
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 on a GPU that supports it
     # a conversation longer than max_length: `repeat_context` cuts it at turn boundaries into pieces that each
