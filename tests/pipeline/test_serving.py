@@ -17,7 +17,7 @@ from agentflan.config import BenchmarkConfig, TinyConfig, TrainConfig
 from agentflan.data.heldout import choose
 from agentflan.data.jsonio import write_jsonl
 from agentflan.data.schema import Conversation, Turn
-from agentflan.evaluation.benchmark import build
+from agentflan.evaluation.benchmark import MULTI_STEP, build
 from agentflan.evaluation.generation import predictions, run_native
 from agentflan.evaluation.scoring import judge, score
 
@@ -63,6 +63,10 @@ def memorized(tmp_path_factory):
     corpus = labelled_corpus()
     cfg = BenchmarkConfig(heldout_tools=["search_hotels", "track_package"], per_category=6)
     samples, _ = build(corpus, choose(corpus, cfg), cfg)
+    # single-turn samples only: `transformers serve` 5.24 drops the content of an assistant message that carries
+    # tool_calls (its chat_completion.py), so a multi-step history reaches it without the thoughts the in-process
+    # prompt keeps, and the two prompts differ by design (the default model: 13 of 40 multi-step verdicts alike)
+    samples = [s for s in samples if s.category not in MULTI_STEP]
     answers = [
         Turn("assistant", "", loss=True, part="thought", tool_calls=[_call(s)])
         if s.expected == "call"
