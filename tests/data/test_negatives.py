@@ -73,3 +73,62 @@ def test_held_out_tools_and_queries_never_reach_training():
     assert stats.negatives["plain_with_tools"] > 0 and stats.negatives["no_tools"] > 0
     assert not any(t.name == "search_hotels" for c in out for t in c.tools)
     assert not {query_key(c.query) for c in out} & set(heldout.queries)
+
+
+def test_a_negative_says_what_the_missing_tool_would_do_and_keeps_query_and_plain_answers():
+    """Worked by hand on one record, independent of the judges: the decline names the job of the tool the record
+    needed (from its description), never offers that tool, and a plain chat keeps its own answer word for word."""
+    import random
+
+    from agentflan.data.negatives import no_tools_negative, plain_with_tools
+    from agentflan.data.schema import Conversation, Tool, ToolCall, Turn
+
+    weather = Tool("get_weather", "Current weather for a city. Celsius by default.")
+    stock = Tool("get_stock_price", "Latest trading price of a stock by its ticker symbol.")
+    recipes = Tool("find_recipes", "Find recipes that use an ingredient.")
+    agent = Conversation(
+        "a1",
+        "toolbench",
+        "agent",
+        "native",
+        [
+            Turn("user", "Weather in Oslo?"),
+            Turn(
+                "assistant",
+                "I need the weather.",
+                loss=True,
+                part="thought",
+                tool_calls=[ToolCall("get_weather", {"city": "Oslo"})],
+            ),
+            Turn("tool", '{"temperature": 3}', name="get_weather"),
+            Turn("assistant", "It is 3 degrees in Oslo.", loss=True, part="answer"),
+        ],
+        [stock, weather],  # the needed tool is not the first offered one
+        "Weather in Oslo?",
+    )
+    for seed in range(6):
+        none = no_tools_negative(agent, random.Random(seed))
+        (answer,) = [t.content for t in none.assistant_turns]
+        assert none.tools == [] and none.query == "Weather in Oslo?" and none.meta["needed_tool"] == "get_weather"
+        assert "current weather for a city" in answer and "trading price" not in answer
+        unfit = no_tools_negative(agent, random.Random(seed), pool=[weather, stock, recipes])
+        assert [t.name for t in unfit.tools] == ["find_recipes"]  # neither the needed tool nor one the record had
+        assert "current weather for a city" in unfit.assistant_turns[0].content
+    chat = Conversation(
+        "g1",
+        "sharegpt",
+        "general",
+        "plain",
+        [
+            Turn("user", "Tell me a joke."),
+            Turn("assistant", "Why did the cat sit on the keyboard?", loss=True, part="chat"),
+        ],
+        [],
+        "Tell me a joke.",
+    )
+    offered = plain_with_tools(chat, [weather, stock, recipes], random.Random(0), 3)
+    assert [t.content for t in offered.turns if t.role != "system"] == [
+        "Tell me a joke.",
+        "Why did the cat sit on the keyboard?",
+    ]
+    assert 1 <= len(offered.tools) <= 3 and offered.assistant_turns[0].loss

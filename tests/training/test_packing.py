@@ -200,6 +200,24 @@ def test_padding_is_what_first_fit_leaves(tokenizer):
     assert packed.rows < naive_rows and packed.padding_fraction < 1 - total / (naive_rows * 1024)
 
 
+def test_rows_are_first_fit_decreasing_worked_by_hand():
+    """Lengths 324, 324, 700, 700 into rows of 1,024, longest first, each into the first row with room: 700 -> row 0
+    (324 left), 700 -> row 1 (324 left), 324 -> row 0, 324 -> row 1: two full rows. First fit in the given order
+    needs three (324 + 324, then 700, then 700), as does next fit; each piece keeps its own positions from 0."""
+    from agentflan.training.packing import Encoded
+
+    lengths = [324, 324, 700, 700]
+    encs = [
+        Encoded([k + 1] * n, [IGNORE] + [k + 1] * (n - 1), message_starts=[0], roles=["assistant"])
+        for k, n in enumerate(lengths)
+    ]
+    packed = pack(encs, 1024, 0)
+    assert packed.rows == 2 and packed.pad_tokens == 0
+    # ids are the conversation's number + 1: each row is a 700 followed by a 324
+    assert [(row[0], row[700]) for row in packed.input_ids] == [(3, 1), (4, 2)]
+    assert [(pos[699], pos[700]) for pos in packed.positions] == [(699, 0), (699, 0)]
+
+
 def test_unigram_baseline_is_a_real_cross_entropy(tokenizer):
     encs = [encode(ChatFormat.of(tokenizer), c) for c in labelled_corpus()[:100]]
     packed = pack(encs, 1024, tokenizer.pad_token_id)
