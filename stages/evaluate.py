@@ -36,7 +36,8 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
             samples, run_protocol(model, tokenizer, samples, protocol, cfg.max_new_tokens, cfg.batch_size), protocol
         )
     ]
-    metrics = {**score(preds), "judge_calibration": calibration, "benchmark_md5": benchmark_md5}
+    verdicts = [judge(p) for p in preds]  # once: the metrics, the predictions file, the answers table, the report
+    metrics = {**score(preds, verdicts), "judge_calibration": calibration, "benchmark_md5": benchmark_md5}
     if cfg.endpoint:  # a server scored beside the model, on the same benchmark, by the same scorer (native protocol)
         try:
             answers = run_endpoint(samples, cfg.endpoint, cfg.endpoint_model, cfg.max_new_tokens, cfg.api_key_env)
@@ -51,11 +52,10 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
             "".join(orjson.dumps({**p.to_dict(), "verdict": judge(p)}).decode() + "\n" for p in served),
             "endpoint_predictions.jsonl",
         )
-    verdicts = [judge(p) for p in preds]
     with atomic_writer(s.path("predictions")) as f:
         write_jsonl(f, ({**p.to_dict(), "verdict": v} for p, v in zip(preds, verdicts)))
     answers = answer_rows(preds, verdicts)
-    intervals = category_intervals(preds)
+    intervals = category_intervals(preds, verdicts)
     s.run.mlflow.log_table(pd.DataFrame(answers), "answers.json")  # every answer beside its verdicts, in the UI
     s.write_plot(
         "agent_h_plot",

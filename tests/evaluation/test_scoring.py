@@ -302,13 +302,13 @@ def test_the_tiny_tokenizers_response_parser_reads_calls_and_keeps_a_broken_one_
 
 
 def test_the_bootstrap_interval_is_scipys_and_matches_the_hand_written_one_it_replaced():
-    from agentflan.evaluation.scoring import paired_bootstrap
+    from agentflan.evaluation.scoring import bootstrap_mean
 
     # 30 gains, 50 ties, 20 losses: mean 0.1, sd of the mean sqrt(0.49 / 100) = 0.07. The numpy resampling this
     # replaced gave (0.1, -0.04, 0.24) at 20,000 resamples, seed 0.
     deltas = [1.0] * 30 + [0.0] * 50 + [-1.0] * 20
-    mean, low, high = paired_bootstrap(deltas, 20000, 0)
+    mean, low, high = bootstrap_mean(deltas, 20000, 0)
     assert mean == pytest.approx(0.1)
     assert low == pytest.approx(-0.04, abs=0.01) and high == pytest.approx(0.24, abs=0.01)
-    assert paired_bootstrap([0.5] * 7) == (0.5, 0.5, 0.5)  # no spread, no interval
-    assert paired_bootstrap([]) == (0.0, 0.0, 0.0)
+    assert bootstrap_mean([0.5] * 7) == (0.5, 0.5, 0.5)  # no spread, no interval
+    assert bootstrap_mean([]) == (0.0, 0.0, 0.0)

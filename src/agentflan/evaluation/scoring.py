@@ -408,9 +408,10 @@ def _protocol_metrics(preds: list[Prediction], verdicts: list[dict[str, Any]]) -
     return out
 
 
-def score(preds: list[Prediction]) -> dict[str, Any]:
-    """Metrics per protocol (`by_protocol`); the top level holds the primary's (the first of `PROTOCOLS` present)."""
-    verdicts = [judge(p) for p in preds]
+def score(preds: list[Prediction], verdicts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Metrics per protocol (`by_protocol`); the top level holds the primary's (the first of `PROTOCOLS` present).
+    `verdicts`: each prediction's `judge`, where the caller has them already."""
+    verdicts = verdicts if verdicts is not None else [judge(p) for p in preds]
     by_protocol = {}
     for protocol in PROTOCOLS:
         idx = [i for i, p in enumerate(preds) if p.protocol == protocol]
@@ -487,11 +488,6 @@ def bootstrap_mean(values: list[float], samples: int = 1000, seed: int = 0) -> t
     return float(d.mean()), float(ci.low), float(ci.high)
 
 
-def paired_bootstrap(deltas: list[float], samples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of paired per-sample differences and its 95% percentile-bootstrap interval (seeded)."""
-    return bootstrap_mean(deltas, samples, seed)
-
-
 def category_metric(category: str, expected: str) -> str:
     """The one figure a category is shown by: multi-step accuracy, HScore where a plain answer is expected, else
     tool-name accuracy."""
@@ -500,18 +496,21 @@ def category_metric(category: str, expected: str) -> str:
     return "hscore" if expected == "plain" else "tool_name_accuracy"
 
 
-def category_intervals(preds: list[Prediction], samples: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
-    """Per category of the primary protocol: its headline metric (HScore where a plain answer is expected,
-    else tool-name accuracy), with a 95% percentile-bootstrap interval over the category's samples (seeded)."""
+def category_intervals(
+    preds: list[Prediction], verdicts: list[dict[str, Any]] | None = None, samples: int = 1000, seed: int = 0
+) -> dict[str, dict[str, Any]]:
+    """Per category of the primary protocol: its figure (`category_metric`), with a 95% percentile-bootstrap interval
+    over the category's samples (seeded). `verdicts`: each prediction's `judge`, where the caller has them."""
+    verdicts = verdicts if verdicts is not None else [judge(p) for p in preds]
     primary = next((p for p in PROTOCOLS if any(x.protocol == p for x in preds)), None)
-    chosen = [p for p in preds if p.protocol == primary]
-    groups: dict[str, list[Prediction]] = defaultdict(list)
-    for p in chosen:
-        groups[p.category].append(p)
+    groups: dict[str, list[tuple[Prediction, dict[str, Any]]]] = defaultdict(list)
+    for p, v in zip(preds, verdicts):
+        if p.protocol == primary:
+            groups[p.category].append((p, v))
     out = {}
     for category, members in sorted(groups.items()):
-        metric = category_metric(category, members[0].expected)
-        values = [x for p in members if (x := sample_value(metric, p.expected, p.category, judge(p))) is not None]
+        metric = category_metric(category, members[0][0].expected)
+        values = [x for p, v in members if (x := sample_value(metric, p.expected, p.category, v)) is not None]
         mean, low, high = bootstrap_mean(values, samples, seed)
         out[category] = {
             "metric": metric,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflan.evaluation.scoring import SAMPLE_METRICS, paired_bootstrap, per_sample
+from agentflan.evaluation.scoring import SAMPLE_METRICS, bootstrap_mean, per_sample
 from agentflan.pipeline.headline import EVALUATION, by_file_name
 
 DEFAULT = "default"
@@ -288,7 +288,7 @@ def summarize(
                 for s in [s for s in done if s in theirs] if variant is not base else []:
                     deltas += [mine[s][i] - theirs[s][i] for i in sorted(mine[s].keys() & theirs[s].keys())]
                 if deltas:
-                    diff, low, high = paired_bootstrap(deltas, samples, seed)
+                    diff, low, high = bootstrap_mean(deltas, samples, seed)
                     cell["vs_default"] = {
                         "diff": round(diff, 4),
                         "low": round(low, 4),

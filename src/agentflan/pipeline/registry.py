@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import Gate
-from agentflan.evaluation.scoring import PROTOCOLS, paired_bootstrap, per_sample
+from agentflan.evaluation.scoring import PROTOCOLS, bootstrap_mean, per_sample
 from agentflan.pipeline.logged_model import logged_model_id, publish_card, read_card
 from agentflan.pipeline.model_card import add_history
 
@@ -129,7 +129,7 @@ def against_champion(cand: list[dict], champ: list[dict], gate: Gate) -> dict[st
         if not ids:
             continue  # not measured on this benchmark (argument accuracy needs expected arguments)
         deltas = [sign * (mine[i] - theirs[i]) for i in ids]
-        gain, low, high = paired_bootstrap(deltas, gate.bootstrap_samples, gate.seed)
+        gain, low, high = bootstrap_mean(deltas, gate.bootstrap_samples, gate.seed)
         out[f"{metric}.bootstrap"] = {
             "gain": round(gain, 4) + 0.0,  # + 0.0: no "-0.0" for a lower-is-better metric that did not move
             "ci95": [round(low, 4) + 0.0, round(high, 4) + 0.0],
