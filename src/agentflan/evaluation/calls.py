@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from agentflan.data.formats.calls import json_or_python
+
 _DECODER = json.JSONDecoder()
 NAME_KEYS = ("name", "tool", "function", "tool_name", "action", "api_name")
 ARG_KEYS = ("arguments", "parameters", "args", "action_input", "input", "kwargs")
@@ -107,8 +109,8 @@ def literal(text: str, start: int = 0) -> tuple[Any, int] | None:
         end = balanced(text, start)
         if end is not None:
             try:
-                return ast.literal_eval(text[start:end]), end
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                return json_or_python(text[start:end]), end
+            except ValueError:
                 return None
     return None
 

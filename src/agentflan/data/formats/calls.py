@@ -39,6 +39,19 @@ _PY_TYPES = {
 _OPTIONAL = re.compile(r",?\s*optional\s*$", re.I)
 
 
+def json_or_python(text: str) -> Any:
+    """The value a text holds whole, as JSON or else as a Python literal (`ast.literal_eval`, never `eval`); ValueError
+    when it is neither. The one reader of both that records (here) and model answers (`evaluation.calls`) use."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise ValueError(f"neither JSON nor a Python literal: {text[:60]!r}") from None
+
+
 def literal(value: Any, where: str, what: str) -> Any:
     """A JSON or Python-literal string as data (other values as they are)."""
     if not isinstance(value, str):
@@ -47,12 +60,8 @@ def literal(value: Any, where: str, what: str) -> Any:
     if not text:
         return None
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return json_or_python(text)
+    except ValueError:
         raise RecordError(where, f"{what} is neither JSON nor a Python literal: {text[:60]!r}") from None
 
 
