@@ -335,6 +335,7 @@ LABELS = {
     "argument_accuracy": "argument acc.",
     "call_format_validity": "call format",
     "hallucinated_tool_rate": "hallucinated tool",
+    "multi_step_accuracy": "multi-step",
 }
 
 
