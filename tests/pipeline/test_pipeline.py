@@ -255,13 +255,23 @@ def test_evaluate_scores_and_registers_a_loadable_version(repo):
     # the new metrics, recomputed by hand from the rows (sacrebleu directly, arithmetic for chance), not by the scorer
     from sacrebleu.metrics import CHRF
 
-    plain = [p for p in native if p["expected"] == "plain" and p["reference"] is not None]
+    single = [p for p in native if not p["category"].startswith("multi_step")]  # multi-step: its own rate only
+    plain = [p for p in single if p["expected"] == "plain" and p["reference"] is not None]
     by_hand = [CHRF().sentence_score(p["content"].strip(), [p["reference"].strip()]).score / 100 for p in plain]
     degenerate = [p["verdict"]["quality"] == 0 for p in plain]  # scored 0 as degenerate: chrF alone may be above 0
     expected = sum(0 if d else q for q, d in zip(by_hand, degenerate)) / len(plain)
     assert abs(metrics["plain_quality"] - expected) < 1e-3  # (this few-step model's answers may all be degenerate)
-    calls = [p for p in native if p["expected"] == "call"]
+    calls = [p for p in single if p["expected"] == "call"]
     assert abs(metrics["tool_name_accuracy_chance"] - sum(1 / len(p["tools"]) for p in calls) / len(calls)) < 1e-3
+    multi = [p for p in native if p["category"].startswith("multi_step")]
+    for p in multi:  # judged right only where, by hand, the next call is the expected one or the answer states it all
+        if p["verdict"]["next_turn_right"]:
+            if p["expected"] == "call":
+                assert p["tool_calls"][0]["name"] == p["expected_tool"]
+            else:
+                assert not p["tool_calls"] and all(v.lower() in p["content"].lower() for v in p["key_values"])
+    right = sum(p["verdict"]["next_turn_right"] for p in multi)
+    assert multi and metrics["multi_step_accuracy"] == pytest.approx(right / len(multi), abs=1e-4)
     missing_tool = metrics["per_category"].get("tool_needed_not_offered")  # fabrication is measured there only
     assert (metrics["fabrication_rate"] is None) == (missing_tool is None), missing_tool
     client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
