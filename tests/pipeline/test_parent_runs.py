@@ -26,13 +26,22 @@ def repo(tmp_path_factory):
 
 
 def ours_running(repo) -> list[str]:
-    """Processes of ours still alive: anything started from the test repository or running our package."""
+    """Processes of ours still alive: anything started from the test repository (named in its command line, or
+    working in it: a stage DVC runs there), as `ps` lists them. Another repository's pipeline on the same machine
+    is not ours."""
+    import psutil
+
     listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout.splitlines()
-    return [
-        line
-        for line in listing
-        if (str(repo) in line or "agentflan.pipeline" in line or "stages/" in line) and "ps -eo" not in line
-    ]
+    out = []
+    for line in listing[1:]:
+        pid, _, args = line.strip().partition(" ")
+        try:
+            cwd = psutil.Process(int(pid)).cwd()
+        except (psutil.Error, ValueError):
+            cwd = ""
+        if (str(repo) in args or cwd.startswith(str(repo))) and "ps -eo" not in args:
+            out.append(line)
+    return out
 
 
 def parent_of(client, where: str):
