@@ -444,7 +444,10 @@ def results(
     experiments: Annotated[
         list[str] | None, typer.Argument(help="DVC experiment names (`dvc exp show`); none: the workspace alone.")
     ] = None,
-    all_experiments: Annotated[bool, typer.Option("--all", help="Every experiment of HEAD.")] = False,
+    all_experiments: Annotated[bool, typer.Option("--all", help="Every experiment of the baseline.")] = False,
+    rev: Annotated[
+        str | None, typer.Option("--rev", help="The experiments' baseline commit (`dvc exp show --rev`); default HEAD.")
+    ] = None,
 ) -> None:
     """The headline of the workspace's run and of DVC experiments, side by side."""
     from rich.console import Console
@@ -455,11 +458,12 @@ def results(
 
     columns = {"workspace": headline(workspace())}
     if experiments or all_experiments:
-        found = shown()
+        found = shown(rev)
         missing = [e for e in experiments or [] if e not in found]
         if missing:
             known = ", ".join(sorted(found)) or "none"
-            raise _fail(f"no experiment {missing[0]!r} of HEAD in `dvc exp show` (known: {known})")
+            hint = "" if rev else "; experiments of an earlier commit: --rev COMMIT"
+            raise _fail(f"no experiment {missing[0]!r} of {rev or 'HEAD'} in `dvc exp show` (known: {known}){hint}")
         for name in experiments or sorted(found):
             columns[name] = headline(found[name]["metrics"])
     if not any(v is not None for col in columns.values() for v in col.values()):

@@ -90,6 +90,13 @@ def test_run_then_table_reads_each_variant_and_seed_back(project, monkeypatch):
     assert [cell.strip() for cell in hscore.split("│")[2:5]] == ["—", "0.5", "0.625"], hscore
     unknown = run([str(BIN / "agentflan"), "results", "nope"], project, check=False)
     assert unknown.returncode == 2 and "no experiment 'nope'" in unknown.stderr and "default-s0" in unknown.stderr
+    # a commit later the experiments belong to their baseline: named with --rev, and the error says so
+    baseline = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--allow-empty", "-qm", "later"], project)
+    moved = run([str(BIN / "agentflan"), "results", "default-s0"], project, check=False)
+    assert moved.returncode == 2 and "--rev COMMIT" in moved.stderr
+    shown = run([str(BIN / "agentflan"), "results", "--rev", baseline, "default-s0", "default-s1"], project).stdout
+    assert hscore == next(line for line in shown.splitlines() if "HScore" in line)
 
 
 def _rows(general: list[bool], correct: list[bool]) -> list[dict]:
