@@ -198,8 +198,24 @@ def negative_calls(conv: Conversation) -> int:
     )
 
 
+_QUANTITY = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w]|\.\d)|(?<![\w.,])-?\d+(?:\.\d+)?(?![\w]|\.\d)")
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
 def states(text: str, value: str) -> bool:
-    """The text states `value` (a tool result's value) as a whole word or number, in any case: "133" is stated by
-    "costs 133 USD", not by "1330" or "0.133"."""
+    """The text states `value` (a tool result's value): a number as a number ("171" by "$171.00 a night" or "171 USD",
+    "1200" by "1,200"; not by "1710" or "0.171"), anything else as whole words in any case."""
     v = normalise(value).strip()
-    return bool(v) and re.search(rf"(?<![\w.]){re.escape(v)}(?![\w]|\.\d)", normalise(text), re.I) is not None
+    if not v:
+        return False
+    body = normalise(text)
+    target = _number(v) if re.fullmatch(r"-?[\d,]*\d(?:\.\d+)?", v) else None
+    if target is not None:
+        return any(_number(m) == target for m in _QUANTITY.findall(body))
+    return re.search(rf"(?<![\w.]){re.escape(v)}(?![\w]|\.\d)", body, re.I) is not None
