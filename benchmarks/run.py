@@ -12,8 +12,8 @@ and noisy). Writes `benchmarks/results/<name>.json` and the table `benchmarks/re
 - training: our loop (first-fit packing by position ids) against TRL's `SFTTrainer` (padding-free best-fit
   packing, `packing_strategy="bfd"`) and `transformers.Trainer` with per-batch padding: the same tiny model
   (same initial weights), the same encoded conversations of `data/final/train.jsonl` with the same labels,
-  about 4,096 tokens per optimizer step, the same number of steps; tokens/s, trainable tokens/s and
-  the padding each one computes on. Needs `pip install -e '.[bench]'` (TRL).
+  the default's tokens per optimizer step (`train.batch_tokens`), the same number of steps; tokens/s,
+  trainable tokens/s and the padding each one computes on. Needs `pip install -e '.[bench]'` (TRL).
 - data_stages: every data stage (convert, benchmark, decompose, balance, negatives) on the demo at 10,000,
   20,000 and 100,000 ToolBench trajectories, each in a fresh clone: records/s against bare orjson reading
   the same input and writing it back as JSON lines, peak memory (20k -> 100k growth), and the share of the
@@ -318,7 +318,12 @@ def training(steps: int = 40) -> dict:
         trl_s = sft.train().metrics["train_runtime"]
         rows["TRL SFTTrainer (padding-free, bfd packing)"] = dict(counted, wall_s=trl_s)
     ours = rows["ours (first-fit packing, position ids)"]
-    out = {"steps": steps, "model_parameters": sum(p.numel() for p in fresh().parameters()), "rows": []}
+    out = {
+        "steps": steps,
+        "tokens_per_step": cfg.batch_tokens * cfg.grad_accum,
+        "model_parameters": sum(p.numel() for p in fresh().parameters()),
+        "rows": [],
+    }
     for name, r in rows.items():
         out["rows"].append(
             {
@@ -501,8 +506,8 @@ def table() -> str:
         lines += [f"## {name} ({r['machine']}, {r['date']})", ""]
         if name == "training":
             lines += [
-                f"{r['steps']} optimizer steps of about 4,096 tokens, {r['model_parameters']:,}-parameter tiny "
-                "Llama, CPU.",
+                f"{r['steps']} optimizer steps of about {r.get('tokens_per_step', 4096):,} tokens, "
+                f"{r['model_parameters']:,}-parameter tiny Llama, CPU.",
                 "",
                 "| trainer | wall s | tokens/s | trainable tokens/s | trainable tokens/s vs ours | padding computed "
                 "on |",
