@@ -506,7 +506,7 @@ def table() -> str:
         lines += [f"## {name} ({r['machine']}, {r['date']})", ""]
         if name == "training":
             lines += [
-                f"{r['steps']} optimizer steps of about {r.get('tokens_per_step', 4096):,} tokens, "
+                f"{r['steps']} optimizer steps of about {r['tokens_per_step']:,} tokens, "
                 f"{r['model_parameters']:,}-parameter tiny Llama, CPU.",
                 "",
                 "| trainer | wall s | tokens/s | trainable tokens/s | trainable tokens/s vs ours | padding computed "

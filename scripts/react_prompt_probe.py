@@ -8,13 +8,10 @@ listed as ToolBench lists them, which the ReAct training data keeps verbatim) an
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-ACTION = re.compile(r"Action:\s*([\w.]+)")
 
 
 def main(
@@ -26,6 +23,7 @@ def main(
     from agentflan.demo import world
     from agentflan.demo.corpus import TOOLBENCH_SYSTEM
     from agentflan.evaluation.benchmark import Sample
+    from agentflan.evaluation.calls import react_calls
     from agentflan.evaluation.generation import complete, load, run_protocol
 
     with benchmark.open() as f:
@@ -49,7 +47,7 @@ def main(
         ],
     }
     for prompt, texts in answers.items():
-        chosen = [(m.group(1) if (m := ACTION.search(a)) else None) for a in texts]
+        chosen = [next((c.name for c in react_calls(a)), None) for a in texts]  # the first Action, as judged
         right = sum(c == s.expected_tool for c, s in zip(chosen, seen))
         print(f"{prompt}: seen-tool accuracy {right}/{len(seen)}")
         for a, s in list(zip(texts, seen))[:show]:

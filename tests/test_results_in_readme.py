@@ -14,7 +14,7 @@ def quoted(lines: list[str]) -> list[str]:
 
 def test_readme_quotes_the_ablations_table_as_written():
     readme = (ROOT / "README.md").read_text().splitlines()
-    start = readme.index(next(line for line in readme if line.startswith(SECTION)))
+    start = next(i for i, line in enumerate(readme) if line.startswith(SECTION))
     end = next(i for i in range(start + 1, len(readme)) if readme[i].startswith("### "))
     table = quoted((ROOT / "results" / "ablations.md").read_text().splitlines())
     assert len(table) > 3 * 4  # three claims: a header, a rule, the default and a variant each, and a verdict
