@@ -1,19 +1,42 @@
 """DVC stage `balance`: re-weight trainable tokens per capability by `mix.*` (turn-level loss masking)."""
 
-from agentflan.data.balance import Balancer
-from agentflan.data.jsonio import atomic_writer, read_conversations
+import functools
+
+from agentflan.data.balance import Balancer, Candidates, candidates
+from agentflan.data.jsonio import atomic_writer
+from agentflan.data.parallel import conversations
 from agentflan.pipeline.profiles import Profile, conversation_row
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
 
-with stage("balance", ("mix", "balance")) as s:
-    balancer = Balancer(s.params.mix, s.params.balance)
-    balancer.plan(read_conversations(s.path("decomposed")))
+
+def gather(seed: int, lines: list[bytes]) -> Candidates:
+    """The first pass over one chunk: its trainable pieces."""
+    return candidates(conversations(lines), seed)
+
+
+def balance(balancer: Balancer, lines: list[bytes]) -> tuple[bytes, Balancer, dict[str, list]]:
+    """The second pass over one chunk: its balanced records as JSON lines, what was applied, the profile columns."""
+    part, out, rows = balancer.chunk(), [], Profile()
+    for conv in part.apply(conversations(lines)):
+        out.append(conv.to_json())
+        rows.add(conversation_row(conv))
+    return b"".join(line + b"\n" for line in out), part, rows.columns
+
+
+with stage("balance", ("mix", "balance"), open_run=False) as s, s.workers() as workers:
+    parts = workers.map(s.path("decomposed"), functools.partial(gather, s.params.balance.seed))
+    s.open()  # MLflow's run and GX's import while the workers read
+    balancer, found = Balancer(s.params.mix, s.params.balance), Candidates()
+    for part in parts:
+        found.merge(part)
+    balancer.plan_from(found)
     rows = Profile()
     with atomic_writer(s.path("balanced")) as out:
-        for conv in balancer.apply(read_conversations(s.path("decomposed"))):
-            out.write(conv.to_json() + b"\n")
-            rows.add(conversation_row(conv))
+        for text, part, columns in workers.map(s.path("decomposed"), functools.partial(balance, balancer)):
+            out.write(text)
+            balancer.merge(part)
+            rows.extend(columns)
         validate(rows, "balanced")
         validate(
             balancer.result.mix_rows(),

@@ -1,21 +1,44 @@
 """DVC stage `benchmark`: the Agent-H benchmark from the converted corpus (or your own file), and the held-out list."""
 
-from agentflan.data.heldout import Heldout, choose, query_key
-from agentflan.data.jsonio import atomic_writer, read_conversations, read_records, write_json, write_jsonl
-from agentflan.evaluation.benchmark import CATEGORIES, Sample, build, sample_row
+import functools
+
+from agentflan.data.heldout import Heldout, Offered, choose_from, offered, query_key
+from agentflan.data.jsonio import atomic_writer, read_records, write_json, write_jsonl
+from agentflan.data.parallel import conversations
+from agentflan.evaluation.benchmark import CATEGORIES, Candidates, Sample, build_from, candidates, sample_row
 from agentflan.pipeline.project import file_md5
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
 
-with stage("benchmark", ("benchmark", "eval")) as s:
+
+def tools_and_queries(lines: list[bytes]) -> Offered:
+    """The first pass over one chunk: the tools and queries it offers (what the held-out choice reads)."""
+    return offered(conversations(lines))
+
+
+def held_out(heldout: Heldout, lines: list[bytes]) -> Candidates:
+    """The second pass over one chunk: the candidate samples among its held-out records."""
+    return candidates(conversations(lines), heldout)
+
+
+with stage("benchmark", ("benchmark", "eval"), open_run=False) as s, s.workers() as workers:
     cfg, corpus = s.params.benchmark, s.path("converted")
     if s.params.eval.benchmark:
+        s.open()
         samples = list(read_records(s.params.eval.benchmark, Sample.from_dict))
         heldout = Heldout(sorted(set(cfg.heldout_tools)), sorted({query_key(x.query) for x in samples}))
         counts = {c: sum(x.category == c for x in samples) for c in sorted({x.category for x in samples})}
     else:
-        heldout = choose(read_conversations(corpus), cfg, str(corpus))
-        samples, counts = build(read_conversations(corpus), heldout, cfg)
+        found = Offered()
+        for part in workers.map(corpus, tools_and_queries):
+            found.merge(part)
+        heldout = choose_from(found, cfg, str(corpus))
+        parts = workers.map(corpus, functools.partial(held_out, heldout))
+        s.open()  # MLflow's run and GX's import while the workers read (the second pass: the longer one)
+        gathered = Candidates()
+        for part in parts:
+            gathered.merge(part)
+        samples, counts = build_from(gathered, cfg)
     validate([sample_row(x) for x in samples], "agent_h")
     with atomic_writer(s.path("benchmark")) as f:
         write_jsonl(f, (x.to_dict() for x in samples))

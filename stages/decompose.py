@@ -3,20 +3,38 @@
 from collections import defaultdict
 
 from agentflan.data.decompose import CapabilityTable, label
-from agentflan.data.jsonio import atomic_writer, read_conversations
+from agentflan.data.jsonio import atomic_writer
+from agentflan.data.parallel import conversations
 from agentflan.pipeline.profiles import Profile, conversation_row
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
 
-with stage("decompose") as s:
-    table, rows, by_source = CapabilityTable(), Profile(), defaultdict(CapabilityTable)
+
+def decompose(lines: list[bytes]) -> tuple[bytes, dict[str, CapabilityTable], dict[str, list]]:
+    """One chunk: its labelled records as JSON lines, their token counts per source and their profile columns."""
+    out, by_source, rows = [], defaultdict(CapabilityTable), Profile()
+    for conv in conversations(lines):
+        learned = label(conv).learned_pieces()
+        by_source[conv.source].add(conv, learned)
+        out.append(conv.to_json())
+        rows.add(conversation_row(conv, learned))
+    return b"".join(line + b"\n" for line in out), by_source, rows.columns
+
+
+with stage("decompose", open_run=False) as s, s.workers() as workers:
+    parts = workers.map(s.path("converted"), decompose)
+    s.open()  # MLflow's run and GX's import while the workers read
+    rows, by_source = Profile(), defaultdict(CapabilityTable)
     with atomic_writer(s.path("decomposed")) as out:
-        for conv in read_conversations(s.path("converted")):
-            table.add(label(conv))
-            by_source[conv.source].add(conv)
-            out.write(conv.to_json() + b"\n")
-            rows.add(conversation_row(conv))
+        for text, part_by_source, columns in parts:
+            out.write(text)
+            for source, counts in part_by_source.items():
+                by_source[source].merge(counts)
+            rows.extend(columns)
         validate(rows, "decomposed")
+    table = CapabilityTable()  # the whole corpus: the sum of its sources
+    for counts in by_source.values():
+        table.merge(counts)
     s.write_plot("capability_plot", table.plot_rows())
     # per source, what each teaches: a source without thoughts (xLAM, glaive calls) shows reasoning 0
     s.write_metrics(

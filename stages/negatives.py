@@ -2,44 +2,76 @@
 the Agent-FLAN release schema and as HF conversational JSONL (`messages` + `tools`)."""
 
 import contextlib
+import functools
 
+import orjson
+
+from agentflan.config import NegativesConfig
 from agentflan.data.decompose import CapabilityTable
 from agentflan.data.heldout import Heldout
-from agentflan.data.jsonio import atomic_writer, read_conversations, read_json, write_jsonl
-from agentflan.data.negatives import NegativesStats, add_negatives, query_key, tool_pool
+from agentflan.data.jsonio import atomic_writer, read_json
+from agentflan.data.negatives import NegativesStats, add_negatives, first_tools, query_key, sorted_pool
+from agentflan.data.parallel import conversations
+from agentflan.data.schema import Tool
 from agentflan.evaluation.judges import negative_calls
 from agentflan.pipeline.profiles import Profile, conversation_row, query_split_rows
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
 
-with stage("negatives", ("negatives",)) as s:
+SPLITS = ("train", "validation")
+FILES = [f"{split}{suffix}" for split in SPLITS for suffix in ("", "_agentflan", "_hf")]  # the paths' keys
+
+
+def tools_of(heldout: Heldout, lines: list[bytes]) -> dict[str, Tool]:
+    """The first pass over one chunk: the first definition of each tool it offers."""
+    return first_tools(conversations(lines), heldout)
+
+
+def finish(
+    pool: list[Tool], cfg: NegativesConfig, heldout: Heldout, lines: list[bytes]
+) -> tuple[dict[str, bytes], NegativesStats, dict[str, CapabilityTable], dict[str, list]]:
+    """The second pass over one chunk: each output file's lines, the counts, the profile columns."""
+    out = {key: [] for key in FILES}
+    stats, rows, tables = NegativesStats(), Profile(), {split: CapabilityTable() for split in SPLITS}
+    for split, conv in add_negatives(conversations(lines), pool, cfg, stats, heldout):
+        out[split].append(conv.to_json())
+        out[f"{split}_agentflan"].append(orjson.dumps(conv.to_agentflan()))
+        out[f"{split}_hf"].append(orjson.dumps(conv.to_hf()))
+        tables[split].add(conv)
+        rows.add(
+            {
+                **conversation_row(conv),
+                "split": split,
+                "query_key": query_key(conv),
+                "negative_calls": negative_calls(conv),
+                "heldout": int(heldout.excludes(conv)),
+            }
+        )
+    return {key: b"".join(line + b"\n" for line in lines_) for key, lines_ in out.items()}, stats, tables, rows.columns
+
+
+with stage("negatives", ("negatives",), open_run=False) as s, s.workers() as workers:
     heldout = Heldout.from_dict(
         read_json(s.path("heldout")), str(s.path("heldout"))
     )  # the benchmark's: never trained on
-    pool = tool_pool(read_conversations(s.path("balanced")), heldout)
-    stats, rows, tables = NegativesStats(), Profile(), {"train": CapabilityTable(), "validation": CapabilityTable()}
+    parts = workers.map(s.path("balanced"), functools.partial(tools_of, heldout))
+    s.open()  # MLflow's run and GX's import while the workers read
+    first: dict[str, Tool] = {}
+    for part in parts:
+        for name, tool in part.items():
+            first.setdefault(name, tool)
+    pool = sorted_pool(first)
+    stats, rows, tables = NegativesStats(), Profile(), {split: CapabilityTable() for split in SPLITS}
     with contextlib.ExitStack() as files:
-        out = {split: files.enter_context(atomic_writer(s.path(split))) for split in ("train", "validation")}
-        export = {
-            split: files.enter_context(atomic_writer(s.path(f"{split}_agentflan"))) for split in ("train", "validation")
-        }
-        hf = {split: files.enter_context(atomic_writer(s.path(f"{split}_hf"))) for split in ("train", "validation")}
-        for split, conv in add_negatives(
-            read_conversations(s.path("balanced")), pool, s.params.negatives, stats, heldout
-        ):
-            out[split].write(conv.to_json() + b"\n")
-            write_jsonl(export[split], [conv.to_agentflan()])
-            write_jsonl(hf[split], [conv.to_hf()])
-            tables[split].add(conv)
-            rows.add(
-                {
-                    **conversation_row(conv),
-                    "split": split,
-                    "query_key": query_key(conv),
-                    "negative_calls": negative_calls(conv),
-                    "heldout": int(heldout.excludes(conv)),
-                }
-            )
+        out = {key: files.enter_context(atomic_writer(s.path(key))) for key in FILES}
+        work = functools.partial(finish, pool, s.params.negatives, heldout)
+        for texts, part_stats, part_tables, columns in workers.map(s.path("balanced"), work):
+            for key, text in texts.items():
+                out[key].write(text)
+            stats.merge(part_stats)
+            for split in SPLITS:
+                tables[split].merge(part_tables[split])
+            rows.extend(columns)
         validate(rows, "final")
         validate(query_split_rows(rows), "final_split", id_column="query_key")
     s.write_metrics(

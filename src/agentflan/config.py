@@ -158,6 +158,10 @@ class DataConfig(Section):
     """`data`: the inputs of `convert`."""
 
     sources: Annotated[list[Source], Field(min_length=1)]
+    # processes the data stages spread their records over (0: every core), in chunks of about `chunk_bytes` of their
+    # input; the output is the same bytes with any number and any size
+    workers: Annotated[int, Field(ge=0)] = 0
+    chunk_bytes: Annotated[int, Field(ge=1)] = 4_194_304
 
 
 class ConvertConfig(Section):

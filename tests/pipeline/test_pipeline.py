@@ -10,8 +10,9 @@ from pathlib import Path
 import mlflow
 import mlflow.transformers
 import pytest
+import yaml
 
-from conftest import make_project, run, small_demo
+from conftest import make_project, params_restored, run, small_demo
 
 pytestmark = pytest.mark.e2e
 OUTPUTS = (
@@ -84,6 +85,21 @@ def test_forced_rerun_is_byte_identical(repo):
     before = digests(repo)
     run(["dvc", "repro", "-f"], repo)
     assert digests(repo) == before
+    assert "up to date" in run(["dvc", "status"], repo).stdout
+
+
+def test_data_stages_write_the_same_bytes_over_several_workers(repo):
+    """Records spread over 3 processes in chunks of 20 kB (dozens of chunks): the same outputs and metrics, and
+    `data.workers` re-runs nothing."""
+    metrics = ["metrics/decompose.json", "metrics/balance.json", "metrics/negatives.json", "metrics/benchmark.json"]
+    before = {**digests(repo), **{m: (repo / m).read_bytes() for m in metrics}}
+    with params_restored(repo):
+        params = yaml.safe_load((repo / "params.yaml").read_text())
+        params["data"].update(workers=3, chunk_bytes=20_000)
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        assert "up to date" in run(["dvc", "status"], repo).stdout  # not a stage parameter
+        run(["dvc", "repro", "-f", "-s", "benchmark", "decompose", "balance", "negatives"], repo)
+    assert {**digests(repo), **{m: (repo / m).read_bytes() for m in metrics}} == before
     assert "up to date" in run(["dvc", "status"], repo).stdout
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import BalanceConfig, Mix
@@ -48,6 +48,10 @@ class TurnKeys:
     def add(self, key: float, tokens: int) -> None:
         self.keys.append(key)
         self.tokens.append(tokens)
+
+    def extend(self, other: TurnKeys) -> None:
+        self.keys.extend(other.keys)
+        self.tokens.extend(other.tokens)
 
 
 def plan_thresholds(candidates: dict[str, TurnKeys], mix: Mix) -> dict[str, float]:
@@ -113,27 +117,63 @@ class BalanceResult:
         ]
 
 
-class Balancer:
-    """`plan()` over one pass of the records, then `apply()` over a second pass."""
+@dataclass
+class Candidates:
+    """What the first pass gathers: the trainable tokens per capability before balancing, and the (hash key, tokens)
+    of every trainable piece. Gathered per chunk of records and merged in file order, it is the whole file's."""
 
-    def __init__(self, mix: Mix, config: BalanceConfig):
+    before: CapabilityTable = field(default_factory=CapabilityTable)
+    pieces: dict[str, TurnKeys] = field(default_factory=lambda: defaultdict(TurnKeys))
+
+    def add(self, conv: Conversation, seed: int) -> None:
+        self.before.conversations += 1
+        for i, turn in enumerate(conv.turns):
+            for piece in turn.pieces():
+                if piece.loss:
+                    tokens = count_tokens(piece.text)
+                    self.before.add_piece(piece, tokens)
+                    self.pieces[piece.capability].add(piece_key(seed, conv.id, i, piece.key), tokens)
+
+    def merge(self, other: Candidates) -> None:
+        self.before.merge(other.before)
+        for capability, turns in other.pieces.items():
+            self.pieces[capability].extend(turns)
+
+
+def candidates(conversations: Iterable[Conversation], seed: int) -> Candidates:
+    """The first pass over (a chunk of) the records."""
+    found = Candidates()
+    for conv in conversations:
+        found.add(conv, seed)
+    return found
+
+
+class Balancer:
+    """`plan()` over one pass of the records, then `apply()` over a second pass (or `plan_from` what chunks of the
+    first pass gathered, and `apply` in chunks, each with a copy: `chunk()`, whose results `merge` adds up)."""
+
+    def __init__(self, mix: Mix, config: BalanceConfig, thresholds: dict[str, float] | None = None):
         self.mix = mix
         self.config = config
-        self.thresholds: dict[str, float] | None = None
+        self.thresholds = thresholds
         self.result = BalanceResult(CapabilityTable(), CapabilityTable(), mix)
 
     def plan(self, conversations: Iterable[Conversation]) -> dict[str, float]:
-        candidates: dict[str, TurnKeys] = defaultdict(TurnKeys)
-        for conv in conversations:
-            self.result.before.add(conv)
-            for i, turn in enumerate(conv.turns):
-                for piece in turn.pieces():
-                    if piece.loss:
-                        candidates[piece.capability].add(
-                            piece_key(self.config.seed, conv.id, i, piece.key), count_tokens(piece.text)
-                        )
-        self.thresholds = plan_thresholds(candidates, self.mix)
+        return self.plan_from(candidates(conversations, self.config.seed))
+
+    def plan_from(self, found: Candidates) -> dict[str, float]:
+        self.result.before = found.before
+        self.thresholds = plan_thresholds(found.pieces, self.mix)
         return self.thresholds
+
+    def chunk(self) -> Balancer:
+        """A planned balancer with nothing applied yet (for one chunk of the second pass)."""
+        return Balancer(self.mix, self.config, self.thresholds)
+
+    def merge(self, part: Balancer) -> None:
+        """What a chunk's balancer applied, added to this one's result."""
+        self.result.after.merge(part.result.after)
+        self.result.dropped += part.result.dropped
 
     def apply(self, conversations: Iterable[Conversation]) -> Iterator[Conversation]:
         if self.thresholds is None:

@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from agentflan.data.schema import CAPABILITIES, PART_CAPABILITY, Conversation, Piece
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+# the same tokens of an ASCII text, matched a third faster: ASCII \w, and \s as str.isspace() has it (\x1c-\x1f too)
+_ASCII_TOKEN = re.compile(r"\w+|[^\w\s\x1c-\x1f]", re.ASCII)
 _REACT_KEYS = re.compile(r"^\s*(Thought|Action|Action Input|Think|Act)\s*:", re.M)
 
 
 def count_tokens(text: str) -> int:
     """Words and punctuation marks: a stable, tokenizer-independent size."""
-    return len(_TOKEN.findall(text))
+    return len((_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text))
 
 
 def _is_json_object(text: str) -> bool:
@@ -88,17 +90,23 @@ class CapabilityTable:
     tokens: Counter = field(default_factory=Counter)
     conversations: int = 0
 
-    def add(self, conv: Conversation) -> None:
+    def add(self, conv: Conversation, learned: list[Piece] | None = None) -> None:
+        """A conversation's learned pieces (`learned`: `conv.learned_pieces()` when the caller has them already)."""
         self.conversations += 1
-        for turn in conv.trainable_turns:
-            for piece in turn.pieces():
-                if piece.loss:
-                    self.add_piece(piece)
+        for piece in conv.learned_pieces() if learned is None else learned:
+            self.add_piece(piece)
 
-    def add_piece(self, piece: Piece) -> None:
-        """One learned piece (a turn's content, a call's name or arguments): `turns` counts pieces."""
+    def merge(self, other: CapabilityTable) -> None:
+        """Another table's counts (a chunk's) added to these."""
+        self.turns.update(other.turns)
+        self.tokens.update(other.tokens)
+        self.conversations += other.conversations
+
+    def add_piece(self, piece: Piece, tokens: int | None = None) -> None:
+        """One learned piece (a turn's content, a call's name or arguments): `turns` counts pieces (`tokens`: its
+        `count_tokens`, when the caller has counted it)."""
         self.turns[piece.capability] += 1
-        self.tokens[piece.capability] += count_tokens(piece.text)
+        self.tokens[piece.capability] += count_tokens(piece.text) if tokens is None else tokens
 
     @property
     def total_tokens(self) -> int:

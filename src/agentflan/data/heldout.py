@@ -47,17 +47,43 @@ class Heldout:
         return cls([str(t) for t in d["tools"]], [str(q) for q in d["queries"]])
 
 
+@dataclass
+class Offered:
+    """What the held-out choice reads of the corpus: the tools offered, the agent and the general queries (of a chunk
+    of records: `merge` them for the whole file's)."""
+
+    names: set[str] = field(default_factory=set)
+    agent: set[str] = field(default_factory=set)
+    general: set[str] = field(default_factory=set)
+
+    def add(self, conv: Conversation) -> None:
+        self.names.update(t.name for t in conv.tools)
+        if conv.kind == "agent":
+            self.agent.add(query_key(conv.query))
+        elif conv.kind == "general":
+            self.general.add(query_key(conv.query))
+
+    def merge(self, other: Offered) -> None:
+        self.names |= other.names
+        self.agent |= other.agent
+        self.general |= other.general
+
+
+def offered(conversations: Iterable[Conversation]) -> Offered:
+    found = Offered()
+    for conv in conversations:
+        found.add(conv)
+    return found
+
+
 def choose(conversations: Iterable[Conversation], cfg: BenchmarkConfig, source: str = "the corpus") -> Heldout:
     """Held-out tools (named + a seeded share) and a seeded share of agent and general queries."""
-    names: set[str] = set()
-    agent: set[str] = set()
-    general: set[str] = set()
-    for conv in conversations:
-        names.update(t.name for t in conv.tools)
-        if conv.kind == "agent":
-            agent.add(query_key(conv.query))
-        elif conv.kind == "general":
-            general.add(query_key(conv.query))
+    return choose_from(offered(conversations), cfg, source)
+
+
+def choose_from(found: Offered, cfg: BenchmarkConfig, source: str = "the corpus") -> Heldout:
+    """`choose` from what a pass over the corpus gathered."""
+    names, agent, general = found.names, found.agent, found.general
     missing = sorted(set(cfg.heldout_tools) - names)
     if missing:
         raise ParamsError(f"benchmark.heldout_tools: {missing} offered by no conversation in {source}")

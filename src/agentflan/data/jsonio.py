@@ -86,18 +86,8 @@ def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
     published); a file that cannot be read at all raises `InputError`.
     """
     p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, not a file")
-    if not p.is_file():
-        raise InputError(f"{p}: no such file")
-    try:
-        fh = p.open("rb")
-    except OSError as e:
-        raise InputError(f"{p}: cannot read ({e.strerror})") from None
-    with fh:
+    with opened(p) as fh:
         head = fh.read(4096).lstrip()
-        if not head:
-            raise InputError(f"{p}: empty file")
         fh.seek(0)
         if head[:1] == b"[":
             import ijson
@@ -134,6 +124,24 @@ def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
             raise InputError(f"{p}: empty file")
 
 
+@contextlib.contextmanager
+def opened(p: Path) -> Iterator[IO[bytes]]:
+    """The file open for reading, or `InputError` saying why it cannot be read (missing, a folder, empty)."""
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, not a file")
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    try:
+        fh = p.open("rb")
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror})") from None
+    with fh:
+        if not fh.read(4096).lstrip():
+            raise InputError(f"{p}: empty file")
+        fh.seek(0)
+        yield fh
+
+
 def _is_json(line: bytes) -> bool:
     try:
         orjson.loads(line)
@@ -158,8 +166,13 @@ def read_records(path: str | os.PathLike, parse: Callable[[Any], T]) -> Iterator
 
 
 def read_conversations(path: str | os.PathLike) -> Iterator[Conversation]:
-    """Stream canonical records written by an earlier stage; a bad one raises naming file, record and field."""
-    return read_records(path, conversation_from_dict)
+    """Stream canonical records written by an earlier stage (JSONL: each line decoded straight into its types by
+    msgspec; a JSON array is read as `read_records` reads it); a bad one raises naming file, record and field."""
+    from agentflan.data import parallel
+
+    if not parallel.is_jsonl(path):
+        return read_records(path, conversation_from_dict)
+    return (conv for chunk in parallel.map_chunks(path, parallel.decoded) for conv in chunk)
 
 
 def write_conversations(path: str | os.PathLike, conversations: Iterable[Conversation]) -> int:

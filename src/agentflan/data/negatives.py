@@ -130,6 +130,13 @@ class NegativesStats:
     kinds: Counter = field(default_factory=Counter)
     held_out: int = 0  # conversations kept out of training for the benchmark
 
+    def merge(self, other: NegativesStats) -> None:
+        """Another chunk's counts added to these."""
+        self.negatives.update(other.negatives)
+        self.splits.update(other.splits)
+        self.kinds.update(other.kinds)
+        self.held_out += other.held_out
+
     def to_metrics(self) -> dict[str, Any]:
         return {
             "negatives": dict(sorted(self.negatives.items())),
@@ -143,6 +150,12 @@ class NegativesStats:
 def tool_pool(conversations: Iterable[Conversation], heldout: Heldout | None = None) -> list[Tool]:
     """Every distinct tool offered in agent conversations, by name (first definition wins), sorted;
     held-out tools never enter it."""
+    return sorted_pool(first_tools(conversations, heldout))
+
+
+def first_tools(conversations: Iterable[Conversation], heldout: Heldout | None = None) -> dict[str, Tool]:
+    """The first definition of every tool offered in agent conversations (of a chunk: merged in file order with
+    `dict.setdefault`, the whole file's), held-out tools left out."""
     pool: dict[str, Tool] = {}
     excluded = set(heldout.tools) if heldout else set()
     for conv in conversations:
@@ -150,6 +163,10 @@ def tool_pool(conversations: Iterable[Conversation], heldout: Heldout | None = N
             for t in conv.tools:
                 if t.name not in excluded:
                     pool.setdefault(t.name, t)
+    return pool
+
+
+def sorted_pool(pool: dict[str, Tool]) -> list[Tool]:
     return [pool[name] for name in sorted(pool)]
 
 

@@ -6,7 +6,9 @@ and a tool turn names the tool whose result it holds. What is learned is labelle
 assistant turn: its content (with the structural `part` the converter gave it: thought, answer, ... and,
 once decompose has run, a `capability`), and each native call's name (retrieval) and arguments
 (understanding), each with its own loss flag, so balancing can mask the tool-name tokens of a message and
-keep its thought. Offered tools are structured data (`Tool`). Records serialise to one JSON object per
+keep its thought. Offered tools are structured data (`Tool`). The types are msgspec Structs: an earlier
+stage's JSON line decodes straight into them, every field's type checked by msgspec (`decode_conversation`), and a
+refused record's error names the field as `SchemaError` always has. Records serialise to one JSON object per
 line in a fixed field order, so the same record always gives the same bytes; what the source wrote (a tool's
 JSON schema, a call's arguments) keeps the source's key order, because the chat template shows it to the model
 in that order and a client sends it in that order (sorting it would train on one order and serve another).
@@ -17,9 +19,10 @@ Imports nothing of ours but the prompt texts.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+import re
+from typing import Any, Literal
 
+import msgspec
 import orjson
 
 from agentflan.data.prompts import render_system, tool_call_text
@@ -64,11 +67,14 @@ class SchemaError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Tool:
+def _default_parameters() -> dict[str, Any]:
+    return {"type": "object", "properties": {}}
+
+
+class Tool(msgspec.Struct, frozen=True):
     name: str
     description: str = ""
-    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    parameters: dict[str, Any] = msgspec.field(default_factory=_default_parameters)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "parameters": self.parameters}
@@ -78,10 +84,9 @@ class Tool:
         return {"type": "function", "function": self.to_dict()}
 
 
-@dataclass(frozen=True)
-class ToolCall:
+class ToolCall(msgspec.Struct, frozen=True):
     name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
+    arguments: dict[str, Any] = msgspec.field(default_factory=dict)
     id: str = ""  # the id a tool message answers (OpenAI's tool_call_id); empty when the source gives none
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,8 +101,21 @@ class ToolCall:
         return json.dumps(self.arguments, ensure_ascii=False)
 
 
-@dataclass(frozen=True)
-class Piece:
+class _CallLoss(msgspec.Struct, forbid_unknown_fields=True):
+    """A native call's labels as a record writes them: `{"name": learned, "arguments": learned}`."""
+
+    name: bool = False
+    arguments: bool = False
+
+
+class _WrittenCall(ToolCall, frozen=True):
+    """A native call as a record writes it: the call and its labels (`Turn` splits them into `tool_calls` and
+    `call_loss`)."""
+
+    loss: _CallLoss = msgspec.field(default_factory=_CallLoss)
+
+
+class Piece(msgspec.Struct, frozen=True):
     """One learnable unit of an assistant turn: its content, or a native call's name or its arguments."""
 
     key: str  # "content", "name:<k>" or "arguments:<k>" (k: the call's index in the turn's tool_calls)
@@ -111,24 +129,27 @@ class Piece:
         return None if self.key == "content" else int(self.key.split(":", 1)[1])
 
 
-@dataclass
-class Turn:
-    role: str
+class Turn(msgspec.Struct):
+    role: Literal[ROLES]
     content: str
     loss: bool = False  # the content is learned
-    part: str | None = None  # what the content is
-    capability: str | None = None
-    call: ToolCall | None = (
-        None  # the call this turn's *text* expresses (the elicited arguments, a ReAct step, a format sample)
-    )
-    tool_calls: list[ToolCall] = field(default_factory=list)  # native calls: the chat template renders them
-    call_loss: list[dict[str, bool]] = field(
-        default_factory=list
-    )  # per native call: {"name": learned, "arguments": learned}
+    part: Literal[PARTS] | None = None  # what the content is
+    capability: Literal[CAPABILITIES] | None = None
+    call: ToolCall | None = None  # the call this turn's *text* expresses (the elicited arguments, a ReAct step, ...)
+    tool_calls: list[_WrittenCall] = msgspec.field(default_factory=list)  # native calls: the chat template renders them
+    call_loss: list[dict[str, bool]] = msgspec.field(default_factory=list)  # per native call: {"name", "arguments"}
     name: str | None = None  # a tool turn: the tool whose result it is
     tool_call_id: str | None = None  # a tool turn: the id of the call it answers, when the source gives one
 
     def __post_init__(self) -> None:
+        if not self.tool_calls:
+            return
+        if self.role != "assistant":
+            raise ValueError(f"tool_calls: only an assistant turn makes calls, not a {self.role} turn")
+        if type(self.tool_calls[0]) is _WrittenCall:  # decoded from a record: each call carries its labels
+            written, self.tool_calls = self.tool_calls, []
+            self.call_loss = [{"name": c.loss.name, "arguments": c.loss.arguments} for c in written]
+            self.tool_calls = [ToolCall(c.name, c.arguments, c.id) for c in written]
         if len(self.call_loss) < len(self.tool_calls):  # a call given without labels is learned as its turn is
             self.call_loss = [
                 *self.call_loss,
@@ -181,8 +202,13 @@ class Turn:
 
     @property
     def trainable(self) -> bool:
-        """Some piece of it is learned (an empty content beside calls is no piece: it teaches nothing)."""
-        return self.role == "assistant" and any(p.loss for p in self.pieces())
+        """Some piece of it is learned (an empty content beside calls is no piece: it teaches nothing); `pieces()`'s
+        rule, without building them."""
+        if self.role != "assistant":
+            return False
+        if self.loss and (not self.tool_calls or self.content.strip()):
+            return True
+        return any(loss["name"] or loss["arguments"] for _, loss in zip(self.tool_calls, self.call_loss))
 
     def to_message(self) -> dict[str, Any]:
         """The turn as `tokenizer.apply_chat_template` and the OpenAI API take a message."""
@@ -194,16 +220,23 @@ class Turn:
         return message
 
 
-@dataclass
-class Conversation:
+class Conversation(msgspec.Struct):
     id: str
     source: str
-    kind: str
-    style: str
+    kind: Literal[KINDS]
+    style: Literal[STYLES]
     turns: list[Turn]
-    tools: list[Tool] = field(default_factory=list)
-    query: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
+    tools: list[Tool] | None = msgspec.field(default_factory=list)
+    query: str | None = ""
+    meta: dict[str, Any] | None = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # a record may write null for what it does not have
+        if self.tools is None:
+            self.tools = []
+        if self.query is None:
+            self.query = ""
+        if self.meta is None:
+            self.meta = {}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,6 +260,10 @@ class Conversation:
     @property
     def trainable_turns(self) -> list[Turn]:
         return [t for t in self.turns if t.trainable]
+
+    def learned_pieces(self) -> list[Piece]:
+        """Every piece the conversation teaches (its loss on), in the order it is written."""
+        return [p for t in self.turns if t.role == "assistant" for p in t.pieces() if p.loss]
 
     @property
     def calls(self) -> list[ToolCall]:
@@ -274,96 +311,58 @@ class Conversation:
         return {"id": self.id, "conversation": conversation}
 
 
-# --- parsing back (strict: every field checked, errors name the field) -----------------------------
+# --- parsing back (strict: msgspec checks every field; errors name the field) ----------------------------
+
+_AT = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$", re.S)
+_ALLOWED = {"role": ROLES, "part": PARTS, "capability": CAPABILITIES, "kind": KINDS, "style": STYLES}
+_DECODER = msgspec.json.Decoder(Conversation)
 
 
-def _req(d: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
-    if key not in d:
-        raise SchemaError(f"{where}.{key}" if where else key, "missing")
-    value = d[key]
-    if not isinstance(value, typ):
-        names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-        raise SchemaError(f"{where}.{key}" if where else key, f"expected {names}, got {type(value).__name__}")
-    return value
+def schema_error(error: msgspec.ValidationError, root: str = "record") -> SchemaError:
+    """msgspec's "Expected `str`, got `int` - at `$.turns[0].content`" as `SchemaError("turns[0].content", "expected
+    str, got int")`: the dotted field and the reason the hand-written checks gave before."""
+    found = _AT.match(str(error))
+    reason, path = (found["reason"], found["path"].lstrip(".")) if found else (str(error), "")
+    if missing := re.fullmatch(r"Object missing required field `(\w+)`", reason):
+        return SchemaError(f"{path}.{missing[1]}" if path else missing[1], "missing")
+    if expected := re.fullmatch(r"Expected `(.+?)`, got `(.+?)`", reason):
+        return SchemaError(path or root, f"expected {expected[1]}, got {expected[2]}")
+    if enum := re.fullmatch(r"Invalid enum value (.+)", reason):
+        name = path.rsplit(".", 1)[-1]
+        allowed = f" (expected one of {', '.join(_ALLOWED[name])})" if name in _ALLOWED else ""
+        return SchemaError(path or root, f"unknown {name} {enum[1]}{allowed}")
+    if inner := re.fullmatch(r"(\w+): (.+)", reason, re.S):  # raised by a __post_init__, naming its own field
+        return SchemaError(f"{path}.{inner[1]}" if path else inner[1], inner[2])
+    return SchemaError(path or root, reason[:1].lower() + reason[1:])
+
+
+def decode_conversation(line: bytes) -> Conversation:
+    """One JSON line of a canonical file, decoded and type-checked by msgspec in one pass (no dict in between)."""
+    try:
+        return _DECODER.decode(line)
+    except msgspec.ValidationError as e:
+        raise schema_error(e) from None
+
+
+def conversation_from_dict(d: Any) -> Conversation:
+    """A canonical record already parsed to Python objects (a JSON array's element), checked as `decode_conversation`
+    checks a line."""
+    if not isinstance(d, dict):
+        raise SchemaError("record", f"expected object, got {type(d).__name__}")
+    try:
+        return msgspec.convert(d, Conversation)
+    except msgspec.ValidationError as e:
+        raise schema_error(e) from None
 
 
 def tool_from_dict(d: Any, where: str = "tool") -> Tool:
+    """A tool as a hand-written file gives it (a benchmark's tool list): a null description or parameters is none."""
     if not isinstance(d, dict):
         raise SchemaError(where, f"expected object, got {type(d).__name__}")
     params = d.get("parameters") or {"type": "object", "properties": {}}
     if not isinstance(params, dict):
         raise SchemaError(f"{where}.parameters", "expected object")
-    return Tool(name=_req(d, "name", str, where), description=str(d.get("description") or ""), parameters=params)
-
-
-def call_from_dict(d: Any, where: str = "call") -> ToolCall:
-    if not isinstance(d, dict):
-        raise SchemaError(where, f"expected object, got {type(d).__name__}")
-    call_id = d.get("id") or ""
-    if not isinstance(call_id, str):
-        raise SchemaError(f"{where}.id", f"expected str, got {type(call_id).__name__}")
-    return ToolCall(name=_req(d, "name", str, where), arguments=_req(d, "arguments", dict, where), id=call_id)
-
-
-def _call_loss(d: dict[str, Any], where: str) -> dict[str, bool]:
-    loss = d.get("loss", {})
-    if not isinstance(loss, dict) or set(loss) - set(CALL_PARTS) or not all(isinstance(v, bool) for v in loss.values()):
-        raise SchemaError(f"{where}.loss", "expected an object of booleans with keys name and arguments")
-    return {"name": loss.get("name", False), "arguments": loss.get("arguments", False)}
-
-
-def turn_from_dict(d: Any, where: str = "turn") -> Turn:
-    if not isinstance(d, dict):
-        raise SchemaError(where, f"expected object, got {type(d).__name__}")
-    role = _req(d, "role", str, where)
-    if role not in ROLES:
-        raise SchemaError(f"{where}.role", f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
-    part = d.get("part")
-    if part is not None and part not in PARTS:
-        raise SchemaError(f"{where}.part", f"unknown part {part!r}")
-    capability = d.get("capability")
-    if capability is not None and capability not in CAPABILITIES:
-        raise SchemaError(f"{where}.capability", f"unknown capability {capability!r}")
-    call = d.get("call")
-    tool_calls = d.get("tool_calls") or []
-    if not isinstance(tool_calls, list):
-        raise SchemaError(f"{where}.tool_calls", "expected a list of calls")
-    if tool_calls and role != "assistant":
-        raise SchemaError(f"{where}.tool_calls", f"only an assistant turn makes calls, not a {role} turn")
-    for key in ("name", "tool_call_id"):
-        if d.get(key) is not None and not isinstance(d[key], str):
-            raise SchemaError(f"{where}.{key}", f"expected str, got {type(d[key]).__name__}")
-    return Turn(
-        role=role,
-        content=_req(d, "content", str, where),
-        loss=bool(d.get("loss", False)),
-        part=part,
-        capability=capability,
-        call=call_from_dict(call, f"{where}.call") if call is not None else None,
-        tool_calls=[call_from_dict(c, f"{where}.tool_calls[{i}]") for i, c in enumerate(tool_calls)],
-        call_loss=[_call_loss(c, f"{where}.tool_calls[{i}]") for i, c in enumerate(tool_calls)],
-        name=d.get("name"),
-        tool_call_id=d.get("tool_call_id"),
-    )
-
-
-def conversation_from_dict(d: Any) -> Conversation:
-    if not isinstance(d, dict):
-        raise SchemaError("record", f"expected object, got {type(d).__name__}")
-    turns = _req(d, "turns", list, "")
-    kind = _req(d, "kind", str, "")
-    if kind not in KINDS:
-        raise SchemaError("kind", f"unknown kind {kind!r}")
-    style = _req(d, "style", str, "")
-    if style not in STYLES:
-        raise SchemaError("style", f"unknown style {style!r}")
-    return Conversation(
-        id=_req(d, "id", str, ""),
-        source=_req(d, "source", str, ""),
-        kind=kind,
-        style=style,
-        query=str(d.get("query") or ""),
-        tools=[tool_from_dict(t, f"tools[{i}]") for i, t in enumerate(d.get("tools") or [])],
-        turns=[turn_from_dict(t, f"turns[{i}]") for i, t in enumerate(turns)],
-        meta=dict(d.get("meta") or {}),
-    )
+    if not isinstance(d.get("name"), str):
+        reason = "missing" if "name" not in d else f"expected str, got {type(d['name']).__name__}"
+        raise SchemaError(f"{where}.name", reason)
+    return Tool(name=d["name"], description=str(d.get("description") or ""), parameters=params)

@@ -31,8 +31,8 @@ from agentflan.config import BenchmarkConfig
 from agentflan.data.heldout import Heldout, query_key
 from agentflan.data.prompts import ELICIT, FORMAT_REQUESTS
 from agentflan.data.schema import PSEUDO_TOOLS, Conversation, SchemaError, Tool, ToolCall, tool_from_dict
-from agentflan.evaluation.calls import literal
-from agentflan.evaluation.judges import states
+from agentflan.evaluation.calls import literal, normalise
+from agentflan.evaluation.judges import states_normalised
 
 CATEGORIES = (
     "tool_needed_offered_seen",
@@ -260,7 +260,8 @@ def key_values(results: list[str], answer: str, query: str) -> list[str]:
     """What an answer composed from `results` must state: the results' values that the reference `answer` states and
     the query does not (a value the user gave proves nothing)."""
     values = dict.fromkeys(v for r in results for v in result_values(r))
-    return [v for v in values if states(answer, v) and not states(query, v)]
+    answer, query = normalise(answer), normalise(query)
+    return [v for v in values if states_normalised(answer, v) and not states_normalised(query, v)]
 
 
 @dataclass(frozen=True)
@@ -323,34 +324,82 @@ class _Call:
     arguments: dict[str, Any]
 
 
+@dataclass
+class Candidates:
+    """What `build` reads of the corpus in its one pass: every tool's first definition, the tools training keeps, and
+    the held-out records' candidate samples (of a chunk of records: `merge` them in file order for the whole file's)."""
+
+    tools: dict[str, Tool] = field(default_factory=dict)
+    trained: set[str] = field(default_factory=set)  # tools that stay in training data
+    calls: dict[tuple[str, str], _Call] = field(default_factory=dict)  # (query, first tool) -> smallest id's record
+    plain_queries: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # query key -> (query, answer)
+    # per multi-step category, per query: the candidate of the smallest id (the only one `unique_by_query` can pick)
+    multi: dict[str, dict[str, _MultiStep]] = field(default_factory=lambda: {c: {} for c in sorted(MULTI_STEP)})
+
+    def add(self, conv: Conversation, heldout: Heldout) -> None:
+        for t in conv.tools:
+            self.tools.setdefault(t.name, t)
+        if not heldout.excludes(conv):
+            self.trained.update(t.name for t in conv.tools)
+            return
+        call = _first_call(conv)
+        if conv.kind == "agent":
+            for m in multi_step_candidates(conv):
+                self._multi(m)
+        if conv.kind == "agent" and call is not None and call.name in {t.name for t in conv.tools}:
+            tool = next(t for t in conv.tools if t.name == call.name)
+            if tool == self.tools[tool.name]:  # the same definition: one object (a chunk's result pickles it once)
+                tool = self.tools[tool.name]
+            self._call((query_key(conv.query), call.name), _Call(conv.id, conv.query, tool, call.arguments))
+        elif conv.kind == "general" and conv.query.strip():
+            answer = next((t.content.strip() for t in conv.assistant_turns if t.content.strip()), None)
+            self.plain_queries.setdefault(query_key(conv.query), (conv.query.strip(), answer))
+
+    def _multi(self, m: _MultiStep) -> None:
+        kept, key = self.multi[m.category], query_key(m.query)
+        if key not in kept or m.id < kept[key].id:
+            kept[key] = m
+
+    def _call(self, key: tuple[str, str], call: _Call) -> None:
+        if key not in self.calls or call.id < self.calls[key].id:
+            self.calls[key] = call
+
+    def merge(self, other: Candidates) -> None:
+        for name, t in other.tools.items():
+            self.tools.setdefault(name, t)
+        self.trained |= other.trained
+        for key, call in other.calls.items():
+            self._call(key, call)
+        for key, plain in other.plain_queries.items():
+            self.plain_queries.setdefault(key, plain)
+        for found in other.multi.values():
+            for m in found.values():
+                self._multi(m)
+
+
+def candidates(conversations: Iterable[Conversation], heldout: Heldout) -> Candidates:
+    found = Candidates()
+    for conv in conversations:
+        found.add(conv, heldout)
+    return found
+
+
 def build(
     conversations: Iterable[Conversation], heldout: Heldout, cfg: BenchmarkConfig
 ) -> tuple[list[Sample], dict[str, int]]:
     """Samples per category from the held-out records (one streaming pass), and how many each category got."""
-    tools: dict[str, Tool] = {}
-    trained: set[str] = set()  # tools that stay in training data
-    calls: dict[tuple[str, str], _Call] = {}  # (query, first tool called) -> its conversation with the smallest id
-    plain_queries: dict[str, tuple[str, str | None]] = {}  # query key -> (query, its answer)
-    multi: dict[str, list[_MultiStep]] = {c: [] for c in sorted(MULTI_STEP)}
-    for conv in conversations:
-        for t in conv.tools:
-            tools.setdefault(t.name, t)
-        if not heldout.excludes(conv):
-            trained.update(t.name for t in conv.tools)
-            continue
-        call = _first_call(conv)
-        if conv.kind == "agent":
-            for m in multi_step_candidates(conv):
-                multi[m.category].append(m)
-        if conv.kind == "agent" and call is not None and call.name in {t.name for t in conv.tools}:
-            key = (query_key(conv.query), call.name)
-            if key not in calls or conv.id < calls[key].id:
-                calls[key] = _Call(
-                    conv.id, conv.query, next(t for t in conv.tools if t.name == call.name), call.arguments
-                )
-        elif conv.kind == "general" and conv.query.strip():
-            answer = next((t.content.strip() for t in conv.assistant_turns if t.content.strip()), None)
-            plain_queries.setdefault(query_key(conv.query), (conv.query.strip(), answer))
+    return build_from(candidates(conversations, heldout), cfg)
+
+
+def build_from(found: Candidates, cfg: BenchmarkConfig) -> tuple[list[Sample], dict[str, int]]:
+    """`build` from what a pass over the corpus gathered."""
+    tools, trained, calls, plain_queries, multi = (
+        found.tools,
+        found.trained,
+        found.calls,
+        found.plain_queries,
+        found.multi,
+    )
     # the first step decides: a call to a tool that training never shows is an unseen-tool sample
     seen_calls = [c for c in calls.values() if c.tool.name in trained]
     unseen_calls = [c for c in calls.values() if c.tool.name not in trained]
@@ -428,7 +477,7 @@ def build(
     for category in [
         c for c in CATEGORIES if c in MULTI_STEP
     ]:  # the history holds the first step(s); the next turn is scored
-        for m in unique_by_query(multi[category])[: cfg.per_category]:
+        for m in unique_by_query(list(multi[category].values()))[: cfg.per_category]:
             tools_ = offered(m.needed)
             if m.call is not None:
                 args = {k: [v] for k, v in m.call.arguments.items()}

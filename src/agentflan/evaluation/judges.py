@@ -20,6 +20,7 @@ little more than the fence (see `calls.find_calls`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -208,14 +209,28 @@ def _number(text: str) -> float | None:
         return None
 
 
+_NUMERIC = re.compile(r"-?[\d,]*\d(?:\.\d+)?")
+
+
+@functools.lru_cache(maxsize=4096)
+def _as_words(value: str) -> re.Pattern[str]:
+    """`value` as whole words in any case (compiled once per value: the benchmark stage asks about each value of
+    thousands of tool results, more than `re`'s own cache of 512 patterns holds)."""
+    return re.compile(rf"(?<![\w.]){re.escape(value)}(?![\w]|\.\d)", re.I)
+
+
 def states(text: str, value: str) -> bool:
     """The text states `value` (a tool result's value): a number as a number ("171" by "$171.00 a night" or "171 USD",
     "1200" by "1,200"; not by "1710" or "0.171"), anything else as whole words in any case."""
+    return states_normalised(normalise(text), value)
+
+
+def states_normalised(body: str, value: str) -> bool:
+    """`states` of a text already `normalise`d (one text asked about many values normalises once)."""
     v = normalise(value).strip()
     if not v:
         return False
-    body = normalise(text)
-    target = _number(v) if re.fullmatch(r"-?[\d,]*\d(?:\.\d+)?", v) else None
+    target = _number(v) if _NUMERIC.fullmatch(v) else None
     if target is not None:
         return any(_number(m) == target for m in _QUANTITY.findall(body))
-    return re.search(rf"(?<![\w.]){re.escape(v)}(?![\w]|\.\d)", body, re.I) is not None
+    return _as_words(v).search(body) is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from agentflan.data.schema import PSEUDO_TOOLS, Conversation
+from agentflan.data.schema import PSEUDO_TOOLS, Conversation, Piece
 
 
 def raw_row(fmt: str, index: int, record: Any) -> dict[str, Any]:
@@ -27,10 +27,12 @@ def raw_row(fmt: str, index: int, record: Any) -> dict[str, Any]:
     }
 
 
-def conversation_row(conv: Conversation) -> dict[str, Any]:
-    """A canonical conversation (for `expectations/converted.json` and later boundaries)."""
+def conversation_row(conv: Conversation, learned: list[Piece] | None = None) -> dict[str, Any]:
+    """A canonical conversation (for `expectations/converted.json` and later boundaries); `learned`:
+    `conv.learned_pieces()` when the caller has them already."""
     offered = {t.name for t in conv.tools}
-    turns, assistant, trainable, calls = conv.turns, conv.assistant_turns, conv.trainable_turns, conv.calls  # each once
+    turns, assistant, calls = conv.turns, conv.assistant_turns, conv.calls  # each once
+    learned = conv.learned_pieces() if learned is None else learned
     return {
         "id": conv.id,
         "source": conv.source,
@@ -38,16 +40,16 @@ def conversation_row(conv: Conversation) -> dict[str, Any]:
         "style": conv.style,
         "n_turns": len(turns),
         "n_assistant": len(assistant),
-        "n_trainable": len(trainable),
+        "n_trainable": sum(1 for t in assistant if t.trainable),
         "first_role": turns[0].role if turns else None,
         "last_role": turns[-1].role if turns else None,
         "query_chars": len(conv.query),
         "n_tools": len(conv.tools),
         "n_calls": len(calls),
         "unknown_calls": sum(1 for c in calls if c.name not in offered and c.name not in PSEUDO_TOOLS),
-        "empty_trainable": sum(1 for t in trainable for p in t.pieces() if p.loss and not p.text.strip()),
+        "empty_trainable": sum(1 for p in learned if not p.text.strip()),
         "unlabelled": sum(1 for t in assistant if t.capability is None),
-        "trainable_chars": sum(len(p.text) for t in trainable for p in t.pieces() if p.loss),
+        "trainable_chars": sum(len(p.text) for p in learned),
     }
 
 
@@ -61,6 +63,7 @@ class Profile:
 
     def __init__(self, rows: Iterable[dict[str, Any]] = ()):
         self.columns: dict[str, list[Any]] = {}
+        self._lists: dict[str, tuple[bool, list[Any]]] = {}  # per column: are its short strings shared; its values
         self._strings: dict[str, str] = {}
         for row in rows:
             self.add(row)
@@ -70,10 +73,22 @@ class Profile:
             self.columns = {key: [] for key in row}
         elif row.keys() != self.columns.keys():
             raise ValueError(f"profile row fields {sorted(row)} differ from the first row's {sorted(self.columns)}")
+        if not self._lists:
+            self._lists = {key: (key != "id", column) for key, column in self.columns.items()}
+        strings, short = self._strings, self.REPEATED
+        lists = self._lists
         for key, value in row.items():
-            if isinstance(value, str) and len(value) <= self.REPEATED and key != "id":
-                value = self._strings.setdefault(value, value)
-            self.columns[key].append(value)
+            shared, column = lists[key]
+            if shared and value.__class__ is str and len(value) <= short:
+                value = strings.setdefault(value, value)
+            column.append(value)
+
+    def extend(self, columns: dict[str, list[Any]]) -> None:
+        """The columns of another profile (a chunk's, made in a worker process) appended to these."""
+        if self.columns and columns and columns.keys() != self.columns.keys():
+            raise ValueError(f"profile fields {sorted(columns)} differ from {sorted(self.columns)}")
+        for key, values in columns.items():
+            self.columns.setdefault(key, []).extend(values)
 
     def frame(self):
         import pandas as pd

@@ -13,7 +13,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,34 @@ from agentflan.pipeline.validation import ValidationFailed, import_seconds, seco
 class StageContext:
     name: str
     params: Params
-    run: Any  # tracking.StageRun
+    opener: Callable[[], Any]  # opens the stage's MLflow run (a tracking.StageRun) when first needed
     published: list[Path] = field(default_factory=list)  # the metrics and plots this run wrote
+    _run: Any = None
+
+    @property
+    def run(self) -> Any:
+        """The stage's MLflow run, opened on first use (`stage` opens it at once unless told `open_run=False`)."""
+        if self._run is None:
+            self._run = self.opener()
+        return self._run
+
+    def open(self) -> None:
+        """Open the MLflow run and import Great Expectations (about 4 s together): a data stage calls it once its
+        workers have their first chunks, so both happen while the records are read, not before."""
+        from agentflan.pipeline.validation import import_gx
+
+        self.run  # noqa: B018 - opens it
+        import_gx()
 
     def path(self, key: str) -> Path:
         return self.params.paths[key]
+
+    def workers(self) -> Any:
+        """The processes the stage spreads its records over (`data.workers`, 0: every core; `data.chunk_bytes`), a
+        `parallel.Workers` to enter before the stage starts any thread (`open()`)."""
+        from agentflan.data.parallel import Workers, available_workers
+
+        return Workers(available_workers(self.params.data.workers), self.params.data.chunk_bytes)
 
     def write_metrics(self, key: str, metrics: dict[str, Any]) -> None:
         """All of `metrics` to the stage's details file (and MLflow); its headline to the DVC metrics file."""
@@ -89,7 +112,9 @@ def _put_back_and_say(name: str) -> None:
 
 
 @contextlib.contextmanager
-def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageContext]:
+def stage(name: str, param_sections: tuple[str, ...] = (), open_run: bool = True) -> Iterator[StageContext]:
+    """The stage's params and its MLflow run (opened at once, or with `open_run=False` when the stage first needs it or
+    calls `open()`); readable failures (see the module docstring)."""
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
         try:
@@ -99,16 +124,27 @@ def stage(name: str, param_sections: tuple[str, ...] = ()) -> Iterator[StageCont
             check_reachable()  # seconds, not minutes of retries after the work is done
 
             if process_rank() != 0:  # one MLflow run per stage, from the main process only
-                yield StageContext(name, params, NullRun())
+                yield StageContext(name, params, NullRun)
                 return
             everything = params.model_dump(mode="json")
-            with stage_run(name, {k: everything[k] for k in param_sections}, everything) as run:
-                ctx = StageContext(name, params, run)
+            with contextlib.ExitStack() as runs:
+                ctx = StageContext(
+                    name,
+                    params,
+                    lambda: runs.enter_context(stage_run(name, {k: everything[k] for k in param_sections}, everything)),
+                )
                 started = time.perf_counter()
-                yield ctx
+                if open_run:
+                    ctx.open()
+                try:
+                    yield ctx
+                except BaseException:
+                    with contextlib.suppress(Exception):  # a stage that failed before its run opened is recorded too
+                        ctx.run  # noqa: B018 - opens it, to end FAILED
+                    raise
                 keep(ctx)
                 # what the stage's work took, and how much of it was Great Expectations (MLflow only: timings vary)
-                run.log_metrics(
+                ctx.run.log_metrics(
                     {
                         "stage_s": time.perf_counter() - started,
                         "gx_validation_s": seconds_spent(),

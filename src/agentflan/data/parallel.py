@@ -1,0 +1,221 @@
+"""A JSONL file's records spread over worker processes in ordered chunks: the results one process would give, in
+file order.
+
+The file is cut at line ends into chunks of about `CHUNK_BYTES`; each worker reads its own chunk (nothing is sent
+to it but the byte range) and returns what the stage's per-chunk function made of it: output lines already
+serialised, counters, profile columns. Results come back in chunk order (`Executor.map`), so the stage writes the
+same bytes with any number of workers. A bad record raises `InputError` naming the file, the record (its line)
+and the field, as the one-process reader does: the worker knows the record's line within its chunk, and the
+chunks before it tell how many lines came first.
+
+Workers are forked (`fork`: the stage's imports and state are shared, nothing is pickled but the chunk's range
+and its result); `workers=1` runs every chunk in this process, the same code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import orjson
+
+from agentflan.data.jsonio import InputError, iter_raw, opened
+from agentflan.data.schema import Conversation, SchemaError, conversation_from_dict, decode_conversation
+
+R = TypeVar("R")
+CHUNK_BYTES = 4 << 20
+
+
+def available_workers(requested: int = 0) -> int:
+    """`requested`, or every core this process may run on when it is 0."""
+    if requested > 0:
+        return requested
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Lines `[start, end)` (bytes) of a file."""
+
+    path: str
+    start: int
+    end: int
+
+    def lines(self) -> list[bytes]:
+        with open(self.path, "rb") as f:
+            f.seek(self.start)
+            return f.read(self.end - self.start).split(b"\n")[:-1]
+
+
+class RecordError(Exception):
+    """A record a worker could not read: its line within the chunk and the message, `{line}` standing for its line
+    number in the file."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(line, message)  # both: it is pickled back from the worker with its args
+        self.line = line
+        self.message = message
+
+
+def chunks(path: str, size: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """The file cut into chunks of about `size` bytes, each ending at a line end (the last one too)."""
+    total = os.path.getsize(path)
+    with open(path, "rb") as f:
+        start = 0
+        while start < total:
+            f.seek(min(start + size, total) - 1)
+            end = f.tell() + len(f.readline()) if start + size < total else total
+            yield Chunk(path, start, end)
+            start = end
+
+
+def conversations(lines: list[bytes]) -> Iterator[Conversation]:
+    """The canonical records of a chunk's lines, each decoded and type-checked by msgspec; blank lines skipped."""
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            yield decode_conversation(line)
+        except SchemaError as e:
+            raise RecordError(i, f"record {{line}}{_id_of(line)}: field {e}") from None
+        except msgspec.DecodeError:
+            try:  # orjson's reading of it: its error message, or a value msgspec's parser refuses and orjson takes
+                data = orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                raise RecordError(i, f"invalid JSON on line {{line}}: {e}") from None
+            try:
+                yield conversation_from_dict(data)
+            except SchemaError as e:
+                raise RecordError(i, f"record {{line}}{_id_of(line)}: field {e}") from None
+
+
+def decoded(lines: list[bytes]) -> list[Conversation]:
+    """Every canonical record of a chunk (`read_conversations` reads a file chunk by chunk with it)."""
+    return list(conversations(lines))
+
+
+def _id_of(line: bytes) -> str:
+    with contextlib.suppress(orjson.JSONDecodeError):
+        data = orjson.loads(line)
+        if isinstance(data, dict) and "id" in data:
+            return f" (id {data['id']!r})"
+    return ""
+
+
+def _run(work: Callable[[list[bytes]], R], chunk: Chunk) -> tuple[int, R | RecordError]:
+    return _run_lines(work, chunk.lines())
+
+
+def _run_in_worker(work: Callable[[list[bytes]], R], chunk: Chunk) -> tuple[int, R | RecordError | _Failed]:
+    try:
+        return _run(work, chunk)
+    except Exception:  # noqa: BLE001 - reported with its traceback by the stage's process
+        return 0, _Failed(traceback.format_exc())
+
+
+class Workers:
+    """`workers` forked processes (none for 1), made once for every pass of a stage: `with Workers(n) as w:
+    w.map(path, work)`. Made before the stage starts any thread (MLflow's): a thread running at a fork leaves its
+    locks held in the children."""
+
+    def __init__(self, workers: int = 1, chunk_bytes: int = CHUNK_BYTES):
+        self.workers = workers
+        self.chunk_bytes = chunk_bytes
+        self._pool: Any = None
+
+    def __enter__(self) -> Workers:
+        if self.workers > 1:  # a worker that dies (killed for memory) fails the stage (BrokenProcessPool): no hang
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def map(self, path: str | os.PathLike, work: Callable[[list[bytes]], R]) -> Iterator[R]:
+        """`work(lines)` of every chunk of a JSONL file, in file order. `work` must be a module-level function (or a
+        `functools.partial` of one); it raises `RecordError` for a bad record. The workers start on the chunks at
+        once (the caller may do other work before it reads the first result); a JSON array (not what a stage writes,
+        but what a hand-made input may be) is read in this process, its records written back as lines."""
+        path = str(path)
+        if not is_jsonl(path):
+            results = map(functools.partial(_run_lines, work), _array_chunks(path))
+        elif self._pool is not None and os.path.getsize(path) > self.chunk_bytes:
+            results = self._pool.map(functools.partial(_run_in_worker, work), chunks(path, self.chunk_bytes))
+        else:
+            results = map(functools.partial(_run, work), chunks(path, self.chunk_bytes))
+        return self._in_order(path, results)
+
+    @staticmethod
+    def _in_order(path: str, results: Iterator[tuple[int, Any]]) -> Iterator[Any]:
+        before = 0
+        for n, result in results:
+            if isinstance(result, RecordError):
+                raise InputError(f"{path}: {result.message.format(line=before + result.line + 1)}")
+            if isinstance(result, _Failed):
+                raise RuntimeError(f"{path}: a worker failed on the chunk after line {before}:\n{result.traceback}")
+            before += n
+            yield result
+
+
+def map_chunks(path: str | os.PathLike, work: Callable[[list[bytes]], R]) -> Iterator[R]:
+    """`Workers(1).map`: every chunk in this process."""
+    return Workers(1).map(path, work)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An unexpected error in a worker, as text (an exception object might not unpickle in the stage's process)."""
+
+    traceback: str
+
+
+def _run_lines(work: Callable[[list[bytes]], R], lines: list[bytes]) -> tuple[int, R | RecordError]:
+    try:
+        return len(lines), work(lines)
+    except RecordError as e:
+        return len(lines), e
+
+
+def _array_chunks(path: str, size: int = 1000) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for raw in iter_raw(path):
+        batch.append(orjson.dumps(raw.data))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def is_jsonl(path: str | os.PathLike) -> bool:
+    """The file holds one JSON value per line (what a stage writes), not a JSON array or one object over lines;
+    `InputError` when it cannot be read (missing, a folder, empty)."""
+    with opened(Path(path)) as f:
+        head = f.read(4096).lstrip()
+        if head[:1] == b"[":
+            return False
+        f.seek(0)
+        first = f.readline()
+    if head[:1] != b"{":
+        return True
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def extend(into: dict[str, list[Any]], columns: dict[str, list[Any]]) -> None:
+    """Append a chunk's columns to the columns gathered so far."""
+    for key, values in columns.items():
+        into.setdefault(key, []).extend(values)

@@ -1,0 +1,121 @@
+"""Records spread over worker processes in ordered chunks: the same records in the same order as one process, chunks
+cut at line ends, and a bad record named by its file line however the file was cut."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from agentflan.data import parallel
+from agentflan.data.jsonio import InputError, read_records
+from agentflan.data.parallel import Workers, chunks, decoded
+from agentflan.data.schema import Conversation, Tool, ToolCall, Turn, conversation_from_dict
+
+
+def corpus(n: int) -> list[Conversation]:
+    """`n` distinct native-call conversations (ids, queries, arguments and call labels differ)."""
+    out = []
+    for i in range(n):
+        call = ToolCall("get_weather", {"city": f"City {i}", "days": i % 5}, id=f"call_{i}")
+        turns = [
+            Turn("user", f"Weather in City {i}?"),
+            Turn("assistant", f"Thought {i}", loss=True, part="thought", tool_calls=[call]),
+            Turn("tool", orjson.dumps({"t": i}).decode(), name="get_weather", tool_call_id=f"call_{i}"),
+            Turn("assistant", f"It is {i} degrees.", loss=i % 3 != 0, part="answer"),
+        ]
+        turns[1].call_loss[0]["arguments"] = i % 2 == 0
+        tools = [Tool("get_weather", "Weather", {"type": "object", "properties": {"city": {"type": "string"}}})]
+        out.append(Conversation(f"c{i}", "toolbench", "agent", "native", turns, tools, f"Weather in City {i}?"))
+    return out
+
+
+@pytest.fixture
+def jsonl(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b"".join(c.to_json() + b"\n" for c in corpus(300)))
+    return path
+
+
+def test_chunks_end_at_line_ends_and_cover_the_file(jsonl):
+    data = jsonl.read_bytes()
+    for size in (1, 100, 997, 5000, len(data), 10 * len(data)):
+        cut = list(chunks(str(jsonl), size))
+        assert cut[0].start == 0 and cut[-1].end == len(data)
+        assert all(a.end == b.start for a, b in zip(cut, cut[1:]))
+        assert all(data[c.end - 1 : c.end] == b"\n" for c in cut)
+        assert [line for c in cut for line in c.lines()] == data.split(b"\n")[:-1]
+
+
+def test_several_workers_give_the_records_one_process_reads_in_file_order(jsonl):
+    expected = [c.to_json() for c in corpus(300)]
+    with Workers(1) as one:
+        alone = [c.to_json() for part in one.map(jsonl, decoded) for c in part]
+    with Workers(3, chunk_bytes=2000) as three:
+        parts = list(three.map(jsonl, decoded))
+    assert len(parts) > 10  # really cut: many chunks over three processes
+    assert [c.to_json() for part in parts for c in part] == alone == expected
+    assert [c.to_json() for c in read_records(jsonl, conversation_from_dict)] == expected  # the dict path agrees
+
+
+def test_decoded_records_keep_the_native_call_labels(jsonl):
+    back = [c for part in Workers(1).map(jsonl, decoded) for c in part]
+    assert back[1].turns[1].call_loss == [{"name": True, "arguments": False}]
+    assert back[2].turns[1].call_loss == [{"name": True, "arguments": True}]
+    assert back[1].turns[1].tool_calls == [ToolCall("get_weather", {"city": "City 1", "days": 1}, id="call_1")]
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_bad_record_is_named_by_its_line_in_the_file_whatever_the_chunks(jsonl, workers):
+    lines = jsonl.read_bytes().split(b"\n")
+    lines[250] = lines[250].replace(b'"role":"tool"', b'"role":"robot"', 1)
+    jsonl.write_bytes(b"\n".join(lines))
+    with Workers(workers, chunk_bytes=1500) as w, pytest.raises(InputError) as err:
+        list(w.map(jsonl, decoded))
+    assert str(err.value) == (
+        f"{jsonl}: record 251 (id 'c250'): field turns[2].role: unknown role 'robot' "
+        "(expected one of system, user, assistant, tool)"
+    )
+
+
+def test_broken_json_and_a_wrong_type_are_named(jsonl):
+    lines = jsonl.read_bytes().split(b"\n")
+    lines[7] = b'{"id": "c7", "turns": [{"role"'
+    jsonl.write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError, match=r"c\.jsonl: invalid JSON on line 8: "):
+        list(Workers(1, chunk_bytes=700).map(jsonl, decoded))
+    lines[7] = lines[8].replace(b'"content":"Weather in City 8?"', b'"content":8', 1)
+    jsonl.write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError) as err:
+        list(Workers(1).map(jsonl, decoded))
+    assert str(err.value).endswith("record 8 (id 'c8'): field turns[0].content: expected str, got int")
+
+
+def test_a_json_array_is_read_in_this_process_and_an_empty_file_is_refused(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_bytes(orjson.dumps([c.to_dict() for c in corpus(5)], option=orjson.OPT_INDENT_2))
+    with Workers(3, chunk_bytes=10) as w:
+        assert [c.id for part in w.map(path, decoded) for c in part] == [f"c{i}" for i in range(5)]
+    (tmp_path / "empty.jsonl").write_bytes(b"\n  \n")
+    with pytest.raises(InputError, match="empty file"):
+        list(Workers(1).map(tmp_path / "empty.jsonl", decoded))
+    with pytest.raises(InputError, match="no such file"):
+        list(Workers(1).map(tmp_path / "missing.jsonl", decoded))
+
+
+def test_every_core_unless_told(monkeypatch):
+    assert parallel.available_workers(3) == 3
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4})
+    assert parallel.available_workers(0) == 5
+
+
+def _fails_on_c4(lines: list[bytes]) -> int:
+    if any(c.id == "c4" for c in decoded(lines)):
+        raise KeyError("c4")
+    return len(lines)
+
+
+def test_an_unexpected_error_in_a_worker_fails_the_stage_with_its_traceback(jsonl):
+    with Workers(2, chunk_bytes=1000) as w, pytest.raises(RuntimeError) as err:
+        list(w.map(jsonl, _fails_on_c4))
+    assert "a worker failed on the chunk after line" in str(err.value)
+    assert "KeyError: 'c4'" in str(err.value)
