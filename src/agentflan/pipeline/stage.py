@@ -135,7 +135,7 @@ def stage(name: str, param_sections: tuple[str, ...] = (), open_run: bool = True
                 )
                 started = time.perf_counter()
                 if open_run:
-                    ctx.open()
+                    ctx.run  # noqa: B018 - opens it
                 try:
                     yield ctx
                 except BaseException:
