@@ -6,7 +6,7 @@ import time
 import orjson
 import pandas as pd
 
-from agentflan.config import ParamsError
+from agentflan.config import EXECUTION_ONLY, ParamsError
 from agentflan.data.jsonio import atomic_dir, atomic_writer, read_json, read_records, write_jsonl
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.calibration import calibrate, check
@@ -89,7 +89,7 @@ with stage("evaluate", ("eval", "registry")) as s:  # the report shows every par
             unigram=train["unigram_val_loss"],
             headline=headline,
             hashes=hashes,
-            params=sorted(flatten(s.params.model_dump(mode="json", exclude={"paths"})).items()),
+            params=sorted(flatten(s.params.model_dump(mode="json", exclude={"paths": True, **EXECUTION_ONLY})).items()),
             answers=[r for r in answers if r["protocol"] == metrics["protocol"]],
         )
     s.run.mlflow.log_artifacts(str(s.path("report")), "report")  # the MLflow UI shows the figures beside the metrics

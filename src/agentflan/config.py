@@ -154,6 +154,11 @@ class Source(Section):
         return {"path": value} if isinstance(value, str) else value
 
 
+# How a stage runs, not what it makes: the outputs are the same bytes whatever these are, so no stage lists them as a
+# DVC parameter and the report does not show them (changing one re-runs nothing)
+EXECUTION_ONLY = {"data": {"workers", "chunk_bytes"}}
+
+
 class DataConfig(Section):
     """`data`: the inputs of `convert`."""
 

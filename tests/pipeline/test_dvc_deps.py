@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agentflan.config import EXECUTION_ONLY
+
 from conftest import ROOT
 
 SRC = ROOT / "src"
@@ -78,8 +80,12 @@ def params_read(script: Path) -> set[str]:
             node = node.value
         if isinstance(node, ast.Name) and "params" in chain:
             keys = list(reversed(chain[: chain.index("params")]))
-            if keys and keys[0] == "model_dump":  # the whole params: every section
-                found |= {k for k in yaml.safe_load((ROOT / "params.yaml").read_text()) if k != "paths"}
+            if keys and keys[0] == "model_dump":  # the whole params: every key but how stages run (EXECUTION_ONLY)
+                for section, values in yaml.safe_load((ROOT / "params.yaml").read_text()).items():
+                    if section in EXECUTION_ONLY:
+                        found |= {f"{section}.{k}" for k in values if k not in EXECUTION_ONLY[section]}
+                    elif section != "paths":
+                        found.add(section)
             elif keys and keys[0] != "paths":  # paths enter dvc.yaml through ${paths.*} interpolation
                 found.add(".".join(keys[:2]))
     return found
