@@ -7,6 +7,7 @@ that need them, so `agentflan --help` stays instant.
 from __future__ import annotations
 
 import enum
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -143,7 +144,8 @@ def inspect(
         conv = next((c for c in read_conversations(file) if id is None or c.id == id), None)
     except InputError as e:
         hint = ""
-        if "field turns: missing" in str(e):  # an upstream file, not a converted one
+        # a record without a canonical top-level field (msgspec names the first in the schema's order): an upstream file
+        if re.search(r": field (id|source|kind|style|turns): missing$", str(e)):
             hint = f"\n`inspect` reads converted conversations: run `agentflan convert {file} -o converted.jsonl` first"
         raise _fail(f"{e}{hint}") from None
     if conv is None:
