@@ -37,10 +37,11 @@ def finish(
         out[split].append(conv.to_json())
         out[f"{split}_agentflan"].append(orjson.dumps(conv.to_agentflan()))
         out[f"{split}_hf"].append(orjson.dumps(conv.to_hf()))
-        tables[split].add(conv)
+        learned = conv.learned_pieces()  # once, for the token counts and the profile row
+        tables[split].add(conv, learned)
         rows.add(
             {
-                **conversation_row(conv),
+                **conversation_row(conv, learned),
                 "split": split,
                 "query_key": query_key(conv),
                 "negative_calls": negative_calls(conv),
