@@ -7,7 +7,9 @@ from agentflan.data.jsonio import atomic_writer
 from agentflan.data.parallel import conversations
 from agentflan.pipeline.profiles import Profile, conversation_row
 from agentflan.pipeline.stage import stage
-from agentflan.pipeline.validation import validate
+from agentflan.pipeline.validation import suite_columns, validate
+
+KEPT = suite_columns("balanced")  # of each record's profile row: what the suite checks
 
 
 def gather(seed: int, lines: list[bytes]) -> Candidates:
@@ -17,7 +19,7 @@ def gather(seed: int, lines: list[bytes]) -> Candidates:
 
 def balance(balancer: Balancer, lines: list[bytes]) -> tuple[bytes, Balancer, dict[str, list]]:
     """The second pass over one chunk: its balanced records as JSON lines, what was applied, the profile columns."""
-    part, out, rows = balancer.chunk(), [], Profile()
+    part, out, rows = balancer.chunk(), [], Profile(keep=KEPT)
     for conv in part.apply(conversations(lines)):
         out.append(conv.to_json())
         rows.add(conversation_row(conv))
@@ -31,7 +33,7 @@ with stage("balance", ("mix", "balance"), open_run=False) as s, s.workers() as w
     for part in parts:
         found.merge(part)
     balancer.plan_from(found)
-    rows = Profile()
+    rows = Profile(keep=KEPT)
     with atomic_writer(s.path("balanced")) as out:
         for text, part, columns in workers.map(s.path("decomposed"), functools.partial(balance, balancer)):
             out.write(text)

@@ -5,11 +5,11 @@ from agentflan.data.jsonio import atomic_writer, write_jsonl
 from agentflan.pipeline.profiles import Profile, conversation_row
 from agentflan.pipeline.project import file_md5
 from agentflan.pipeline.stage import stage
-from agentflan.pipeline.validation import validate
+from agentflan.pipeline.validation import suite_columns, validate
 
 with stage("convert", ("data", "convert")) as s:
     converter = Converter(s.params.convert)
-    rows = Profile()
+    rows = Profile(keep=suite_columns("converted"))  # of each record's profile row: what the suite checks
     quarantined = s.path("quarantine") / "records.jsonl"  # a DVC output folder, empty when nothing is quarantined
     with atomic_writer(s.path("converted")) as out, atomic_writer(quarantined) as quarantine:
         converter.on_reject = lambda r: write_jsonl(quarantine, [r.to_dict()])

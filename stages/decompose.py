@@ -7,12 +7,14 @@ from agentflan.data.jsonio import atomic_writer
 from agentflan.data.parallel import conversations
 from agentflan.pipeline.profiles import Profile, conversation_row
 from agentflan.pipeline.stage import stage
-from agentflan.pipeline.validation import validate
+from agentflan.pipeline.validation import suite_columns, validate
+
+KEPT = suite_columns("decomposed")  # of each record's profile row: what the suite checks
 
 
 def decompose(lines: list[bytes]) -> tuple[bytes, dict[str, CapabilityTable], dict[str, list]]:
     """One chunk: its labelled records as JSON lines, their token counts per source and their profile columns."""
-    out, by_source, rows = [], defaultdict(CapabilityTable), Profile()
+    out, by_source, rows = [], defaultdict(CapabilityTable), Profile(keep=KEPT)
     for conv in conversations(lines):
         learned = label(conv).learned_pieces()
         by_source[conv.source].add(conv, learned)
@@ -24,7 +26,7 @@ def decompose(lines: list[bytes]) -> tuple[bytes, dict[str, CapabilityTable], di
 with stage("decompose", open_run=False) as s, s.workers() as workers:
     parts = workers.map(s.path("converted"), decompose)
     s.open()  # MLflow's run and GX's import while the workers read
-    rows, by_source = Profile(), defaultdict(CapabilityTable)
+    rows, by_source = Profile(keep=KEPT), defaultdict(CapabilityTable)
     with atomic_writer(s.path("decomposed")) as out:
         for text, part_by_source, columns in parts:
             out.write(text)

@@ -16,9 +16,10 @@ from agentflan.data.schema import Tool
 from agentflan.evaluation.judges import negative_calls
 from agentflan.pipeline.profiles import Profile, conversation_row, query_split_rows
 from agentflan.pipeline.stage import stage
-from agentflan.pipeline.validation import validate
+from agentflan.pipeline.validation import suite_columns, validate
 
 SPLITS = ("train", "validation")
+KEPT = suite_columns("final", "final_split")  # of each record's profile row: what the suites check
 FILES = [f"{split}{suffix}" for split in SPLITS for suffix in ("", "_agentflan", "_hf")]  # the paths' keys
 
 
@@ -32,7 +33,7 @@ def finish(
 ) -> tuple[dict[str, bytes], NegativesStats, dict[str, CapabilityTable], dict[str, list]]:
     """The second pass over one chunk: each output file's lines, the counts, the profile columns."""
     out = {key: [] for key in FILES}
-    stats, rows, tables = NegativesStats(), Profile(), {split: CapabilityTable() for split in SPLITS}
+    stats, rows, tables = NegativesStats(), Profile(keep=KEPT), {split: CapabilityTable() for split in SPLITS}
     for split, conv in add_negatives(conversations(lines), pool, cfg, stats, heldout):
         out[split].append(conv.to_json())
         out[f"{split}_agentflan"].append(orjson.dumps(conv.to_agentflan()))
@@ -62,7 +63,7 @@ with stage("negatives", ("negatives",), open_run=False) as s, s.workers() as wor
         for name, tool in part.items():
             first.setdefault(name, tool)
     pool = sorted_pool(first)
-    stats, rows, tables = NegativesStats(), Profile(), {split: CapabilityTable() for split in SPLITS}
+    stats, rows, tables = NegativesStats(), Profile(keep=KEPT), {split: CapabilityTable() for split in SPLITS}
     with contextlib.ExitStack() as files:
         out = {key: files.enter_context(atomic_writer(s.path(key))) for key in FILES}
         work = functools.partial(finish, pool, s.params.negatives, heldout)

@@ -9,8 +9,9 @@ import pytest
 
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
+from agentflan.data.decompose import label
 from agentflan.pipeline.profiles import Profile, conversation_row, raw_frame
-from agentflan.pipeline.validation import ValidationFailed, expectations_dir, validate
+from agentflan.pipeline.validation import ValidationFailed, expectations_dir, suite_columns, validate
 
 
 @pytest.mark.parametrize("suite", sorted(p.stem for p in expectations_dir().glob("*.json")))
@@ -44,7 +45,9 @@ def test_a_profile_is_the_frame_of_its_rows_and_refuses_a_row_of_other_fields(fi
         for c in converter.run([Source(path=str(fixtures / n)) for n in ("toolbench_toolllama.json", "sharegpt.jsonl")])
     ]
     profile = Profile(rows)
-    pd.testing.assert_frame_equal(profile.frame(), pd.DataFrame(rows))
+    frame = profile.frame()
+    pd.testing.assert_frame_equal(frame, pd.DataFrame(rows), check_dtype=False)
+    assert frame["id"].dtype == object and frame["n_trainable"].dtype == "int64"  # text: the profile's own strings
     assert validate(profile, "converted").rows == len(rows)
     with pytest.raises(ValueError, match="differ"):
         profile.add({**rows[0], "extra": 1})
@@ -69,3 +72,34 @@ def test_failure_report_names_expectations_and_example_rows(fixtures):
     assert "expect_column_values_to_be_between column 'n_trainable': 1 of 3 rows unexpected" in report
     assert '"id": "db_0"' in report  # the example row is named by id
     assert {f["column"] for f in err.value.failures} == {"id", "n_trainable", "unknown_calls"}
+
+
+def test_a_profile_keeps_what_its_suites_check_and_still_catches_a_bad_row(fixtures):
+    converter = Converter(ConvertConfig(format_samples=2))
+    sources = [Source(path=str(fixtures / n)) for n in ("toolbench_toolllama.json", "sharegpt.jsonl")]
+    rows = [conversation_row(label(c)) for c in converter.run(sources)]
+    kept = suite_columns("decomposed")
+    assert kept == ("id", "unlabelled", "n_trainable", "empty_trainable")  # the suite's columns, id first
+    assert suite_columns("final", "final_split")[-1] == "query_key"  # both suites' columns
+    profile = Profile(rows, keep=kept)
+    assert list(profile.frame().columns) == list(kept) and len(profile.frame()) == len(rows)
+    assert validate(profile, "decomposed").rows == len(rows)
+    bad = Profile([*rows[:-1], {**rows[-1], "unlabelled": 1}], keep=kept)
+    with pytest.raises(ValidationFailed, match="unlabelled"):
+        validate(bad, "decomposed")
+    with pytest.raises(ValueError, match=r"lack the field\(s\) \['split'\]"):
+        Profile(rows, keep=("id", "split"))
+    assert list(Profile(keep=kept).frame().columns) == list(kept)  # no rows: the columns still there
+
+
+def test_validation_does_not_hash_the_frame(monkeypatch):
+    """GX fingerprints an in-memory batch with `pd.util.hash_pandas_object` (memory and time for a marker nothing
+    reads); validation switches it off."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("hashed the frame")
+
+    monkeypatch.setattr(pd.util, "hash_pandas_object", refuse)
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(50)], "n_trainable": [1] * 50})
+    spec = {"name": "t", "expectations": [{"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}}]}
+    assert validate(frame, spec).rows == 50

@@ -57,28 +57,34 @@ class Profile:
     """Summary rows collected while a stage streams its records, held as one list per field rather than a dict per
     row (measured on converted ToolBench conversations: about 150 bytes a record against 490 for a dict per row;
     short repeated strings such as `kind` are stored once), because expectations such as unique ids need every row
-    at once. `frame()` is what `validate` takes."""
+    at once. `keep`: the fields kept of each row (`validation.suite_columns` of the stage's suites: what they check;
+    default every field). `frame()` is what `validate` takes."""
 
     REPEATED = 64  # strings up to this length are shared between rows (kinds, sources, roles, splits)
 
-    def __init__(self, rows: Iterable[dict[str, Any]] = ()):
-        self.columns: dict[str, list[Any]] = {}
-        self._lists: dict[str, tuple[bool, list[Any]]] = {}  # per column: are its short strings shared; its values
+    def __init__(self, rows: Iterable[dict[str, Any]] = (), keep: Iterable[str] | None = None):
+        self.keep = tuple(keep) if keep is not None else None
+        self.columns: dict[str, list[Any]] = {key: [] for key in self.keep or ()}  # a frame of no rows has them too
+        self._fields: Any = None  # the first row's keys: every row has them
         self._strings: dict[str, str] = {}
         for row in rows:
             self.add(row)
 
     def add(self, row: dict[str, Any]) -> None:
-        if not self.columns:
-            self.columns = {key: [] for key in row}
-        elif row.keys() != self.columns.keys():
-            raise ValueError(f"profile row fields {sorted(row)} differ from the first row's {sorted(self.columns)}")
-        if not self._lists:
-            self._lists = {key: (key != "id", column) for key, column in self.columns.items()}
+        if self._fields is None:
+            if self.keep is None and self.columns.keys() != row.keys():  # every field (none extended yet)
+                if self.columns:
+                    raise ValueError(f"profile row fields {sorted(row)} differ from {sorted(self.columns)}")
+                self.columns = {key: [] for key in row}
+            if missing := [key for key in self.columns if key not in row]:
+                raise ValueError(f"profile rows lack the field(s) {missing} that the suites check")
+            self._fields = row.keys()
+            self._lists = [(key, key != "id", column) for key, column in self.columns.items()]  # shared strings?
+        elif row.keys() != self._fields:
+            raise ValueError(f"profile row fields {sorted(row)} differ from the first row's {sorted(self._fields)}")
         strings, short = self._strings, self.REPEATED
-        lists = self._lists
-        for key, value in row.items():
-            shared, column = lists[key]
+        for key, shared, column in self._lists:
+            value = row[key]
             if shared and value.__class__ is str and len(value) <= short:
                 value = strings.setdefault(value, value)
             column.append(value)
@@ -91,15 +97,21 @@ class Profile:
             self.columns.setdefault(key, []).extend(values)
 
     def frame(self):
+        """The columns as a DataFrame; text columns hold the profile's own strings (pandas' default Arrow strings
+        copy every value, and GX's unique check turns them back into Python strings: 90 MiB more at 500k ids)."""
         import pandas as pd
 
-        return pd.DataFrame(self.columns)
+        return pd.DataFrame({k: pd.Series(v, dtype=object) if _text(v) else v for k, v in self.columns.items()})
 
 
-def query_split_rows(profile: Profile) -> list[dict[str, Any]]:
+def _text(values: list[Any]) -> bool:
+    return isinstance(next((v for v in values if v is not None), None), str)
+
+
+def query_split_rows(profile: Profile) -> Profile:
     """Distinct (query_key, split) pairs: a query in both splits shows up as a duplicate query_key."""
-    pairs = set(zip(profile.columns.get("query_key", []), profile.columns.get("split", [])))
-    return [{"query_key": q, "split": s} for q, s in sorted(pairs)]
+    pairs = dict.fromkeys(zip(profile.columns.get("query_key", []), profile.columns.get("split", [])))
+    return Profile({"query_key": q, "split": s} for q, s in sorted(pairs))
 
 
 def raw_frame(path: str, fmt: str):

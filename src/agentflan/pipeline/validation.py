@@ -84,6 +84,18 @@ def load_suite_json(name_or_path: str | Path) -> dict[str, Any]:
         return json.load(f)
 
 
+def suite_columns(*suites: str) -> tuple[str, ...]:
+    """`id` and every column the named suites' expectations read, in order: what a stage's profile keeps of its rows
+    (a 500k-record profile of every row field is ~1 KB a record with its frame; the suites read a third of them)."""
+    columns = ["id"]
+    for suite in suites:
+        for e in load_suite_json(suite).get("expectations", []):
+            kwargs = e.get("kwargs", {})
+            columns += [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+            columns += list(kwargs.get("column_list", ()))
+    return tuple(dict.fromkeys(columns))
+
+
 def import_gx() -> None:
     """Import great_expectations now (about 2 s: it imports scipy.stats, altair and SQLAlchemy): GX's time, of it
     the import's."""
@@ -100,6 +112,12 @@ def import_gx() -> None:
 def _context():
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    # GX fingerprints every in-memory batch under 1 GB (`pd.util.hash_pandas_object` of every row: 177 MiB of
+    # transient memory for a 500k-row frame of ids, and its time) for a batch marker nothing here reads; the limit is
+    # a module constant, 0 hashes none
+    pandas_execution_engine.HASH_THRESHOLD = 0
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
