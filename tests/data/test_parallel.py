@@ -3,6 +3,8 @@ cut at line ends, and a bad record named by its file line however the file was c
 
 from __future__ import annotations
 
+import functools
+
 import orjson
 import pytest
 
@@ -119,3 +121,17 @@ def test_an_unexpected_error_in_a_worker_fails_the_stage_with_its_traceback(json
         list(w.map(jsonl, _fails_on_c4))
     assert "a worker failed on the chunk after line" in str(err.value)
     assert "KeyError: 'c4'" in str(err.value)
+
+
+def test_records_with_ids_decode_only_the_chosen_and_name_a_broken_line(jsonl):
+    wanted = frozenset({"c3", "c150", "c299", "not_there"})
+    with Workers(3, chunk_bytes=2000) as three:
+        found = {}
+        for part in three.map(jsonl, functools.partial(parallel.records_with_ids, wanted)):
+            found.update(part)
+    assert {k: v.to_json() for k, v in found.items()} == {c.id: c.to_json() for c in corpus(300) if c.id in wanted}
+    lines = jsonl.read_bytes().split(b"\n")
+    lines[41] = lines[41][:30]  # record 42 cut short: read whole, so its error names its line
+    jsonl.write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError, match=r"c\.jsonl: invalid JSON on line 42: "):
+        list(Workers(1).map(jsonl, functools.partial(parallel.records_with_ids, wanted)))

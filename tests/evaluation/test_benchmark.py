@@ -10,9 +10,19 @@ import pytest
 
 from agentflan.config import BenchmarkConfig, ConvertConfig, Source
 from agentflan.data.convert import Converter
-from agentflan.data.heldout import Heldout, choose, query_key
+from agentflan.data.heldout import Heldout, choose, choose_from, offered, query_key
 from agentflan.data.prompts import FORMAT_REQUESTS, NATURAL_SYSTEM, format_system
-from agentflan.evaluation.benchmark import CATEGORIES, MULTI_STEP, Sample, build, sample_row
+from agentflan.evaluation.benchmark import (
+    CATEGORIES,
+    MULTI_STEP,
+    Sample,
+    build,
+    candidates,
+    choose_samples,
+    chosen_ids,
+    sample_row,
+    samples,
+)
 from agentflan.evaluation.generation import PROTOCOLS, complete, history_for, predictions, run_protocol
 from agentflan.evaluation.judges import announces_step
 from agentflan.evaluation.scoring import judge, score
@@ -325,3 +335,25 @@ def test_a_multi_step_answer_is_right_when_it_states_the_results_and_calls_nothi
     metrics = score([Prediction(**base, response=a, content=a) for a in cases] + [again, nxt, wrong, plain])
     assert metrics["multi_step_accuracy"] == round(4 / 10, 4)  # 3 answers + 1 call right, of 7 + 1 + 2
     assert metrics["plain_samples"] == 1 and metrics["hscore"] == 1.0 and metrics["call_samples"] == 0
+
+
+def test_chunks_merged_choose_and_build_what_the_whole_corpus_does():
+    """The stage's passes: per chunk, the held-out draw and the candidates (ids, query keys, tool names), merged in
+    file order; the chosen records read again by id; the same benchmark as one pass over the whole corpus."""
+    corpus = labelled_corpus()
+    parts = [corpus[i : i + 37] for i in range(0, len(corpus), 37)]
+    found = offered(parts[0], CFG)
+    for part in parts[1:]:
+        found.merge(offered(part, CFG))
+    heldout = choose_from(found, CFG)
+    assert heldout == choose(corpus, CFG)
+    gathered = candidates(parts[0], heldout)
+    for part in parts[1:]:
+        gathered.merge(candidates(part, heldout))
+    picked, counts = choose_samples(gathered, CFG)
+    ids = chosen_ids(picked)
+    assert len(ids) < len(corpus) // 2  # only the chosen records are read again
+    built = samples(picked, {c.id: c for c in corpus if c.id in ids})
+    whole, whole_counts = build(corpus, heldout, CFG)
+    assert [s.to_dict() for s in built] == [s.to_dict() for s in whole] and counts == whole_counts
+    assert {s.category for s in built} == set(CATEGORIES)

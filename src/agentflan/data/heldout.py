@@ -49,19 +49,26 @@ class Heldout:
 
 @dataclass
 class Offered:
-    """What the held-out choice reads of the corpus: the tools offered, the agent and the general queries (of a chunk
-    of records: `merge` them for the whole file's)."""
+    """What the held-out choice reads of the corpus: the tools offered, and the agent and general queries that the
+    seeded draw holds out (each query is drawn by its own hash, so a chunk of records decides its own; `merge` them
+    for the whole file's). Memory grows with the held-out queries, not with every query of the corpus."""
 
+    cfg: BenchmarkConfig
     names: set[str] = field(default_factory=set)
     agent: set[str] = field(default_factory=set)
     general: set[str] = field(default_factory=set)
 
     def add(self, conv: Conversation) -> None:
         self.names.update(t.name for t in conv.tools)
-        if conv.kind == "agent":
-            self.agent.add(query_key(conv.query))
-        elif conv.kind == "general":
-            self.general.add(query_key(conv.query))
+        if conv.kind not in ("agent", "general"):
+            return
+        key = query_key(conv.query)
+        drawn = self.agent if conv.kind == "agent" else self.general
+        if key in drawn:
+            return
+        fraction = self.cfg.heldout_agent_queries if conv.kind == "agent" else self.cfg.heldout_general_queries
+        if unit_hash(self.cfg.seed, conv.kind, key) < fraction:
+            drawn.add(key)
 
     def merge(self, other: Offered) -> None:
         self.names |= other.names
@@ -69,8 +76,8 @@ class Offered:
         self.general |= other.general
 
 
-def offered(conversations: Iterable[Conversation]) -> Offered:
-    found = Offered()
+def offered(conversations: Iterable[Conversation], cfg: BenchmarkConfig) -> Offered:
+    found = Offered(cfg)
     for conv in conversations:
         found.add(conv)
     return found
@@ -78,19 +85,13 @@ def offered(conversations: Iterable[Conversation]) -> Offered:
 
 def choose(conversations: Iterable[Conversation], cfg: BenchmarkConfig, source: str = "the corpus") -> Heldout:
     """Held-out tools (named + a seeded share) and a seeded share of agent and general queries."""
-    return choose_from(offered(conversations), cfg, source)
+    return choose_from(offered(conversations, cfg), cfg, source)
 
 
 def choose_from(found: Offered, cfg: BenchmarkConfig, source: str = "the corpus") -> Heldout:
     """`choose` from what a pass over the corpus gathered."""
-    names, agent, general = found.names, found.agent, found.general
-    missing = sorted(set(cfg.heldout_tools) - names)
+    missing = sorted(set(cfg.heldout_tools) - found.names)
     if missing:
         raise ParamsError(f"benchmark.heldout_tools: {missing} offered by no conversation in {source}")
-    drawn = {n for n in names - PSEUDO_TOOLS if unit_hash(cfg.seed, "tool", n) < cfg.heldout_tool_fraction}
-    tools = sorted(set(cfg.heldout_tools) | drawn)
-    queries = sorted(
-        {q for q in agent if unit_hash(cfg.seed, "agent", q) < cfg.heldout_agent_queries}
-        | {q for q in general if unit_hash(cfg.seed, "general", q) < cfg.heldout_general_queries}
-    )
-    return Heldout(tools, queries)
+    drawn = {n for n in found.names - PSEUDO_TOOLS if unit_hash(cfg.seed, "tool", n) < cfg.heldout_tool_fraction}
+    return Heldout(sorted(set(cfg.heldout_tools) | drawn), sorted(found.agent | found.general))

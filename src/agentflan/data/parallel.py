@@ -101,6 +101,27 @@ def conversations(lines: list[bytes]) -> Iterator[Conversation]:
                 raise RecordError(i, f"record {{line}}{_id_of(line)}: field {e}") from None
 
 
+class _Id(msgspec.Struct):
+    id: Any = None
+
+
+_ID = msgspec.json.Decoder(_Id)  # a record's id; msgspec skips the rest of the line without building it
+
+
+def records_with_ids(ids: frozenset[str], lines: list[bytes]) -> dict[str, Conversation]:
+    """The records of a chunk's lines whose id is in `ids`, decoded whole, by id; of the others only the id is read
+    (a line that does not read is decoded whole, so that its error names its line)."""
+    wanted = []
+    for line in lines:
+        try:
+            rid = _ID.decode(line).id if line.strip() else None
+            keep = isinstance(rid, str) and rid in ids
+        except msgspec.DecodeError:
+            keep = True
+        wanted.append(line if keep else b"")  # blank lines are skipped and keep the others' line numbers
+    return {conv.id: conv for conv in conversations(wanted)}
+
+
 def decoded(lines: list[bytes]) -> list[Conversation]:
     """Every canonical record of a chunk (`read_conversations` reads a file chunk by chunk with it)."""
     return list(conversations(lines))
@@ -240,8 +261,3 @@ def is_jsonl(path: str | os.PathLike) -> bool:
         return False
     return True
 
-
-def extend(into: dict[str, list[Any]], columns: dict[str, list[Any]]) -> None:
-    """Append a chunk's columns to the columns gathered so far."""
-    for key, values in columns.items():
-        into.setdefault(key, []).extend(values)

@@ -313,28 +313,36 @@ def _first_call(conv: Conversation):
     return next((c for c in conv.calls if c.name not in PSEUDO_TOOLS), None)
 
 
-@dataclass(frozen=True)
-class _Call:
-    """What a held-out agent conversation gives a call sample (its query, the tool its first step calls, the
-    arguments), kept instead of the conversation so that memory grows with the held-out queries only."""
+@dataclass(frozen=True, slots=True)
+class _CallRef:
+    """A held-out agent conversation as a call sample's candidate, as the choice reads it: its id, the tool its first
+    step calls (the query, tool definition and arguments are read again from the record if it is chosen)."""
 
     id: str
-    query: str
-    tool: Tool
-    arguments: dict[str, Any]
+    tool: str
+
+
+@dataclass(frozen=True, slots=True)
+class _MultiRef:
+    """A multi-step candidate as the choice reads it: its record's id and the names of the tools it needs."""
+
+    id: str
+    needed: tuple[str, ...]
 
 
 @dataclass
 class Candidates:
-    """What `build` reads of the corpus in its one pass: every tool's first definition, the tools training keeps, and
-    the held-out records' candidate samples (of a chunk of records: `merge` them in file order for the whole file's)."""
+    """What the choice reads of the corpus in one pass: every tool's first definition, the tools training keeps, and
+    the held-out records' candidates by id, their query key and the tools they need, so that memory grows by a few
+    hundred bytes per held-out record, not by its history (of a chunk of records: `merge` them in file order for the
+    whole file's). The chosen records are read again (`chosen_ids`, `samples`)."""
 
     tools: dict[str, Tool] = field(default_factory=dict)
     trained: set[str] = field(default_factory=set)  # tools that stay in training data
-    calls: dict[tuple[str, str], _Call] = field(default_factory=dict)  # (query, first tool) -> smallest id's record
+    calls: dict[tuple[str, str], _CallRef] = field(default_factory=dict)  # (query key, first tool) -> smallest id
     plain_queries: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # query key -> (query, answer)
-    # per multi-step category, per query: the candidate of the smallest id (the only one `unique_by_query` can pick)
-    multi: dict[str, dict[str, _MultiStep]] = field(default_factory=lambda: {c: {} for c in sorted(MULTI_STEP)})
+    # per multi-step category, per query key: the candidate of the smallest id (the only one `unique_by_query` picks)
+    multi: dict[str, dict[str, _MultiRef]] = field(default_factory=lambda: {c: {} for c in sorted(MULTI_STEP)})
 
     def add(self, conv: Conversation, heldout: Heldout) -> None:
         for t in conv.tools:
@@ -342,25 +350,22 @@ class Candidates:
         if not heldout.excludes(conv):
             self.trained.update(t.name for t in conv.tools)
             return
-        call = _first_call(conv)
+        call, key = _first_call(conv), query_key(conv.query)
         if conv.kind == "agent":
             for m in multi_step_candidates(conv):
-                self._multi(m)
+                self._multi(m.category, key, _MultiRef(conv.id, tuple(t.name for t in m.needed)))
         if conv.kind == "agent" and call is not None and call.name in {t.name for t in conv.tools}:
-            tool = next(t for t in conv.tools if t.name == call.name)
-            if tool == self.tools[tool.name]:  # the same definition: one object (a chunk's result pickles it once)
-                tool = self.tools[tool.name]
-            self._call((query_key(conv.query), call.name), _Call(conv.id, conv.query, tool, call.arguments))
+            self._call((key, call.name), _CallRef(conv.id, call.name))
         elif conv.kind == "general" and conv.query.strip():
             answer = next((t.content.strip() for t in conv.assistant_turns if t.content.strip()), None)
-            self.plain_queries.setdefault(query_key(conv.query), (conv.query.strip(), answer))
+            self.plain_queries.setdefault(key, (conv.query.strip(), answer))
 
-    def _multi(self, m: _MultiStep) -> None:
-        kept, key = self.multi[m.category], query_key(m.query)
+    def _multi(self, category: str, key: str, m: _MultiRef) -> None:
+        kept = self.multi[category]
         if key not in kept or m.id < kept[key].id:
             kept[key] = m
 
-    def _call(self, key: tuple[str, str], call: _Call) -> None:
+    def _call(self, key: tuple[str, str], call: _CallRef) -> None:
         if key not in self.calls or call.id < self.calls[key].id:
             self.calls[key] = call
 
@@ -372,9 +377,9 @@ class Candidates:
             self._call(key, call)
         for key, plain in other.plain_queries.items():
             self.plain_queries.setdefault(key, plain)
-        for found in other.multi.values():
-            for m in found.values():
-                self._multi(m)
+        for category, found in other.multi.items():
+            for key, m in found.items():
+                self._multi(category, key, m)
 
 
 def candidates(conversations: Iterable[Conversation], heldout: Heldout) -> Candidates:
@@ -387,12 +392,30 @@ def candidates(conversations: Iterable[Conversation], heldout: Heldout) -> Candi
 def build(
     conversations: Iterable[Conversation], heldout: Heldout, cfg: BenchmarkConfig
 ) -> tuple[list[Sample], dict[str, int]]:
-    """Samples per category from the held-out records (one streaming pass), and how many each category got."""
-    return build_from(candidates(conversations, heldout), cfg)
+    """Samples per category from the held-out records, and how many each category got (in memory: the stage reads
+    the corpus in passes, `candidates`, `choose_samples`, `chosen_ids`, `samples`)."""
+    conversations = list(conversations)
+    chosen, counts = choose_samples(candidates(conversations, heldout), cfg)
+    ids = chosen_ids(chosen)
+    return samples(chosen, {c.id: c for c in conversations if c.id in ids}), counts
 
 
-def build_from(found: Candidates, cfg: BenchmarkConfig) -> tuple[list[Sample], dict[str, int]]:
-    """`build` from what a pass over the corpus gathered."""
+@dataclass(frozen=True)
+class _Chosen:
+    """A sample chosen before its record is read again: the candidate it comes from (a record's id, or a plain
+    query and its answer) and the tools it offers, in order, a needed tool by name (the record's own definition)."""
+
+    category: str
+    source: _CallRef | _MultiRef | tuple[str, str | None]
+    tools: tuple[Tool | str, ...]
+    expected: str = "call"
+    level: str = "action"
+    suffix: str = ""  # a format request's request, after the query
+
+
+def choose_samples(found: Candidates, cfg: BenchmarkConfig) -> tuple[list[_Chosen], dict[str, int]]:
+    """Which candidates become which samples (seeded: the same corpus and params choose the same), and how many each
+    category got."""
     tools, trained, calls, plain_queries, multi = (
         found.tools,
         found.trained,
@@ -401,102 +424,105 @@ def build_from(found: Candidates, cfg: BenchmarkConfig) -> tuple[list[Sample], d
         found.multi,
     )
     # the first step decides: a call to a tool that training never shows is an unseen-tool sample
-    seen_calls = [c for c in calls.values() if c.tool.name in trained]
-    unseen_calls = [c for c in calls.values() if c.tool.name not in trained]
+    seen_calls = [(key, c) for (key, _), c in calls.items() if c.tool in trained]
+    unseen_calls = [(key, c) for (key, _), c in calls.items() if c.tool not in trained]
     rng = random.Random(f"{cfg.seed}:benchmark")
     distractor_pool = [t for name, t in tools.items() if name in trained and name not in PSEUDO_TOOLS]
-    samples: list[Sample] = []
+    chosen: list[_Chosen] = []
 
-    def unique_by_query(candidates: list) -> list:
+    def unique_by_query(keyed: list[tuple[str, Any]]) -> list:
         out: dict[str, Any] = {}
-        for c in sorted(candidates, key=lambda c: c.id):
-            out.setdefault(query_key(c.query), c)
+        for key, c in sorted(keyed, key=lambda kc: kc[1].id):
+            out.setdefault(key, c)
         picked = list(out.values())
         rng.shuffle(picked)
         return picked
 
-    def offered(needed: Tool | tuple[Tool, ...] | None, extra: int = 0) -> list[Tool]:
-        needed = [needed] if isinstance(needed, Tool) else list(needed or ())
-        others = [t for t in distractor_pool if t.name not in {n.name for n in needed}]
-        chosen = needed + rng.sample(others, min(cfg.distractors + extra, len(others)))
-        rng.shuffle(chosen)
-        return chosen
-
-    def add(
-        category: str,
-        query: str,
-        offered_tools: list[Tool],
-        expected: str,
-        tool: str | None = None,
-        arguments: dict[str, list[Any]] | None = None,
-        level: str = "action",
-        reference: str | None = None,
-        history: list[dict[str, Any]] | None = None,
-        keys: list[str] | None = None,
-    ) -> None:
-        samples.append(
-            Sample(
-                f"{category}_{len(samples)}",
-                category,
-                level,
-                query,
-                offered_tools,
-                expected,
-                tool,
-                arguments,
-                reference,
-                history,
-                keys,
-            )
-        )
+    def offered(needed: tuple[str, ...], extra: int = 0) -> tuple[Tool | str, ...]:
+        others = [t for t in distractor_pool if t.name not in needed]
+        picked = [*needed, *rng.sample(others, min(cfg.distractors + extra, len(others)))]
+        rng.shuffle(picked)
+        return tuple(picked)
 
     seen, unseen = unique_by_query(seen_calls), unique_by_query(unseen_calls)
     for category, pool in (("tool_needed_offered_seen", seen), ("tool_needed_offered_unseen", unseen)):
-        for c in pool[: cfg.per_category]:
-            add(category, c.query, offered(c.tool), "call", c.tool.name, {k: [v] for k, v in c.arguments.items()})
+        chosen += [_Chosen(category, c, offered((c.tool,))) for c in pool[: cfg.per_category]]
     leftover = seen[cfg.per_category :] + unseen[cfg.per_category :]
     rng.shuffle(leftover)
-    for c in leftover[: cfg.per_category]:
-        add("tool_needed_not_offered", c.query, [], "plain")
+    chosen += [_Chosen("tool_needed_not_offered", c, (), "plain") for c in leftover[: cfg.per_category]]
     plain = [plain_queries[k] for k in sorted(plain_queries)]
     for category in ("plain_tools_offered", "plain_no_tools", "format_request"):
-        for i, (query, reference) in enumerate(rng.sample(plain, min(cfg.per_category, len(plain)))):
+        for i, query_answer in enumerate(rng.sample(plain, min(cfg.per_category, len(plain)))):
             if category == "plain_tools_offered":
-                add(category, query, offered(None, 1), "plain", reference=reference)
+                chosen.append(_Chosen(category, query_answer, offered((), 1), "plain"))
             elif category == "plain_no_tools":
-                add(category, query, [], "plain", reference=reference)
+                chosen.append(_Chosen(category, query_answer, (), "plain"))
             else:  # the reference answers the question, not the format: quality is scored on content here
-                add(
-                    category,
-                    f"{query} {FORMAT_REQUESTS[i % len(FORMAT_REQUESTS)]}",
-                    offered(None) if i % 2 else [],
-                    "plain",
-                    level="format",
-                    reference=reference,
-                )
+                tools_ = offered(()) if i % 2 else ()
+                suffix = f" {FORMAT_REQUESTS[i % len(FORMAT_REQUESTS)]}"
+                chosen.append(_Chosen(category, query_answer, tools_, "plain", "format", suffix))
     for category in [
         c for c in CATEGORIES if c in MULTI_STEP
     ]:  # the history holds the first step(s); the next turn is scored
-        for m in unique_by_query(list(multi[category].values()))[: cfg.per_category]:
-            tools_ = offered(m.needed)
-            if m.call is not None:
-                args = {k: [v] for k, v in m.call.arguments.items()}
-                add(category, m.query, tools_, "call", m.call.name, args, "multi_step", history=list(m.history))
-            else:
-                add(
-                    category,
+        for m in unique_by_query(list(multi[category].items()))[: cfg.per_category]:
+            expected = "call" if category == "multi_step_next_call" else "plain"
+            chosen.append(_Chosen(category, m, offered(m.needed), expected, "multi_step"))
+    counts = Counter(c.category for c in chosen)
+    return chosen, {c: counts.get(c, 0) for c in CATEGORIES}
+
+
+def chosen_ids(chosen: list[_Chosen]) -> frozenset[str]:
+    """The ids of the records the chosen samples are read from."""
+    return frozenset(c.source.id for c in chosen if not isinstance(c.source, tuple))
+
+
+def samples(chosen: list[_Chosen], records: dict[str, Conversation]) -> list[Sample]:
+    """The chosen samples, read from their records (`records`: at least the `chosen_ids`, by id)."""
+    out: list[Sample] = []
+    for c in chosen:
+        sid = f"{c.category}_{len(out)}"
+        if isinstance(c.source, tuple):  # a plain query and its conversation's answer
+            query, reference = c.source
+            out.append(Sample(sid, c.category, c.level, query + c.suffix, list(c.tools), "plain", reference=reference))
+            continue
+        conv = records[c.source.id]
+        if isinstance(c.source, _CallRef):
+            own = {}
+            for t in conv.tools:  # the called tool's first definition in the record
+                own.setdefault(t.name, t)
+            tools = [own[t] if isinstance(t, str) else t for t in c.tools]
+            if c.expected == "plain":  # a tool-needing query with no tool offered
+                out.append(Sample(sid, c.category, c.level, conv.query, tools, "plain"))
+                continue
+            call = _first_call(conv)
+            args = {k: [v] for k, v in call.arguments.items()}
+            out.append(Sample(sid, c.category, c.level, conv.query, tools, "call", call.name, args))
+            continue
+        m = next(m for m in multi_step_candidates(conv) if m.category == c.category)
+        needed = {t.name: t for t in m.needed}
+        tools = [needed[t] if isinstance(t, str) else t for t in c.tools]
+        if m.call is not None:
+            args = {k: [v] for k, v in m.call.arguments.items()}
+            out.append(
+                Sample(sid, c.category, c.level, m.query, tools, "call", m.call.name, args, history=list(m.history))
+            )
+        else:
+            out.append(
+                Sample(
+                    sid,
+                    c.category,
+                    c.level,
                     m.query,
-                    tools_,
+                    tools,
                     "plain",
                     None,
                     None,
-                    "multi_step",
                     m.answer,
                     list(m.history),
                     list(m.key_values),
                 )
-    counts = Counter(s.category for s in samples)
-    return samples, {c: counts.get(c, 0) for c in CATEGORIES}
+            )
+    return out
 
 
 def sample_row(s: Sample) -> dict[str, Any]:
