@@ -87,9 +87,8 @@ def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
     """
     p = Path(path)
     with opened(p) as fh:
-        head = fh.read(4096).lstrip()
-        fh.seek(0)
-        if head[:1] == b"[":
+        kind = layout(fh)
+        if kind == "array":
             import ijson
 
             done = 0
@@ -101,8 +100,7 @@ def iter_raw(path: str | os.PathLike) -> Iterator[RawLine]:
                 reason = " ".join(str(e).split())
                 raise InputError(f"{p}: not valid JSON at or after record {done} of the array ({reason})") from None
             return
-        if head[:1] == b"{" and not _is_json(fh.readline()):  # one object over several lines, or a broken first line
-            fh.seek(0)
+        if kind == "object":  # one object over several lines, or JSONL whose first line is broken
             try:
                 whole = orjson.loads(fh.read())
             except orjson.JSONDecodeError:
@@ -140,6 +138,20 @@ def opened(p: Path) -> Iterator[IO[bytes]]:
             raise InputError(f"{p}: empty file")
         fh.seek(0)
         yield fh
+
+
+def layout(fh: IO[bytes]) -> str:
+    """How an open file holds its records, read from its head (the file is left at its start): "array" (a JSON
+    array), "object" (one object over several lines, or JSONL whose first line does not parse) or "lines" (JSONL)."""
+    head = fh.read(4096).lstrip()
+    fh.seek(0)
+    kind = "lines"
+    if head[:1] == b"[":
+        kind = "array"
+    elif head[:1] == b"{" and not _is_json(fh.readline()):
+        kind = "object"
+    fh.seek(0)
+    return kind
 
 
 def _is_json(line: bytes) -> bool:

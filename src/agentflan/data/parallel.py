@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import msgspec
 import orjson
 
-from agentflan.data.jsonio import InputError, iter_raw, opened
+from agentflan.data.jsonio import InputError, iter_raw, layout, opened
 from agentflan.data.schema import Conversation, SchemaError, conversation_from_dict, decode_conversation
 
 R = TypeVar("R")
@@ -248,16 +248,4 @@ def is_jsonl(path: str | os.PathLike) -> bool:
     """The file holds one JSON value per line (what a stage writes), not a JSON array or one object over lines;
     `InputError` when it cannot be read (missing, a folder, empty)."""
     with opened(Path(path)) as f:
-        head = f.read(4096).lstrip()
-        if head[:1] == b"[":
-            return False
-        f.seek(0)
-        first = f.readline()
-    if head[:1] != b"{":
-        return True
-    try:
-        orjson.loads(first)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
+        return layout(f) == "lines"
