@@ -20,9 +20,9 @@ def gather(seed: int, lines: list[bytes]) -> Candidates:
 def balance(balancer: Balancer, lines: list[bytes]) -> tuple[bytes, Balancer, dict[str, list]]:
     """The second pass over one chunk: its balanced records as JSON lines, what was applied, the profile columns."""
     part, out, rows = balancer.chunk(), [], Profile(keep=KEPT)
-    for conv in part.apply(conversations(lines)):
+    for conv, learned in part.applied(conversations(lines)):
         out.append(conv.to_json())
-        rows.add(conversation_row(conv))
+        rows.add(conversation_row(conv, learned))
     return b"".join(line + b"\n" for line in out), part, rows.columns
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from agentflan.config import BalanceConfig, Mix
 from agentflan.data.decompose import CapabilityTable, count_tokens
-from agentflan.data.schema import CAPABILITIES, Conversation
+from agentflan.data.schema import CAPABILITIES, Conversation, Piece
 from agentflan.data.seeded import unit_hash
 
 
@@ -176,6 +176,11 @@ class Balancer:
         self.result.dropped += part.result.dropped
 
     def apply(self, conversations: Iterable[Conversation]) -> Iterator[Conversation]:
+        return (conv for conv, _ in self.applied(conversations))
+
+    def applied(self, conversations: Iterable[Conversation]) -> Iterator[tuple[Conversation, list[Piece]]]:
+        """`apply`, each kept conversation with its learned pieces after balancing (computed once: counted here, and
+        what the stage's profile row reads)."""
         if self.thresholds is None:
             raise RuntimeError("Balancer.apply() needs plan() first")
         for conv in conversations:
@@ -189,5 +194,6 @@ class Balancer:
             if not conv.trainable_turns:
                 self.result.dropped += 1
                 continue
-            self.result.after.add(conv)
-            yield conv
+            learned = conv.learned_pieces()
+            self.result.after.add(conv, learned)
+            yield conv, learned
