@@ -143,9 +143,14 @@ def inspect(
     try:
         conv = next((c for c in read_conversations(file) if id is None or c.id == id), None)
     except InputError as e:
+        import msgspec
+
+        from agentflan.data.schema import Conversation
+
         hint = ""
-        # a record without a canonical top-level field (msgspec names the first in the schema's order): an upstream file
-        if re.search(r": field (id|source|kind|style|turns): missing$", str(e)):
+        # a record without a required field of the schema (msgspec names the first in its order): an upstream file
+        required = "|".join(f.name for f in msgspec.structs.fields(Conversation) if f.required)
+        if re.search(rf": field ({required}): missing$", str(e)):
             hint = f"\n`inspect` reads converted conversations: run `agentflan convert {file} -o converted.jsonl` first"
         raise _fail(f"{e}{hint}") from None
     if conv is None:
