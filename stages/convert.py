@@ -1,5 +1,7 @@
 """DVC stage `convert`: upstream trajectories -> canonical chat conversations, validated."""
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 from agentflan.data.convert import Converter
 from agentflan.data.jsonio import atomic_writer, write_jsonl
 from agentflan.pipeline.profiles import Profile, conversation_row
@@ -7,18 +9,35 @@ from agentflan.pipeline.project import file_md5
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import suite_columns, validate
 
-with stage("convert", ("data", "convert")) as s:
+
+def described(sources: list) -> list[dict]:
+    """Each input as the metrics name it: path, format and the md5 of its bytes."""
+    return [{"path": x.path, "format": x.format, "md5": file_md5(x.path)} for x in sources]
+
+
+with stage("convert", ("data", "convert"), open_run=False) as s, s.workers() as workers:
     converter = Converter(s.params.convert)
     rows = Profile(keep=suite_columns("converted"))  # of each record's profile row: what the suite checks
     quarantined = s.path("quarantine") / "records.jsonl"  # a DVC output folder, empty when nothing is quarantined
-    with atomic_writer(s.path("converted")) as out, atomic_writer(quarantined) as quarantine:
+    sources: Future | None = None
+    with (
+        atomic_writer(s.path("converted")) as out,
+        atomic_writer(quarantined) as quarantine,
+        ThreadPoolExecutor(1) as io,
+    ):
         converter.on_reject = lambda r: write_jsonl(quarantine, [r.to_dict()])
-        for conv in converter.run(s.params.data.sources):
-            out.write(conv.to_json() + b"\n")
-            rows.add(conversation_row(conv))
+        for line, row in converter.written(s.params.data.sources, workers, conversation_row):
+            if sources is None:  # the workers are forked (threads are safe now) and convert the first batches:
+                sources = io.submit(described, s.params.data.sources)  # the inputs hashed while they work,
+                s.open()  # and MLflow's run opened and GX imported
+            out.write(line + b"\n")
+            rows.add(row)
         validate(rows, "converted")
     if not converter.stats.quarantined:
         quarantined.unlink()
-    sources = [{"path": x.path, "format": x.format, "md5": file_md5(x.path)} for x in s.params.data.sources]
-    s.write_metrics("convert_metrics", {**converter.stats.to_metrics(), "sources": sources})
+    metrics = {
+        **converter.stats.to_metrics(),
+        "sources": sources.result() if sources else described(s.params.data.sources),
+    }
+    s.write_metrics("convert_metrics", metrics)
     s.run.log_files({"converted": s.path("converted"), "quarantine": quarantined})

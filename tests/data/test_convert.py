@@ -118,3 +118,36 @@ def test_same_seed_same_bytes_other_seed_other_bytes(demo_dir, tmp_path):
 
     assert digest(0) == digest(0)
     assert digest(0) != digest(1)
+
+
+def test_workers_give_the_bytes_quarantine_and_counts_of_one_process(demo_dir, tmp_path, monkeypatch):
+    """Records converted in batches by three worker processes: the same lines, profile rows, quarantine entries (in
+    order), counts and format samples as `run` in this process; duplicates (every ToolBench record twice, a second
+    source) are refused here, and their format-pool candidates with them; a broken line is quarantined by its number."""
+    import orjson
+
+    from agentflan.data import convert
+    from agentflan.data.parallel import Workers
+    from agentflan.pipeline.profiles import conversation_row
+
+    again = tmp_path / "toolbench_again.jsonl"
+    records = orjson.loads((demo_dir / "toolbench.json").read_bytes())
+    again.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records[:60]) + b"{broken\n")
+    sources = [Source(path=str(demo_dir / name)) for name in DEMO_FILES] + [Source(path=str(again))]
+    monkeypatch.setattr(convert, "BATCH", 7)  # many batches: the pool's threshold moves between them
+    cfg = ConvertConfig(format_samples=5, react_fraction=0.2)
+
+    alone, alone_rejected = Converter(cfg), []
+    alone.on_reject = alone_rejected.append
+    expected = [(c.to_json(), conversation_row(c)) for c in alone.run(sources)]
+    spread, spread_rejected = Converter(cfg), []
+    spread.on_reject = spread_rejected.append
+    with Workers(3) as workers:
+        got = list(spread.written(sources, workers, conversation_row))
+
+    assert got == expected
+    assert spread_rejected == alone_rejected
+    assert spread.stats.to_metrics() == alone.stats.to_metrics()
+    reasons = [r.reason for r in alone_rejected]
+    assert reasons.count("duplicate id") > 10 and reasons[-1].startswith("invalid JSON on line 61")
+    assert alone.stats.format_samples == 5 and alone.stats.balanced()

@@ -14,6 +14,7 @@ Pure data: no MLflow, no GX, no torch.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import random
@@ -27,6 +28,7 @@ from agentflan.config import ConvertConfig, Source
 from agentflan.data.formats import FORMATS, MAPPED, READERS, detect
 from agentflan.data.formats.base import Dialogue, Dropped, Message, RecordError, Step, Trajectory
 from agentflan.data.jsonio import InputError, RawLine, iter_raw
+from agentflan.data.parallel import Workers
 from agentflan.data.prompts import (
     ELICIT,
     FORMAT_PROMPTS,
@@ -254,7 +256,7 @@ def admit(conv: Conversation) -> None:
         raise RecordError("turns", "an assistant turn to learn from is empty")
 
 
-# --- the converter -----------------------------------------------------------------------------
+# --- the converter ---------------------------------------------------------------------------
 
 
 def looks_like(fmt: str, record: Any, columns: dict | None, tags: dict | None) -> bool:
@@ -262,34 +264,142 @@ def looks_like(fmt: str, record: Any, columns: dict | None, tags: dict | None) -
     return reader.looks_like(record, columns, tags) if fmt in MAPPED else reader.looks_like(record)
 
 
+def to_conversation(parsed: Trajectory | Dialogue, cfg: ConvertConfig, meta: dict[str, Any]) -> Conversation:
+    """A parsed record as a canonical conversation: a trajectory in the style its seeded draw gives it."""
+    if isinstance(parsed, Dialogue):
+        return dialogue_to_conversation(parsed, meta)
+    if unit_hash(cfg.seed, "style", parsed.id) < cfg.react_fraction:
+        style, turns = "react", render_react(parsed)
+    elif cfg.call_style == "native":
+        style, turns = "native", render_native(parsed)
+    else:
+        style, turns = "chat", render_chat(parsed, random.Random(f"{cfg.seed}:elicit:{parsed.id}"))
+    meta = {**meta, **parsed.meta, "tools_in_prompt": style == "react" and parsed.tools_in_prompt}
+    return Conversation(parsed.id, parsed.source, "agent", style, turns, parsed.tools, parsed.query, meta)
+
+
+FormatItem = tuple[float, str, tuple]  # (-hash, id, what a format sample is made of): the pool keeps the largest
+
+
+def format_candidate(cfg: ConvertConfig, traj: Trajectory) -> FormatItem | None:
+    """What a trajectory lends the format-sample pool (its first learned step), or None when it has nothing to lend."""
+    first = next((s for s in traj.steps if s.loss), None)
+    if cfg.format_samples <= 0 or first is None or first.call is None or not first.thought or not traj.query:
+        return None
+    key = unit_hash(cfg.seed, "format", traj.id)
+    return (-key, traj.id, (traj.source, traj.query, traj.tools, first.thought, first.call))
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """What converting one file's records needs (sent to the worker processes with each batch); `row` (a module-level
+    function, a conversation's profile row) asks for each conversation as its JSON line and row, not the object."""
+
+    config: ConvertConfig
+    fmt: str
+    mapping: dict[str, Any]
+    name: str
+    row: Callable[[Conversation], dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A record the converter accepts, unless an earlier one has its id: the conversation (or its JSON line and
+    profile row) and its format-pool item when it may join the pool."""
+
+    index: int
+    id: str
+    source: str
+    style: str
+    unused_branches: int
+    record: Any
+    candidate: FormatItem | None
+
+
+BATCH = 256  # records a worker converts at a time: about 25 ms of work, 1 MB of records
+
+
+def convert_batch(task: FileTask, batch: tuple[tuple[str, str] | None, list[RawLine]]) -> list[Any]:
+    """Each record of a batch: `Admitted`, a `Rejected`, or the name of the rule that dropped it. `batch`: the
+    format pool's threshold when the batch was sent (a candidate at or under it never enters the pool, so it is not
+    sent back) and the records."""
+    threshold, raws = batch
+    reader = READERS[task.fmt]
+    out: list[Any] = []
+    for raw in raws:
+        if raw.error:
+            out.append(Rejected(task.name, raw.index + 1, "", "<line>", raw.error))
+            continue
+        rid = raw.data.get("id", "") if isinstance(raw.data, dict) else ""
+        try:
+            parsed = reader.parse(raw.data, task.fmt, raw.index, **task.mapping)
+            conv = to_conversation(parsed, task.config, {"file": task.name, "record": raw.index + 1})
+            admit(conv)
+        except RecordError as e:
+            out.append(Rejected(task.name, raw.index + 1, str(rid), e.field, e.reason))
+            continue
+        except Dropped as e:
+            out.append(e.rule)
+            continue
+        except (KeyError, TypeError, AttributeError, ValueError) as e:  # a shape no reader rule foresaw
+            reason = f"unexpected structure: {type(e).__name__}: {e}"
+            out.append(Rejected(task.name, raw.index + 1, str(rid), "<record>", reason))
+            continue
+        # only an admitted trajectory may lend its first step to a format sample
+        candidate = format_candidate(task.config, parsed) if isinstance(parsed, Trajectory) else None
+        if candidate is not None and threshold is not None and candidate[:2] <= threshold:
+            candidate = None
+        record = conv if task.row is None else (conv.to_json(), task.row(conv))
+        unused = conv.meta.get("unused_branches", 0)
+        out.append(Admitted(raw.index, conv.id, conv.source, conv.style, unused, record, candidate))
+    return out
+
+
 class Converter:
-    """Streams sources into conversations; rejected records go to `on_reject` as they are found."""
+    """Streams sources into conversations; rejected records go to `on_reject` as they are found.
+
+    Each file's records are read here and converted in batches (`convert_batch`) by the stage's worker processes
+    (`parallel.Workers`) or in this process; the results come back in file order and this process applies what
+    depends on the records before: duplicate ids, counts, the format-sample pool. Any number of workers gives the
+    same output."""
 
     def __init__(self, config: ConvertConfig, on_reject: Callable[[Rejected], None] = lambda r: None):
         self.config = config
         self.on_reject = on_reject
         self.stats = ConvertStats()
         self._ids: set[str] = set()
-        self._format_pool: list[tuple[float, str, Any]] = []  # bottom-k by hash, bounded memory
+        self._format_pool: list[FormatItem] = []  # bottom-k by hash, bounded memory
 
     def run(self, sources: Iterable[Source]) -> Iterator[Conversation]:
-        for src in sources:
-            yield from self.convert_source(src)
+        """Every conversation of the sources, then the format samples, converted in this process."""
+        yield from self.converted(sources)
         yield from self.format_samples()
 
-    def convert_source(self, src: Source) -> Iterator[Conversation]:
+    def written(
+        self, sources: Iterable[Source], workers: Workers, row: Callable[[Conversation], dict[str, Any]]
+    ) -> Iterator[tuple[bytes, dict[str, Any]]]:
+        """`run` as JSON lines and `row`s (a module-level function: a worker process calls it), converted by
+        `workers`."""
+        yield from self.converted(sources, workers, row)
+        for conv in self.format_samples():
+            yield conv.to_json(), row(conv)
+
+    def converted(self, sources: Iterable[Source], workers: Workers | None = None, row: Any = None) -> Iterator:
+        for src in sources:
+            yield from self.convert_source(src, workers, row)
+
+    def convert_source(self, src: Source, workers: Workers | None = None, row: Any = None) -> Iterator:
         """A file, or every JSON/JSONL file of a folder (ToolBench writes one answer file a query), in name order."""
         root = Path(src.path)
         if not root.is_dir():
-            yield from self.convert_file(src.path, src.format, src.columns, src.tags)
+            yield from self.convert_file(src.path, src.format, src.columns, src.tags, workers=workers, row=row)
             return
         files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl"))
         if not files:
             raise InputError(f"{root}: a folder with no .json or .jsonl file")
         for p in files:
-            yield from self.convert_file(
-                str(p), src.format, src.columns, src.tags, name=f"{root.name}/{p.relative_to(root)}"
-            )
+            name = f"{root.name}/{p.relative_to(root)}"
+            yield from self.convert_file(str(p), src.format, src.columns, src.tags, name=name, workers=workers, row=row)
 
     def open_source(
         self, path: str, fmt: str, columns: dict | None = None, tags: dict | None = None
@@ -318,70 +428,48 @@ class Converter:
         columns: dict | None = None,
         tags: dict | None = None,
         name: str | None = None,
-    ) -> Iterator[Conversation]:
+        workers: Workers | None = None,
+        row: Callable[[Conversation], dict[str, Any]] | None = None,
+    ) -> Iterator:
+        """The conversations of one file (or, given `row`, their JSON lines and rows), in record order."""
         fmt, lines = self.open_source(path, fmt, columns, tags)
-        reader = READERS[fmt]
         mapping = {"columns": columns or {}, "tags": tags or {}} if fmt in MAPPED else {}
-        name = name or Path(path).name
-        for raw in lines:
-            self.stats.read += 1
-            rid = raw.data.get("id", "") if isinstance(raw.data, dict) else ""
-            if raw.error:
-                self._reject(Rejected(name, raw.index + 1, "", "<line>", raw.error))
-                continue
-            try:
-                parsed = reader.parse(raw.data, fmt, raw.index, **mapping)
-                conv = self._to_conversation(parsed, {"file": name, "record": raw.index + 1})
-                admit(conv)
-            except RecordError as e:
-                self._reject(Rejected(name, raw.index + 1, str(rid), e.field, e.reason))
-                continue
-            except Dropped as e:
-                self.stats.dropped[e.rule] += 1
-                continue
-            except (KeyError, TypeError, AttributeError, ValueError) as e:  # a shape no reader rule foresaw
-                self._reject(
-                    Rejected(
-                        name, raw.index + 1, str(rid), "<record>", f"unexpected structure: {type(e).__name__}: {e}"
-                    )
-                )
-                continue
-            if conv.id in self._ids:
-                self._reject(Rejected(name, raw.index + 1, conv.id, "id", "duplicate id"))
-                continue
-            self._ids.add(conv.id)
-            if isinstance(parsed, Trajectory):  # only an admitted trajectory may lend its first step to a format sample
-                self._offer_format_candidate(parsed)
-            self.stats.converted += 1
-            self.stats.by_source[conv.source] += 1
-            self.stats.by_style[conv.style] += 1
-            self.stats.unused_branches += conv.meta.get("unused_branches", 0)
-            yield conv
+        task = FileTask(self.config, fmt, mapping, name or Path(path).name, row)
+        batches = iter(lambda: list(itertools.islice(lines, BATCH)), [])
+        sent = ((self._pool_threshold(), batch) for batch in batches)  # read as each batch is sent
+        for outcomes in (workers or Workers(1)).ordered(functools.partial(convert_batch, task), sent):
+            for outcome in outcomes:
+                self.stats.read += 1
+                if isinstance(outcome, Rejected):
+                    self._reject(outcome)
+                elif isinstance(outcome, str):
+                    self.stats.dropped[outcome] += 1
+                elif outcome.id in self._ids:
+                    self._reject(Rejected(task.name, outcome.index + 1, outcome.id, "id", "duplicate id"))
+                else:
+                    yield self._accept(outcome)
+
+    def _accept(self, admitted: Admitted) -> Any:
+        self._ids.add(admitted.id)
+        if admitted.candidate is not None:
+            self._offer_format_candidate(admitted.candidate)
+        self.stats.converted += 1
+        self.stats.by_source[admitted.source] += 1
+        self.stats.by_style[admitted.style] += 1
+        self.stats.unused_branches += admitted.unused_branches
+        return admitted.record
 
     def _reject(self, rejected: Rejected) -> None:
         self.stats.quarantined += 1
         self.on_reject(rejected)
 
-    def _to_conversation(self, parsed: Trajectory | Dialogue, meta: dict[str, Any]) -> Conversation:
-        if isinstance(parsed, Dialogue):
-            return dialogue_to_conversation(parsed, meta)
-        cfg = self.config
-        if unit_hash(cfg.seed, "style", parsed.id) < cfg.react_fraction:
-            style, turns = "react", render_react(parsed)
-        elif cfg.call_style == "native":
-            style, turns = "native", render_native(parsed)
-        else:
-            style, turns = "chat", render_chat(parsed, random.Random(f"{cfg.seed}:elicit:{parsed.id}"))
-        meta = {**meta, **parsed.meta, "tools_in_prompt": style == "react" and parsed.tools_in_prompt}
-        return Conversation(parsed.id, parsed.source, "agent", style, turns, parsed.tools, parsed.query, meta)
+    def _pool_threshold(self) -> tuple[float, str] | None:
+        """The smallest item of a full format pool: a candidate not above it can never enter."""
+        full = len(self._format_pool) >= self.config.format_samples
+        return self._format_pool[0][:2] if full and self._format_pool else None
 
-    def _offer_format_candidate(self, traj: Trajectory) -> None:
+    def _offer_format_candidate(self, item: FormatItem) -> None:
         k = self.config.format_samples
-        first = next((s for s in traj.steps if s.loss), None)
-        if k <= 0 or first is None or first.call is None or not first.thought or not traj.query:
-            return
-        key = unit_hash(self.config.seed, "format", traj.id)
-        item = (-key, traj.id, (traj.source, traj.query, traj.tools, first.thought, first.call))
         if len(self._format_pool) < k:
             heapq.heappush(self._format_pool, item)
         elif item > self._format_pool[0]:

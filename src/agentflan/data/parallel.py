@@ -181,6 +181,14 @@ class Workers:
             results = map(functools.partial(_run, work), chunks(path, self.chunk_bytes))
         return self._in_order(path, results)
 
+    def ordered(self, fn: Callable[[Any], R], items: Iterator[Any]) -> Iterator[R]:
+        """`fn(item)` of every item, in order, on the workers (at most `ahead` items taken and not yet read back: an
+        item is taken from `items` when it is sent) or in this process. `fn` as for `map`; an exception in a worker
+        fails the stage with the worker's traceback."""
+        if self._pool is None:
+            return map(fn, items)
+        return (_unfailed(r) for r in _Ahead(self._pool, functools.partial(_call_in_worker, fn), items, self.ahead))
+
     @staticmethod
     def _in_order(path: str, results: Iterator[tuple[int, Any]]) -> Iterator[Any]:
         before = 0
@@ -224,6 +232,19 @@ class _Failed:
     """An unexpected error in a worker, as text (an exception object might not unpickle in the stage's process)."""
 
     traceback: str
+
+
+def _call_in_worker(fn: Callable[[Any], R], item: Any) -> R | _Failed:
+    try:
+        return fn(item)
+    except Exception:  # noqa: BLE001 - reported with its traceback by the stage's process
+        return _Failed(traceback.format_exc())
+
+
+def _unfailed(result: Any) -> Any:
+    if isinstance(result, _Failed):
+        raise RuntimeError(f"a worker failed:\n{result.traceback}")
+    return result
 
 
 def _run_lines(work: Callable[[list[bytes]], R], lines: list[bytes]) -> tuple[int, R | RecordError]:

@@ -10,13 +10,13 @@ naming the field.
 
 from __future__ import annotations
 
-import ast
 import re
 from typing import Any
 
 import orjson
 
 from agentflan.data.formats.base import RecordError
+from agentflan.data.formats.pyliteral import python_literal
 from agentflan.data.schema import Tool, ToolCall
 
 # xLAM / APIGen write Python type names; JSON Schema has its own
@@ -47,7 +47,7 @@ def json_or_python(text: str) -> Any:
     except orjson.JSONDecodeError:
         pass
     try:
-        return ast.literal_eval(text)
+        return python_literal(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         raise ValueError(f"neither JSON nor a Python literal: {text[:60]!r}") from None
 
