@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from agentflan.config import SOURCE_FORMATS, ConvertConfig, DemoConfig, Paths
+from agentflan.config import SOURCE_FORMATS, ConvertConfig, DataConfig, DemoConfig, Paths
 
 CONVERT, DEMO = ConvertConfig(), DemoConfig()  # the CLI's defaults are the pipeline's (params.yaml equals these)
 
@@ -49,6 +49,9 @@ def convert(
     ] = CONVERT.react_fraction,
     format_samples: Annotated[int, typer.Option(help="Format-following samples to add.")] = CONVERT.format_samples,
     seed: int = CONVERT.seed,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Processes to convert on (0: every core); the output is the same with any.")
+    ] = DataConfig.model_fields["workers"].default,
 ) -> None:
     """Convert upstream agent data into canonical chat conversations.
 
@@ -61,6 +64,7 @@ def convert(
     from agentflan.config import ParamsError, Source, parse
     from agentflan.data.convert import Converter
     from agentflan.data.jsonio import InputError, atomic_writer, write_jsonl
+    from agentflan.data.parallel import Workers, available_workers
 
     quarantine_path = out.with_name(out.name.removesuffix(".jsonl") + ".quarantine.jsonl")
     try:
@@ -75,10 +79,11 @@ def convert(
             "convert",
         )
         converter = Converter(config)
-        with atomic_writer(out) as f, atomic_writer(quarantine_path) as q:
+        sources = [Source(path=str(p), format=format.value) for p in inputs]
+        with atomic_writer(out) as f, atomic_writer(quarantine_path) as q, Workers(available_workers(workers)) as pool:
             converter.on_reject = lambda r: write_jsonl(q, [r.to_dict()])
-            for conv in converter.run([Source(path=str(p), format=format.value) for p in inputs]):
-                f.write(conv.to_json() + b"\n")
+            for line, _ in converter.written(sources, pool):
+                f.write(line + b"\n")
     except (InputError, ParamsError) as e:
         raise _fail(str(e)) from None
     except OSError as e:

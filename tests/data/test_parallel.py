@@ -123,6 +123,25 @@ def test_an_unexpected_error_in_a_worker_fails_the_stage_with_its_traceback(json
     assert "KeyError: 'c4'" in str(err.value)
 
 
+def _square_unless_seven(n: int) -> int:
+    if n == 7:
+        raise ValueError("seven")
+    return n * n
+
+
+def test_ordered_items_come_back_in_order_and_a_failure_names_its_traceback():
+    taken = []
+    items = (taken.append(n) or n for n in range(200))  # an item is taken as it is sent
+    with Workers(3) as w:
+        assert list(w.ordered(abs, iter(range(-20, 20)))) == [abs(n) for n in range(-20, 20)]
+        results = w.ordered(_square_unless_seven, items)
+        assert next(results) == 0 and len(taken) < 200  # not the whole iterator at once
+        with pytest.raises(RuntimeError) as err:
+            list(results)
+    assert "ValueError: seven" in str(err.value)
+    assert list(Workers(1).ordered(abs, iter([-2, 3]))) == [2, 3]  # no pool: in this process
+
+
 def test_records_with_ids_decode_only_the_chosen_and_name_a_broken_line(jsonl):
     wanted = frozenset({"c3", "c150", "c299", "not_there"})
     with Workers(3, chunk_bytes=2000) as three:

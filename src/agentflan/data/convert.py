@@ -291,15 +291,23 @@ def format_candidate(cfg: ConvertConfig, traj: Trajectory) -> FormatItem | None:
 
 
 @dataclass(frozen=True)
+class Output:
+    """What a worker sends back of a conversation: the object, or (`written`) its JSON line and its `row` (a
+    module-level function of it, such as its profile row; None: no row)."""
+
+    written: bool = False
+    row: Callable[[Conversation], Any] | None = None
+
+
+@dataclass(frozen=True)
 class FileTask:
-    """What converting one file's records needs (sent to the worker processes with each batch); `row` (a module-level
-    function, a conversation's profile row) asks for each conversation as its JSON line and row, not the object."""
+    """What converting one file's records needs (sent to the worker processes with each batch)."""
 
     config: ConvertConfig
     fmt: str
     mapping: dict[str, Any]
     name: str
-    row: Callable[[Conversation], dict[str, Any]] | None = None
+    out: Output = Output()
 
 
 @dataclass(frozen=True)
@@ -349,7 +357,7 @@ def convert_batch(task: FileTask, batch: tuple[tuple[str, str] | None, list[RawL
         candidate = format_candidate(task.config, parsed) if isinstance(parsed, Trajectory) else None
         if candidate is not None and threshold is not None and candidate[:2] <= threshold:
             candidate = None
-        record = conv if task.row is None else (conv.to_json(), task.row(conv))
+        record = (conv.to_json(), task.out.row(conv) if task.out.row else None) if task.out.written else conv
         unused = conv.meta.get("unused_branches", 0)
         out.append(Admitted(raw.index, conv.id, conv.source, conv.style, unused, record, candidate))
     return out
@@ -376,30 +384,30 @@ class Converter:
         yield from self.format_samples()
 
     def written(
-        self, sources: Iterable[Source], workers: Workers, row: Callable[[Conversation], dict[str, Any]]
-    ) -> Iterator[tuple[bytes, dict[str, Any]]]:
-        """`run` as JSON lines and `row`s (a module-level function: a worker process calls it), converted by
-        `workers`."""
-        yield from self.converted(sources, workers, row)
+        self, sources: Iterable[Source], workers: Workers, row: Callable[[Conversation], Any] | None = None
+    ) -> Iterator[tuple[bytes, Any]]:
+        """`run` as JSON lines, each with its `row` (a module-level function: a worker process calls it; None without
+        one), converted by `workers`."""
+        yield from self.converted(sources, workers, Output(written=True, row=row))
         for conv in self.format_samples():
-            yield conv.to_json(), row(conv)
+            yield conv.to_json(), row(conv) if row else None
 
-    def converted(self, sources: Iterable[Source], workers: Workers | None = None, row: Any = None) -> Iterator:
+    def converted(self, sources: Iterable[Source], workers: Workers | None = None, out: Output = Output()) -> Iterator:
         for src in sources:
-            yield from self.convert_source(src, workers, row)
+            yield from self.convert_source(src, workers, out)
 
-    def convert_source(self, src: Source, workers: Workers | None = None, row: Any = None) -> Iterator:
+    def convert_source(self, src: Source, workers: Workers | None = None, out: Output = Output()) -> Iterator:
         """A file, or every JSON/JSONL file of a folder (ToolBench writes one answer file a query), in name order."""
         root = Path(src.path)
         if not root.is_dir():
-            yield from self.convert_file(src.path, src.format, src.columns, src.tags, workers=workers, row=row)
+            yield from self.convert_file(src.path, src.format, src.columns, src.tags, workers=workers, out=out)
             return
         files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl"))
         if not files:
             raise InputError(f"{root}: a folder with no .json or .jsonl file")
         for p in files:
             name = f"{root.name}/{p.relative_to(root)}"
-            yield from self.convert_file(str(p), src.format, src.columns, src.tags, name=name, workers=workers, row=row)
+            yield from self.convert_file(str(p), src.format, src.columns, src.tags, name=name, workers=workers, out=out)
 
     def open_source(
         self, path: str, fmt: str, columns: dict | None = None, tags: dict | None = None
@@ -429,12 +437,12 @@ class Converter:
         tags: dict | None = None,
         name: str | None = None,
         workers: Workers | None = None,
-        row: Callable[[Conversation], dict[str, Any]] | None = None,
+        out: Output = Output(),
     ) -> Iterator:
-        """The conversations of one file (or, given `row`, their JSON lines and rows), in record order."""
+        """The conversations of one file (or what `out` asks for of them), in record order."""
         fmt, lines = self.open_source(path, fmt, columns, tags)
         mapping = {"columns": columns or {}, "tags": tags or {}} if fmt in MAPPED else {}
-        task = FileTask(self.config, fmt, mapping, name or Path(path).name, row)
+        task = FileTask(self.config, fmt, mapping, name or Path(path).name, out)
         batches = iter(lambda: list(itertools.islice(lines, BATCH)), [])
         sent = ((self._pool_threshold(), batch) for batch in batches)  # read as each batch is sent
         for outcomes in (workers or Workers(1)).ordered(functools.partial(convert_batch, task), sent):

@@ -27,13 +27,19 @@ _CARE = re.compile(r"[\\\x00-\x1f\ud800-\udfff]")  # what a string must not hold
 
 def python_literal(text: str) -> Any:
     """`ast.literal_eval(text)`, through JSON when the literal allows (the module docstring)."""
+    return read(text)[0]
+
+
+def read(text: str) -> tuple[Any, bool]:
+    """`python_literal(text)`, and whether it came through JSON (then it holds JSON's types only: no tuples, no keys
+    other than strings)."""
     translated = as_json(text)
     if translated is not None:
         try:
-            return orjson.loads(translated)
+            return orjson.loads(translated), True
         except orjson.JSONDecodeError:
             pass
-    return ast.literal_eval(text)
+    return ast.literal_eval(text), False
 
 
 def as_json(text: str) -> str | None:

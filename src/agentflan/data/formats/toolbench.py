@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from agentflan.data.formats import pyliteral
 from agentflan.data.formats.base import (
     Dropped,
     Message,
@@ -27,7 +28,6 @@ from agentflan.data.formats.base import (
     record_id,
     text_field,
 )
-from agentflan.data.formats.pyliteral import python_literal
 from agentflan.data.schema import Tool, ToolCall
 
 API_MARKER = "Specifically, you have access to the following APIs: "
@@ -78,7 +78,7 @@ def parse_api_list(system: str) -> tuple[Tool, ...]:
         )
     text = system[at + len(API_MARKER) :].strip()
     try:
-        apis = python_literal(text)
+        apis, as_json = pyliteral.read(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError) as e:
         raise RecordError("conversations[0].value", f"API list is not a Python literal ({type(e).__name__})") from None
     if not isinstance(apis, list):
@@ -90,7 +90,9 @@ def parse_api_list(system: str) -> tuple[Tool, ...]:
             raise RecordError(where, "API entry without a name")
         if api["name"] == FINISH:
             continue
-        params = _json_safe(api.get("parameters") or {"type": "object", "properties": {}}, f"{where}.parameters")
+        params = api.get("parameters") or {"type": "object", "properties": {}}
+        if not as_json:  # ast.literal_eval's value: tuples, keys other than strings, values JSON cannot hold
+            params = _json_safe(params, f"{where}.parameters")
         params.pop("optional", None)  # ToolBench's list of non-required keys; JSON schema says it with "required"
         tools.append(Tool(api["name"], clean_description(str(api.get("description") or "")), params))
     return tuple(tools)
