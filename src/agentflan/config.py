@@ -223,6 +223,8 @@ class NegativesConfig(Section):
         0.05  # share of agent conversations that yield "tool needed, only unfit tools offered" negatives
     )
     plain_with_tools: Fraction = 0.5  # share of general conversations that get irrelevant tools offered
+    # the chat given tools is a copy: the chat without tools stays beside it (false: it is replaced)
+    plain_with_tools_copies: bool = False
     max_tools: Count = 3  # most irrelevant tools appended to one plain query
     val_fraction: Fraction = 0.1
 

@@ -132,3 +132,17 @@ def test_a_negative_says_what_the_missing_tool_would_do_and_keeps_query_and_plai
         "Why did the cat sit on the keyboard?",
     ]
     assert 1 <= len(offered.tools) <= 3 and offered.assistant_turns[0].loss
+
+
+def test_copies_keep_every_general_chat_without_tools_beside_its_copy_with_tools():
+    replaced, _ = run(plain_with_tools=1.0)
+    copied, stats = run(plain_with_tools=1.0, plain_with_tools_copies=True)
+    general = [c for c in labelled_corpus() if c.kind == "general" and not c.tools]
+    assert not any(c.kind == "general" and not c.tools for _, c in replaced)  # replaced: no tool-less chat left
+    kept = [c for _, c in copied if c.kind == "general" and not c.tools]
+    with_tools = [c for _, c in copied if c.meta.get("negative") == "plain_with_tools"]
+    assert [c.id for c in kept] == [c.id for c in general] and len(with_tools) == len(general) > 0
+    assert [c.meta["from"] for c in with_tools] == [c.id for c in general]
+    assert stats.negatives["plain_with_tools"] == len(general)
+    splits = {c.id: split for split, c in copied}
+    assert all(splits[c.id] == splits[f"neg_plain_{c.id}"] for c in general)  # one query, one split

@@ -199,8 +199,11 @@ def add_negatives(
             and pool
             and unit_hash(cfg.seed, "plain", conv.id) < cfg.plain_with_tools
         ):
-            conv = plain_with_tools(conv, pool, rng, cfg.max_tools)
+            negative = plain_with_tools(conv, pool, rng, cfg.max_tools)
             stats.negatives["plain_with_tools"] += 1
+            if cfg.plain_with_tools_copies:  # the chat without tools stays too: tool-less chats are not all refusals
+                yield emit(conv)
+            conv = negative
         yield emit(conv)
         if cfg.enabled and conv.kind == "agent" and unit_hash(cfg.seed, "notools", conv.id) < cfg.no_tools:
             negative = no_tools_negative(conv, rng)
