@@ -139,13 +139,6 @@ def _run(work: Callable[[list[bytes]], R], chunk: Chunk) -> tuple[int, R | Recor
     return _run_lines(work, chunk.lines())
 
 
-def _run_in_worker(work: Callable[[list[bytes]], R], chunk: Chunk) -> tuple[int, R | RecordError | _Failed]:
-    try:
-        return _run(work, chunk)
-    except Exception:  # noqa: BLE001 - reported with its traceback by the stage's process
-        return 0, _Failed(traceback.format_exc())
-
-
 class Workers:
     """`workers` forked processes (none for 1), made once for every pass of a stage: `with Workers(n) as w:
     w.map(path, work)`. Made before the stage starts any thread (MLflow's): a thread running at a fork leaves its
@@ -175,7 +168,7 @@ class Workers:
         if not is_jsonl(path):
             results = map(functools.partial(_run_lines, work), _array_chunks(path))
         elif self._pool is not None and os.path.getsize(path) > self.chunk_bytes:
-            run = functools.partial(_run_in_worker, work)
+            run = functools.partial(_call_in_worker, functools.partial(_run, work))
             results = _Ahead(self._pool, run, chunks(path, self.chunk_bytes), self.ahead)
         else:
             results = map(functools.partial(_run, work), chunks(path, self.chunk_bytes))
@@ -190,13 +183,14 @@ class Workers:
         return (_unfailed(r) for r in _Ahead(self._pool, functools.partial(_call_in_worker, fn), items, self.ahead))
 
     @staticmethod
-    def _in_order(path: str, results: Iterator[tuple[int, Any]]) -> Iterator[Any]:
+    def _in_order(path: str, results: Iterator[tuple[int, Any] | _Failed]) -> Iterator[Any]:
         before = 0
-        for n, result in results:
+        for item in results:
+            if isinstance(item, _Failed):
+                raise RuntimeError(f"{path}: a worker failed on the chunk after line {before}:\n{item.traceback}")
+            n, result = item
             if isinstance(result, RecordError):
                 raise InputError(f"{path}: {result.message.format(line=before + result.line + 1)}")
-            if isinstance(result, _Failed):
-                raise RuntimeError(f"{path}: a worker failed on the chunk after line {before}:\n{result.traceback}")
             before += n
             yield result
 
