@@ -238,6 +238,9 @@ class TinyConfig(Section):
     num_attention_heads: Positive = 4
     intermediate_size: Positive = 384
     max_position_embeddings: Positive = 2048
+    # byte_level: GPT-2's split (` Paris` in a query, `Paris` in `{"city": "Paris"}`: two tokens); values_apart: a
+    # capitalised word or a number is split from the space before it, so a value is one token in both places
+    pretokenizer: Literal["byte_level", "values_apart"] = "byte_level"
 
     @model_validator(mode="after")
     def _heads(self) -> TinyConfig:

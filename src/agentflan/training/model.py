@@ -46,7 +46,7 @@ def load_model_and_tokenizer(cfg: ModelConfig, corpus_texts: Iterable[str], lora
                 "full precision, not loaded: set it false, or set model.base"
             )
         tiny = cfg.tiny
-        tokenizer = train_bpe(corpus_texts, tiny.vocab_size)
+        tokenizer = train_bpe(corpus_texts, tiny.vocab_size, tiny.pretokenizer)
         return build_tiny(tokenizer, tiny, cfg.attn_implementation), tokenizer, []
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -31,13 +31,30 @@ def fallback_response_template(model_type: str) -> dict | None:
     return next((dict(v) for types, v in _RESPONSE_TEMPLATE_FALLBACKS.items() if model_type in types), None)
 
 
-def train_bpe(texts: Iterable[str], vocab_size: int):
-    """A byte-level BPE `PreTrainedTokenizerFast` trained on `texts`, with the chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+# GPT-2's split, except that a word starting with a capital and a number never take the space before them: a value
+# such as `Paris` or `1200` is then the same token in a query ("in Paris?") and in a call's JSON (`"Paris"`)
+VALUES_APART = r"'(?:[sdmt]|ll|ve|re)| ?\p{Ll}\p{L}*|\p{Lu}\p{L}*|\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int, pretokenizer: str = "byte_level"):
+    """A byte-level BPE `PreTrainedTokenizerFast` trained on `texts`, with the chat template.
+
+    `pretokenizer`: `byte_level` splits text as GPT-2 does (a word carries the space before it); `values_apart`
+    splits a capitalised word or a number from that space (`VALUES_APART`), so copying a value from the query into
+    a call's arguments is copying a token.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if pretokenizer == "values_apart":
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(VALUES_APART), "isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
