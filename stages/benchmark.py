@@ -3,9 +3,9 @@
 import functools
 
 from agentflan.config import BenchmarkConfig
-from agentflan.data.heldout import Heldout, Offered, choose_from, offered, query_key
+from agentflan.data.heldout import Heldout, Offered, QueryAndTools, choose_from, offered, query_key
 from agentflan.data.jsonio import atomic_writer, read_records, write_json, write_jsonl
-from agentflan.data.parallel import conversations, records_with_ids
+from agentflan.data.parallel import conversations, fields_of, records_with_ids
 from agentflan.data.schema import Conversation
 from agentflan.evaluation.benchmark import (
     CATEGORIES,
@@ -23,8 +23,9 @@ from agentflan.pipeline.validation import validate
 
 
 def tools_and_queries(cfg: BenchmarkConfig, lines: list[bytes]) -> Offered:
-    """The first pass over one chunk: the tools it offers and the queries the seeded draw holds out."""
-    return offered(conversations(lines), cfg)
+    """The first pass over one chunk: the tools it offers and the queries the seeded draw holds out (of each record,
+    its kind, query and tool names only are decoded)."""
+    return offered(fields_of(QueryAndTools, lines), cfg)
 
 
 def held_out(heldout: Heldout, lines: list[bytes]) -> Candidates:

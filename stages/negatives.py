@@ -10,8 +10,15 @@ from agentflan.config import NegativesConfig
 from agentflan.data.decompose import CapabilityTable
 from agentflan.data.heldout import Heldout
 from agentflan.data.jsonio import atomic_writer, read_json
-from agentflan.data.negatives import NegativesStats, add_negatives, first_tools, query_key, sorted_pool
-from agentflan.data.parallel import conversations
+from agentflan.data.negatives import (
+    NegativesStats,
+    OfferedTools,
+    add_negatives,
+    first_tools,
+    query_key,
+    sorted_pool,
+)
+from agentflan.data.parallel import conversations, fields_of
 from agentflan.data.schema import Tool
 from agentflan.evaluation.judges import negative_calls
 from agentflan.pipeline.profiles import Profile, conversation_row, query_split_rows
@@ -24,8 +31,9 @@ FILES = [f"{split}{suffix}" for split in SPLITS for suffix in ("", "_agentflan",
 
 
 def tools_of(heldout: Heldout, lines: list[bytes]) -> dict[str, Tool]:
-    """The first pass over one chunk: the first definition of each tool it offers."""
-    return first_tools(conversations(lines), heldout)
+    """The first pass over one chunk: the first definition of each tool it offers (of each record, its kind and tools
+    only are decoded)."""
+    return first_tools(fields_of(OfferedTools, lines), heldout)
 
 
 def finish(
@@ -36,8 +44,9 @@ def finish(
     stats, rows, tables = NegativesStats(), Profile(keep=KEPT), {split: CapabilityTable() for split in SPLITS}
     for split, conv in add_negatives(conversations(lines), pool, cfg, stats, heldout):
         out[split].append(conv.to_json())
-        out[f"{split}_agentflan"].append(orjson.dumps(conv.to_agentflan()))
-        out[f"{split}_hf"].append(orjson.dumps(conv.to_hf()))
+        agentflan, hf = conv.exports()
+        out[f"{split}_agentflan"].append(orjson.dumps(agentflan))
+        out[f"{split}_hf"].append(orjson.dumps(hf))
         learned = conv.learned_pieces()  # once, for the token counts and the profile row
         tables[split].add(conv, learned)
         rows.add(

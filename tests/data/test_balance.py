@@ -5,8 +5,9 @@ import random
 import pytest
 
 from agentflan.config import BalanceConfig, Mix
-from agentflan.data.balance import Balancer, TurnKeys, plan_thresholds
+from agentflan.data.balance import Balancer, TurnKeys, piece_key, plan_thresholds
 from agentflan.data.schema import CAPABILITIES
+from agentflan.data.seeded import unit_hash
 
 from recipe_helpers import labelled_corpus
 
@@ -55,6 +56,17 @@ def test_masking_keeps_text_and_drops_conversations_with_nothing_to_learn():
     partial, _ = balance(Mix(reasoning=0))
     conv = next(c for c in partial if any(t.part == "thought" for t in c.turns))
     assert all(not t.loss for t in conv.turns if t.part == "thought")
+
+
+def test_the_learned_pieces_applied_gives_are_the_balanced_conversations_own():
+    balancer = Balancer(Mix(reasoning=0.5, retrieval=0.25, understanding=0.6), BalanceConfig(seed=3))
+    balancer.plan(labelled_corpus())
+    applied = list(balancer.applied(labelled_corpus()))
+    assert len(applied) < len(labelled_corpus())  # some conversations were left with nothing to learn, and dropped
+    assert all(learned == conv.learned_pieces() and conv.trainable_turns for conv, learned in applied)
+    assert any(not p.loss for conv, _ in applied for t in conv.turns for p in t.pieces())  # masking happened
+    assert piece_key(3, "c1", 2, "content") == unit_hash(3, "balance", "c1", 2)  # the keys the planning pass drew
+    assert piece_key(3, "c1", 2, "name:0") == unit_hash(3, "balance", "c1", 2, "name:0")
 
 
 def test_balance_is_deterministic_and_seeded():

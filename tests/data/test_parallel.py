@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 
+import msgspec
 import orjson
 import pytest
 
@@ -154,3 +155,28 @@ def test_records_with_ids_decode_only_the_chosen_and_name_a_broken_line(jsonl):
     jsonl.write_bytes(b"\n".join(lines))
     with pytest.raises(InputError, match=r"c\.jsonl: invalid JSON on line 42: "):
         list(Workers(1).map(jsonl, functools.partial(parallel.records_with_ids, wanted)))
+
+
+class _KindAndTools(msgspec.Struct):
+    kind: str
+    tools: list[Tool] | None = None
+
+
+def test_fields_of_reads_only_the_declared_fields_and_names_a_bad_one_as_a_full_read_does(jsonl):
+    lines = jsonl.read_bytes().split(b"\n")
+    lines[3] = b""  # a blank line is skipped
+    read = list(parallel.fields_of(_KindAndTools, lines))
+    assert len(read) == 299 and all(type(r) is _KindAndTools for r in read)
+    assert [(r.kind, r.tools) for r in read] == [(c.kind, c.tools) for i, c in enumerate(corpus(300)) if i != 3]
+    # a field it does not read is not checked (a stage's full read checks it): another type there passes
+    lines[120] = lines[120].replace(b'"content":"Weather in City 120?"', b'"content":120', 1)
+    assert len(list(parallel.fields_of(_KindAndTools, lines))) == 299
+    # a wrong type in a field it reads, or broken JSON: the error a full read gives, for that line
+    lines[121] = lines[121].replace(b'"kind":"agent"', b'"kind":5', 1)
+    with pytest.raises(parallel.RecordError) as err:
+        list(parallel.fields_of(_KindAndTools, lines))
+    assert (err.value.line, err.value.message) == (121, "record {line} (id 'c121'): field kind: expected str, got int")
+    lines[121] = lines[121][:40]
+    with pytest.raises(parallel.RecordError, match="invalid JSON on line") as err:
+        list(parallel.fields_of(_KindAndTools, lines))
+    assert err.value.line == 121

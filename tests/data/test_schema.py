@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agentflan.data.jsonio import InputError, read_conversations, write_conversations
-from agentflan.data.schema import Conversation, SchemaError, Tool, ToolCall, Turn, conversation_from_dict, render_system
+from agentflan.data.prompts import render_system
+from agentflan.data.schema import Conversation, SchemaError, Tool, ToolCall, Turn, conversation_from_dict
 
 
 def sample() -> Conversation:
@@ -113,6 +116,28 @@ def test_messages_and_tools_for_chat_templates():
     conv = sample()
     assert conv.to_messages()[4] == {"role": "tool", "content": '{"t": 3}'}
     assert conv.tools_openai() == [{"type": "function", "function": conv.tools[0].to_dict()}]
+
+
+def test_both_exports_write_the_tools_as_json_dumps_does():
+    odd = Tool(
+        "lookup_ñandú",
+        'Finds "quoted" things\\ in 日本語, tab\there.',
+        {"type": "object", "properties": {"q": {"type": "string", "enum": ["a", "b"]}, "n": {"type": "number"}}},
+    )
+    conv = sample()
+    conv.tools = [conv.tools[0], odd]
+    agentflan, hf = conv.exports()
+    assert hf["tools"] == json.dumps(conv.tools_openai(), ensure_ascii=False)  # TRL's json.loads reads it back
+    assert (agentflan, hf) == (conv.to_agentflan(), conv.to_hf())
+    assert agentflan["conversation"][0]["content"] == render_system("You are helpful.", conv.tools)
+    conv.meta["tools_in_prompt"] = True  # the system text lists them already: no `tools`, the text as it is
+    assert conv.to_hf()["tools"] == "[]" and conv.to_agentflan()["conversation"][0]["content"] == "You are helpful."
+    conv.meta["tools_in_prompt"], conv.turns = False, conv.turns[1:]  # no system turn: one is written for the tools
+    assert conv.exports()[0]["conversation"][0] == {
+        "role": "system",
+        "content": render_system("", conv.tools),
+        "loss": False,
+    }
 
 
 @pytest.mark.parametrize(

@@ -25,15 +25,14 @@ from typing import Any
 from agentflan.config import BalanceConfig, Mix
 from agentflan.data.decompose import CapabilityTable, count_tokens
 from agentflan.data.schema import CAPABILITIES, Conversation, Piece
-from agentflan.data.seeded import unit_hash
+from agentflan.data.seeded import text_hash
 
 
 def piece_key(seed: int, conv_id: str, index: int, key: str) -> float:
     """The seeded hash that orders a piece (turn `index`'s content, or a call's name or arguments) for keeping."""
-    return (
-        unit_hash(seed, "balance", conv_id, index)
-        if key == "content"
-        else unit_hash(seed, "balance", conv_id, index, key)
+    # unit_hash(seed, "balance", conv_id, index[, key]), its parts joined here
+    return text_hash(
+        f"{seed}:balance:{conv_id}:{index}" if key == "content" else f"{seed}:balance:{conv_id}:{index}:{key}"
     )
 
 
@@ -184,16 +183,17 @@ class Balancer:
         if self.thresholds is None:
             raise RuntimeError("Balancer.apply() needs plan() first")
         for conv in conversations:
+            learned = []  # conv.learned_pieces() once balanced, gathered on the way
             for i, turn in enumerate(conv.turns):
                 for piece in turn.pieces():
-                    if (
-                        piece.loss
-                        and piece_key(self.config.seed, conv.id, i, piece.key) > self.thresholds[piece.capability]
-                    ):
+                    if not piece.loss:
+                        continue
+                    if piece_key(self.config.seed, conv.id, i, piece.key) > self.thresholds[piece.capability]:
                         turn.set_loss(piece.key, False)
-            if not conv.trainable_turns:
+                    else:
+                        learned.append(piece)
+            if not learned:  # no trainable turn left
                 self.result.dropped += 1
                 continue
-            learned = conv.learned_pieces()
             self.result.after.add(conv, learned)
             yield conv, learned

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from agentflan.config import BenchmarkConfig, ParamsError
 from agentflan.data.jsonio import InputError
 from agentflan.data.schema import PSEUDO_TOOLS, Conversation
@@ -47,6 +49,18 @@ class Heldout:
         return cls([str(t) for t in d["tools"]], [str(q) for q in d["queries"]])
 
 
+class _Named(msgspec.Struct):
+    name: str
+
+
+class QueryAndTools(msgspec.Struct):
+    """What `Offered` reads of a record (`parallel.fields_of` decodes only these of each line)."""
+
+    kind: str
+    query: str | None = ""
+    tools: list[_Named] | None = None
+
+
 @dataclass
 class Offered:
     """What the held-out choice reads of the corpus: the tools offered, and the agent and general queries that the
@@ -58,11 +72,11 @@ class Offered:
     agent: set[str] = field(default_factory=set)
     general: set[str] = field(default_factory=set)
 
-    def add(self, conv: Conversation) -> None:
-        self.names.update(t.name for t in conv.tools)
+    def add(self, conv: Conversation | QueryAndTools) -> None:
+        self.names.update(t.name for t in conv.tools or ())
         if conv.kind not in ("agent", "general"):
             return
-        key = query_key(conv.query)
+        key = query_key(conv.query or "")
         drawn = self.agent if conv.kind == "agent" else self.general
         if key in drawn:
             return
@@ -76,7 +90,7 @@ class Offered:
         self.general |= other.general
 
 
-def offered(conversations: Iterable[Conversation], cfg: BenchmarkConfig) -> Offered:
+def offered(conversations: Iterable[Conversation | QueryAndTools], cfg: BenchmarkConfig) -> Offered:
     found = Offered(cfg)
     for conv in conversations:
         found.add(conv)

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from agentflan.config import NegativesConfig
 from agentflan.data.heldout import Heldout
 from agentflan.data.heldout import query_key as normalised_query
@@ -147,20 +149,29 @@ class NegativesStats:
         }
 
 
+class OfferedTools(msgspec.Struct):
+    """What `first_tools` reads of a record (`parallel.fields_of` decodes only these of each line)."""
+
+    kind: str
+    tools: list[Tool] | None = None
+
+
 def tool_pool(conversations: Iterable[Conversation], heldout: Heldout | None = None) -> list[Tool]:
     """Every distinct tool offered in agent conversations, by name (first definition wins), sorted;
     held-out tools never enter it."""
     return sorted_pool(first_tools(conversations, heldout))
 
 
-def first_tools(conversations: Iterable[Conversation], heldout: Heldout | None = None) -> dict[str, Tool]:
+def first_tools(
+    conversations: Iterable[Conversation | OfferedTools], heldout: Heldout | None = None
+) -> dict[str, Tool]:
     """The first definition of every tool offered in agent conversations (of a chunk: merged in file order with
     `dict.setdefault`, the whole file's), held-out tools left out."""
     pool: dict[str, Tool] = {}
     excluded = set(heldout.tools) if heldout else set()
     for conv in conversations:
         if conv.kind == "agent":
-            for t in conv.tools:
+            for t in conv.tools or ():
                 if t.name not in excluded:
                     pool.setdefault(t.name, t)
     return pool

@@ -122,6 +122,29 @@ def records_with_ids(ids: frozenset[str], lines: list[bytes]) -> dict[str, Conve
     return {conv.id: conv for conv in conversations(wanted)}
 
 
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+@functools.cache
+def _decoder(struct: type[S]) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(struct)
+
+
+def fields_of(struct: type[S], lines: list[bytes]) -> Iterator[S]:
+    """Of each record of a chunk, only the fields `struct` declares (a first pass's read: msgspec skips the rest of
+    the line without building it, turns and all). A line that does not decode so is read whole, so that a bad record
+    fails with the error a full read gives (its line, its field); one that reads whole gives `struct`'s fields."""
+    decoder = _decoder(struct)
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            yield decoder.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            whole = next(conversations([b""] * i + [line]))  # raises RecordError naming line i
+            yield msgspec.convert(whole, struct, from_attributes=True)
+
+
 def decoded(lines: list[bytes]) -> list[Conversation]:
     """Every canonical record of a chunk (`read_conversations` reads a file chunk by chunk with it)."""
     return list(conversations(lines))

@@ -55,7 +55,12 @@ def tool_json(tool: Any) -> str:
 
 def render_system(system: str, tools: Iterable[Any]) -> str:
     """System text with the offered tools appended (`TOOLS_HEADER`, one `tool_json` a line, `TOOLS_FOOTER`)."""
-    block = "\n".join([TOOLS_HEADER, *(tool_json(t) for t in tools), TOOLS_FOOTER])
+    return system_with_tool_lines(system, [tool_json(t) for t in tools])
+
+
+def system_with_tool_lines(system: str, lines: list[str]) -> str:
+    """`render_system` of tools already written by `tool_json` (one line each)."""
+    block = "\n".join([TOOLS_HEADER, *lines, TOOLS_FOOTER])
     return f"{system}\n\n{block}" if system else block
 
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import msgspec
 import orjson
 
-from agentflan.data.prompts import render_system, tool_call_text
+from agentflan.data.prompts import system_with_tool_lines, tool_call_text, tool_json
 
 ROLES = ("system", "user", "assistant", "tool")
 CAPABILITIES = ("reasoning", "retrieval", "understanding", "instruction_following", "general")
@@ -278,36 +278,54 @@ class Conversation(msgspec.Struct):
 
     def tools_openai(self) -> list[dict[str, Any]] | None:
         """Tools for `apply_chat_template(tools=...)`; None when the system text already lists them."""
-        if self.meta.get("tools_in_prompt"):
-            return None
-        return [t.to_openai() for t in self.tools] or None
+        return [t.to_openai() for t in self.tools] if self.tools_apart() else None
 
-    def to_hf(self) -> dict[str, Any]:
+    def tools_apart(self) -> bool:
+        """Tools are offered, and not already in the system text (`tools_openai()` is not None)."""
+        return bool(self.tools) and not self.meta.get("tools_in_prompt")
+
+    def tool_lines(self) -> list[str]:
+        """Each offered tool's JSON schema on one line (`prompts.tool_json`), as both exports write it."""
+        return [tool_json(t) for t in self.tools]
+
+    def exports(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """`to_agentflan()` and `to_hf()`, each tool's JSON written once for both."""
+        lines = self.tool_lines()
+        return self.to_agentflan(lines), self.to_hf(lines)
+
+    def to_hf(self, tool_lines: list[str] | None = None) -> dict[str, Any]:
         """The HF conversational row TRL's `SFTTrainer`, axolotl and LLaMA-Factory's `openai` loader train on:
         `messages` (assistant `tool_calls`, `tool` messages) and `tools` as a JSON string (TRL's `SFTTrainer` reads it
         with `json.loads`; a string, because Arrow would merge every row's tool schemas into one struct). Loss masks
-        have no place in this format: every assistant message is a training target there."""
-        return {"messages": self.to_messages(), "tools": json.dumps(self.tools_openai() or [], ensure_ascii=False)}
+        have no place in this format: every assistant message is a training target there. `tool_lines`:
+        `self.tool_lines()`, when the caller has them already."""
+        if not self.tools_apart():
+            return {"messages": self.to_messages(), "tools": "[]"}
+        lines = self.tool_lines() if tool_lines is None else tool_lines
+        # json.dumps(self.tools_openai(), ensure_ascii=False), from each tool's own json.dumps
+        tools = ", ".join(f'{{"type": "function", "function": {line}}}' for line in lines)
+        return {"messages": self.to_messages(), "tools": f"[{tools}]"}
 
-    def to_agentflan(self) -> dict[str, Any]:
+    def to_agentflan(self, tool_lines: list[str] | None = None) -> dict[str, Any]:
         """The Agent-FLAN release schema: `{"id", "conversation": [{"role", "content", "loss"}]}`.
 
         The release knows only system/user/assistant and text: tool results become user turns, native calls are
         written after the content the way the chat template writes them (`<tool_call>` JSON), and the offered tools
-        are written into the system turn.
+        are written into the system turn (`tool_lines`: as for `to_hf`).
         """
-        render_tools = self.tools_openai() is not None  # the same rule the chat template follows
+        render_tools = self.tools_apart()  # the same rule the chat template follows
+        lines = (self.tool_lines() if tool_lines is None else tool_lines) if render_tools else []
         conversation = []
         for t in self.turns:
             role = "user" if t.role == "tool" else t.role
-            content = render_system(t.content, self.tools) if (t.role == "system" and render_tools) else t.content
+            content = system_with_tool_lines(t.content, lines) if (t.role == "system" and render_tools) else t.content
             if t.tool_calls:
                 content = "\n".join(
                     [content.strip()] * bool(content.strip()) + [tool_call_text(c) for c in t.tool_calls]
                 )
             conversation.append({"role": role, "content": content, "loss": t.trainable})
         if render_tools and not any(t.role == "system" for t in self.turns):
-            conversation.insert(0, {"role": "system", "content": render_system("", self.tools), "loss": False})
+            conversation.insert(0, {"role": "system", "content": system_with_tool_lines("", lines), "loss": False})
         return {"id": self.id, "conversation": conversation}
 
 
