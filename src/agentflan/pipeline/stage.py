@@ -9,6 +9,7 @@ were.
 from __future__ import annotations
 
 import contextlib
+import gc
 import shutil
 import signal
 import sys
@@ -72,6 +73,16 @@ class StageContext:
         self.published.append(self.path(key))
 
 
+def tune_gc() -> None:
+    """The stage process's garbage collector (and its forked workers'): what is loaded so far is frozen (never scanned
+    again), and the youngest generation is collected every 50,000 allocations instead of 700. A data stage makes and
+    drops a few dozen objects per record, and CPython's default collects every few records: 5% to 13% of a data
+    stage's time at 100k trajectories on 2 cores (measured against the default, 4 Dec 2026). Memory stays bounded:
+    collections still run; nothing a stage computes depends on when they do."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def _kept(name: str) -> Path:
     return workspace_root() / ".agentflan" / "published" / name
 
@@ -116,6 +127,7 @@ def stage(name: str, param_sections: tuple[str, ...] = (), open_run: bool = True
     """The stage's params and its MLflow run (opened at once, or with `open_run=False` when the stage first needs it or
     calls `open()`); readable failures (see the module docstring)."""
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    tune_gc()
     try:
         try:
             params = load_params(workspace_root() / "params.yaml")  # the whole file, checked before any work
