@@ -365,7 +365,7 @@ class Gate(Section):
 
     min_gain: NonNegative = 0.0  # better than the champion: the gain's paired bootstrap 95% interval lies above this
     max_over_refusal: Fraction = 0.5  # floors that hold with or without a champion
-    min_plain_quality: Fraction = 0.1  # chrF against the references: gibberish, empty or repeated answers score <= 0.1
+    min_plain_quality: Fraction = 0.1  # chrF on subject: gibberish, empty, repeated or off-subject answers score <= 0.1
     max_fabrication_rate: Fraction = 0.5  # "tool needed, none offered" answered with made-up facts
     min_tool_name_accuracy: Fraction = 0.0
     min_call_format_validity: Fraction = 0.1  # a random-init model writes no call (0.0); the default ~0.8

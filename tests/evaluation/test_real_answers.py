@@ -226,3 +226,59 @@ def test_the_references_themselves_score_full_plain_quality_and_a_paraphrase_in_
     assert aggregate(preds, [judge(p) for p in preds])["plain_quality"] >= 0.9
     paraphrase = chrf("The capital of France is Paris, home of the Eiffel Tower.", REFERENCES[0])
     assert 0.2 < paraphrase < 0.9
+
+
+HAIKU = "Here is one about {0}:\nsoft light on {0},\nquiet thoughts drift slowly by,\nthe day settles down."
+OWL = "Why did the owl sit by the window? It wanted a better view of the weekend!"
+
+
+@pytest.mark.parametrize(
+    ("query", "reference", "answer"),
+    [
+        ("Tell me a joke about an owl. Answer in one sentence.", OWL, OWL.replace("owl", "dog")),
+        (
+            "Write a haiku about the sea.",
+            HAIKU.format("the sea"),
+            HAIKU.format("the desert"),
+        ),
+        (
+            "Give me one tip for running.",
+            "For running: start small, do a little every day, and notice your progress.",
+            "For sleeping better: start small, do a little every day, and notice your progress.",
+        ),
+    ],
+)
+def test_the_references_template_about_another_subject_scores_no_plain_quality(query, reference, answer):
+    """The demo's references share templates: chrF alone gave these 0.84 to 0.89 (the dog joke asked for an owl one)."""
+    assert chrf(answer, reference) > 0.8
+    p = Prediction("0", "plain_no_tools", [], "plain", answer, query=query, reference=reference)
+    assert judge(p)["quality"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("query", "reference", "answer"),
+    [
+        ("Tell me a joke about an owl.", OWL, "Why are owls great at parties? Because they're a hoot!"),
+        (
+            "What is a synonym for 'fast'?",
+            "A good synonym for 'fast' is 'quick'.",
+            "Quick, rapid or swift are all synonyms for fast.",
+        ),
+        (
+            "How many days are in a leap year?",
+            "A leap year has 366 days.",
+            "There are 366 days in a leap year, one more than in a common year.",
+        ),
+    ],
+)
+def test_an_answer_in_its_own_words_on_the_subject_keeps_its_chrf(query, reference, answer):
+    p = Prediction("0", "plain_no_tools", [], "plain", answer, query=query, reference=reference)
+    assert judge(p)["quality"] == chrf(answer, reference) > 0.1
+
+
+def test_an_answer_naming_half_the_subject_scores_half_its_chrf():
+    """A synonym of the wrong word: the synonym is named, the word asked about is not."""
+    query, reference = "What is a synonym for 'smart'?", "A good synonym for 'smart' is 'clever'."
+    answer = "A good synonym for 'angry' is 'furious'."
+    p = Prediction("0", "plain_no_tools", [], "plain", answer, query=query, reference=reference)
+    assert judge(p)["quality"] == pytest.approx(chrf(answer, reference) / 2, abs=1e-4)

@@ -105,16 +105,13 @@ class _Id(msgspec.Struct):
     id: Any = None
 
 
-_ID = msgspec.json.Decoder(_Id)  # a record's id; msgspec skips the rest of the line without building it
-
-
 def records_with_ids(ids: frozenset[str], lines: list[bytes]) -> dict[str, Conversation]:
     """The records of a chunk's lines whose id is in `ids`, decoded whole, by id; of the others only the id is read
     (a line that does not read is decoded whole, so that its error names its line)."""
     wanted = []
     for line in lines:
         try:
-            rid = _ID.decode(line).id if line.strip() else None
+            rid = _decoder(_Id).decode(line).id if line.strip() else None  # msgspec skips the rest
             keep = isinstance(rid, str) and rid in ids
         except msgspec.DecodeError:
             keep = True

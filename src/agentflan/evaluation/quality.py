@@ -1,4 +1,5 @@
-"""Whether a plain answer answers: chrF against the sample's reference answer (sacrebleu), 0 for degenerate text."""
+"""Whether a plain answer answers: chrF against the sample's reference answer (sacrebleu), weighed by how much of the
+question's subject the answer names; 0 for degenerate text."""
 
 from __future__ import annotations
 
@@ -6,6 +7,28 @@ import re
 from collections import Counter
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LETTERS = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+_FUNCTION_WORDS = frozenset(
+    "the and for are but not you your yours his her its our their them they she him was were has have had does did "
+    "can could would should will shall may might must all any some this that these those what when where which who "
+    "whom whose why how with from into onto about over under than then there here also only just very more most "
+    "much many such each every other give tell show write make let please want need like one two three ten "
+    "answer reply sentence sentences json single key bulleted list keep words word brief short".split()
+)  # and the words of the benchmark's format requests (`prompts.FORMAT_REQUESTS`), which are not a subject
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _content_words(text: str) -> set[str]:
+    return {_stem(w) for w in _LETTERS.findall(text.lower())} - _FUNCTION_WORDS
+
+
+def subject(query: str, reference: str) -> frozenset[str]:
+    """What the question is about: the content words the query and its reference answer share (an owl joke's
+    reference names the owl; a synonym for 'fast', the synonym and 'fast'), a final plural `s` aside."""
+    return frozenset(_content_words(query) & _content_words(reference))
 
 
 def is_degenerate(text: str) -> bool:
@@ -29,3 +52,14 @@ def chrf(answer: str, reference: str) -> float:
     from sacrebleu.metrics import CHRF
 
     return round(CHRF().sentence_score(answer.strip(), [reference.strip()]).score / 100, 4)
+
+
+def plain_quality(answer: str, reference: str, query: str = "") -> float:
+    """chrF against the reference times the share of the question's `subject` the answer names: the reference's
+    template about another subject (the dog joke asked for an owl one) scores what it is worth, nothing. A question
+    whose reference shares no content word with it (or no query) is scored by chrF alone."""
+    score = chrf(answer, reference)
+    about = subject(query, reference)
+    if not score or not about:
+        return score
+    return round(score * len(about & _content_words(answer)) / len(about), 4)

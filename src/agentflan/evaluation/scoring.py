@@ -9,8 +9,9 @@ For samples whose truth is a plain answer: H_ReAct (share with ReAct keywords or
 HScore = 0.5 * ((1 - H_ReAct) + (1 - H_General)); over-refusal: the share of answerable ones (every
 plain-expected category but "tool needed, none offered", where declining is right) answered with a refusal,
 so a model that refuses everything cannot look good; fabrication: the share of "tool needed, none offered"
-answered with the needed fact made up; plain quality: chrF against the sample's reference answer (0-1, 0 for
-degenerate text), so a model that answers nothing, or gibberish, cannot look good either.
+answered with the needed fact made up; plain quality: chrF against the sample's reference answer times the share of
+the question's subject the answer names (0-1, 0 for degenerate text), so a model that answers nothing, gibberish, or
+the reference's template about another subject, cannot look good either.
 For samples whose truth is a tool call: call-format validity, tool-name accuracy, hallucinated tool
 names (calls to tools not offered), argument validity (against the tool's JSON schema when it is
 known, else "a JSON object") and, where the benchmark lists acceptable values (`expected_arguments`,
@@ -34,7 +35,7 @@ from typing import Any
 
 from agentflan.evaluation.benchmark import MULTI_STEP
 from agentflan.evaluation.judges import fabricates, first_json_value, names_a_tool, parse_call, plain_verdict, states
-from agentflan.evaluation.quality import chrf
+from agentflan.evaluation.quality import plain_quality
 
 EXPECTED = ("plain", "call")
 PROTOCOLS = ("native", "chat", "react", "json")  # the first one present is the primary
@@ -63,8 +64,8 @@ class Prediction:
     content: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     parse_error: str | None = None
-    query: str = ""  # what was asked (fabrication reads its subject)
-    reference: str | None = None  # a plain sample's reference answer (plain quality is chrF against it)
+    query: str = ""  # what was asked (fabrication and plain quality read its subject)
+    reference: str | None = None  # a plain sample's reference answer (plain quality: chrF against it, on subject)
     key_values: list[str] | None = None  # multi_step_answer: the results' values the answer must state
 
     def to_dict(self) -> dict[str, Any]:
@@ -250,7 +251,7 @@ def plain_extras(p: Prediction, answer: str, verdict: dict[str, Any]) -> dict[st
     if p.category in REFUSAL_EXPECTED:
         verdict["fabricated"] = not (verdict["react"] or verdict["general"]) and fabricates(answer, p.query)
     if p.reference is not None:
-        verdict["quality"] = chrf(answer, p.reference)
+        verdict["quality"] = plain_quality(answer, p.reference, p.query)
     return verdict
 
 

@@ -59,7 +59,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("evaluate.json", "hscore", "HScore (1 - hallucination)"),
     ("evaluate.json", "over_refusal_rate", "over-refusal"),
     ("evaluate.json", "fabrication_rate", "fabrication"),
-    ("evaluate.json", "plain_quality", "plain answer quality (chrF)"),
+    ("evaluate.json", "plain_quality", "plain answer quality (chrF, on subject)"),
     ("evaluate.json", "tool_name_accuracy_seen", "tool accuracy, seen tools"),
     ("evaluate.json", "tool_name_accuracy_unseen", "tool accuracy, unseen tools"),
     ("evaluate.json", "tool_name_accuracy_chance", "  chance level"),

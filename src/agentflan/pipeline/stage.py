@@ -55,9 +55,11 @@ class StageContext:
 
     def workers(self) -> Any:
         """The processes the stage spreads its records over (`data.workers`, 0: every core; `data.chunk_bytes`), a
-        `parallel.Workers` to enter before the stage starts any thread (`open()`)."""
+        `parallel.Workers` to enter before the stage starts any thread (`open()`). A data stage's garbage collector is
+        tuned first (`tune_gc`), so the workers it forks inherit it."""
         from agentflan.data.parallel import Workers, available_workers
 
+        tune_gc()
         return Workers(available_workers(self.params.data.workers), self.params.data.chunk_bytes)
 
     def write_metrics(self, key: str, metrics: dict[str, Any]) -> None:
@@ -74,7 +76,7 @@ class StageContext:
 
 
 def tune_gc() -> None:
-    """The stage process's garbage collector (and its forked workers'): what is loaded so far is frozen (never scanned
+    """A data stage's garbage collector (and its forked workers'): what is loaded so far is frozen (never scanned
     again), and the youngest generation is collected every 50,000 allocations instead of 700. A data stage makes and
     drops a few dozen objects per record, and CPython's default collects every few records: 5% to 13% of a data
     stage's time at 100k trajectories on 2 cores (measured against the default, 4 Dec 2026). Memory stays bounded:
@@ -127,7 +129,6 @@ def stage(name: str, param_sections: tuple[str, ...] = (), open_run: bool = True
     """The stage's params and its MLflow run (opened at once, or with `open_run=False` when the stage first needs it or
     calls `open()`); readable failures (see the module docstring)."""
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    tune_gc()
     try:
         try:
             params = load_params(workspace_root() / "params.yaml")  # the whole file, checked before any work

@@ -47,14 +47,16 @@ def train_bpe(texts: Iterable[str], vocab_size: int, pretokenizer: str = "byte_l
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    if pretokenizer == "values_apart":
-        tok.pre_tokenizer = pre_tokenizers.Sequence(
+    tok.pre_tokenizer = (
+        pre_tokenizers.Sequence(
             [
                 pre_tokenizers.Split(Regex(VALUES_APART), "isolated"),
                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
             ]
         )
+        if pretokenizer == "values_apart"
+        else pre_tokenizers.ByteLevel(add_prefix_space=False)
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
