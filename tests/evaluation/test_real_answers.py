@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agentflan.evaluation.judges import fabricates, is_refusal, parse_call, plain_verdict
-from agentflan.evaluation.quality import chrf
+from agentflan.evaluation.quality import chrf, subject
 from agentflan.evaluation.scoring import Prediction, aggregate, judge
 
 TOOLS = ["find_flights", "get_weather", "convert_currency"]
@@ -282,3 +282,10 @@ def test_an_answer_naming_half_the_subject_scores_half_its_chrf():
     answer = "A good synonym for 'angry' is 'furious'."
     p = Prediction("0", "plain_no_tools", [], "plain", answer, query=query, reference=reference)
     assert judge(p)["quality"] == pytest.approx(chrf(answer, reference) / 2, abs=1e-4)
+
+
+def test_function_words_ending_in_s_are_no_subject():
+    """'this' and 'does' are no subject, stemmed or not (a question and reference sharing only them are scored by chrF
+    alone); 'thanks' and 'thank' are one."""
+    assert subject("What does this do?", "This does nothing at all.") == frozenset()
+    assert subject("How do I say thanks to a neighbour?", "Thank your neighbour warmly.") == {"thank", "neighbour"}

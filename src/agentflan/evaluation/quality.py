@@ -22,7 +22,8 @@ def _stem(word: str) -> str:
 
 
 def _content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _LETTERS.findall(text.lower())} - _FUNCTION_WORDS
+    words = {w for w in _LETTERS.findall(text.lower()) if w not in _FUNCTION_WORDS}  # before the stem: 'this', 'does'
+    return {_stem(w) for w in words} - _FUNCTION_WORDS
 
 
 def subject(query: str, reference: str) -> frozenset[str]:
