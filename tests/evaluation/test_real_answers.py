@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agentflan.evaluation.judges import fabricates, is_refusal, parse_call, plain_verdict
-from agentflan.evaluation.quality import chrf, subject
+from agentflan.evaluation.quality import chrf, subject, without_query
 from agentflan.evaluation.scoring import Prediction, aggregate, judge
 
 TOOLS = ["find_flights", "get_weather", "convert_currency"]
@@ -289,3 +289,44 @@ def test_function_words_ending_in_s_are_no_subject():
     alone); 'thanks' and 'thank' are one."""
     assert subject("What does this do?", "This does nothing at all.") == frozenset()
     assert subject("How do I say thanks to a neighbour?", "Thank your neighbour warmly.") == {"thank", "neighbour"}
+
+
+SYNONYM = ("What is a synonym for 'fast'? Answer in one sentence.", "A good synonym for 'fast' is 'quick'.")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "What is a synonym for 'fast'? Answer in one sentence.",
+        "what is a synonym for fast",
+        'Sure! Here is the answer to: what is a synonym for "fast"? Answer in one sentence!',
+        "What is a synonym for 'fast'?\nWhat is a synonym for 'fast'?",
+        "You asked: What is a synonym for 'fast'?",
+    ],
+)
+def test_the_question_repeated_scores_no_plain_quality(answer):
+    """Repeating the question names its subject and shares its words with the reference: chrF with the subject alone
+    gave the demo's questions echoed 0.26 on average, above the default model's own answers (0.08)."""
+    query, reference = SYNONYM
+    assert chrf(answer, reference) > 0.25
+    p = Prediction("0", "plain_no_tools", [], "plain", answer, query=query, reference=reference)
+    assert judge(p)["quality"] == 0.0
+
+
+def test_an_answer_that_restates_the_question_is_scored_on_what_it_adds():
+    """What follows the question must name the subject itself: an answer after the question echoed keeps its chrF;
+    the reference's template about another word after it names half the subject ('synonym', not 'fast'), half."""
+    query, reference = SYNONYM
+    answer = "What is a synonym for 'fast'? Rapid is a synonym for fast."
+    p = Prediction("0", "plain_no_tools", [], "plain", answer, query=query, reference=reference)
+    assert judge(p)["quality"] == chrf("Rapid is a synonym for fast.", reference) > 0.3
+    answer = "What is a synonym for 'fast'? A good synonym for 'happy' is 'glad'."
+    p = Prediction("0", "plain_no_tools", [], "plain", answer, query=query, reference=reference)
+    template = chrf("A good synonym for 'happy' is 'glad'.", reference)
+    assert judge(p)["quality"] == pytest.approx(template / 2, abs=1e-4)
+    assert template > 0.5
+
+
+def test_a_short_reply_like_the_greeting_is_not_taken_for_an_echo():
+    """A clause under three words ('Good night!') is no question repeated: the reply may rightly say it back."""
+    assert without_query("Good night! Sleep well.", "Good night!") == "Good night! Sleep well."

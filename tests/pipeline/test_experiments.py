@@ -13,22 +13,36 @@ from agentflan.pipeline.experiments import CLAIMS, markdown, merge, plan, shown,
 
 from conftest import BIN, run
 
-# The stage: 2 answerable plain samples, 1 "none offered" sample, 2 seen-tool calls. With negatives, one plain
-# answer per seed hallucinates a call (seed 0: none, seed 1: one); without, both do, and tool choice is the same.
+# The stage: 2 answerable plain samples, 1 "none offered" sample, 2 seen-tool calls, as `evaluate` writes them (each
+# row with the stale verdict of a judge that saw nothing wrong: the table judges every answer again). With negatives,
+# one plain answer per seed is a call (seed 0: none, seed 1: one) and the missing tool is declined; without, both
+# plain answers are calls and the weather is made up; tool choice is the same.
 STAGE = textwrap.dedent(
     """
     import json, pathlib, yaml
     p = yaml.safe_load(open("params.yaml"))
     seed, negatives = p["train"]["seed"], p["negatives"]["enabled"]
-    def plain(i, general, category="plain_no_tools"):
-        v = {"react": False, "general": general, "refusal": False, "quality": 0.5}
-        if category == "tool_needed_not_offered":
-            v = {**v, "refusal": True, "fabricated": not negatives}
-        return {"id": f"p{i}", "protocol": "native", "category": category, "expected": "plain", "verdict": v}
-    rows = [plain(0, not negatives), plain(1, (seed == 1) or not negatives), plain(2, False, "tool_needed_not_offered")]
-    rows += [{"id": f"c{i}", "protocol": "native", "category": "tool_needed_offered_seen", "expected": "call",
-              "verdict": {"format_valid": True, "tool_correct": i == 0, "hallucinated": False, "args_valid": True,
-                          "args_correct": i == 0}} for i in range(2)]
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    tools = [{"name": n, "parameters": schema} for n in ("get_weather", "get_time")]
+    def row(i, category, expected, content="", calls=(), offered=(), **extra):
+        stale = {"react": False, "general": False, "refusal": False, "quality": 1.0} if expected == "plain" else {
+            "format_valid": True, "tool_correct": True, "hallucinated": False, "args_valid": True, "args_correct": True}
+        return {"id": i, "category": category, "tools": list(offered), "expected": expected, "response": content,
+                "protocol": "native", "content": content, "tool_calls": list(calls), "parse_error": None,
+                "verdict": stale, **extra}
+    capital = {"query": "What is the capital of France?", "reference": "Paris is the capital of France."}
+    def plain(i, call):
+        if call:
+            return row(f"p{i}", "plain_no_tools", "plain", calls=[{"name": "get_weather", "arguments": {}}], **capital)
+        return row(f"p{i}", "plain_no_tools", "plain", "Paris is the capital of France.", **capital)
+    declined = "I can't check the live weather without a weather tool."
+    made_up = "It is 14 degrees and raining in Oslo right now."
+    rows = [plain(0, not negatives), plain(1, (seed == 1) or not negatives)]
+    rows.append(row("p2", "tool_needed_not_offered", "plain", declined if negatives else made_up,
+                    query="What's the weather in Oslo right now?"))
+    rows += [row(f"c{i}", "tool_needed_offered_seen", "call", calls=[{"name": n, "arguments": {"city": "Oslo"}}],
+                 offered=tools, query="Weather in Oslo?", expected_tool="get_weather",
+                 expected_arguments={"city": ["Oslo"]}) for i, n in enumerate(["get_weather", "get_time"])]
     pathlib.Path("data/eval").mkdir(parents=True, exist_ok=True)
     pathlib.Path("metrics").mkdir(exist_ok=True)
     with open("data/eval/predictions.jsonl", "w") as f:
@@ -73,7 +87,7 @@ def test_run_then_table_reads_each_variant_and_seed_back(project, monkeypatch):
     summary = json.loads((project / "results" / "ablations.json").read_text())
     rows = summary["claims"]["c"]["variants"]
     # HScore per plain sample is 1 - general/2. Default: seed 0 all clean (1.0), seed 1 one of 3 hallucinates
-    # (5/6); without negatives two of three do, both seeds (2/3).
+    # (5/6); without negatives two of three do, both seeds (2/3). The rows' own (stale) verdicts would say 1.0.
     assert rows["default"]["hscore"]["per_seed"] == [1.0, round(5 / 6, 4)]
     assert rows["no-negatives"]["hscore"]["per_seed"] == [round(2 / 3, 4), round(2 / 3, 4)]
     # paired differences: seed 0: -0.5, -0.5, 0; seed 1: -0.5, 0, 0 -> mean -1.5 / 6
@@ -97,6 +111,12 @@ def test_run_then_table_reads_each_variant_and_seed_back(project, monkeypatch):
     assert moved.returncode == 2 and "--rev COMMIT" in moved.stderr
     shown = run([str(BIN / "agentflan"), "results", "--rev", baseline, "default-s0", "default-s1"], project).stdout
     assert hscore == next(line for line in shown.splitlines() if "HScore" in line)
+    # and their table, judged by this commit's judges, says by which
+    run([str(BIN / "agentflan"), "experiments", "table", "-c", "c", "-s", "0", "-s", "1", "--rev", baseline], project)
+    later = run(["git", "rev-parse", "--short", "HEAD"], project).stdout.strip()
+    again = json.loads((project / "results" / "ablations.json").read_text())["claims"]["c"]
+    assert again["variants"] == rows and again["baseline"] == baseline[: len(later)] and again["judged_at"] == later
+    assert f"answers judged by the judges of commit {later}." in (project / "results" / "ablations.md").read_text()
 
 
 def _rows(general: list[bool], correct: list[bool]) -> list[dict]:

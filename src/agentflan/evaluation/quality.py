@@ -1,5 +1,5 @@
-"""Whether a plain answer answers: chrF against the sample's reference answer (sacrebleu), weighed by how much of the
-question's subject the answer names; 0 for degenerate text."""
+"""Whether a plain answer answers: chrF against the sample's reference answer (sacrebleu) of what the answer adds to
+the question, weighed by how much of the question's subject it names; 0 for degenerate text."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections import Counter
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _LETTERS = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+_CLAUSE = re.compile(r"[^.?!;:\n]+")
 _FUNCTION_WORDS = frozenset(
     "the and for are but not you your yours his her its our their them they she him was were has have had does did "
     "can could would should will shall may might must all any some this that these those what when where which who "
@@ -30,6 +31,17 @@ def subject(query: str, reference: str) -> frozenset[str]:
     """What the question is about: the content words the query and its reference answer share (an owl joke's
     reference names the owl; a synonym for 'fast', the synonym and 'fast'), a final plural `s` aside."""
     return frozenset(_content_words(query) & _content_words(reference))
+
+
+def without_query(answer: str, query: str) -> str:
+    """The answer less each clause of the query (3 words or more) it repeats word for word, whatever its case,
+    spacing, quotes or punctuation: repeating the question is no answer to it."""
+    for clause in _CLAUSE.findall(query):
+        words = _WORD.findall(clause)
+        if len(words) >= 3:
+            repeated = r"\b" + r"\W+".join(map(re.escape, words)) + r"\b[^\w\s]*"
+            answer = re.sub(repeated, " ", answer, flags=re.IGNORECASE)
+    return answer
 
 
 def is_degenerate(text: str) -> bool:
@@ -56,9 +68,11 @@ def chrf(answer: str, reference: str) -> float:
 
 
 def plain_quality(answer: str, reference: str, query: str = "") -> float:
-    """chrF against the reference times the share of the question's `subject` the answer names: the reference's
-    template about another subject (the dog joke asked for an owl one) scores what it is worth, nothing. A question
-    whose reference shares no content word with it (or no query) is scored by chrF alone."""
+    """chrF against the reference times the share of the question's `subject` the answer names, both of the answer
+    `without_query`: the reference's template about another subject (the dog joke asked for an owl one) and the
+    question repeated score what they are worth, nothing. A question whose reference shares no content word with it
+    (or no query) is scored by chrF alone."""
+    answer = without_query(answer, query)
     score = chrf(answer, reference)
     about = subject(query, reference)
     if not score or not about:

@@ -3,9 +3,10 @@
 Each claim compares variants of the default pipeline, each a set of `-S` overrides, run for several
 `train.seed`s as `dvc exp run --temp -n <variant>-s<seed>` (the workspace is left as it is). The default
 is one variant shared by every claim. `table` reads the runs back with `dvc exp show --json` (metrics)
-and `dvc.api` (each run's per-sample predictions, from the DVC cache) and reports per variant the mean
-and sd over seeds of the headline metrics, and for each difference from the default its paired
-bootstrap 95% interval over (seed, benchmark sample) pairs.
+and `dvc.api` (each run's per-sample predictions, from the DVC cache), judges every answer again with
+this commit's judges (runs made before a judge was mended are compared by one judge), and reports per
+variant the mean and sd over seeds of the headline metrics, and for each difference from the default its
+paired bootstrap 95% interval over (seed, benchmark sample) pairs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflan.evaluation.scoring import SAMPLE_METRICS, bootstrap_mean, per_sample
+from agentflan.evaluation.scoring import SAMPLE_METRICS, Prediction, bootstrap_mean, judge, per_sample
 from agentflan.pipeline.headline import EVALUATION, by_file_name
 
 DEFAULT = "default"
@@ -225,8 +226,15 @@ def predictions_of(rev: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def judged(rows: list[dict]) -> list[dict]:
+    """Rows of predictions.jsonl with each verdict given again by this commit's judges (a run keeps the verdicts of
+    the judges it ran with)."""
+    return [{**row, "verdict": judge(Prediction.from_dict(row))} for row in rows]
+
+
 def table(claims: Iterable[str], seeds: list[int], rev: str | None = None) -> dict[str, Any]:
-    """`summarize` over every run of the chosen claims that exists (the suggested mix's row shows its mix)."""
+    """`summarize` over every run of the chosen claims that exists, its answers `judged` again (the suggested mix's
+    row shows its mix)."""
     claims = list(claims)
     found = shown(rev)
     runs: dict[str, dict[int, list[dict]]] = {}
@@ -234,14 +242,15 @@ def table(claims: Iterable[str], seeds: list[int], rev: str | None = None) -> di
         for seed in seeds:
             exp = found.get(run_name(variant.name, seed))
             if exp:
-                runs.setdefault(variant.name, {})[seed] = predictions_of(exp["rev"])
+                runs.setdefault(variant.name, {})[seed] = judged(predictions_of(exp["rev"]))
     summary = summarize(runs, seeds, claims)
     suggested = found.get(run_name(SUGGESTED, seeds[0]))
-    baseline = subprocess.run(
-        ["git", "rev-parse", "--short", rev or "HEAD"], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    baseline, judges = (
+        subprocess.run(["git", "rev-parse", "--short", r], check=True, capture_output=True, text=True).stdout.strip()
+        for r in (rev or "HEAD", "HEAD")
+    )
     for claim in summary["claims"].values():
-        claim["baseline"] = baseline
+        claim["baseline"], claim["judged_at"] = baseline, judges
         if suggested and SUGGESTED in claim["variants"]:
             claim["variants"][SUGGESTED]["overrides"] = {f"mix.{k}": v for k, v in suggested["params"]["mix"].items()}
     return summary
@@ -349,7 +358,9 @@ def markdown(summary: dict[str, Any]) -> str:
     for key, claim in summary["claims"].items():
         lines += [f"### ({key}) {claim['statement']}", ""]
         if claim.get("baseline"):
-            lines += [f"Baseline commit {claim['baseline']}; variants: `-S` overrides of it.", ""]
+            judged_at = claim.get("judged_at", claim["baseline"])
+            by = "" if judged_at == claim["baseline"] else f"; answers judged by the judges of commit {judged_at}"
+            lines += [f"Baseline commit {claim['baseline']}; variants: `-S` overrides of it{by}.", ""]
         lines.append("| variant | protocol | seeds | " + " | ".join(LABELS[m] for m in summary["metrics"]) + " |")
         lines.append("|" + "---|" * (len(summary["metrics"]) + 3))
         for name, row in claim["variants"].items():
