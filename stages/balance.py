@@ -2,6 +2,7 @@
 
 import functools
 
+from agentflan.config import Mix
 from agentflan.data.balance import Balancer, Candidates, candidates
 from agentflan.data.jsonio import atomic_writer
 from agentflan.data.parallel import conversations
@@ -12,9 +13,9 @@ from agentflan.pipeline.validation import suite_columns, validate
 KEPT = suite_columns("balanced")  # of each record's profile row: what the suite checks
 
 
-def gather(seed: int, lines: list[bytes]) -> Candidates:
+def gather(seed: int, mix: Mix, lines: list[bytes]) -> Candidates:
     """The first pass over one chunk: its trainable pieces."""
-    return candidates(conversations(lines), seed)
+    return candidates(conversations(lines), seed, mix)
 
 
 def balance(balancer: Balancer, lines: list[bytes]) -> tuple[bytes, Balancer, dict[str, list]]:
@@ -27,7 +28,7 @@ def balance(balancer: Balancer, lines: list[bytes]) -> tuple[bytes, Balancer, di
 
 
 with stage("balance", ("mix", "balance"), open_run=False) as s, s.workers() as workers:
-    parts = workers.map(s.path("decomposed"), functools.partial(gather, s.params.balance.seed))
+    parts = workers.map(s.path("decomposed"), functools.partial(gather, s.params.balance.seed, s.params.mix))
     s.open()  # MLflow's run and GX's import while the workers read
     balancer, found = Balancer(s.params.mix, s.params.balance), Candidates()
     for part in parts:

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from agentflan.config import BalanceConfig, Mix
-from agentflan.data.balance import Balancer, TurnKeys, piece_key, plan_thresholds
+from agentflan.data.balance import Balancer, TurnKeys, candidates, piece_key, plan_thresholds
 from agentflan.data.schema import CAPABILITIES
 from agentflan.data.seeded import unit_hash
 
@@ -104,3 +104,20 @@ def test_thresholds_match_the_plain_walk_over_sorted_turns(seed):
     assert plan_thresholds({"reasoning": TurnKeys(pairs)}, Mix(reasoning=weight))["reasoning"] == reference_threshold(
         pairs, weight
     )
+
+
+def test_keys_only_for_sampled_capabilities_change_nothing_written():
+    """The first pass keys only the pieces of capabilities the mix samples (weight below 1): the same thresholds,
+    the same records and labels as keying every piece."""
+    mix = Mix(**PAPER)
+    keyed = candidates(labelled_corpus(), 0, mix)
+    every = candidates(labelled_corpus(), 0)
+    assert set(keyed.pieces) == {"retrieval", "understanding"} and len(every.pieces) == len(CAPABILITIES)
+    assert keyed.before.tokens == every.before.tokens
+    assert plan_thresholds(keyed.pieces, mix) == plan_thresholds(every.pieces, mix)
+    sampled_only, full = Balancer(mix, BalanceConfig(seed=0)), Balancer(mix, BalanceConfig(seed=0))
+    sampled_only.plan_from(keyed)
+    full.plan_from(every)
+    assert [c.to_json() for c in sampled_only.apply(labelled_corpus())] == [
+        c.to_json() for c in full.apply(labelled_corpus())
+    ]

@@ -116,22 +116,30 @@ class BalanceResult:
         ]
 
 
+def sampled(mix: Mix) -> frozenset[str]:
+    """The capabilities whose pieces are sampled (weight below 1): only theirs need a hash key (a key is below 1, so a
+    weight of 1 keeps every piece)."""
+    return frozenset(c for c in CAPABILITIES if mix.weight(c) < 1)
+
+
 @dataclass
 class Candidates:
     """What the first pass gathers: the trainable tokens per capability before balancing, and the (hash key, tokens)
-    of every trainable piece. Gathered per chunk of records and merged in file order, it is the whole file's."""
+    of every trainable piece of a `sampled` capability. Gathered per chunk of records and merged in file order, it is
+    the whole file's."""
 
     before: CapabilityTable = field(default_factory=CapabilityTable)
     pieces: dict[str, TurnKeys] = field(default_factory=lambda: defaultdict(TurnKeys))
 
-    def add(self, conv: Conversation, seed: int) -> None:
+    def add(self, conv: Conversation, seed: int, keyed: frozenset[str] = frozenset(CAPABILITIES)) -> None:
         self.before.conversations += 1
         for i, turn in enumerate(conv.turns):
             for piece in turn.pieces():
                 if piece.loss:
                     tokens = count_tokens(piece.text)
                     self.before.add_piece(piece, tokens)
-                    self.pieces[piece.capability].add(piece_key(seed, conv.id, i, piece.key), tokens)
+                    if piece.capability in keyed:
+                        self.pieces[piece.capability].add(piece_key(seed, conv.id, i, piece.key), tokens)
 
     def merge(self, other: Candidates) -> None:
         self.before.merge(other.before)
@@ -139,11 +147,11 @@ class Candidates:
             self.pieces[capability].extend(turns)
 
 
-def candidates(conversations: Iterable[Conversation], seed: int) -> Candidates:
-    """The first pass over (a chunk of) the records."""
-    found = Candidates()
+def candidates(conversations: Iterable[Conversation], seed: int, mix: Mix | None = None) -> Candidates:
+    """The first pass over (a chunk of) the records (with `mix`, keyed for its `sampled` capabilities only)."""
+    found, keyed = Candidates(), frozenset(CAPABILITIES) if mix is None else sampled(mix)
     for conv in conversations:
-        found.add(conv, seed)
+        found.add(conv, seed, keyed)
     return found
 
 
@@ -158,7 +166,7 @@ class Balancer:
         self.result = BalanceResult(CapabilityTable(), CapabilityTable(), mix)
 
     def plan(self, conversations: Iterable[Conversation]) -> dict[str, float]:
-        return self.plan_from(candidates(conversations, self.config.seed))
+        return self.plan_from(candidates(conversations, self.config.seed, self.mix))
 
     def plan_from(self, found: Candidates) -> dict[str, float]:
         self.result.before = found.before
@@ -182,13 +190,15 @@ class Balancer:
         what the stage's profile row reads)."""
         if self.thresholds is None:
             raise RuntimeError("Balancer.apply() needs plan() first")
+        seed, thresholds = self.config.seed, self.thresholds
         for conv in conversations:
             learned = []  # conv.learned_pieces() once balanced, gathered on the way
             for i, turn in enumerate(conv.turns):
                 for piece in turn.pieces():
                     if not piece.loss:
                         continue
-                    if piece_key(self.config.seed, conv.id, i, piece.key) > self.thresholds[piece.capability]:
+                    threshold = thresholds[piece.capability]  # 1.0 keeps every piece: no key needed
+                    if threshold < 1 and piece_key(seed, conv.id, i, piece.key) > threshold:
                         turn.set_loss(piece.key, False)
                     else:
                         learned.append(piece)

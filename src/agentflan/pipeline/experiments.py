@@ -245,15 +245,18 @@ def table(claims: Iterable[str], seeds: list[int], rev: str | None = None) -> di
                 runs.setdefault(variant.name, {})[seed] = judged(predictions_of(exp["rev"]))
     summary = summarize(runs, seeds, claims)
     suggested = found.get(run_name(SUGGESTED, seeds[0]))
-    baseline, judges = (
-        subprocess.run(["git", "rev-parse", "--short", r], check=True, capture_output=True, text=True).stdout.strip()
-        for r in (rev or "HEAD", "HEAD")
-    )
     for claim in summary["claims"].values():
-        claim["baseline"], claim["judged_at"] = baseline, judges
+        claim["baseline"], claim["judged_at"] = short_commit(rev or "HEAD"), short_commit("HEAD")
         if suggested and SUGGESTED in claim["variants"]:
             claim["variants"][SUGGESTED]["overrides"] = {f"mix.{k}": v for k, v in suggested["params"]["mix"].items()}
     return summary
+
+
+def short_commit(rev: str) -> str:
+    """The short hash of a git revision."""
+    return subprocess.run(
+        ["git", "rev-parse", "--short", rev], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def _mean_sd(values: list[float]) -> dict[str, float | None]:
