@@ -185,8 +185,8 @@ class Mix(Section):
     """`mix`: share of each capability's trainable data to keep (1.0 = all of it)."""
 
     reasoning: float = 1.0
-    retrieval: float = 1.0  # the paper: 0.25 (params.yaml says why not here)
-    understanding: float = 0.75
+    retrieval: float = 1.0  # the paper: 0.25, and understanding 0.75 (params.yaml says why not here)
+    understanding: float = 1.0
     instruction_following: float = 1.0
     general: float = 1.0
 

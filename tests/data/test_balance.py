@@ -5,7 +5,7 @@ import random
 import pytest
 
 from agentflan.config import BalanceConfig, Mix
-from agentflan.data.balance import Balancer, TurnKeys, candidates, piece_key, plan_thresholds
+from agentflan.data.balance import Balancer, Candidates, TurnKeys, candidates, piece_key, plan_thresholds
 from agentflan.data.schema import CAPABILITIES
 from agentflan.data.seeded import unit_hash
 
@@ -111,7 +111,9 @@ def test_keys_only_for_sampled_capabilities_change_nothing_written():
     the same records and labels as keying every piece."""
     mix = Mix(**PAPER)
     keyed = candidates(labelled_corpus(), 0, mix)
-    every = candidates(labelled_corpus(), 0)
+    every = Candidates()
+    for conv in labelled_corpus():
+        every.add(conv, 0, frozenset(CAPABILITIES))
     assert set(keyed.pieces) == {"retrieval", "understanding"} and len(every.pieces) == len(CAPABILITIES)
     assert keyed.before.tokens == every.before.tokens
     assert plan_thresholds(keyed.pieces, mix) == plan_thresholds(every.pieces, mix)

@@ -159,9 +159,27 @@ def test_a_claim_is_supported_only_when_the_interval_says_so():
         ["c"],
     )
     text = cost["claims"]["c"]["verdict"]
-    assert text.startswith("not supported") and "tool_name_accuracy_seen is higher without it: +1.000" in text
+    assert (
+        text.startswith("not supported")
+        and "the recipe costs tool_name_accuracy_seen (no-negatives minus default: +1.000" in text
+    )
     assert verdict(claim, {}) == "not measured"
     assert "(c) hallucination negatives" in markdown(cost)
+
+
+def test_a_recipe_step_in_the_variant_costs_when_the_variant_is_worse():
+    """Claim (b)'s default keeps every token and its variant re-balances: the recipe's step is in the variant, so
+    its cost is the variant being worse (the other side from claim (c), whose variant drops negatives)."""
+    default = _rows([False] * 20, [False] * 10)
+    better_calls = _rows([False] * 20, [True] * 10)
+    helps = summarize({"default": {0: default}, "paper-mix": {0: better_calls}}, [0], ["b"])["claims"]["b"]
+    assert helps["verdict"] == "supported: tool_name_accuracy_seen of paper-mix minus default: +1.000 [+1.000, +1.000]"
+    # better calls, but every plain answer now hallucinates a call: HScore falls, the re-balance costs
+    costs = summarize({"default": {0: default}, "paper-mix": {0: _rows([True] * 20, [True] * 10)}}, [0], ["b"])
+    text = costs["claims"]["b"]["verdict"]
+    assert text.startswith("not supported") and "the recipe costs hscore (paper-mix minus default: -0.500" in text
+    # a run not made yet is not measured; the suggested mix's row is left out of the rule
+    assert summarize({"default": {0: default}}, [0], ["b"])["claims"]["b"]["verdict"] == "not measured"
 
 
 def test_the_suggested_mix_waits_for_the_default_and_then_uses_its_learning_speed(project, monkeypatch):

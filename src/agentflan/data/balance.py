@@ -131,7 +131,7 @@ class Candidates:
     before: CapabilityTable = field(default_factory=CapabilityTable)
     pieces: dict[str, TurnKeys] = field(default_factory=lambda: defaultdict(TurnKeys))
 
-    def add(self, conv: Conversation, seed: int, keyed: frozenset[str] = frozenset(CAPABILITIES)) -> None:
+    def add(self, conv: Conversation, seed: int, keyed: frozenset[str]) -> None:
         self.before.conversations += 1
         for i, turn in enumerate(conv.turns):
             for piece in turn.pieces():
@@ -147,9 +147,9 @@ class Candidates:
             self.pieces[capability].extend(turns)
 
 
-def candidates(conversations: Iterable[Conversation], seed: int, mix: Mix | None = None) -> Candidates:
-    """The first pass over (a chunk of) the records (with `mix`, keyed for its `sampled` capabilities only)."""
-    found, keyed = Candidates(), frozenset(CAPABILITIES) if mix is None else sampled(mix)
+def candidates(conversations: Iterable[Conversation], seed: int, mix: Mix) -> Candidates:
+    """The first pass over (a chunk of) the records, keyed for the mix's `sampled` capabilities only."""
+    found, keyed = Candidates(), sampled(mix)
     for conv in conversations:
         found.add(conv, seed, keyed)
     return found
