@@ -111,3 +111,24 @@ def test_chat_protocol_reads_the_tool_choice_and_arguments():
     )
     verdict = judge(call)
     assert verdict["tool_correct"] and not verdict["format_valid"]  # the right tool, arguments unreadable
+
+
+def test_chat_protocol_a_plain_question_answered_with_a_tool_not_offered_is_a_hallucination():
+    # an elicited model's answers (claim (a)'s elicited-s0): the thought names no offered tool, the harness asks
+    # "Which tool will you call?", and the model names a tool this sample does not offer, with arguments
+    offered = ["get_weather", "convert_currency", "find_restaurants"]
+    made_up = [
+        "To be exact I should evaluate 418 + 955 with the calculator.",
+        "calculate",
+        '{"expression": "892 + 955"}',
+    ]
+    for category in ("plain_tools_offered", "plain_no_tools", "tool_needed_not_offered"):
+        tools = offered if category == "plain_tools_offered" else []
+        p = Prediction("p", category, tools, "plain", "", protocol="chat", turns=made_up)
+        assert judge(p)["general"], category
+    declined = ["I should check whether a tool helps here.", "None", ""]
+    p = Prediction("p", "plain_tools_offered", offered, "plain", "", protocol="chat", turns=declined)
+    assert not judge(p)["general"]  # asked which tool, it chose none
+    sentence = ["I should think about it.", "No tool is needed: an adjective describes a noun.", ""]
+    p = Prediction("p", "plain_tools_offered", offered, "plain", "", protocol="chat", turns=sentence)
+    assert not judge(p)["general"]

@@ -192,6 +192,21 @@ def chat_call(turns: list[str], tools: list[str]) -> tuple[str, Any] | None:
     return name, args if ok else given.strip()
 
 
+_NO_TOOL = frozenset({"none", "no", "nothing", "null"})
+_IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
+
+
+def chat_choice(turns: list[str], tools: list[str]) -> str | None:
+    """The tool a chat-protocol answer chose: an offered tool named as the whole first answer, or whatever tool
+    name answered the harness's "Which tool will you call?" (a tool not offered too: a made-up tool is still a
+    call); None when it chose none (no such question asked, or "None" answered)."""
+    first = names_a_tool(turns[0], tools) if turns else None
+    if first or len(turns) < 2:
+        return first
+    name = turns[1].strip().split("\n", 1)[0].strip().strip("`'\".:")
+    return name if _IDENTIFIER.fullmatch(name) and name.lower() not in _NO_TOOL else None
+
+
 def arguments_valid(args: Any, schema: dict[str, Any] | None) -> bool:
     if not isinstance(args, dict):
         return False
@@ -278,11 +293,8 @@ def _judge(p: Prediction) -> dict[str, Any]:
     if p.expected == "plain":
         answer = turns[0]
         verdict = plain_verdict(answer, p.tools)
-        if (
-            p.protocol == "chat" and not verdict["react"]
-        ):  # a tool chosen, in the first answer or when the harness asked
-            chosen = names_a_tool(answer, p.tools) or (len(turns) > 1 and names_a_tool(turns[1], p.tools))
-            verdict["general"] = verdict["general"] or bool(chosen)
+        if p.protocol == "chat" and not verdict["react"]:
+            verdict["general"] = verdict["general"] or chat_choice(turns, p.tools) is not None
         return plain_extras(p, answer, verdict)
     call = chat_call(turns, p.tools) if p.protocol == "chat" else parse_call(p.response, p.tools)
     if call is None:

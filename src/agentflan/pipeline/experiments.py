@@ -323,17 +323,22 @@ def verdict(claim: Claim, table: dict[str, Any]) -> str:
     """Whether this run supports the claim, by the rule the claim states (intervals, not point estimates)."""
     reasons, holds = [], True
     for variant, metric, direction in claim.supported_if:
-        d = (table.get(variant, {}).get(metric) or {}).get("vs_default")
+        d = _difference(table, variant, metric)
         if d is None:
             return "not measured"
         holds &= _beyond(d, direction)
         reasons.append(f"{metric} of {variant} minus default: {_interval(d)}")
     for variant, metric, direction in claim.no_cost:
-        d = (table.get(variant, {}).get(metric) or {}).get("vs_default")
+        d = _difference(table, variant, metric)
         if d is not None and _beyond(d, direction):
             holds = False
             reasons.append(f"but the recipe costs {metric} ({variant} minus default: {_interval(d)})")
     return ("supported: " if holds else "not supported: ") + "; ".join(reasons)
+
+
+def _difference(table: dict[str, Any], variant: str, metric: str) -> dict[str, float] | None:
+    """A variant's paired difference from the default in one metric, or None where it was not measured."""
+    return (table.get(variant, {}).get(metric) or {}).get("vs_default")
 
 
 def _beyond(d: dict[str, float], direction: int) -> bool:
@@ -342,6 +347,7 @@ def _beyond(d: dict[str, float], direction: int) -> bool:
 
 
 def _interval(d: dict[str, float]) -> str:
+    """A difference with its interval, as the verdict prints it."""
     return f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
 
 
