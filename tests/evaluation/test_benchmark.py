@@ -176,6 +176,12 @@ def test_the_chat_harness_plays_the_same_turns_whatever_the_truth(tiny, monkeypa
             "{}",
             "Paris.",
             "Paris.",
+            "Paris.",  # the probe that asks every time (`ask_always`): a first answer that ends the turn ...
+            "Paris.",
+            "None",  # ... is asked which tool all the same, then for the arguments
+            call.expected_tool,
+            "{}",
+            "{}",
         ]
     )
     monkeypatch.setattr(generation, "complete", lambda m, t, dialogues, *a: [next(script) for _ in dialogues])
@@ -185,6 +191,10 @@ def test_the_chat_harness_plays_the_same_turns_whatever_the_truth(tiny, monkeypa
     assert judge(preds[0])["general"] and judge(preds[1])["tool_correct"]  # naming a tool on a plain sample: a call
     answers = run_protocol(model, tokenizer, [plain, call], "chat", 4, 2)  # first answers that end the turn
     assert answers == [["Paris."], ["Paris."]]
+    answers = run_protocol(model, tokenizer, [plain, call], "chat", 4, 2, ask_always=True)
+    assert answers == [["Paris.", "None", "{}"], ["Paris.", call.expected_tool, "{}"]]
+    preds = predictions([plain, call], answers, "chat")
+    assert not judge(preds[0])["general"] and judge(preds[1])["tool_correct"]  # "None": no tool chosen
 
 
 def test_an_own_benchmark_file_is_read_naming_file_record_and_field(tmp_path):

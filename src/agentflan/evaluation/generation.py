@@ -151,8 +151,17 @@ def run_native(model, tokenizer, samples: list[Sample], max_new_tokens: int, bat
     return out
 
 
-def run_protocol(model, tokenizer, samples: list[Sample], protocol: str, max_new_tokens: int, batch_size: int) -> list:
-    """Each sample's answer in `protocol`: the parsed reply (native), one turn, or up to three (chat, a step said)."""
+def run_protocol(
+    model,
+    tokenizer,
+    samples: list[Sample],
+    protocol: str,
+    max_new_tokens: int,
+    batch_size: int,
+    ask_always: bool = False,
+) -> list:
+    """Each sample's answer in `protocol`: the parsed reply (native), one turn, or up to three (chat, a step said;
+    `ask_always`: after every first answer, as a probe of what the elicited form's turns leave unsaid)."""
     if protocol == "native":
         return run_native(model, tokenizer, samples, max_new_tokens, batch_size)
     tools = [[t.to_openai() for t in s.tools] for s in samples]
@@ -170,7 +179,7 @@ def run_protocol(model, tokenizer, samples: list[Sample], protocol: str, max_new
         return turns
     # the harness plays the eliciting turns wherever the first answer announced a step, whatever the truth: the tool
     # choice (unless the first answer already named one), then the arguments
-    calls = [i for i, s in enumerate(samples) if announces_step(first[i], [t.name for t in s.tools])]
+    calls = [i for i, s in enumerate(samples) if ask_always or announces_step(first[i], [t.name for t in s.tools])]
     ask_tool = [i for i in calls if names_a_tool(first[i], [t.name for t in samples[i].tools]) is None]
     for i in calls:
         messages[i] += [{"role": "assistant", "content": first[i]}]
