@@ -83,3 +83,34 @@ def test_each_execution_gets_its_own_parent_which_ends_with_it(mlflow_uri, tmp_p
     for parent in parents:
         stages = [r.data.tags[STAGE_TAG] for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
         assert sorted(stages) == ["convert", "demo"]  # each stage once per execution
+
+
+def test_a_process_start_does_not_move_when_the_clock_is_adjusted(monkeypatch):
+    import subprocess
+    import sys
+
+    import psutil
+
+    from agentflan.pipeline.tracking import started
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        proc = psutil.Process(child.pid)
+        before = started(proc)
+        epoch = proc.create_time()
+        # the wall clock stepped by a second: psutil's epoch start moves with /proc/stat's boot time (as in CI, where
+        # one `dvc` process was keyed 1796417723.030 and then 1796417724.030); the start since boot does not
+        booted = psutil._psplatform.boot_time()
+        monkeypatch.setattr(psutil._psplatform, "boot_time", lambda: booted + 1.0)
+        moved = psutil.Process(child.pid)
+        assert moved.create_time() == pytest.approx(epoch + 1.0)
+        assert started(moved) == before
+        assert 0 < before <= time_since_boot()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def time_since_boot() -> float:
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])

@@ -79,10 +79,22 @@ def dvc_execution() -> tuple[int, float] | None:
         try:
             names = [proc.name(), *(Path(a).name for a in proc.cmdline()[:3])]
             if "dvc" in names:
-                return proc.pid, proc.create_time()
+                return proc.pid, started(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return None
+
+
+def started(proc) -> float:
+    """When a process started, in seconds since boot where /proc tells it (clock ticks: they never move), else
+    psutil's epoch time. Not psutil's epoch time on Linux: it adds /proc/stat's boot time, which is the wall clock
+    minus uptime and moves by a whole second when the clock is adjusted, so two stages of one `dvc` process could
+    compute two keys (seen in CI: `dvc:5218:1796417723.030` and `dvc:5218:1796417724.030`)."""
+    try:
+        stat = Path(f"/proc/{proc.pid}/stat").read_bytes()
+        return int(stat.rsplit(b")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+    except (OSError, ValueError, IndexError):
+        return proc.create_time()
 
 
 @lru_cache(maxsize=1)
