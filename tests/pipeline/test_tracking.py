@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import pytest
 
@@ -114,3 +116,25 @@ def test_a_process_start_does_not_move_when_the_clock_is_adjusted(monkeypatch):
 def time_since_boot() -> float:
     with open("/proc/uptime") as f:
         return float(f.read().split()[0])
+
+
+def test_the_execution_key_names_the_boot_as_well_as_the_dvc_process(monkeypatch):
+    from agentflan.pipeline import tracking
+
+    # a start since boot names a process only within one boot: the same pid at the same uptime after a reboot (a
+    # container running `dvc repro` first thing) must not find the old execution's parent run
+    monkeypatch.setattr(tracking, "dvc_execution", lambda: (4242, 17.5))
+    tracking.execution_id.cache_clear()
+    try:
+        key = tracking.execution_id()
+    finally:
+        tracking.execution_id.cache_clear()
+    boot = Path("/proc/sys/kernel/random/boot_id")
+    this_boot = boot.read_text().strip().replace("-", "")[:12] if boot.exists() else "-"
+    assert key == f"dvc:{this_boot}:4242:17.500"
+    monkeypatch.setattr(tracking, "boot_id", lambda: "0123456789ab")
+    tracking.execution_id.cache_clear()
+    try:
+        assert tracking.execution_id() == "dvc:0123456789ab:4242:17.500" != key
+    finally:
+        tracking.execution_id.cache_clear()

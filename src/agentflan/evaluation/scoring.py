@@ -176,35 +176,39 @@ def native_call(c: Any, where: str) -> dict[str, Any]:
     return {"name": c["name"], "arguments": args}
 
 
+_NO_TOOL = frozenset({"none", "no", "nothing", "null"})
+_IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
+
+
+def _choice(turns: list[str], tools: list[str]) -> tuple[str | None, str]:
+    """The chat protocol's tool choice and the answer that gives its arguments: an offered tool named as the whole
+    first answer (the next answer gives them), else the first line of the answer to "Which tool will you call?"
+    (the one after it gives them); (None, "") when the harness asked nothing more."""
+    first = names_a_tool(turns[0], tools) if turns else None
+    if first:
+        return first, turns[1] if len(turns) > 1 else ""
+    if len(turns) < 2:
+        return None, ""
+    return turns[1].strip().split("\n", 1)[0].strip().strip("`'\".:"), turns[2] if len(turns) > 2 else ""
+
+
 def chat_call(turns: list[str], tools: list[str]) -> tuple[str, Any] | None:
-    """(name, arguments) from the chat protocol's answers: the tool choice (the first answer when it is a bare
-    tool name, else the answer to "Which tool will you call?"), then the answer to "Give the arguments as JSON.";
-    a lone first answer (the harness asked nothing more) counts only when it is itself a call."""
+    """(name, arguments) from the chat protocol's answers: the tool choice, then the answer to "Give the arguments
+    as JSON."; a lone first answer (the harness asked nothing more) counts only when it is itself a call."""
     if len(turns) < 2:
         return parse_call(turns[0], tools) if turns else None
-    choice, given = (
-        (turns[0], turns[1]) if names_a_tool(turns[0], tools) else (turns[1], turns[2] if len(turns) > 2 else "")
-    )
-    name = names_a_tool(choice, tools) or choice.strip().split("\n", 1)[0].strip()
+    name, given = _choice(turns, tools)
     if not name:
         return None
     args, ok = first_json_value(given)
     return name, args if ok else given.strip()
 
 
-_NO_TOOL = frozenset({"none", "no", "nothing", "null"})
-_IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
-
-
 def chat_choice(turns: list[str], tools: list[str]) -> str | None:
-    """The tool a chat-protocol answer chose: an offered tool named as the whole first answer, or whatever tool
-    name answered the harness's "Which tool will you call?" (a tool not offered too: a made-up tool is still a
-    call); None when it chose none (no such question asked, or "None" answered)."""
-    first = names_a_tool(turns[0], tools) if turns else None
-    if first or len(turns) < 2:
-        return first
-    name = turns[1].strip().split("\n", 1)[0].strip().strip("`'\".:")
-    return name if _IDENTIFIER.fullmatch(name) and name.lower() not in _NO_TOOL else None
+    """The tool a chat-protocol answer chose, offered or not (a made-up tool is still a call); None when it chose
+    none (no such question asked, or "None" answered)."""
+    name, _ = _choice(turns, tools)
+    return name if name and _IDENTIFIER.fullmatch(name) and name.lower() not in _NO_TOOL else None
 
 
 def arguments_valid(args: Any, schema: dict[str, Any] | None) -> bool:

@@ -97,11 +97,20 @@ def started(proc) -> float:
         return proc.create_time()
 
 
+def boot_id() -> str:
+    """This boot of the machine (a start since boot names a process only within one boot); "-" where Linux does not
+    tell it."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:12] or "-"
+    except OSError:
+        return "-"
+
+
 @lru_cache(maxsize=1)
 def execution_id() -> str:
-    """This execution: the `dvc` process's pid and start time, or this process alone when no DVC runs it."""
+    """This execution: the boot, the `dvc` process's pid and its start, or this process alone when no DVC runs it."""
     found = dvc_execution()
-    return f"dvc:{found[0]}:{found[1]:.3f}" if found else f"proc:{os.getpid()}:{time.time_ns()}"
+    return f"dvc:{boot_id()}:{found[0]}:{found[1]:.3f}" if found else f"proc:{os.getpid()}:{time.time_ns()}"
 
 
 def pipeline_key() -> str:
