@@ -73,6 +73,26 @@ _CANT = (
     r"(?:can(?:no|')?t(?:'t)*|can\s+not|am\s+(?:unable|not\s+able)\s+to|'m\s+(?:unable|not\s+able)\s+to|won't\s+be\s+able\s+to"
     r"|am\s+not\s+in\s+a\s+position\s+to|'m\s+not\s+in\s+a\s+position\s+to|don't\s+have\s+the\s+ability\s+to)"
 )
+_TOOL = r"(?:tools?|toolset|toolkit|functions?|APIs?|plugins?)"
+_THESE_TOOLS = (  # the conversation's own tools: "the available tools", "the functions I have", "tools provided here"
+    rf"(?:\b(?:available|provided|offered|given|listed|current)\s+{_TOOL}|\b{_TOOL}\s+(?:I\s+have(?:\s+access\s+to)?"
+    r"|I\s+can\s+(?:use|call)|(?:available|provided|offered)(?:\s+to\s+me|\s+here)?|here|at\s+my\s+disposal"
+    r"|you\s+(?:gave|provided|offered)(?:\s+me)?))"
+)
+# the conversation's tools said not to cover the need ("None of the available tools can ...", "the provided functions
+# don't support ...", "the tools I have only cover ...", "there isn't a tool here that ...")
+_TOOLS_DO_NOT_FIT = (
+    rf"\b(?:no|not\s+a|not\s+any)\s+(?:such\s+|suitable\s+|relevant\s+|matching\s+|appropriate\s+)?{_TOOL}"
+    r"\s+(?:is\s+|are\s+)?(?:available|offered|provided|here)"
+    rf"|\bnone\s+of\s+(?:the\s+|my\s+|these\s+|your\s+)?(?:[\w-]+\s+){{0,2}}{_TOOL}\b"
+    rf"|\bthere\s+(?:isn't|is\s+not|aren't|are\s+not|is\s+no|are\s+no)\s+(?:a\s+|an\s+|any\s+)?(?:[\w-]+\s+){{0,2}}{_TOOL}"
+    r"\s+(?:here|available|offered|provided|(?:that|which)\s+(?:I\s+)?can|I\s+can)\b"
+    rf"|(?:\bnot|n't)\s+(?:possible|available)\s+(?:with|through|via|using)\s+(?:the\s+|my\s+|any\s+|these\s+)?{_THESE_TOOLS}"
+    rf"|{_THESE_TOOLS}\s+(?:(?:don't|do\s+not|doesn't|does\s+not|can't|cannot|can\s+not|aren't\s+able\s+to"
+    r"|are\s+not\s+able\s+to)\s+(?:\w+\s+)?|(?:can\s+)?only\s+)"
+    r"(?:cover|support|include|handle|offer|provide|allow|let|do|retrieve|fetch|get|look|give|deal|help|access|check)"
+    r"|\b(?:my|the)\s+(?:current\s+)?(?:capabilities|abilities)\s+(?:don't|do\s+not)\s+(?:include|cover|extend|allow)"
+)
 _NOT_A_REFUSAL = re.compile(
     r"\bI\s+can(?:no|')?t\s+(?:wait|believe|stress|imagine|thank|help\s+but|help\s+feeling|recommend\b[^.!?]*\benough)",
     re.I,
@@ -80,12 +100,14 @@ _NOT_A_REFUSAL = re.compile(
 _REFUSAL = re.compile(
     rf"\bI\s*{_CANT}\s+(?:\w+\s+){{0,2}}?(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform"
     r"|fetch|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
-    r"|\bbeyond\s+(?:what\s+I\s+can|my\s+(?:abilities|capabilities|reach|scope|means))"
+    r"|\b(?:beyond|outside)\s+(?:the\s+(?:scope|range)\s+of\s+)?(?:what\s+I\s+can|my\s+(?:abilities|capabilities|reach|scope|means)"
+    r"|the\s+(?:[\w-]+\s+)?(?:tools?|functions?))"
+    r"|\bnot\s+something\s+I\s+(?:can|am\s+able\s+to)\b|\bI\s+can\s+only\s+(?:help|assist|answer|provide)\b"
     r"|\b(?:answering|that|this|it)\s+(?:needs|requires|would\s+need|would\s+require)\s+(?:a\s+tool|live|real-time|current|internet|web)"
     r"|\bI\s+(?:don't|do\s+not)\s+have\s+(?:access|real-time|live|current|up-to-date|internet|browsing|a\s+way|any\s+way|the\s+ability"
-    r"|(?:a|an|any|the)\s+(?:[\w-]+\s+){0,2}(?:tools?|access|data)\b|tools)"
-    r"|\bI\s+have\s+no\s+(?:[\w-]+\s+){0,2}(?:tools?|access|way|data|information|connection)\b"
-    r"|\b(?:no|not\s+a)\s+(?:such\s+|suitable\s+|relevant\s+|matching\s+)?tools?\s+(?:is\s+|are\s+)?(?:available|offered|here)"
+    r"|(?:a|an|any|the)\s+(?:[\w-]+\s+){0,2}(?:tools?|functions?|APIs?|plugins?|access|data|capabilit(?:y|ies))\b|tools|functions)"
+    r"|\bI\s+have\s+no\s+(?:[\w-]+\s+){0,2}(?:tools?|functions?|APIs?|access|way|data|information|connection)\b"
+    rf"|{_TOOLS_DO_NOT_FIT}"
     r"|\bI'?m\s+(?:afraid|sorry),?\s+(?:but\s+)?(?:I\s+)?(?:can(?:no|')?t|cannot|am\s+unable|'m\s+unable|don't\s+have)",
     re.I,
 )
