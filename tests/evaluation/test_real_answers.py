@@ -28,6 +28,8 @@ OSLO = ("get_weather", {"city": "Oslo"})
         '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Oslo"}}',
         '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Oslo"}}]',  # Mistral v3
         '[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo"}',  # Mistral v11
+        '<function=get_weather>{"city": "Oslo"}</function>',  # Llama 3.1's custom tools
+        'Let me check.\n<function=get_weather>{"city": "Oslo"}</function>',
         '<functioncall> {"name": "get_weather", "arguments": \'{"city": "Oslo"}\'}',  # glaive
         "{'name': 'get_weather', 'arguments': {'city': 'Oslo'}}",  # a Python-literal dict
         "{'name': 'get_weather', 'arguments': {'city': 'Oslo', 'metric': True}}",

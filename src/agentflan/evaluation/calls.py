@@ -7,7 +7,7 @@
   the OpenAI shape `{"type": "function", "function": {...}}` with arguments as a JSON string, `{"tool_calls": [...]}`;
   so Hermes/Qwen `<tool_call>` tags, fenced JSON, Mistral's `[TOOL_CALLS] [...]` and glaive's `<functioncall>`
   (arguments as a single-quoted string) all read;
-- Mistral's newer `[TOOL_CALLS]name[ARGS]{...}`;
+- Mistral's newer `[TOOL_CALLS]name[ARGS]{...}`; Llama 3.1's custom-tool form `<function=name>{...}</function>`;
 - a Python call, `find_flights(origin="OSL")` or BFCL's `[f(a=1), g(b=2)]`, read with `ast.parse` and
   `ast.literal_eval` of each argument: the whole answer, or a line that calls an offered tool.
 Text is normalised first (`normalise`): Unicode quotes and dashes, Markdown emphasis.
@@ -55,6 +55,7 @@ _REACT_KEYWORD = re.compile(
     r"(?:^|\n)[ \t>#]*(?:Thought|Action|Action Input)\s*:|(?<![\w])Action\s*:.*?(?<![\w])Action\s+Input\s*:", re.S
 )
 _MISTRAL = re.compile(r"\[TOOL_CALLS\]\s*(?P<name>[A-Za-z_][\w.\-]*)\s*\[ARGS\]\s*")
+_FUNCTION_TAG = re.compile(r"<function=(?P<name>[A-Za-z_][\w.\-]*)>\s*")  # Llama 3.1's custom tools
 _EXAMPLE = re.compile(
     r"\b(?:examples?|format|template|like\s+this|looks\s+like|e\.g\.|for\s+instance|syntax)\b"
     r"|\bhow\s+[^.?!\n]{0,40}\blooks?\b",
@@ -181,10 +182,14 @@ def react_calls(text: str) -> Iterator[Call]:
         yield Call(name, found[0] if found else body.split("\n", 1)[0].strip(), "react", action.start())
 
 
-def mistral_calls(text: str) -> Iterator[Call]:
-    for m in _MISTRAL.finditer(text):
-        found = literal(text, m.end())
-        yield Call(m["name"], found[0] if found else text[m.end() :].split("\n", 1)[0].strip(), "mistral", m.start())
+def tagged_calls(text: str) -> Iterator[Call]:
+    """A name in a tag, then its arguments: Mistral's `[TOOL_CALLS]name[ARGS]{...}`, Llama 3.1's
+    `<function=name>{...}</function>`."""
+    for style, tag in (("mistral", _MISTRAL), ("function_tag", _FUNCTION_TAG)):
+        for m in tag.finditer(text):
+            found = literal(text, m.end())
+            given = text[m.end() :].split("\n", 1)[0].split("</function>", 1)[0].strip()
+            yield Call(m["name"], found[0] if found else given, style, m.start())
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -256,7 +261,7 @@ def find_calls(text: str, offered: Iterable[str] = ()) -> list[Call]:
 def _calls(text: str, offered: list[str]) -> list[Call]:
     react = list(react_calls(text))  # a JSON object after a ReAct step is its input or its observation, not a call
     found = react + [c for c in json_calls(text) if not any(r.start <= c.start for r in react)]
-    found += list(mistral_calls(text))
+    found += list(tagged_calls(text))
     if not found:
         found = list(python_calls(text, offered))
     return sorted(found, key=lambda c: c.start)

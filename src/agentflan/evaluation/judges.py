@@ -61,13 +61,17 @@ _USE = re.compile(
     _INTENT + r"(?:use|call|invoke|run|trigger|execute|employ|utili[sz]e|consult|access|try)\b(?P<rest>[^.!?\n]*)", re.I
 )
 _USING = re.compile(r"(?:^|[.!?:]\s+)(?:calling|invoking|using|querying)\s+(?P<rest>[^.!?\n]*)", re.I)
-_LOOKUP = re.compile(_INTENT + r"(?:search|look\s+(?:\w+\s+)?up|query|fetch|retrieve)\b", re.I)
+_LOOKUP = re.compile(  # "I'll search my memory" looks nothing up
+    _INTENT
+    + r"(?:search|look\s+(?:\w+\s+)?up|query|fetch|retrieve)\b(?!\s+(?:my|our)\s+(?:memory|mind|brain|recollection)\b)",
+    re.I,
+)
 _TOOL_WORD = re.compile(r"\b(?:tool|function|API|plugin|endpoint)s?\b", re.I)
 _CALL_BEGUN = re.compile(
     r"^\s*\[?\s*\{\s*[\"'](?:thought|name|arguments|tool|function|action|parameters|type)[\"']\s*:", re.I
 )
 _CALL_TAG = re.compile(
-    r"<tool_call>|<functioncall>|\[TOOL_CALLS\]|<\|python_tag\|>", re.I
+    r"<tool_call>|<functioncall>|\[TOOL_CALLS\]|<\|python_tag\|>|<function=", re.I
 )  # a call opened, whatever follows
 _CANT = (
     r"(?:can(?:no|')?t(?:'t)*|can\s+not|am\s+(?:unable|not\s+able)\s+to|'m\s+(?:unable|not\s+able)\s+to|won't\s+be\s+able\s+to"
