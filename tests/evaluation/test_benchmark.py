@@ -347,6 +347,38 @@ def test_a_multi_step_answer_is_right_when_it_states_the_results_and_calls_nothi
     assert metrics["plain_samples"] == 1 and metrics["hscore"] == 1.0 and metrics["call_samples"] == 0
 
 
+def test_a_multi_step_answer_may_round_the_results_numbers_as_people_do():
+    from agentflan.evaluation.judges import states_normalised
+    from agentflan.evaluation.scoring import Prediction
+
+    base = dict(
+        id="m2",
+        category="multi_step_answer",
+        tools=["convert_currency"],
+        expected="plain",
+        query="What is 1200 CAD in USD?",
+        reference="1200 CAD is 876.48 USD at a rate of 0.7304.",
+        key_values=["876.48", "0.7304"],
+        protocol="native",
+        tool_calls=[],
+    )
+    cases = {
+        "1200 CAD is 876.48 USD (rate 0.7304).": True,
+        "That's about 876.5 USD, at a rate of roughly 0.73.": True,  # fewer decimals, rounded right
+        "About $876 at 0.730 to the dollar.": True,
+        "About 877 USD at 0.73.": False,  # 876.48 rounds to 876
+        "About 880 USD at 0.73.": False,  # tens are not decimals
+        "About 876.5 USD at a rate of 1.": False,  # one significant digit says nothing of 0.7304
+        "About 876.5 USD at a rate of 0.7.": False,
+    }
+    for answer, right in cases.items():
+        p = Prediction(**base, response=answer, content=answer)
+        assert judge(p)["next_turn_right"] is right, answer
+    # the benchmark picks its key values from what a reference states exactly: a rounded mention is not one
+    assert states_normalised("about 876.5 USD", "876.48") is False
+    assert states_normalised("about 876.5 USD", "876.48", rounded=True) is True
+
+
 def test_chunks_merged_choose_and_build_what_the_whole_corpus_does():
     """The stage's passes: per chunk, the held-out draw and the candidates (ids, query keys, tool names), merged in
     file order; the chosen records read again by id; the same benchmark as one pass over the whole corpus."""

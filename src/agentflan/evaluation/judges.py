@@ -246,17 +246,31 @@ def _as_words(value: str) -> re.Pattern[str]:
 
 
 def states(text: str, value: str) -> bool:
-    """The text states `value` (a tool result's value): a number as a number ("171" by "$171.00 a night" or "171 USD",
-    "1200" by "1,200"; not by "1710" or "0.171"), anything else as whole words in any case."""
-    return states_normalised(normalise(text), value)
+    """An answer states `value` (a tool result's value): a number as a number ("171" by "$171.00 a night" or "171 USD",
+    "1200" by "1,200"; not by "1710" or "0.171"), or rounded to fewer decimals as people write it ("876.48" by
+    "about 876.5" or "876", with two significant digits at least: not "0.7312" by "1"), anything else as whole words
+    in any case."""
+    return states_normalised(normalise(text), value, rounded=True)
 
 
-def states_normalised(body: str, value: str) -> bool:
-    """`states` of a text already `normalise`d (one text asked about many values normalises once)."""
+def states_normalised(body: str, value: str, rounded: bool = False) -> bool:
+    """`states` of a text already `normalise`d (one text asked about many values normalises once); `rounded`: a
+    number rounded to fewer decimals counts (an answer's), else only the same number does (a reference's)."""
     v = normalise(value).strip()
     if not v:
         return False
     target = _number(v) if _NUMERIC.fullmatch(v) else None
     if target is not None:
-        return any(_number(m) == target for m in _QUANTITY.findall(body))
+        places = len(v.rsplit(".", 1)[1]) if rounded and "." in v else 0
+        return any(_same_number(m, target, places) for m in _QUANTITY.findall(body))
     return _as_words(v).search(body) is not None
+
+
+def _same_number(stated: str, target: float, places: int) -> bool:
+    """`stated` is `target`, or `target` (with `places` decimals) rounded to the fewer decimals `stated` keeps."""
+    x = _number(stated)
+    if x is None or x == target:
+        return x is not None
+    kept = len(stated.rsplit(".", 1)[1]) if "." in stated else 0
+    significant = len(stated.replace(",", "").replace(".", "").lstrip("-0"))
+    return kept < places and significant >= 2 and abs(x - target) <= 0.5 * 10**-kept + 1e-9
