@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.formats import detect, toolbench
@@ -126,3 +128,39 @@ def test_format_detection(fixtures):
     assert detect(sample("sharegpt.jsonl")) == "sharegpt"
     assert detect(sample("agentflan.jsonl")) == "agentflan"
     assert detect([{"text": "hello"}]) is None
+
+
+def test_chat_files_that_share_other_formats_field_or_role_names_are_read_as_what_they_are(tmp_path):
+    # ShareGPT rows whose roles are "user"/"assistant" (ToolBench's role names, without its API list, function turns
+    # or ReAct steps): read as chat, not quarantined as ToolBench records without an API list
+    chat = [
+        {
+            "id": "a1",
+            "conversations": [{"from": "user", "value": "Hi there"}, {"from": "assistant", "value": "Hello!"}],
+        },
+        {
+            "id": "a2",
+            "conversations": [
+                {"from": "system", "value": "Be brief."},
+                {"from": "user", "value": "Capital of France?"},
+                {"from": "assistant", "value": "Paris."},
+            ],
+        },
+    ]
+    assert detect(chat) == "sharegpt"
+    path = tmp_path / "chat.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in chat))
+    out, _, rejected = convert(path)
+    assert rejected == [] and [c.kind for c in out] == ["general", "general"]
+    assert [(t.role, t.content) for t in out[1].turns] == [
+        ("system", "Be brief."),
+        ("user", "Capital of France?"),
+        ("assistant", "Paris."),
+    ]
+    # OpenAI messages under ShareGPT's field name
+    rows = [{"conversations": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}]
+    assert detect(rows) == "openai"
+    path = tmp_path / "messages.jsonl"
+    path.write_text(json.dumps(rows[0]) + "\n")
+    out, _, rejected = convert(path)
+    assert rejected == [] and [(t.role, t.content) for t in out[0].turns] == [("user", "Hi"), ("assistant", "Hello!")]

@@ -213,6 +213,40 @@ def test_arguments_and_tools_in_every_shape_real_files_hold(tmp_path):
     assert rejected == [] and [calls(c) for c in out[:4]] == [[[("f", {"x": 1})]]] * 4 and out[4].tools == []
 
 
+def test_openai_legacy_fine_tuning_rows_offer_their_tools_as_functions(tmp_path):
+    # the legacy fine-tuning format (OpenAI's before tool_calls; Azure OpenAI's fine-tuning guide still shows it)
+    weather = {
+        "name": "get_current_weather",
+        "description": "Get the current weather",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "location": {"type": "string"},
+                "format": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["location", "format"],
+        },
+    }
+    row = {
+        "messages": [
+            {"role": "user", "content": "What is the weather in Lisbon?"},
+            {
+                "role": "assistant",
+                "function_call": {
+                    "name": "get_current_weather",
+                    "arguments": '{"location": "Lisbon, Portugal", "format": "celsius"}',
+                },
+            },
+        ],
+        "functions": [weather],
+    }
+    out, converter, rejected = convert(write(tmp_path / "legacy.jsonl", [row]))
+    assert rejected == [] and not converter.stats.dropped  # it was dropped before: a call to a tool not offered
+    (conv,) = out
+    assert [t.name for t in conv.tools] == ["get_current_weather"] and conv.tools[0].parameters == weather["parameters"]
+    assert calls(conv) == [[("get_current_weather", {"location": "Lisbon, Portugal", "format": "celsius"})]]
+
+
 def test_a_mixed_file_keeps_every_good_row_and_names_each_bad_one(tmp_path):
     good = json.loads((FORMATS / "openai_messages.jsonl").read_text().splitlines()[1])
     rows = [

@@ -7,6 +7,8 @@ An assistant message's `tool_calls` (`{"id", "type": "function", "function": {"n
 JSON string or an object; several are parallel calls) or its legacy `function_call`; a `tool` (or legacy `function`)
 message holds a result, naming its call by `tool_call_id` or its tool by `name`. Content may be a string, null, or a
 list of `{"type": "text", "text"}` parts. OpenAI's fine-tuning `weight: 0` on an assistant message keeps it unlearned.
+The offered tools are `tools`, or in the legacy fine-tuning files (Azure OpenAI's still) `functions`, a list of
+`{"name", "description", "parameters"}`. Messages under `conversations` (ShareGPT's field name) read the same.
 A source in `data.sources` may rename the fields (`columns: {messages, tools, system}`) and the roles (`tags: {role,
 content, user, assistant, system, tool}`), as LLaMA-Factory's `dataset_info.json` does.
 """
@@ -31,9 +33,21 @@ TAGS = {
 ALIASES = {"function": "tool", "ipython": "tool", "developer": "system"}  # the legacy and vendor names of those roles
 
 
+def messages_key(record: Any, cols: dict, tg: dict) -> str:
+    """The field holding the messages: `messages` (or the source's own name), else `conversations` where a file
+    writes OpenAI's `role`/`content` messages under ShareGPT's field name."""
+    if not isinstance(record, dict) or cols["messages"] in record or cols["messages"] != COLUMNS["messages"]:
+        return cols["messages"]
+    turns = record.get("conversations")
+    by_role = isinstance(turns, list) and any(
+        isinstance(t, dict) and tg["role"] in t and "from" not in t for t in turns
+    )
+    return "conversations" if by_role else cols["messages"]
+
+
 def looks_like(record: Any, columns: dict | None = None, tags: dict | None = None) -> bool:
     cols, tg = {**COLUMNS, **(columns or {})}, {**TAGS, **(tags or {})}
-    messages = record.get(cols["messages"]) if isinstance(record, dict) else None
+    messages = record.get(messages_key(record, cols, tg)) if isinstance(record, dict) else None
     return isinstance(messages, list) and any(isinstance(m, dict) and tg["role"] in m for m in messages)
 
 
@@ -54,11 +68,13 @@ def parse(record: Any, source: str, index: int, columns: dict | None = None, tag
     cols, tg = {**COLUMNS, **(columns or {})}, {**TAGS, **(tags or {})}
     if not isinstance(record, dict):
         raise RecordError("record", f"expected a JSON object, got {type(record).__name__}")
+    cols = {**cols, "messages": messages_key(record, cols, tg)}
     raw = record.get(cols["messages"])
     if not isinstance(raw, list) or not raw:
         raise RecordError(cols["messages"], "missing" if raw is None else "expected a non-empty list of messages")
     roles = {tg["user"]: "user", tg["assistant"]: "assistant", tg["system"]: "system", tg["tool"]: "tool"}
-    tools = parse_tools(record.get(cols["tools"]), cols["tools"])
+    tools_at = cols["tools"] if cols["tools"] in record or "functions" not in record else "functions"  # legacy name
+    tools = parse_tools(record.get(tools_at), tools_at)
     msgs: list[Msg] = []
     if isinstance(record.get(cols["system"]), str) and record[cols["system"]].strip():
         msgs.append(Msg("system", record[cols["system"]]))

@@ -54,8 +54,18 @@ def looks_like(record: Any) -> bool:
     turns = record.get("conversations") if isinstance(record, dict) else None
     if not isinstance(turns, list):
         return False
-    roles = {t.get("from") for t in turns if isinstance(t, dict)}
-    return bool(roles & {"function", "system", "assistant"}) and "gpt" not in roles
+    turns = [t for t in turns if isinstance(t, dict)]
+    roles = {t.get("from") for t in turns}
+    if "gpt" in roles or not roles & {"function", "system", "assistant"}:
+        return False
+    # ToolBench's own marks, not just its role names (a ShareGPT chat may say "user"/"assistant" too): a function
+    # turn, the system prompt's API list, or a ReAct step
+    return "function" in roles or any(
+        isinstance(t.get("value"), str)
+        and (API_MARKER.strip() in t["value"] if t.get("from") == "system" else "Action:" in t["value"])
+        for t in turns
+        if t.get("from") in ("system", "assistant")
+    )
 
 
 def _json_safe(value: Any, where: str) -> Any:
