@@ -150,9 +150,11 @@ def test_xlam_parameters_become_json_schemas_and_answers_parallel_calls():
         "required": [],
     }  # a default: not required
     schema = {t.name: t.parameters for t in maths.tools}
-    assert schema["sum_numbers"]["properties"]["numbers"]["type"] == "array" and schema["sum_numbers"]["required"] == [
-        "numbers"
-    ]
+    assert schema["sum_numbers"]["properties"]["numbers"] == {
+        "description": "The numbers to add.",
+        "type": "array",
+        "items": {"type": "integer"},  # "List[int]"
+    } and schema["sum_numbers"]["required"] == ["numbers"]
     assert schema["is_prime"]["properties"]["verbose"]["type"] == "boolean" and schema["is_prime"]["required"] == [
         "num"
     ]

@@ -92,9 +92,12 @@ def json_schema(parameters: Any, where: str) -> dict[str, Any]:
         declared = str(spec.pop("type", "") or "")
         optional = bool(_OPTIONAL.search(declared)) or "default" in spec
         base = _OPTIONAL.sub("", declared).strip().lower()
+        inner = base.split("[", 1)[1].rsplit("]", 1)[0].strip() if "[" in base else ""
         base = base.split("[", 1)[0].split("|", 1)[0].strip()  # List[int] -> list, Union spelled with | -> its first
         if base in _PY_TYPES:
             spec["type"] = _PY_TYPES[base]
+        if spec.get("type") == "array" and inner in _PY_TYPES and "items" not in spec:
+            spec["items"] = {"type": _PY_TYPES[inner]}  # List[int]: an array of integers
         properties[str(name)] = spec
         if not optional:
             required.append(str(name))
