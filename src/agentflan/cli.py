@@ -307,7 +307,7 @@ def benchmark_import(
         list[Path] | None, typer.Option("--answers", help="BFCL possible-answer file(s) for call tests.")
     ] = None,
 ) -> None:
-    """Import a third-party benchmark: BFCL's irrelevance, simple and multiple tests, or an Agent-H file.
+    """Import a third-party benchmark: BFCL's irrelevance, simple, multiple and parallel tests, or an Agent-H file.
 
     Exit 0 when every line was imported, 1 when some were rejected (see OUT.rejected.jsonl), 2 when an
     input is unusable.

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from agentflan.evaluation.benchmark import Sample
-from agentflan.evaluation.scoring import Prediction, arguments_correct, score
+from agentflan.evaluation.calibration import calibrate, reference_answer
+from agentflan.evaluation.scoring import Prediction, PredictionError, arguments_correct, calls_match, judge, score
 
 
 def cli(*args, cwd=None):
@@ -31,12 +32,18 @@ def imported(fixtures, tmp_path):
         bfcl / "BFCL_v3_multiple.json",
         bfcl / "BFCL_v3_irrelevance.json",
         bfcl / "BFCL_v3_parallel.json",
+        bfcl / "BFCL_v3_parallel_multiple.json",
+        bfcl / "BFCL_v3_exec_simple.json",
         "--format",
         "bfcl",
         "--answers",
         bfcl / "possible_answer" / "BFCL_v3_simple.json",
         "--answers",
         bfcl / "possible_answer" / "BFCL_v3_multiple.json",
+        "--answers",
+        bfcl / "possible_answer" / "BFCL_v3_parallel.json",
+        "--answers",
+        bfcl / "possible_answer" / "BFCL_v3_parallel_multiple.json",
         "--out",
         out,
     )
@@ -45,13 +52,27 @@ def imported(fixtures, tmp_path):
 
 def test_bfcl_categories_map_to_ours_and_rejections_name_line_and_reason(imported, tmp_path):
     proc, out, samples = imported
-    assert proc.returncode == 1, proc.stderr  # simple_2 has no possible answer, parallel is not imported
-    assert set(samples) == {"simple_0", "simple_1", "multiple_0", "irrelevance_0", "irrelevance_1"}
+    assert proc.returncode == 1, proc.stderr  # simple_2 has no possible answer, exec_simple is not imported
+    assert set(samples) == {
+        "simple_0",
+        "simple_1",
+        "multiple_0",
+        "irrelevance_0",
+        "irrelevance_1",
+        "parallel_0",
+        "parallel_1",
+        "parallel_multiple_0",
+    }
     rejected = [json.loads(x) for x in (tmp_path / "bfcl.rejected.jsonl").read_text().splitlines()]
-    assert {(r["id"], r["line"], r["field"]) for r in rejected} == {("simple_2", 3, "id"), ("parallel_0", 1, "id")}
+    assert {(r["id"], r["line"], r["field"]) for r in rejected} == {
+        ("simple_2", 3, "id"),
+        ("exec_simple_0", 1, "id"),
+        ("parallel_multiple_1", 2, "ground_truth[2]"),  # a call to a function the test does not offer
+    }
     assert (
         "no possible answer" in proc.stderr
-        and "'parallel' is not imported" in proc.stderr
+        and "'exec_simple' is not imported" in proc.stderr
+        and "'messaging.send.extra', which the test does not offer" in proc.stderr
         and "Traceback" not in proc.stderr
     )
     irrelevant = samples["irrelevance_1"]
@@ -66,6 +87,20 @@ def test_bfcl_categories_map_to_ours_and_rejections_name_line_and_reason(importe
         multiple["expected"] == "call" and multiple["expected_tool"] == "news.headlines" and len(multiple["tools"]) == 2
     )
     assert multiple["expected_arguments"] == {"topic": ["sports", "Sports"], "country": ["Germany", "DE"], "count": [3]}
+    three = samples["parallel_1"]
+    assert (
+        three["category"] == "tool_needed_parallel" and three["expected"] == "call" and three["expected_tool"] is None
+    )
+    assert [c["arguments"]["value"] for c in three["expected_calls"]] == [[12.0], [30.0], [7.5]]
+    assert three["expected_calls"][0] == {
+        "name": "units.convert_distance",
+        "arguments": {"value": [12.0], "from_unit": ["miles", "mi"], "to_unit": ["km", "kilometers", ""]},
+    }
+    assert [c["name"] for c in samples["parallel_multiple_0"]["expected_calls"]] == [
+        "geometry.square_area",
+        "geometry.circle_circumference",
+    ]
+    assert "expected_calls" not in samples["simple_0"]  # a one-call sample's line is as before
     light = samples["simple_1"]["tools"][0]["parameters"]
     assert light["type"] == "object"  # BFCL's dict
     assert light["properties"]["distance_in_light_years"]["type"] == "number"  # float
@@ -165,3 +200,96 @@ def test_argument_accuracy_in_scores_and_full_tools_in_predictions():
     ]
     metrics = score(preds)
     assert metrics["argument_accuracy"] == 0.5 and metrics["argument_validity"] == 1.0
+
+
+def parallel(response: str | None = None, tool_calls: list | None = None, protocol: str = "react") -> Prediction:
+    """BFCL's parallel_multiple_0 as imported (two tools, one call to each due), answered as given."""
+    row = {
+        "id": "parallel_multiple_0",
+        "category": "tool_needed_parallel",
+        "expected": "call",
+        "expected_calls": [
+            {"name": "square_area", "arguments": {"side": [4]}},
+            {"name": "circle_circumference", "arguments": {"radius": [3.5], "units": ["", "cm"]}},
+        ],
+        "tools": ["square_area", "circle_circumference"],
+        "response": response or "",
+        "protocol": protocol,
+    }
+    if protocol == "native":
+        row["tool_calls"] = tool_calls or []
+    return Prediction.from_dict(row)
+
+
+SQUARE = {"name": "square_area", "arguments": {"side": 4}}
+CIRCLE = {"name": "circle_circumference", "arguments": {"radius": 3.5}}
+
+
+@pytest.mark.parametrize(
+    ("calls", "tools_right", "arguments_right"),
+    [
+        ([SQUARE, CIRCLE], True, True),
+        ([CIRCLE, SQUARE], True, True),  # in any order
+        ([SQUARE, {**CIRCLE, "arguments": {"radius": 3.5, "units": "CM"}}], True, True),  # an optional one given
+        ([SQUARE], False, False),  # one call short
+        ([SQUARE, CIRCLE, SQUARE], False, False),  # one call too many
+        ([SQUARE, SQUARE], False, False),  # the same tool twice: the other left out
+        ([SQUARE, {**CIRCLE, "arguments": {"radius": 3}}], True, False),  # a wrong value in one
+        ([], False, False),
+    ],
+)
+def test_parallel_calls_are_judged_as_bfcls_parallel_checker(calls, tools_right, arguments_right):
+    """Native calls against two expected calls: every call counts, matched one to one in any order."""
+    verdict = judge(parallel(tool_calls=calls, protocol="native"))
+    assert verdict["tool_correct"] is tools_right and verdict["args_correct"] is arguments_right
+
+
+def test_parallel_calls_are_read_from_text_in_every_shape_a_model_writes():
+    """ReAct steps, a JSON list of calls and BFCL's Python list all give both calls; the first call alone does not."""
+    answers = [
+        'Action: square_area\nAction Input: {"side": 4}\nAction: circle_circumference\nAction Input: {"radius": 3.5}',
+        '[{"name": "circle_circumference", "arguments": {"radius": 3.5}}, '
+        '{"name": "square_area", "arguments": {"side": 4}}]',
+        "[square_area(side=4), circle_circumference(radius=3.5)]",
+    ]
+    for answer in answers:
+        verdict = judge(parallel(answer))
+        assert verdict["args_correct"] and sorted(verdict["called"]) == ["circle_circumference", "square_area"], answer
+    assert not judge(parallel('{"name": "square_area", "arguments": {"side": 4}}'))["args_correct"]
+
+
+def test_a_full_matching_is_found_where_the_first_fit_would_take_the_wrong_call():
+    """Two expected calls, the first accepting either given call: a greedy pass that pairs it with the first given
+    call leaves the second expected call unmatched; a one-to-one matching exists and is found."""
+    expected = [
+        {"name": "f", "arguments": {"x": [1, 2]}},
+        {"name": "f", "arguments": {"x": [1]}},
+    ]
+    assert calls_match([("f", {"x": 1}), ("f", {"x": 2})], expected)
+    assert not calls_match([("f", {"x": 2}), ("f", {"x": 2})], expected)
+
+
+def test_parallel_samples_score_per_category_and_refuse_a_malformed_list():
+    good = parallel(tool_calls=[SQUARE, CIRCLE], protocol="native")
+    short = parallel(tool_calls=[SQUARE], protocol="native")
+    metrics = score([good, short])
+    assert metrics["per_category"]["tool_needed_parallel"]["argument_accuracy"] == 0.5
+    assert metrics["tool_name_accuracy"] == 0.5 and metrics["call_samples"] == 2
+    row = good.to_dict()
+    assert Prediction.from_dict(row).expected_calls == good.expected_calls
+    with pytest.raises(PredictionError, match=r"expected_calls\[0\]\.arguments"):
+        Prediction.from_dict({**row, "expected_calls": [{"name": "square_area", "arguments": {"side": 4}}]})
+    with pytest.raises(PredictionError, match="expected_calls"):
+        Prediction.from_dict({**row, "expected": "plain", "expected_tool": None})
+
+
+def test_the_judges_read_the_imported_references_right_in_every_protocol(imported):
+    """Calibration on BFCL's possible answers written as each protocol writes calls: the parallel ones as several
+    native calls, ReAct steps one after another and a JSON list (the chat harness asks for one call: no reference)."""
+    _, _, samples = imported
+    calibration = calibrate([Sample.from_dict(s) for s in samples.values()])
+    one_call, parallel_samples = 3, 3  # simple_0, simple_1, multiple_0; parallel_0, parallel_1, parallel_multiple_0
+    assert calibration["call_references"] == one_call * 4 + parallel_samples * 3
+    assert calibration["false_negative_rate"] == 0.0, calibration["misjudged"]
+    react = reference_answer(Sample.from_dict(samples["parallel_1"]), "react")
+    assert react is not None and react[0].count("Action: units.convert_distance") == 3

@@ -7,6 +7,9 @@ Two levels, as in the paper:
   `tool_needed_not_offered`, `plain_tools_offered`, `plain_no_tools` (expected: a plain answer);
 - format: `format_request`, a plain query that asks for a response format (one sentence, a list, JSON
   with an "answer" key), with tools offered to half of them (expected: a plain answer);
+- parallel: `tool_needed_parallel`, a query that needs several calls in one turn (`expected_calls`, each a tool and
+  its arguments' acceptable values, matched in any order as BFCL's parallel checker matches them); only imported
+  benchmarks (BFCL's parallel categories) or the user's own files hold it, the corpus's benchmark does not build it;
 - multi-step: the conversation already holds a call and its tool result (`history`, OpenAI messages after the
   query): `multi_step_next_call` expects the next needed call, `multi_step_answer` an answer from the results (no
   new call; the `key_values` of the results that the reference answer states, and the query does not, must appear).
@@ -45,6 +48,7 @@ CATEGORIES = (
     "multi_step_answer",
 )
 MULTI_STEP = frozenset(CATEGORIES[-2:])  # scored by `multi_step_accuracy` only, not in the single-turn rates
+PARALLEL = "tool_needed_parallel"  # several calls due in one turn (imported or the user's own samples)
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Sample:
     reference: str | None = None  # a plain sample's reference answer
     history: list[dict[str, Any]] | None = None  # multi-step: OpenAI messages after the query (calls, tool results)
     key_values: list[str] | None = None  # multi-step answer: what the results say that the answer must state
+    expected_calls: list[dict[str, Any]] | None = None  # parallel: [{"name", "arguments": {arg: [acceptable]}}]
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -77,6 +82,8 @@ class Sample:
             d["history"] = self.history
         if self.key_values is not None:
             d["key_values"] = self.key_values
+        if self.expected_calls is not None:
+            d["expected_calls"] = self.expected_calls
         return d
 
     @classmethod
@@ -92,11 +99,12 @@ class Sample:
         if not isinstance(tools, list):
             raise SchemaError("tools", "expected a list of tool objects")
         tools = [tool_from_dict(t, f"tools[{i}]") for i, t in enumerate(tools)]
+        expected_calls = expected_calls_from(d.get("expected_calls"), d["expected"])
         expected_tool = d.get("expected_tool")
-        if d["expected"] == "call" and not isinstance(expected_tool, str):
+        if d["expected"] == "call" and not isinstance(expected_tool, str) and expected_calls is None:
             raise SchemaError("expected_tool", "required (a tool name) when expected is 'call'")
         args = d.get("expected_arguments")
-        if args is not None and not (isinstance(args, dict) and all(isinstance(v, list) for v in args.values())):
+        if args is not None and not acceptable_values(args):
             raise SchemaError(
                 "expected_arguments", "expected an object mapping each argument to a list of acceptable values"
             )
@@ -120,7 +128,33 @@ class Sample:
             reference,
             history_from(d.get("history")),
             key_values,
+            expected_calls,
         )
+
+
+def acceptable_values(args: Any) -> bool:
+    """Each argument's acceptable values as a list (BFCL's possible answers)."""
+    return isinstance(args, dict) and all(isinstance(v, list) for v in args.values())
+
+
+def expected_calls_from(calls: Any, expected: str) -> list[dict[str, Any]] | None:
+    """A parallel sample's `expected_calls` checked: a non-empty list of `{"name", "arguments"}`, each argument's
+    acceptable values a list; only where a call is expected."""
+    if calls is None:
+        return None
+    if expected != "call":
+        raise SchemaError("expected_calls", "only a sample that expects calls lists them")
+    if not isinstance(calls, list) or not calls:
+        raise SchemaError("expected_calls", "expected a non-empty list of calls")
+    for i, c in enumerate(calls):
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+            raise SchemaError(f"expected_calls[{i}].name", "missing or not text")
+        if not acceptable_values(c.get("arguments")):
+            raise SchemaError(
+                f"expected_calls[{i}].arguments",
+                "expected an object mapping each argument to a list of acceptable values",
+            )
+    return [{"name": c["name"], "arguments": c["arguments"]} for c in calls]
 
 
 def history_from(history: Any) -> list[dict[str, Any]] | None:
@@ -528,6 +562,7 @@ def samples(chosen: list[_Chosen], records: dict[str, Conversation]) -> list[Sam
 def sample_row(s: Sample) -> dict[str, Any]:
     """The frame `expectations/agent_h.json` checks."""
     names = [t.name for t in s.tools]
+    wanted = [c["name"] for c in s.expected_calls] if s.expected_calls else [s.expected_tool]
     return {
         "id": s.id,
         "category": s.category,
@@ -535,7 +570,7 @@ def sample_row(s: Sample) -> dict[str, Any]:
         "expected": s.expected,
         "n_tools": len(s.tools),
         "query_chars": len(s.query),
-        "expected_tool_offered": (s.expected_tool in names) if s.expected == "call" else True,
+        "expected_tool_offered": all(n in names for n in wanted) if s.expected == "call" else True,
         "plain_with_expected_tool": s.expected == "plain" and s.expected_tool is not None,
         "history_messages": len(s.history or []),
         "multi_step_without_history": s.category in MULTI_STEP and not s.history,

@@ -6,8 +6,10 @@ parameter types: dict, float, tuple, any, ...). Its possible-answer files give, 
 values of each argument (`ground_truth: [{name: {arg: [values]}}]`). Imported here:
 - `irrelevance`, `live_irrelevance`: a plain answer expected, with those functions offered;
 - `simple*`, `multiple`, `live_simple`, `live_multiple`: a call expected, the tool and the acceptable
-  argument values from the possible answer.
-Other categories (parallel, multi-turn, ...) and malformed lines are rejected with a reason.
+  argument values from the possible answer;
+- `parallel`, `parallel_multiple`, `live_parallel`, `live_parallel_multiple`: several calls expected in one turn
+  (`tool_needed_parallel`), every call of the possible answer with its acceptable values, matched in any order.
+Other categories (multi-turn, ...) and malformed lines are rejected with a reason.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from agentflan.data.jsonio import InputError, iter_raw
 from agentflan.data.schema import SchemaError, Tool
-from agentflan.evaluation.benchmark import Sample
+from agentflan.evaluation.benchmark import PARALLEL, Sample, acceptable_values
 
 BFCL_TYPES = {
     "dict": "object",
@@ -50,6 +52,7 @@ CALL_CATEGORIES = {
     "live_simple",
     "live_multiple",
 }
+PARALLEL_CATEGORIES = {"parallel", "parallel_multiple", "live_parallel", "live_parallel_multiple"}
 
 
 @dataclass
@@ -124,8 +127,8 @@ def bfcl_sample(record: Any, answers: dict[str, Any], path: str = "") -> Sample:
     if not isinstance(record, dict) or not isinstance(record.get("id"), str):
         raise Skip("id", "missing or not text")
     category = category_of(record["id"], path)
-    if category not in PLAIN_CATEGORIES | CALL_CATEGORIES:
-        raise Skip("id", f"BFCL category {category!r} is not imported (irrelevance, simple and multiple are)")
+    if category not in PLAIN_CATEGORIES | CALL_CATEGORIES | PARALLEL_CATEGORIES:
+        raise Skip("id", f"BFCL category {category!r} is not imported (irrelevance, simple, multiple and parallel are)")
     query = _query(record.get("question"))
     functions = record.get("function")
     functions = [functions] if isinstance(functions, dict) else functions
@@ -137,15 +140,31 @@ def bfcl_sample(record: Any, answers: dict[str, Any], path: str = "") -> Sample:
     truth = answers.get(record["id"])
     if truth is None:
         raise Skip("id", "no possible answer for this id (give the possible-answer file with --answers)")
-    ground = truth.get("ground_truth") if isinstance(truth, dict) else None
-    if not isinstance(ground, list) or len(ground) != 1 or not isinstance(ground[0], dict) or len(ground[0]) != 1:
-        raise Skip("ground_truth", "expected exactly one call")
-    ((name, arguments),) = ground[0].items()
-    if not isinstance(arguments, dict) or not all(isinstance(v, list) for v in arguments.values()):
-        raise Skip("ground_truth", "expected each argument's acceptable values as a list")
-    if name not in {t.name for t in tools}:
-        raise Skip("ground_truth", f"the answer calls {name!r}, which the test does not offer")
+    calls = expected_calls(truth.get("ground_truth") if isinstance(truth, dict) else None, tools)
+    if category in PARALLEL_CATEGORIES:
+        return Sample(record["id"], PARALLEL, "action", query, tools, "call", expected_calls=calls)
+    if len(calls) != 1:
+        raise Skip("ground_truth", f"expected exactly one call, the possible answer has {len(calls)}")
+    name, arguments = calls[0]["name"], calls[0]["arguments"]
     return Sample(record["id"], "tool_needed_offered_unseen", "action", query, tools, "call", name, arguments)
+
+
+def expected_calls(ground: Any, tools: list[Tool]) -> list[dict[str, Any]]:
+    """A possible answer's `ground_truth` (`[{name: {argument: [acceptable values]}}, ...]`) as our expected calls."""
+    if not isinstance(ground, list) or not ground:
+        raise Skip("ground_truth", "expected a list of calls")
+    offered = {t.name for t in tools}
+    calls = []
+    for i, call in enumerate(ground):
+        if not isinstance(call, dict) or len(call) != 1:
+            raise Skip(f"ground_truth[{i}]", "expected one function name mapped to its arguments")
+        ((name, arguments),) = call.items()
+        if not acceptable_values(arguments):
+            raise Skip(f"ground_truth[{i}]", "expected each argument's acceptable values as a list")
+        if name not in offered:
+            raise Skip(f"ground_truth[{i}]", f"the answer calls {name!r}, which the test does not offer")
+        calls.append({"name": name, "arguments": arguments})
+    return calls
 
 
 def read_answers(paths: Iterable[str]) -> dict[str, Any]:

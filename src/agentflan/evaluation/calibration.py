@@ -30,20 +30,25 @@ def reference_answer(s: Sample, protocol: str) -> dict[str, Any] | list[str] | N
             if protocol == "native"
             else [s.reference]
         )
-    args = {k: v[0] for k, v in (s.expected_arguments or {}).items() if v and v[0] != ""}
-    text = json.dumps(args, ensure_ascii=False)
+    if s.expected_calls is not None:
+        calls = [{"name": c["name"], "arguments": first_values(c["arguments"])} for c in s.expected_calls]
+        if protocol == "chat":
+            return None  # the harness asks for one call: a reference of several has no chat form
+    else:
+        calls = [{"name": s.expected_tool, "arguments": first_values(s.expected_arguments or {})}]
     if protocol == "native":
-        return {
-            "response": "",
-            "content": "",
-            "tool_calls": [{"name": s.expected_tool, "arguments": args}],
-            "parse_error": None,
-        }
+        return {"response": "", "content": "", "tool_calls": calls, "parse_error": None}
     if protocol == "chat":
-        return [s.expected_tool, text]
+        return [calls[0]["name"], json.dumps(calls[0]["arguments"], ensure_ascii=False)]
     if protocol == "react":
-        return [f"Action: {s.expected_tool}\nAction Input: {text}"]
-    return [json.dumps({"name": s.expected_tool, "arguments": args}, ensure_ascii=False)]
+        steps = [f"Action: {c['name']}\nAction Input: {json.dumps(c['arguments'], ensure_ascii=False)}" for c in calls]
+        return ["\n".join(steps)]
+    return [json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)]
+
+
+def first_values(acceptable: dict[str, list[Any]]) -> dict[str, Any]:
+    """The arguments a reference call gives: each one's first acceptable value, optional ones ("" first) left out."""
+    return {k: v[0] for k, v in acceptable.items() if v and v[0] != ""}
 
 
 def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> dict[str, Any]:

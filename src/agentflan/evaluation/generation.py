@@ -215,6 +215,7 @@ def predictions(samples: list[Sample], answers: list, protocol: str) -> list[Pre
             query=s.query,
             reference=s.reference,
             key_values=s.key_values,
+            expected_calls=s.expected_calls,
         )
         if protocol == "native":
             calls = [native_call(c, f"tool_calls[{i}]") for i, c in enumerate(a["tool_calls"])]  # arguments as objects

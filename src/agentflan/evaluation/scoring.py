@@ -17,6 +17,10 @@ names (calls to tools not offered), argument validity (against the tool's JSON s
 known, else "a JSON object") and, where the benchmark lists acceptable values (`expected_arguments`,
 as BFCL does), argument accuracy by BFCL's rule. Tool-name accuracy comes with its chance level (one
 offered tool picked at random). Everything is also broken down per category.
+A sample that expects several calls in one turn (`expected_calls`, BFCL's parallel categories) is judged on every call
+the answer makes, as BFCL's parallel checker judges it: the tools right when the calls name the expected tools as
+many times each, the arguments right when each expected call is matched, in any order, by its own call with
+acceptable arguments (as many calls as expected, no more).
 Multi-step samples (the conversation already holds a call and its result) are scored by `multi_step_accuracy`
 alone: the next turn is right when it makes the next needed call (`multi_step_next_call`: the right tool), or
 answers from the results (`multi_step_answer`: no call, and every key value of the results stated); they are not in
@@ -33,7 +37,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentflan.evaluation.benchmark import MULTI_STEP
+from agentflan.data.schema import SchemaError
+from agentflan.evaluation.benchmark import MULTI_STEP, acceptable_values, expected_calls_from
+from agentflan.evaluation.calls import find_calls
 from agentflan.evaluation.judges import fabricates, first_json_value, names_a_tool, parse_call, plain_verdict, states
 from agentflan.evaluation.quality import plain_quality
 
@@ -67,6 +73,7 @@ class Prediction:
     query: str = ""  # what was asked (fabrication and plain quality read its subject)
     reference: str | None = None  # a plain sample's reference answer (plain quality: chrF against it, on subject)
     key_values: list[str] | None = None  # multi_step_answer: the results' values the answer must state
+    expected_calls: list[dict[str, Any]] | None = None  # parallel: each call due, `{"name", "arguments"}`
 
     def to_dict(self) -> dict[str, Any]:
         """The predictions-file line: tools as full objects when their schemas are known."""
@@ -85,6 +92,8 @@ class Prediction:
         }
         if self.key_values is not None:
             row["key_values"] = self.key_values
+        if self.expected_calls is not None:
+            row["expected_calls"] = self.expected_calls
         if self.protocol == "native":
             return {
                 **row,
@@ -115,10 +124,14 @@ class Prediction:
                     schemas[t["name"]] = t["parameters"]
             else:
                 raise PredictionError(f"tools[{i}]", "expected a tool name or a tool object with a name")
-        if d["expected"] == "call" and not isinstance(d.get("expected_tool"), str):
+        try:
+            expected_calls = expected_calls_from(d.get("expected_calls"), d["expected"])
+        except SchemaError as e:
+            raise PredictionError(e.field, e.reason) from None
+        if d["expected"] == "call" and not isinstance(d.get("expected_tool"), str) and expected_calls is None:
             raise PredictionError("expected_tool", "required (a tool name) when expected is 'call'")
         args = d.get("expected_arguments")
-        if args is not None and not (isinstance(args, dict) and all(isinstance(v, list) for v in args.values())):
+        if args is not None and not acceptable_values(args):
             raise PredictionError(
                 "expected_arguments", "expected an object mapping each argument to a list of acceptable values"
             )
@@ -157,6 +170,7 @@ class Prediction:
             d.get("query") or "",
             d.get("reference"),
             keys,
+            expected_calls,
         )
 
 
@@ -237,16 +251,20 @@ def judge_native(p: Prediction) -> dict[str, Any]:
         return plain_extras(
             p, content, {**verdict, "general": not verdict["react"] and (attempted or verdict["general"])}
         )
-    if not calls:
-        missed = {
-            "format_valid": False,
-            "tool_correct": False,
-            "hallucinated": False,
-            "args_valid": False,
+    if p.expected_calls is not None:
+        return {
+            **calls_verdict(p, [(c["name"], c["arguments"]) for c in calls]),
             "malformed": p.parse_error is not None,
         }
-        return missed if p.expected_arguments is None else {**missed, "args_correct": False}
+    if not calls:
+        return {**missed(p), "malformed": p.parse_error is not None}
     return call_verdict(p, calls[0]["name"], calls[0]["arguments"])
+
+
+def missed(p: Prediction) -> dict[str, Any]:
+    """The verdicts on an answer that made no call where one was due."""
+    verdict = {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False}
+    return verdict if p.expected_arguments is None and p.expected_calls is None else {**verdict, "args_correct": False}
 
 
 def call_verdict(p: Prediction, name: str, args: Any) -> dict[str, Any]:
@@ -262,6 +280,47 @@ def call_verdict(p: Prediction, name: str, args: Any) -> dict[str, Any]:
     if p.expected_arguments is not None:
         verdict["args_correct"] = name == p.expected_tool and arguments_correct(args, p.expected_arguments)
     return verdict
+
+
+def calls_verdict(p: Prediction, calls: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The verdicts on every call an answer made where several were due (`expected_calls`): each verdict holds for
+    all the calls; the tools right when they are the expected ones, as many times each; the arguments right when the
+    expected calls and the calls match one to one (BFCL's parallel checker, in any order)."""
+    if not calls:
+        return missed(p)
+    names = [name for name, _ in calls]
+    return {
+        "format_valid": all(isinstance(args, dict) for _, args in calls),
+        "tool_correct": sorted(names) == sorted(c["name"] for c in p.expected_calls or ()),
+        "hallucinated": any(name not in p.tools for name in names),
+        "args_valid": all(name in p.tools and arguments_valid(args, p.schemas.get(name)) for name, args in calls),
+        "called": names,
+        "args_correct": calls_match(calls, p.expected_calls or []),
+    }
+
+
+def calls_match(calls: list[tuple[str, Any]], expected: list[dict[str, Any]]) -> bool:
+    """As many calls as expected, and a one-to-one matching of the two in which each call names its expected call's
+    tool with arguments its acceptable values allow (BFCL's parallel rule, order-free; a full matching, so a call that
+    two expected calls would accept cannot hide the other's match)."""
+    if len(calls) != len(expected):
+        return False
+    fits = [
+        [j for j, (name, args) in enumerate(calls) if name == e["name"] and arguments_correct(args, e["arguments"])]
+        for e in expected
+    ]
+    taken: dict[int, int] = {}  # call -> the expected call it serves
+
+    def place(i: int, seen: set[int]) -> bool:  # Kuhn's augmenting path
+        for j in fits[i]:
+            if j not in seen:
+                seen.add(j)
+                if j not in taken or place(taken[j], seen):
+                    taken[j] = i
+                    return True
+        return False
+
+    return all(place(i, set()) for i in range(len(expected)))
 
 
 def plain_extras(p: Prediction, answer: str, verdict: dict[str, Any]) -> dict[str, Any]:
@@ -300,11 +359,14 @@ def _judge(p: Prediction) -> dict[str, Any]:
         if p.protocol == "chat" and not verdict["react"]:
             verdict["general"] = verdict["general"] or chat_choice(turns, p.tools) is not None
         return plain_extras(p, answer, verdict)
-    call = chat_call(turns, p.tools) if p.protocol == "chat" else parse_call(p.response, p.tools)
-    if call is None:
-        missed = {"format_valid": False, "tool_correct": False, "hallucinated": False, "args_valid": False}
-        return missed if p.expected_arguments is None else {**missed, "args_correct": False}
-    return call_verdict(p, *call)
+    if p.protocol == "chat":  # the harness asks for one call
+        call = chat_call(turns, p.tools)
+        calls = [call] if call else []
+    else:
+        calls = [(c.name, c.arguments) for c in find_calls(p.response, p.tools)]
+    if p.expected_calls is not None:
+        return calls_verdict(p, calls)
+    return call_verdict(p, *calls[0]) if calls else missed(p)
 
 
 def _rate(values: list[float]) -> float | None:
@@ -401,7 +463,7 @@ def answer_rows(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> list
             if p.protocol == "native" and p.content is not None
             else "\n---\n".join(p.turns or [p.response]),
             "tool_calls": json.dumps(p.tool_calls or [], ensure_ascii=False),
-            "expected_tool": p.expected_tool or "",
+            "expected_tool": p.expected_tool or ", ".join(c["name"] for c in p.expected_calls or ()),
             "reference": p.reference or "",
             "verdict": json.dumps(v, ensure_ascii=False, default=str),
         }
