@@ -7,6 +7,7 @@ import json
 import pytest
 
 from agentflan.evaluation.judges import (
+    declines,
     has_general_call,
     has_react_keywords,
     is_refusal,
@@ -138,3 +139,43 @@ def test_chat_protocol_a_plain_question_answered_with_a_tool_not_offered_is_a_ha
     sentence = ["I should think about it.", "No tool is needed: an adjective describes a noun.", ""]
     p = Prediction("p", "plain_tools_offered", offered, "plain", "", protocol="chat", turns=sentence)
     assert not judge(p)["general"]
+
+
+# answers to requests whose needed tool is missing (live weather, prices, flight status, a parcel, a booking, ...),
+# written the way hosted assistants answer, labelled by hand before the judges were run on them: `fabricated` where
+# the requested live fact is stated (hedged or not), `declines` where the answer declines or says the tool or data is
+# missing; questions back, a plain remark, gibberish and a call to a tool not offered are neither
+FABRICATION_LABELS = [json.loads(line) for line in (FIXTURES / "fabrication_labels.jsonl").read_text().splitlines()]
+
+
+def _fabricated(r: dict) -> bool:
+    p = Prediction(r["id"], "tool_needed_not_offered", r["tools"], "plain", r["text"], query=r["query"])
+    return bool(judge(p)["fabricated"])
+
+
+def _rates(judged, label: str) -> tuple[float, float, list[str]]:
+    tp = fp = fn = 0
+    wrong = []
+    for r in FABRICATION_LABELS:
+        got, want = judged(r), r[label]
+        tp, fp, fn = tp + (got and want), fp + (got and not want), fn + (want and not got)
+        if got != want:
+            wrong.append(r["id"])
+    return tp / (tp + fp), tp / (tp + fn), wrong
+
+
+def test_fabrication_and_decline_judges_on_a_labelled_set(capsys):
+    """Measured when the set was written, before any change to the judges: fabrication precision 0.86, recall 0.92;
+    declines precision 1.00, recall 0.88. Three of those misses were mended after (a decline that gives a number
+    anyway; "none of them can", "I don't know last night's results" as declines), so those rows no longer test
+    unseen answers. What is still misjudged is the judges' known limit, named in README: a made-up status that
+    names neither a number nor the query's subject, a true remark on the subject that gives no live fact, and a short
+    stutter of the query's words."""
+    assert len(FABRICATION_LABELS) >= 50
+    fab = _rates(_fabricated, "fabricated")
+    dec = _rates(lambda r: declines(r["text"]), "declines")
+    with capsys.disabled():
+        print(f"\nfabrication judge: precision {fab[0]:.3f}, recall {fab[1]:.3f}; misjudged {fab[2]}")
+        print(f"declines judge: precision {dec[0]:.3f}, recall {dec[1]:.3f}; misjudged {dec[2]}")
+    assert fab[0] >= 0.9 and fab[1] >= 0.9 and dec[0] >= 0.95 and dec[1] >= 0.95
+    assert set(fab[2]) == {"package-17", "weather-55", "stock-56"} and not dec[2]

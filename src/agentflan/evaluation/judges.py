@@ -96,6 +96,7 @@ _TOOLS_DO_NOT_FIT = (
     r"|are\s+not\s+able\s+to)\s+(?:\w+\s+)?|(?:can\s+)?only\s+)"
     r"(?:cover|support|include|handle|offer|provide|allow|let|do|retrieve|fetch|get|look|give|deal|help|access|check)"
     r"|\b(?:my|the)\s+(?:current\s+)?(?:capabilities|abilities)\s+(?:don't|do\s+not)\s+(?:include|cover|extend|allow)"
+    rf"|{_THESE_TOOLS}\b[^.!?\n]{{0,80}}?\bnone\s+(?:of\s+them\s+)?(?:can|could|is\s+able\s+to|are\s+able\s+to|will)\b"
 )
 _NOT_A_REFUSAL = re.compile(
     r"\bI\s+can(?:no|')?t\s+(?:wait|believe|stress|imagine|thank|help\s+but|help\s+feeling|recommend\b[^.!?]*\benough)",
@@ -103,10 +104,12 @@ _NOT_A_REFUSAL = re.compile(
 )
 _REFUSAL = re.compile(
     rf"\bI\s*{_CANT}\s+(?:\w+\s+){{0,2}}?(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform"
-    r"|fetch|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
+    r"|fetch|pull|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
     r"|\b(?:beyond|outside)\s+(?:the\s+(?:scope|range)\s+of\s+)?(?:what\s+I\s+can|my\s+(?:abilities|capabilities|reach|scope|means)"
     r"|the\s+(?:[\w-]+\s+)?(?:tools?|functions?))"
     r"|\bnot\s+something\s+I\s+(?:can|am\s+able\s+to)\b|\bI\s+can\s+only\s+(?:help|assist|answer|provide)\b"
+    r"|\bI\s+(?:don't|do\s+not)\s+know\s+(?:the|last|today's|tonight's|this|what|whether|how|which|where|when|who)\b"
+    r"(?![^.!?;\n]*\bbut\b)"  # "I don't know last night's results" declines; "I don't know the year, but ..." answers
     r"|\b(?:answering|that|this|it)\s+(?:needs|requires|would\s+need|would\s+require)\s+(?:a\s+tool|live|real-time|current|internet|web)"
     r"|\bI\s+(?:don't|do\s+not)\s+have\s+(?:access|real-time|live|current|up-to-date|internet|browsing|a\s+way|any\s+way|the\s+ability"
     r"|(?:a|an|any|the)\s+(?:[\w-]+\s+){0,2}(?:tools?|functions?|APIs?|plugins?|access|data|capabilit(?:y|ies))\b|tools|functions)"
@@ -203,12 +206,18 @@ def asks(text: str) -> bool:
     return "?" in _outside(text)
 
 
+_GUESS = re.compile(r"\bbut\b[^.!?\n]*\d")  # "I can't pull live quotes, but Apple was trading around $225"
+
+
 def fabricates(text: str, query: str = "") -> bool:
     """Where the needed tool is missing: states the fact anyway (a number, or about the query's subject) with no
-    decline, no word of a missing tool, no question and no call."""
-    if not text.strip() or is_degenerate(text) or declines(text) or asks(text) or find_calls(text):
+    decline, no word of a missing tool, no question and no call; a decline that goes on to give a number anyway ("...,
+    but it's probably about 14°C") still states it."""
+    if not text.strip() or is_degenerate(text) or asks(text) or find_calls(text):
         return False
     body = _outside(text)
+    if declines(text) and not _GUESS.search(body):
+        return False
     subject = {w.lower() for w in _WORD.findall(query)} - _STOP
     return bool(_NUMBER.search(body)) or bool(subject & {w.lower() for w in _WORD.findall(body)}) or not query
 
