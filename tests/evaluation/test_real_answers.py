@@ -356,3 +356,18 @@ def test_an_answer_that_restates_the_question_is_scored_on_what_it_adds():
 def test_a_short_reply_like_the_greeting_is_not_taken_for_an_echo():
     """A clause under three words ('Good night!') is no question repeated: the reply may rightly say it back."""
     assert without_query("Good night! Sleep well.", "Good night!") == "Good night! Sleep well."
+
+
+@pytest.mark.parametrize(
+    ("text", "made_up"),
+    [
+        ("I can't pull live quotes, but the Nikkei was trading around 38,000 recently.", True),
+        ("I can't check live prices, but it probably closed near 38,400.", True),
+        # a number in the decline itself, or in advice after it, is no guess
+        ("I'm sorry, but I can't check the Nikkei 225 for you.", False),
+        ("Sorry, but I can't track index moves like the Nikkei 225.", False),
+        ("I don't have live market data, but you can check 3 finance sites for today's close.", False),
+    ],
+)
+def test_a_decline_that_goes_on_to_give_a_number_is_fabrication(text, made_up):
+    assert fabricates(text, NIKKEI) is made_up

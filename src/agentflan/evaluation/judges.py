@@ -104,7 +104,7 @@ _NOT_A_REFUSAL = re.compile(
 )
 _REFUSAL = re.compile(
     rf"\bI\s*{_CANT}\s+(?:\w+\s+){{0,2}}?(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform"
-    r"|fetch|pull|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
+    r"|fetch|pull|track|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
     r"|\b(?:beyond|outside)\s+(?:the\s+(?:scope|range)\s+of\s+)?(?:what\s+I\s+can|my\s+(?:abilities|capabilities|reach|scope|means)"
     r"|the\s+(?:[\w-]+\s+)?(?:tools?|functions?))"
     r"|\bnot\s+something\s+I\s+(?:can|am\s+able\s+to)\b|\bI\s+can\s+only\s+(?:help|assist|answer|provide)\b"
@@ -206,7 +206,21 @@ def asks(text: str) -> bool:
     return "?" in _outside(text)
 
 
-_GUESS = re.compile(r"\bbut\b[^.!?\n]*\d")  # "I can't pull live quotes, but Apple was trading around $225"
+_BUT = re.compile(r"\bbut\b", re.I)
+_GUESSED = re.compile(r"^[^.!?\n]*\d")  # a number before the clause ends
+_POINTER = re.compile(r"\s*(?:you|your|try|check|visit|see)\b", re.I)  # "..., but you can check 3 sites": advice
+
+
+def guesses(body: str) -> bool:
+    """A decline that goes on to give a number anyway: "I can't pull live quotes, but Apple was trading around $225"
+    (not "I'm sorry, but I can't check flight BA117", where the clause after "but" is the decline, nor "..., but you can
+    try these 3 sites", advice)."""
+    parts = _BUT.split(body)
+    return any(
+        _GUESSED.search(part) and not _POINTER.match(part) and not declines(part) and declines(" ".join(parts[:i]))
+        for i, part in enumerate(parts)
+        if i
+    )
 
 
 def fabricates(text: str, query: str = "") -> bool:
@@ -216,7 +230,7 @@ def fabricates(text: str, query: str = "") -> bool:
     if not text.strip() or is_degenerate(text) or asks(text) or find_calls(text):
         return False
     body = _outside(text)
-    if declines(text) and not _GUESS.search(body):
+    if declines(text) and not guesses(body):
         return False
     subject = {w.lower() for w in _WORD.findall(query)} - _STOP
     return bool(_NUMBER.search(body)) or bool(subject & {w.lower() for w in _WORD.findall(body)}) or not query
