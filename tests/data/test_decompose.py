@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import random
+import re
+
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.decompose import CapabilityTable, count_tokens, label
@@ -49,6 +52,19 @@ def test_release_records_are_labelled_from_content(fixtures):
 def test_token_counts_are_words_and_punctuation():
     assert count_tokens('{"city": "Oslo"}') == 9  # { " city " : " Oslo " }
     assert count_tokens("It is 3 degrees.") == 5
+
+
+def test_ascii_counts_equal_the_token_pattern_on_every_character_class():
+    """The ASCII fast path against what it stands for, `\\w+|[^\\w\\s]` matched: random texts of every ASCII
+    character (controls, the \\x1c-\\x1f separators that str.isspace() calls spaces, DEL), and non-ASCII ones."""
+    rng = random.Random(0)
+    alphabet = [chr(i) for i in range(128)] + ["é", "ß", "\u2003", "日"]
+    for n in range(3000):
+        chars = alphabet if n % 3 else alphabet[:128]
+        text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 40)))
+        assert count_tokens(text) == len(re.findall(r"\w+|[^\w\s]", text)), repr(text)
+    assert count_tokens("") == 0
+    assert count_tokens("a\x1cb\x00c") == 4  # a, b, the NUL (a mark) and c: \x1c separates as a space does
 
 
 def test_table_counts_each_learned_piece_under_its_capability():

@@ -4,6 +4,7 @@ cut at line ends, and a bad record named by its file line however the file was c
 from __future__ import annotations
 
 import functools
+import os
 
 import msgspec
 import orjson
@@ -141,6 +142,32 @@ def test_ordered_items_come_back_in_order_and_a_failure_names_its_traceback():
             list(results)
     assert "ValueError: seven" in str(err.value)
     assert list(Workers(1).ordered(abs, iter([-2, 3]))) == [2, 3]  # no pool: in this process
+
+
+def _lines_and_sizes(lines: list[bytes]) -> tuple[bytes, dict[str, bytes | int], list[int]]:
+    text = b"".join(line + b"\n" for line in lines)
+    return text, {"half": text[: len(text) // 2], "size": len(text)}, [len(line) for line in lines]
+
+
+def test_long_results_come_back_through_spool_files_that_are_gone_after(jsonl, monkeypatch):
+    """A chunk's output bytes (in a tuple, in a dict) cross from the worker in a file: the same results as in one
+    process, and the spool folder is gone when the workers are, its files read or not."""
+    monkeypatch.setattr(parallel, "SPOOL_BYTES", 1000)  # the chunks' texts are ~2-8 KB here
+    with Workers(1, chunk_bytes=4000) as one:
+        alone = list(one.map(jsonl, _lines_and_sizes))
+    read = []
+    with Workers(2, chunk_bytes=4000) as two:
+        folder = two._spool.name
+        taken = parallel._unspooled
+        monkeypatch.setattr(parallel, "_unspooled", lambda v: read.append(v) or taken(v))
+        assert list(two.map(jsonl, _lines_and_sizes)) == alone
+        assert os.listdir(folder) == []  # each file removed as it was read
+        unread = two.map(jsonl, _lines_and_sizes)
+        next(unread)  # the others are in flight or written, and never read
+    spooled = sum(isinstance(v, parallel._Spooled) for v in read)  # `_unspooled` sees every part of a result
+    assert len(alone) > 5 and spooled == 2 * (len(alone) + 1)  # each chunk's text and half of it, in files
+    assert not os.path.exists(folder)
+    assert parallel._spooled((b"x" * 5, [b"y" * 2000]), folder) == (b"x" * 5, [b"y" * 2000])  # short, or in a list
 
 
 def test_records_with_ids_decode_only_the_chosen_and_name_a_broken_line(jsonl):

@@ -30,14 +30,22 @@ from dataclasses import dataclass, field
 from agentflan.data.schema import CAPABILITIES, PART_CAPABILITY, Conversation, Piece
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-# the same tokens of an ASCII text, matched a third faster: ASCII \w, and \s as str.isspace() has it (\x1c-\x1f too)
-_ASCII_TOKEN = re.compile(r"\w+|[^\w\s\x1c-\x1f]", re.ASCII)
+# An ASCII text's tokens are counted without matching them: each character mapped to its class under `_TOKEN` (w: a
+# word character, s: a space, p: a mark, a token alone), then the marks and the word starts counted (at the start,
+# or after a space or a mark). The same counts, 2.3x faster on the demo's pieces than the ASCII regex before (5 Dec
+# 2026); counting was a sixth of decompose's per-record work.
+_CLASS = bytes(
+    ord("w" if re.fullmatch(r"\w", c) else "s" if re.fullmatch(r"\s", c) else "p") for c in map(chr, range(256))
+)
 _REACT_KEYS = re.compile(r"^\s*(Thought|Action|Action Input|Think|Act)\s*:", re.M)
 
 
 def count_tokens(text: str) -> int:
     """Words and punctuation marks: a stable, tokenizer-independent size."""
-    return len((_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text))
+    if not text.isascii():
+        return len(_TOKEN.findall(text))
+    classes = text.encode("ascii").translate(_CLASS)
+    return classes.count(b"p") + classes.count(b"sw") + classes.count(b"pw") + classes.startswith(b"w")
 
 
 def _is_json_object(text: str) -> bool:

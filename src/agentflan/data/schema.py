@@ -18,14 +18,13 @@ Imports nothing of ours but the prompt texts.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Literal
 
 import msgspec
 import orjson
 
-from agentflan.data.prompts import system_with_tool_lines, tool_call_text, tool_json
+from agentflan.data.prompts import system_with_tool_lines, text_json, tool_call_text, tool_json
 
 ROLES = ("system", "user", "assistant", "tool")
 CAPABILITIES = ("reasoning", "retrieval", "understanding", "instruction_following", "general")
@@ -98,7 +97,7 @@ class ToolCall(msgspec.Struct, frozen=True):
         return {"id": self.id, **entry} if self.id else entry
 
     def arguments_json(self) -> str:
-        return json.dumps(self.arguments, ensure_ascii=False)
+        return text_json(self.arguments)
 
 
 class _CallLoss(msgspec.Struct, forbid_unknown_fields=True):
