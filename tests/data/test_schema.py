@@ -2,11 +2,20 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
 
 from agentflan.data.jsonio import InputError, read_conversations, write_conversations
 from agentflan.data.prompts import render_system
-from agentflan.data.schema import Conversation, SchemaError, Tool, ToolCall, Turn, conversation_from_dict
+from agentflan.data.schema import (
+    Conversation,
+    SchemaError,
+    Tool,
+    ToolCall,
+    Turn,
+    conversation_from_dict,
+    decode_conversation,
+)
 
 
 def sample() -> Conversation:
@@ -148,14 +157,19 @@ def test_both_exports_write_the_tools_as_json_dumps_does():
         (lambda d: d["turns"][5].update(capability="magic"), "turns[5].capability"),
         (lambda d: d.update(kind="other"), "kind"),
         (lambda d: d["tools"][0].pop("name"), "tools[0].name"),
+        (lambda d: d["tools"][0].update(parameters="none"), "tools[0].parameters"),
+        (lambda d: d.update(tools=[d["tools"][0], "get_weather"]), "tools[1]"),
+        (lambda d: d.update(tools="get_weather"), "tools"),
     ],
 )
 def test_schema_errors_name_the_field(mutate, field):
+    """The same field named whether the record is a parsed value or a JSON line."""
     d = sample().to_dict()
     mutate(d)
-    with pytest.raises(SchemaError) as err:
-        conversation_from_dict(d)
-    assert err.value.field == field
+    for read in (conversation_from_dict, lambda value: decode_conversation(orjson.dumps(value))):
+        with pytest.raises(SchemaError) as err:
+            read(d)
+        assert err.value.field == field
 
 
 def test_reading_a_bad_record_names_file_and_record(tmp_path):

@@ -3,10 +3,11 @@ file order.
 
 The file is cut at line ends into chunks of about `CHUNK_BYTES`; each worker reads its own chunk (nothing is sent
 to it but the byte range) and returns what the stage's per-chunk function made of it: output lines already
-serialised, counters, profile columns. Results come back in chunk order (`Executor.map`), so the stage writes the
-same bytes with any number of workers. A bad record raises `InputError` naming the file, the record (its line)
-and the field, as the one-process reader does: the worker knows the record's line within its chunk, and the
-chunks before it tell how many lines came first.
+serialised, counters, profile columns (the long byte strings, its output lines, through files in a temporary folder,
+`$TMPDIR`, at most `AHEAD` chunks a worker unread; the rest pickled). Results come back in chunk order (`Executor.map`),
+so the stage writes the same bytes with any number of workers. A bad record raises `InputError` naming the file, the
+record (its line) and the field, as the one-process reader does: the worker knows the record's line within its chunk,
+and the chunks before it tell how many lines came first.
 
 Workers are forked (`fork`: the stage's imports and state are shared, nothing is pickled but the chunk's range
 and its result); `workers=1` runs every chunk in this process, the same code.
