@@ -18,8 +18,8 @@ ELICIT = {
 }
 
 # `json.dumps(value, ensure_ascii=False)` (how the templates' `tojson` and our prompt texts write JSON) by one encoder
-# made once: json.dumps makes one per call, and a third of its time on a tool's schema went to that (5 Dec 2026). No
-# cycle check: a decoded JSON value cannot hold a cycle.
+# made once, without the cycle check (a decoded JSON value cannot hold a cycle): json.dumps makes an encoder per call,
+# and that and the check took a third of its time on a tool's schema (5 Dec 2026).
 text_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 FORMAT_PROMPTS = {
