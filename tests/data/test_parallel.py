@@ -158,13 +158,13 @@ def test_long_results_come_back_through_spool_files_that_are_gone_after(jsonl, m
     read = []
     with Workers(2, chunk_bytes=4000) as two:
         folder = two._spool.name
-        taken = parallel._unspooled
-        monkeypatch.setattr(parallel, "_unspooled", lambda v: read.append(v) or taken(v))
+        taken = parallel._read_back
+        monkeypatch.setattr(parallel, "_read_back", lambda part: read.append(part) or taken(part))
         assert list(two.map(jsonl, _lines_and_sizes)) == alone
         assert os.listdir(folder) == []  # each file removed as it was read
         unread = two.map(jsonl, _lines_and_sizes)
         next(unread)  # the others are in flight or written, and never read
-    spooled = sum(isinstance(v, parallel._Spooled) for v in read)  # `_unspooled` sees every part of a result
+    spooled = sum(isinstance(v, parallel._Spooled) for v in read)  # `_read_back` sees every part of a result
     assert len(alone) > 5 and spooled == 2 * (len(alone) + 1)  # each chunk's text and half of it, in files
     assert not os.path.exists(folder)
     assert parallel._spooled((b"x" * 5, [b"y" * 2000]), folder) == (b"x" * 5, [b"y" * 2000])  # short, or in a list

@@ -269,35 +269,44 @@ class _Spooled:
     path: str
 
 
-def _spooled(value: Any, folder: str) -> Any:
-    """`value` with its long byte strings (in tuples and dict values, as a chunk's output lines are) written to files
-    of `folder`: a chunk's output crosses to the stage's process in one write and one read, not pickled through a
-    pipe of 64 KiB (decompose's system time at 500k trajectories on 2 cores: 7.4 s of its 25 s of CPU before, 3.0 s
-    after; 5 Dec 2026)."""
-    if isinstance(value, bytes) and len(value) >= SPOOL_BYTES:
-        fd, path = tempfile.mkstemp(dir=folder)
-        with os.fdopen(fd, "wb") as f:
-            f.write(value)
-        return _Spooled(path)
+def _parts(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """`value` with `leaf` applied to each part of it that is not a tuple or a dict (a chunk's result: a tuple of output
+    lines, counters, columns, or a dict of output files' lines)."""
     if type(value) is tuple:
-        return tuple(_spooled(v, folder) for v in value)
+        return tuple(_parts(v, leaf) for v in value)
     if type(value) is dict:
-        return {k: _spooled(v, folder) for k, v in value.items()}
-    return value
+        return {k: _parts(v, leaf) for k, v in value.items()}
+    return leaf(value)
+
+
+def _spooled(value: Any, folder: str) -> Any:
+    """`value` with its long byte strings written to files of `folder`: a chunk's output crosses to the stage's
+    process in one write and one read, not pickled through a pipe of 64 KiB (decompose's system time at 500k
+    trajectories on 2 cores: 7.4 s of its 25 s of CPU before, 3.0 s after; 5 Dec 2026)."""
+    return _parts(value, functools.partial(_spool, folder))
+
+
+def _spool(folder: str, part: Any) -> Any:
+    if not (isinstance(part, bytes) and len(part) >= SPOOL_BYTES):
+        return part
+    fd, path = tempfile.mkstemp(dir=folder)
+    with os.fdopen(fd, "wb") as f:
+        f.write(part)
+    return _Spooled(path)
 
 
 def _unspooled(value: Any) -> Any:
     """`_spooled`'s inverse, in the stage's process (each file removed once read)."""
-    if isinstance(value, _Spooled):
-        with open(value.path, "rb") as f:
-            data = f.read()
-        os.unlink(value.path)
-        return data
-    if type(value) is tuple:
-        return tuple(_unspooled(v) for v in value)
-    if type(value) is dict:
-        return {k: _unspooled(v) for k, v in value.items()}
-    return value
+    return _parts(value, _read_back)
+
+
+def _read_back(part: Any) -> Any:
+    if not isinstance(part, _Spooled):
+        return part
+    with open(part.path, "rb") as f:
+        data = f.read()
+    os.unlink(part.path)
+    return data
 
 
 def _unfailed(result: Any) -> Any:
