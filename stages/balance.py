@@ -6,11 +6,12 @@ from agentflan.config import Mix
 from agentflan.data.balance import Balancer, Candidates, candidates
 from agentflan.data.jsonio import atomic_writer
 from agentflan.data.parallel import conversations
-from agentflan.pipeline.profiles import Profile, conversation_row
+from agentflan.pipeline.profiles import Profile, conversation_row, row_fields
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import suite_columns, validate
 
 KEPT = suite_columns("balanced")  # of each record's profile row: what the suite checks
+ROW = row_fields(KEPT)  # of them, the fields of a conversation's row
 
 
 def gather(seed: int, mix: Mix, lines: list[bytes]) -> Candidates:
@@ -23,7 +24,7 @@ def balance(balancer: Balancer, lines: list[bytes]) -> tuple[bytes, Balancer, di
     part, out, rows = balancer.chunk(), [], Profile(keep=KEPT)
     for conv, learned in part.applied(conversations(lines)):
         out.append(conv.to_json())
-        rows.add(conversation_row(conv, learned))
+        rows.add(conversation_row(conv, learned, ROW))
     return b"".join(line + b"\n" for line in out), part, rows.columns
 
 

@@ -1,13 +1,16 @@
 """DVC stage `convert`: upstream trajectories -> canonical chat conversations, validated."""
 
+import functools
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from agentflan.data.convert import Converter
 from agentflan.data.jsonio import atomic_writer, write_jsonl
-from agentflan.pipeline.profiles import Profile, conversation_row
+from agentflan.pipeline.profiles import Profile, conversation_row, row_fields
 from agentflan.pipeline.project import file_md5
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import suite_columns, validate
+
+KEPT = suite_columns("converted")  # of each record's profile row: what the suite checks
 
 
 def described(sources: list) -> list[dict]:
@@ -17,7 +20,7 @@ def described(sources: list) -> list[dict]:
 
 with stage("convert", ("data", "convert"), open_run=False) as s, s.workers() as workers:
     converter = Converter(s.params.convert)
-    rows = Profile(keep=suite_columns("converted"))  # of each record's profile row: what the suite checks
+    rows, profile_row = Profile(keep=KEPT), functools.partial(conversation_row, fields=row_fields(KEPT))
     quarantined = s.path("quarantine") / "records.jsonl"  # a DVC output folder, empty when nothing is quarantined
     sources: Future | None = None
     with (
@@ -26,7 +29,7 @@ with stage("convert", ("data", "convert"), open_run=False) as s, s.workers() as 
         ThreadPoolExecutor(1) as io,
     ):
         converter.on_reject = lambda r: write_jsonl(quarantine, [r.to_dict()])
-        for line, row in converter.written(s.params.data.sources, workers, conversation_row):
+        for line, row in converter.written(s.params.data.sources, workers, profile_row):
             if sources is None:  # the workers are forked (threads are safe now) and convert the first batches:
                 sources = io.submit(described, s.params.data.sources)  # the inputs hashed while they work,
                 s.open()  # and MLflow's run opened and GX imported

@@ -5,11 +5,12 @@ from collections import defaultdict
 from agentflan.data.decompose import CapabilityTable, label
 from agentflan.data.jsonio import atomic_writer
 from agentflan.data.parallel import conversations
-from agentflan.pipeline.profiles import Profile, conversation_row
+from agentflan.pipeline.profiles import Profile, conversation_row, row_fields
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import suite_columns, validate
 
 KEPT = suite_columns("decomposed")  # of each record's profile row: what the suite checks
+ROW = row_fields(KEPT)  # of them, the fields of a conversation's row
 
 
 def decompose(lines: list[bytes]) -> tuple[bytes, dict[str, CapabilityTable], dict[str, list]]:
@@ -19,7 +20,7 @@ def decompose(lines: list[bytes]) -> tuple[bytes, dict[str, CapabilityTable], di
         learned = label(conv).learned_pieces()
         by_source[conv.source].add(conv, learned)
         out.append(conv.to_json())
-        rows.add(conversation_row(conv, learned))
+        rows.add(conversation_row(conv, learned, ROW))
     return b"".join(line + b"\n" for line in out), by_source, rows.columns
 
 

@@ -21,12 +21,13 @@ from agentflan.data.negatives import (
 from agentflan.data.parallel import conversations, fields_of
 from agentflan.data.schema import Tool
 from agentflan.evaluation.judges import negative_calls
-from agentflan.pipeline.profiles import Profile, conversation_row, query_split_rows
+from agentflan.pipeline.profiles import Profile, conversation_row, query_split_rows, row_fields
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import suite_columns, validate
 
 SPLITS = ("train", "validation")
 KEPT = suite_columns("final", "final_split")  # of each record's profile row: what the suites check
+ROW = row_fields(KEPT)  # of them, the fields of a conversation's row (the stage adds the others)
 FILES = [f"{split}{suffix}" for split in SPLITS for suffix in ("", "_agentflan", "_hf")]  # the paths' keys
 
 
@@ -51,7 +52,7 @@ def finish(
         tables[split].add(conv, learned)
         rows.add(
             {
-                **conversation_row(conv, learned),
+                **conversation_row(conv, learned, ROW),
                 "split": split,
                 "query_key": query_key(conv),
                 "negative_calls": negative_calls(conv),

@@ -179,3 +179,26 @@ def test_fabrication_and_decline_judges_on_a_labelled_set(capsys):
         print(f"declines judge: precision {dec[0]:.3f}, recall {dec[1]:.3f}; misjudged {dec[2]}")
     assert fab[0] >= 0.9 and fab[1] >= 0.9 and dec[0] >= 0.95 and dec[1] >= 0.95
     assert set(fab[2]) == {"package-17", "weather-55", "stock-56"} and not dec[2]
+
+
+def test_a_negative_answer_is_judged_under_the_tools_offered_with_it():
+    """The negatives stage judges each text once per text and offered names: the same answer calls a tool where that
+    tool is offered, and not where it is not, whatever was judged before it."""
+    from agentflan.data.schema import Conversation, Tool, Turn
+    from agentflan.evaluation.judges import negative_calls
+
+    text = "Let me use get_weather to check Paris for you."
+
+    def negative(tools, content=text):
+        turns = [Turn("user", "Weather in Paris?"), Turn("assistant", content, loss=True, part="chat")]
+        return Conversation(
+            "n", "negative/x", "negative", "plain", turns, [Tool(n) for n in tools], "Weather in Paris?"
+        )
+
+    verdicts = [negative_calls(negative(tools)) for tools in (["get_weather"], [], ["get_time"], ["get_weather"])]
+    assert verdicts == [1, 0, 0, 1]
+    assert negative_calls(negative(["get_weather"], "I have no tool for the weather here, sorry.")) == 0
+    agent = Conversation(
+        "a", "x", "agent", "native", [Turn("user", "q"), Turn("assistant", text)], [Tool("get_weather")]
+    )
+    assert negative_calls(agent) == 0  # only negatives are judged

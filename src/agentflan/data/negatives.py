@@ -201,7 +201,9 @@ def add_negatives(
         if heldout is not None and heldout.excludes(conv):
             stats.held_out += 1
             continue
-        rng = random.Random(f"{cfg.seed}:negatives:{conv.id}")
+        # the record's own generator, shared by the negatives built from it; made when the first one is (seeding one
+        # for every record was 4% of the stage's per-record work; most records make none)
+        seed, rng = f"{cfg.seed}:negatives:{conv.id}", None
         # a chat that already offers tools (a function-calling source's row that calls none) is such a negative as it is
         if (
             cfg.enabled
@@ -210,6 +212,7 @@ def add_negatives(
             and pool
             and unit_hash(cfg.seed, "plain", conv.id) < cfg.plain_with_tools
         ):
+            rng = rng or random.Random(seed)
             negative = plain_with_tools(conv, pool, rng, cfg.max_tools)
             stats.negatives["plain_with_tools"] += 1
             if cfg.plain_with_tools_copies:  # the chat without tools stays too: tool-less chats are not all refusals
@@ -217,11 +220,13 @@ def add_negatives(
             conv = negative
         yield emit(conv)
         if cfg.enabled and conv.kind == "agent" and unit_hash(cfg.seed, "notools", conv.id) < cfg.no_tools:
+            rng = rng or random.Random(seed)
             negative = no_tools_negative(conv, rng)
             if negative is not None:
                 stats.negatives["no_tools"] += 1
                 yield emit(negative)
         if cfg.enabled and conv.kind == "agent" and pool and unit_hash(cfg.seed, "unfit", conv.id) < cfg.unfit_tools:
+            rng = rng or random.Random(seed)
             negative = no_tools_negative(conv, rng, pool)
             if negative is not None:
                 stats.negatives["unfit_tools"] += 1

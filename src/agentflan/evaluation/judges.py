@@ -240,12 +240,18 @@ def negative_calls(conv: Conversation) -> int:
     """Answers of a hallucination negative that call a tool anyway (the `final` suite wants 0)."""
     if conv.kind != "negative":
         return 0
-    names = [t.name for t in conv.tools]
+    names = tuple(t.name for t in conv.tools)
     return sum(
-        1
-        for t in conv.assistant_turns
-        if t.call is not None or t.tool_calls or has_react_keywords(t.content) or has_general_call(t.content, names)
+        1 for t in conv.assistant_turns if t.call is not None or t.tool_calls or _calls_in_text(t.content, names)
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _calls_in_text(text: str, names: tuple[str, ...]) -> bool:
+    """A plain answer that calls a tool in its text (ReAct or general), judged once per text and offered names: the
+    negatives stage judges every negative, most of them one of a few refusals per tool (two thirds of the judgements
+    at 500k trajectories; the judge was a tenth of the stage's per-record work, 5 Dec 2026)."""
+    return has_react_keywords(text) or has_general_call(text, names)
 
 
 _QUANTITY = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w]|\.\d)|(?<![\w.,])-?\d+(?:\.\d+)?(?![\w]|\.\d)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from agentflan.data.schema import PSEUDO_TOOLS, Conversation, Piece
@@ -27,30 +27,47 @@ def raw_row(fmt: str, index: int, record: Any) -> dict[str, Any]:
     }
 
 
-def conversation_row(conv: Conversation, learned: list[Piece] | None = None) -> dict[str, Any]:
-    """A canonical conversation (for `expectations/converted.json` and later boundaries); `learned`:
-    `conv.learned_pieces()` when the caller has them already."""
+def _unknown_calls(conv: Conversation) -> int:
     offered = {t.name for t in conv.tools}
-    turns, assistant, calls = conv.turns, conv.assistant_turns, conv.calls  # each once
+    return sum(1 for c in conv.calls if c.name not in offered and c.name not in PSEUDO_TOOLS)
+
+
+# Each field of a canonical conversation's profile row, from the record and its learned pieces. A stage computes only
+# the fields its suites check (`validation.suite_columns`): all sixteen took a sixth of decompose's per-record work
+# (5 Dec 2026), and its suite reads four.
+ROW_FIELDS: dict[str, Callable[[Conversation, list[Piece]], Any]] = {
+    "id": lambda conv, learned: conv.id,
+    "source": lambda conv, learned: conv.source,
+    "kind": lambda conv, learned: conv.kind,
+    "style": lambda conv, learned: conv.style,
+    "n_turns": lambda conv, learned: len(conv.turns),
+    "n_assistant": lambda conv, learned: sum(1 for t in conv.turns if t.role == "assistant"),
+    "n_trainable": lambda conv, learned: sum(1 for t in conv.turns if t.trainable),
+    "first_role": lambda conv, learned: conv.turns[0].role if conv.turns else None,
+    "last_role": lambda conv, learned: conv.turns[-1].role if conv.turns else None,
+    "query_chars": lambda conv, learned: len(conv.query),
+    "n_tools": lambda conv, learned: len(conv.tools),
+    "n_calls": lambda conv, learned: len(conv.calls),
+    "unknown_calls": lambda conv, learned: _unknown_calls(conv),
+    "empty_trainable": lambda conv, learned: sum(1 for p in learned if not p.text.strip()),
+    "unlabelled": lambda conv, learned: sum(1 for t in conv.turns if t.role == "assistant" and t.capability is None),
+    "trainable_chars": lambda conv, learned: sum(len(p.text) for p in learned),
+}
+
+
+def row_fields(columns: Iterable[str]) -> tuple[str, ...]:
+    """Of a stage's kept columns, those a conversation's profile row has (the rest the stage adds itself)."""
+    return tuple(k for k in columns if k in ROW_FIELDS)
+
+
+def conversation_row(
+    conv: Conversation, learned: list[Piece] | None = None, fields: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """A canonical conversation (for `expectations/converted.json` and later boundaries): the `ROW_FIELDS` named
+    in `fields` (`row_fields` of what the stage keeps; default every one). `learned`: `conv.learned_pieces()` when the
+    caller has them already."""
     learned = conv.learned_pieces() if learned is None else learned
-    return {
-        "id": conv.id,
-        "source": conv.source,
-        "kind": conv.kind,
-        "style": conv.style,
-        "n_turns": len(turns),
-        "n_assistant": len(assistant),
-        "n_trainable": sum(1 for t in assistant if t.trainable),
-        "first_role": turns[0].role if turns else None,
-        "last_role": turns[-1].role if turns else None,
-        "query_chars": len(conv.query),
-        "n_tools": len(conv.tools),
-        "n_calls": len(calls),
-        "unknown_calls": sum(1 for c in calls if c.name not in offered and c.name not in PSEUDO_TOOLS),
-        "empty_trainable": sum(1 for p in learned if not p.text.strip()),
-        "unlabelled": sum(1 for t in assistant if t.capability is None),
-        "trainable_chars": sum(len(p.text) for p in learned),
-    }
+    return {key: ROW_FIELDS[key](conv, learned) for key in (ROW_FIELDS if fields is None else fields)}
 
 
 class Profile:
