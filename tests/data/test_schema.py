@@ -181,3 +181,33 @@ def test_reading_a_bad_record_names_file_and_record(tmp_path):
     )
     with pytest.raises(InputError, match=r"c\.jsonl: record 2 \(id 'c1'\): field turns\[0\]\.role"):
         list(read_conversations(path))
+
+
+def test_a_tool_line_is_the_json_dumps_of_the_tool_whatever_was_written_before_it(monkeypatch):
+    """`tool_line` remembers tools' JSON lines; two tools whose parameters msgspec writes alike (NaN, infinity and null
+    are all null to it) or that differ only in key order still get their own line, in either order."""
+    import math
+
+    from agentflan.data import schema
+
+    def line(params, name="f"):
+        return json.dumps({"name": name, "description": "d", "parameters": params}, ensure_ascii=False)
+
+    cases = [
+        {"type": "object", "properties": {"x": {"default": None}}},
+        {"type": "object", "properties": {"x": {"default": math.nan}}},
+        {"type": "object", "properties": {"x": {"default": math.inf}}},
+        {"properties": {"x": {"default": 1}}, "type": "object"},
+        {"type": "object", "properties": {"x": {"default": 1}}},
+        {"type": "object", "properties": {"x": {"default": 1.0}}},
+        {"type": "object", "properties": {"x": {"default": True}}},
+        {"type": "object", "properties": {"ville": {"description": "Zürich, 東京"}}},
+    ]
+    for order in (cases, cases[::-1], cases + cases):
+        schema._TOOL_LINES.clear()
+        assert [schema.tool_line(Tool("f", "d", p)) for p in order] == [line(p) for p in order]
+    assert schema.tool_line(Tool("g", "d", cases[4])) == line(cases[4], "g")  # the name is in the key too
+    monkeypatch.setattr(schema, "TOOL_LINES_KEPT", 3)  # bounded: a corpus of many tools does not grow it
+    for k in range(10):
+        assert schema.tool_line(Tool(f"t{k}", "d", cases[4])) == line(cases[4], f"t{k}")
+        assert len(schema._TOOL_LINES) <= 3

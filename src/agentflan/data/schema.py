@@ -100,6 +100,32 @@ class ToolCall(msgspec.Struct, frozen=True):
         return text_json(self.arguments)
 
 
+_PARAMETERS = msgspec.json.Encoder()
+_TOOL_LINES: dict[tuple[str, str, bytes], str] = {}
+TOOL_LINES_KEPT = 4096
+
+
+def tool_line(tool: Tool) -> str:
+    """`prompts.tool_json(tool)`, remembered for a tool met again: a corpus offers few tools, each many times, and
+    json.dumps of their schemas was a sixth of the negatives stage's per-record work (5 Dec 2026). The key is the
+    tool's name, description and parameters as msgspec writes them, which tells every JSON value apart except
+    non-finite floats from null (msgspec writes both as null, json.dumps not): parameters with a null in them are
+    written afresh each time."""
+    try:
+        parameters = _PARAMETERS.encode(tool.parameters)
+    except (TypeError, msgspec.EncodeError):  # what msgspec cannot write: json.dumps says what it makes of it
+        return tool_json(tool)
+    if b"null" in parameters:
+        return tool_json(tool)
+    key = (tool.name, tool.description, parameters)
+    line = _TOOL_LINES.get(key)
+    if line is None:
+        if len(_TOOL_LINES) >= TOOL_LINES_KEPT:
+            _TOOL_LINES.clear()
+        line = _TOOL_LINES[key] = tool_json(tool)
+    return line
+
+
 class _CallLoss(msgspec.Struct, forbid_unknown_fields=True):
     """A native call's labels as a record writes them: `{"name": learned, "arguments": learned}`."""
 
@@ -285,7 +311,7 @@ class Conversation(msgspec.Struct):
 
     def tool_lines(self) -> list[str]:
         """Each offered tool's JSON schema on one line (`prompts.tool_json`), as both exports write it."""
-        return [tool_json(t) for t in self.tools]
+        return [tool_line(t) for t in self.tools]
 
     def exports(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """`to_agentflan()` and `to_hf()`, each tool's JSON written once for both."""
