@@ -29,18 +29,23 @@ def balance(balancer: Balancer, lines: list[bytes]) -> tuple[bytes, Balancer, di
 
 
 with stage("balance", ("mix", "balance"), open_run=False) as s, s.workers() as workers:
-    parts = workers.map(s.path("decomposed"), functools.partial(gather, s.params.balance.seed, s.params.mix))
-    s.open()  # MLflow's run and GX's import while the workers read
-    balancer, found = Balancer(s.params.mix, s.params.balance), Candidates()
-    for part in parts:
-        found.merge(part)
-    balancer.plan_from(found)
+    balancer = Balancer(s.params.mix, s.params.balance)
+    if not balancer.plan_unsampled():  # some capability is sampled: a first pass plans what each keeps
+        parts = workers.map(s.path("decomposed"), functools.partial(gather, s.params.balance.seed, s.params.mix))
+        s.open()  # MLflow's run and GX's import while the workers read
+        found = Candidates()
+        for part in parts:
+            found.merge(part)
+        balancer.plan_from(found)
     rows = Profile(keep=KEPT)
     with atomic_writer(s.path("balanced")) as out:
-        for text, part, columns in workers.map(s.path("decomposed"), functools.partial(balance, balancer)):
+        applied = workers.map(s.path("decomposed"), functools.partial(balance, balancer))
+        s.open()  # (without a first pass: while the workers read now)
+        for text, part, columns in applied:
             out.write(text)
             balancer.merge(part)
             rows.extend(columns)
+        balancer.finish()
         validate(rows, "balanced")
         validate(
             balancer.result.mix_rows(),

@@ -123,3 +123,25 @@ def test_keys_only_for_sampled_capabilities_change_nothing_written():
     assert [c.to_json() for c in sampled_only.apply(labelled_corpus())] == [
         c.to_json() for c in full.apply(labelled_corpus())
     ]
+
+
+def test_a_mix_that_samples_nothing_needs_no_first_pass():
+    """Every weight 1 (the default): `plan_unsampled` plans without reading the records, and one pass gives the records
+    and every count two passes give, the conversations with nothing to learn dropped and counted before."""
+    mix, corpus = Mix(), labelled_corpus()  # every weight 1
+    empty = corpus[0].__copy__()
+    empty.id = "nothing_to_learn"
+    empty.turns = [t.__copy__() for t in corpus[0].turns]
+    for t in empty.turns:
+        t.loss, t.call_loss = False, [{"name": False, "arguments": False} for _ in t.call_loss]
+    two_pass, one_pass = Balancer(mix, BalanceConfig(seed=0)), Balancer(mix, BalanceConfig(seed=0))
+    two_pass.plan([*corpus, empty])
+    expected = [c.to_json() for c in two_pass.apply([*labelled_corpus(), empty])]
+    assert one_pass.plan_unsampled()
+    part = one_pass.chunk()  # as the stage applies it: in chunks, merged
+    assert [c.to_json() for c in part.apply([*labelled_corpus(), empty])] == expected
+    one_pass.merge(part)
+    one_pass.finish()
+    assert one_pass.result.to_metrics() == two_pass.result.to_metrics()
+    assert one_pass.result.dropped == 1 and one_pass.result.before.conversations == len(corpus) + 1
+    assert not Balancer(Mix(retrieval=0.5), BalanceConfig()).plan_unsampled()  # sampling needs the plan

@@ -9,7 +9,8 @@ dropped. Other capabilities are untouched, so lowering `mix.reasoning` changes t
 only, and each capability's trainable tokens land within one piece of `mix.c * before`.
 
 Two streaming passes over the input: the first plans a hash threshold per capability (memory: one
-(hash, tokens) pair per trainable piece, 16 bytes in flat arrays), the second applies it.
+(hash, tokens) pair per trainable piece, 16 bytes in flat arrays), the second applies it. A mix that samples
+nothing (every weight 1, the default) needs no plan: one pass (`Balancer.plan_unsampled`).
 
 Pure data: no MLflow, no GX, no torch.
 """
@@ -17,7 +18,7 @@ Pure data: no MLflow, no GX, no torch.
 from __future__ import annotations
 
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,6 +165,7 @@ class Balancer:
         self.config = config
         self.thresholds = thresholds
         self.result = BalanceResult(CapabilityTable(), CapabilityTable(), mix)
+        self._before_from_after = False  # `plan_unsampled`: `finish` counts `result.before`
 
     def plan(self, conversations: Iterable[Conversation]) -> dict[str, float]:
         return self.plan_from(candidates(conversations, self.config.seed, self.mix))
@@ -172,6 +174,23 @@ class Balancer:
         self.result.before = found.before
         self.thresholds = plan_thresholds(found.pieces, self.mix)
         return self.thresholds
+
+    def plan_unsampled(self) -> bool:
+        """Plan without a first pass where the mix samples no capability (every weight 1, the default): every piece is
+        kept, and what that pass would have counted (`result.before`) is what the second counts plus the conversations
+        it drops (`finish`). False, planning nothing, where some capability is sampled."""
+        if sampled(self.mix):
+            return False
+        self.thresholds, self._before_from_after = dict.fromkeys(CAPABILITIES, 1.0), True
+        return True
+
+    def finish(self) -> None:
+        """After the second pass (every chunk merged): `result.before` where `plan_unsampled` skipped the first."""
+        if self._before_from_after:
+            after = self.result.after
+            self.result.before = CapabilityTable(
+                Counter(after.turns), Counter(after.tokens), after.conversations + self.result.dropped
+            )
 
     def chunk(self) -> Balancer:
         """A planned balancer with nothing applied yet (for one chunk of the second pass)."""
