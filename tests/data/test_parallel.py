@@ -161,13 +161,40 @@ def test_long_results_come_back_through_spool_files_that_are_gone_after(jsonl, m
         taken = parallel._read_back
         monkeypatch.setattr(parallel, "_read_back", lambda part: read.append(part) or taken(part))
         assert list(two.map(jsonl, _lines_and_sizes)) == alone
-        assert os.listdir(folder) == []  # each file removed as it was read
+        assert os.listdir(folder) == []  # each file removed as it was read, and the pass's work once it is done
         unread = two.map(jsonl, _lines_and_sizes)
         next(unread)  # the others are in flight or written, and never read
     spooled = sum(isinstance(v, parallel._Spooled) for v in read)  # `_read_back` sees every part of a result
     assert len(alone) > 5 and spooled == 2 * (len(alone) + 1)  # each chunk's text and half of it, in files
     assert not os.path.exists(folder)
     assert parallel._spooled((b"x" * 5, [b"y" * 2000]), folder) == (b"x" * 5, [b"y" * 2000])  # short, or in a list
+
+
+class _Counted:
+    """A large argument of a pass's work, as the held-out list is: counts how often this process pickles it."""
+
+    pickled = 0
+
+    def __reduce__(self):
+        _Counted.pickled += 1
+        return (_Counted, ())
+
+
+def _count_with(counted: _Counted, lines: list[bytes]) -> tuple[int, str]:
+    return len(lines), type(counted).__name__
+
+
+def test_a_pass_s_work_is_sent_to_the_workers_once_not_with_every_chunk(jsonl):
+    work = functools.partial(_count_with, _Counted())
+    with Workers(1, chunk_bytes=4000) as one:
+        alone = list(one.map(jsonl, work))
+    assert _Counted.pickled == 0  # one process: nothing is sent
+    with Workers(2, chunk_bytes=4000) as two:
+        assert list(two.map(jsonl, work)) == alone and len(alone) > 5
+        assert _Counted.pickled == 1  # written once to the spool folder, read there by each worker
+        assert os.listdir(two._spool.name) == []  # and removed when the pass is done
+        assert [n for n, _ in two.ordered(work, ([b"x"] * k for k in range(1, 9)))] == list(range(1, 9))
+        assert _Counted.pickled == 2  # once more for the second pass, whatever the number of its items
 
 
 def test_records_with_ids_decode_only_the_chosen_and_name_a_broken_line(jsonl):
