@@ -183,7 +183,7 @@ def test_reading_a_bad_record_names_file_and_record(tmp_path):
         list(read_conversations(path))
 
 
-def test_a_tool_line_is_the_json_dumps_of_the_tool_whatever_was_written_before_it(monkeypatch):
+def test_a_tool_line_is_the_json_dumps_of_the_tool_whatever_was_written_before_it():
     """`tool_line` remembers tools' JSON lines; two tools whose parameters msgspec writes alike (NaN, infinity and null
     are all null to it) or that differ only in key order still get their own line, in either order."""
     import math
@@ -204,10 +204,10 @@ def test_a_tool_line_is_the_json_dumps_of_the_tool_whatever_was_written_before_i
         {"type": "object", "properties": {"ville": {"description": "Zürich, 東京"}}},
     ]
     for order in (cases, cases[::-1], cases + cases):
-        schema._TOOL_LINES.clear()
+        schema._tool_line.cache_clear()
         assert [schema.tool_line(Tool("f", "d", p)) for p in order] == [line(p) for p in order]
     assert schema.tool_line(Tool("g", "d", cases[4])) == line(cases[4], "g")  # the name is in the key too
-    monkeypatch.setattr(schema, "TOOL_LINES_KEPT", 3)  # bounded: a corpus of many tools does not grow it
-    for k in range(10):
+    kept = schema._tool_line.cache_info().maxsize  # bounded: a corpus of many tools does not grow it
+    for k in range(kept + 10):
         assert schema.tool_line(Tool(f"t{k}", "d", cases[4])) == line(cases[4], f"t{k}")
-        assert len(schema._TOOL_LINES) <= 3
+    assert schema._tool_line.cache_info().currsize <= kept

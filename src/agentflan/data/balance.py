@@ -165,7 +165,6 @@ class Balancer:
         self.config = config
         self.thresholds = thresholds
         self.result = BalanceResult(CapabilityTable(), CapabilityTable(), mix)
-        self._before_from_after = False  # `plan_unsampled`: `finish` counts `result.before`
 
     def plan(self, conversations: Iterable[Conversation]) -> dict[str, float]:
         return self.plan_from(candidates(conversations, self.config.seed, self.mix))
@@ -181,12 +180,13 @@ class Balancer:
         it drops (`finish`). False, planning nothing, where some capability is sampled."""
         if sampled(self.mix):
             return False
-        self.thresholds, self._before_from_after = dict.fromkeys(CAPABILITIES, 1.0), True
+        self.thresholds = dict.fromkeys(CAPABILITIES, 1.0)
         return True
 
     def finish(self) -> None:
-        """After the second pass (every chunk merged): `result.before` where `plan_unsampled` skipped the first."""
-        if self._before_from_after:
+        """After the second pass (every chunk merged), where the mix samples nothing: `result.before` from it, what a
+        first pass counts (the same whether one ran or `plan_unsampled` skipped it)."""
+        if not sampled(self.mix):
             after = self.result.after
             self.result.before = CapabilityTable(
                 Counter(after.turns), Counter(after.tokens), after.conversations + self.result.dropped

@@ -9,8 +9,8 @@ so the stage writes the same bytes with any number of workers. A bad record rais
 record (its line) and the field, as the one-process reader does: the worker knows the record's line within its chunk,
 and the chunks before it tell how many lines came first.
 
-Workers are forked (`fork`: the stage's imports and state are shared, nothing is pickled but the chunk's range
-and its result); `workers=1` runs every chunk in this process, the same code.
+Workers are forked (`fork`: the stage's imports and state are shared; what is pickled is each chunk's range and its
+result, and once a pass the pass's work, `_Once`); `workers=1` runs every chunk in this process, the same code.
 """
 
 from __future__ import annotations

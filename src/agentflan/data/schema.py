@@ -18,6 +18,7 @@ Imports nothing of ours but the prompt texts.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Literal
 
@@ -101,8 +102,6 @@ class ToolCall(msgspec.Struct, frozen=True):
 
 
 _PARAMETERS = msgspec.json.Encoder()
-_TOOL_LINES: dict[tuple[str, str, bytes], str] = {}
-TOOL_LINES_KEPT = 4096
 
 
 def tool_line(tool: Tool) -> str:
@@ -117,13 +116,14 @@ def tool_line(tool: Tool) -> str:
         return tool_json(tool)
     if b"null" in parameters:
         return tool_json(tool)
-    key = (tool.name, tool.description, parameters)
-    line = _TOOL_LINES.get(key)
-    if line is None:
-        if len(_TOOL_LINES) >= TOOL_LINES_KEPT:
-            _TOOL_LINES.clear()
-        line = _TOOL_LINES[key] = tool_json(tool)
-    return line
+    return _tool_line(tool.name, tool.description, parameters)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tool_line(name: str, description: str, parameters: bytes) -> str:
+    """`tool_line` of the tool the key names, its parameters read back (msgspec reads back the values it wrote, in
+    their order)."""
+    return tool_json({"name": name, "description": description, "parameters": msgspec.json.decode(parameters)})
 
 
 class _CallLoss(msgspec.Struct, forbid_unknown_fields=True):
