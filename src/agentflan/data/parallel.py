@@ -179,6 +179,8 @@ class Workers:
         if self.workers > 1:  # a worker that dies (killed for memory) fails the stage (BrokenProcessPool): no hang
             self._spool = tempfile.TemporaryDirectory(prefix="agentflan-chunks-")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+            self._pool.submit(int).result()  # every worker forked now (a forked pool starts all at its first task),
+            # before the stage's threads: MLflow's, an output's writeback (`jsonio._Writeback`)
         return self
 
     def __exit__(self, *exc: object) -> None:
