@@ -5,7 +5,7 @@ import functools
 from agentflan.config import Mix
 from agentflan.data.balance import Balancer, Candidates, candidates
 from agentflan.data.jsonio import atomic_writer
-from agentflan.data.parallel import conversations
+from agentflan.data.parallel import Records, conversations
 from agentflan.pipeline.profiles import Profile, conversation_row, row_fields
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import suite_columns, validate
@@ -21,10 +21,13 @@ def gather(seed: int, mix: Mix, lines: list[bytes]) -> Candidates:
 
 def balance(balancer: Balancer, lines: list[bytes]) -> tuple[bytes, Balancer, dict[str, list]]:
     """The second pass over one chunk: its balanced records as JSON lines, what was applied, the profile columns."""
-    part, out, rows = balancer.chunk(), [], Profile(keep=KEPT)
-    for conv, learned in part.applied(conversations(lines)):
-        out.append(conv.to_json())
-        rows.add(conversation_row(conv, learned, ROW))
+    part, out, rows, records = balancer.chunk(), [], Profile(keep=KEPT), Records(lines)
+    for conv in records:
+        kept = part.balanced(conv)
+        if kept is not None:
+            learned, masked = kept
+            out.append(records.line(conv, changed=masked))
+            rows.add(conversation_row(conv, learned, ROW))
     return b"".join(line + b"\n" for line in out), part, rows.columns
 
 

@@ -18,7 +18,7 @@ from agentflan.data.negatives import (
     query_key,
     sorted_pool,
 )
-from agentflan.data.parallel import conversations, fields_of
+from agentflan.data.parallel import Records, fields_of
 from agentflan.data.schema import Tool
 from agentflan.evaluation.judges import negative_calls
 from agentflan.pipeline.profiles import Profile, conversation_row, query_split_rows, row_fields
@@ -43,8 +43,9 @@ def finish(
     """The second pass over one chunk: each output file's lines, the counts, the profile columns."""
     out = {key: [] for key in FILES}
     stats, rows, tables = NegativesStats(), Profile(keep=KEPT), {split: CapabilityTable() for split in SPLITS}
-    for split, conv in add_negatives(conversations(lines), pool, cfg, stats, heldout):
-        out[split].append(conv.to_json())
+    records = Records(lines)
+    for split, conv in add_negatives(records, pool, cfg, stats, heldout):
+        out[split].append(records.line(conv))  # a record passed on as it came: its line; a negative: encoded
         agentflan, hf = conv.exports()
         out[f"{split}_agentflan"].append(orjson.dumps(agentflan))
         out[f"{split}_hf"].append(orjson.dumps(hf))

@@ -145,3 +145,20 @@ def test_a_mix_that_samples_nothing_needs_no_first_pass():
     assert one_pass.result.to_metrics() == two_pass.result.to_metrics()
     assert one_pass.result.dropped == 1 and one_pass.result.before.conversations == len(corpus) + 1
     assert not Balancer(Mix(retrieval=0.5), BalanceConfig()).plan_unsampled()  # sampling needs the plan
+
+
+@pytest.mark.parametrize("mix", [Mix(**PAPER), Mix()], ids=["paper", "all-ones"])
+def test_balanced_says_whether_it_changed_the_record(mix):
+    """The stage writes a record that nothing was masked in as the line it came in (`parallel.Records`): `balanced`
+    reports a mask exactly when the record's JSON changed."""
+    balancer = Balancer(mix, BalanceConfig(seed=0))
+    balancer.plan(labelled_corpus())
+    reported = []
+    for conv in labelled_corpus():
+        before = conv.to_json()
+        kept = balancer.balanced(conv)
+        if kept is not None:
+            learned, masked = kept
+            assert masked == (conv.to_json() != before) and learned == conv.learned_pieces()
+            reported.append(masked)
+    assert any(reported) == (mix != Mix()) and not all(reported)

@@ -234,3 +234,20 @@ def test_fields_of_reads_only_the_declared_fields_and_names_a_bad_one_as_a_full_
     with pytest.raises(parallel.RecordError, match="invalid JSON on line") as err:
         list(parallel.fields_of(_KindAndTools, lines))
     assert err.value.line == 121
+
+
+def test_records_give_the_line_a_record_came_in_until_it_changes(jsonl):
+    """`Records.line`: the line itself for the record last read and unchanged (not encoded again: the same bytes object,
+    and the bytes `to_json` writes); `to_json()` for a changed record, a derived one, or one read before."""
+    lines = jsonl.read_bytes().split(b"\n")[:-1]
+    records, before = parallel.Records(lines), None
+    for conv, line in zip(records, lines, strict=True):
+        assert records.line(conv) is line and conv.to_json() == line
+        derived = msgspec.structs.replace(conv, id=f"neg_{conv.id}")
+        assert records.line(derived) == derived.to_json() != line
+        if before is not None:
+            assert records.line(before) == before.to_json() and records.line(before) is not line
+        conv.turns[1].loss = not conv.turns[1].loss
+        assert records.line(conv, changed=True) == conv.to_json() != line
+        before = conv
+    assert [c.to_json() for c in parallel.Records(lines)] == lines

@@ -207,22 +207,30 @@ class Balancer:
     def applied(self, conversations: Iterable[Conversation]) -> Iterator[tuple[Conversation, list[Piece]]]:
         """`apply`, each kept conversation with its learned pieces after balancing (computed once: counted here, and
         what the stage's profile row reads)."""
+        for conv in conversations:
+            kept = self.balanced(conv)
+            if kept is not None:
+                yield conv, kept[0]
+
+    def balanced(self, conv: Conversation) -> tuple[list[Piece], bool] | None:
+        """One conversation balanced in place: its learned pieces after balancing and whether any piece was masked;
+        None when nothing is left to learn (the conversation is dropped, and counted)."""
         if self.thresholds is None:
             raise RuntimeError("Balancer.apply() needs plan() first")
         seed, thresholds = self.config.seed, self.thresholds
-        for conv in conversations:
-            learned = []  # conv.learned_pieces() once balanced, gathered on the way
-            for i, turn in enumerate(conv.turns):
-                for piece in turn.pieces():
-                    if not piece.loss:
-                        continue
-                    threshold = thresholds[piece.capability]  # 1.0 keeps every piece: no key needed
-                    if threshold < 1 and piece_key(seed, conv.id, i, piece.key) > threshold:
-                        turn.set_loss(piece.key, False)
-                    else:
-                        learned.append(piece)
-            if not learned:  # no trainable turn left
-                self.result.dropped += 1
-                continue
-            self.result.after.add(conv, learned)
-            yield conv, learned
+        learned, masked = [], False  # conv.learned_pieces() once balanced, gathered on the way
+        for i, turn in enumerate(conv.turns):
+            for piece in turn.pieces():
+                if not piece.loss:
+                    continue
+                threshold = thresholds[piece.capability]  # 1.0 keeps every piece: no key needed
+                if threshold < 1 and piece_key(seed, conv.id, i, piece.key) > threshold:
+                    turn.set_loss(piece.key, False)
+                    masked = True
+                else:
+                    learned.append(piece)
+        if not learned:  # no trainable turn left
+            self.result.dropped += 1
+            return None
+        self.result.after.add(conv, learned)
+        return learned, masked

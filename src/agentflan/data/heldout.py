@@ -7,6 +7,7 @@ asks a held-out query, so no benchmark query and no held-out tool is ever traine
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +20,11 @@ from agentflan.data.schema import PSEUDO_TOOLS, Conversation
 from agentflan.data.seeded import unit_hash
 
 
+@functools.lru_cache(maxsize=8)
 def query_key(text: str) -> str:
-    """A query compared as the benchmark and the split compare it: case and spacing ignored."""
+    """A query compared as the benchmark and the split compare it: case and spacing ignored. Remembered for the last
+    few texts: the negatives stage asks it of one record's query up to four times (held out? its split, its profile
+    row, and held out again for the row)."""
     return " ".join(text.lower().split())
 
 
