@@ -174,12 +174,15 @@ def test_cli_exit_codes_and_no_tracebacks(tmp_path, fixtures):
         assert "Traceback" not in proc.stdout + proc.stderr
 
 
-def test_an_array_cut_short_names_the_record_where_it_broke(tmp_path, fixtures):
-    """ToolBench arrays are streamed; one that breaks off is refused, naming where, and nothing is written."""
+@pytest.mark.parametrize("indent", [None, 4], ids=["one-line", "indented"])
+def test_an_array_cut_short_names_the_record_where_it_broke(tmp_path, fixtures, indent):
+    """ToolBench arrays are streamed (or, laid out by `json.dump(indent=...)`, read in chunks by the workers); one that
+    breaks off is refused, naming where, and nothing is written."""
     records = json.loads((fixtures / "toolbench_toolllama.json").read_text())
     assert len(records) >= 2
-    whole = json.dumps(records)
-    cut = whole[: whole.index(json.dumps(records[1])) + 40]  # inside the second record
+    whole = json.dumps(records, indent=indent)
+    second = json.dumps(records[1], indent=indent).replace("\n", "\n" + " " * (indent or 0))
+    cut = whole[: whole.index(second) + 40]  # inside the second record
     path = tmp_path / "toolllama_G1.json"
     path.write_text(cut)
     with pytest.raises(InputError, match=r"not valid JSON at or after record 1 of the array") as err:

@@ -151,3 +151,37 @@ def test_workers_give_the_bytes_quarantine_and_counts_of_one_process(demo_dir, t
     reasons = [r.reason for r in alone_rejected]
     assert reasons.count("duplicate id") > 10 and reasons[-1].startswith("invalid JSON on line 61")
     assert alone.stats.format_samples == 5 and alone.stats.balanced()
+
+
+def test_an_indented_array_read_by_the_workers_converts_as_the_streamed_reader_does(demo_dir, tmp_path):
+    """ToolBench's arrays are laid out by `json.dump(indent=...)`: the workers read and parse their own chunks of such a
+    file (`parallel.array_chunks`), numbering records from their chunk's start, and the converter numbers them in the
+    file. The same lines (meta record numbers included), quarantine entries (record numbers of refused and duplicate
+    records in later chunks) and counts as the same records on one line, which the streamed reader (ijson) reads."""
+    from agentflan.data.parallel import Workers, array_indent
+    from agentflan.pipeline.profiles import conversation_row
+
+    records = json.loads((demo_dir / "toolbench.json").read_text())[:120]
+    records[70]["conversations"] = "not a list"  # refused
+    records += [records[5], records[90], 7]  # duplicates and an element that is no record, at the end
+    indented, flat = tmp_path / "indented" / "toolllama.json", tmp_path / "flat" / "toolllama.json"
+    for path, text in ((indented, json.dumps(records, indent=4)), (flat, json.dumps(records))):
+        path.parent.mkdir()
+        path.write_text(text)
+    assert array_indent(indented) == b"    " and array_indent(flat) is None
+    cfg = ConvertConfig(format_samples=3, react_fraction=0.2)
+
+    def converted(path, workers):
+        converter, rejected = Converter(cfg), []
+        converter.on_reject = rejected.append
+        lines = list(converter.written([Source(path=str(path), format="toolbench")], workers, conversation_row))
+        return lines, [r.to_dict() for r in rejected], converter.stats.to_metrics()
+
+    with Workers(1) as one:
+        expected = converted(flat, one)
+    with Workers(2, chunk_bytes=3000) as two:  # a chunk of a few records each
+        assert converted(indented, two) == expected
+    lines, rejected, _ = expected
+    numbers = [json.loads(line)["meta"].get("record") for line, _ in lines if b'"source":"toolbench"' in line]
+    assert numbers == sorted(numbers) and numbers[-1] > 100  # each chunk holds a record or two: numbered in the file
+    assert [(r["record"], r["field"]) for r in rejected] == [(71, "conversations"), (122, "id"), (123, "record")]

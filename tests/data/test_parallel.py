@@ -4,6 +4,7 @@ cut at line ends, and a bad record named by its file line however the file was c
 from __future__ import annotations
 
 import functools
+import json
 import os
 
 import msgspec
@@ -251,3 +252,60 @@ def test_records_give_the_line_a_record_came_in_until_it_changes(jsonl):
         assert records.line(conv, changed=True) == conv.to_json() != line
         before = conv
     assert [c.to_json() for c in parallel.Records(lines)] == lines
+
+
+ODD_VALUES = [
+    {
+        "id": "a",
+        "text": 'a line "\n    }," and braces } { ] [ inside a string',
+        "n": 1.5,
+        "deep": {"x": [1, {"y": {}}]},
+    },
+    {},  # written on one line by json.dump: read with the object after it
+    7,
+    [],
+    {"id": "b", "big": 2**70, "empty": [], "unicode": "Grüße, 東京"},  # past 64 bits: the standard library reads it
+    "a string element",
+    {"id": "c", "nested": [{"k": "v"}, {"k": [{"deeper": True}]}]},
+]
+
+
+@pytest.mark.parametrize("indent", [1, 2, 4])
+def test_an_indented_array_cut_anywhere_reads_back_its_elements(tmp_path, indent):
+    path = tmp_path / "records.json"
+    values = [*ODD_VALUES, *({"id": f"r{i}", "v": {"i": i, "s": "x" * (i % 7)}} for i in range(40))]
+    path.write_text(json.dumps(values, indent=indent, ensure_ascii=False))
+    mark = parallel.array_indent(path)
+    assert mark == b" " * indent
+    for size in (1, 50, 333, 4096, 10**7):
+        cut = list(parallel.array_chunks(path, mark, size))
+        assert cut[0].start == 0 and cut[-1].end == path.stat().st_size
+        assert all(a.end == b.start for a, b in zip(cut, cut[1:]))
+        assert [v for c in cut for v in parallel.array_elements(c.read(), mark)] == values, size
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps([{"id": "a"}]),  # on one line
+        json.dumps([1, 2], indent=2),  # no object first
+        "[\n]",
+        '{"id": "a"}\n{"id": "b"}\n',  # JSONL
+        json.dumps({"records": [{"id": "a"}]}, indent=2),  # an object
+    ],
+)
+def test_other_layouts_are_not_read_as_indented_arrays(tmp_path, text):
+    path = tmp_path / "records.json"
+    path.write_text(text)
+    assert parallel.array_indent(path) is None
+
+
+def test_an_element_that_does_not_parse_is_named_by_its_place_in_the_chunk(tmp_path):
+    path = tmp_path / "records.json"
+    text = json.dumps([{"id": f"r{i}", "x": [i]} for i in range(6)], indent=2)
+    path.write_text(text.replace('"r3"', '"r3', 1))  # a string left open in the fourth element
+    (chunk,) = parallel.array_chunks(path, b"  ", 10**6)
+    read = []
+    with pytest.raises(parallel.BrokenElement) as broken:
+        read.extend(parallel.array_elements(chunk.read(), b"  "))
+    assert broken.value.index == 3 and [r["id"] for r in read] == ["r0", "r1", "r2"]

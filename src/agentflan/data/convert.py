@@ -14,6 +14,7 @@ Pure data: no MLflow, no GX, no torch.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import heapq
 import itertools
@@ -24,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.formats import FORMATS, MAPPED, READERS, detect
 from agentflan.data.formats.base import Dialogue, Dropped, Message, RecordError, Step, Trajectory
 from agentflan.data.jsonio import InputError, RawLine, iter_raw
-from agentflan.data.parallel import Workers
+from agentflan.data.parallel import BrokenElement, Chunk, Workers, array_chunks, array_elements, array_indent
 from agentflan.data.prompts import (
     ELICIT,
     FORMAT_PROMPTS,
@@ -322,6 +325,21 @@ class Admitted:
     unused_branches: int
     record: Any
     candidate: FormatItem | None
+    number_at: int | None = None  # where its meta's record number (its index's) is written in its line; -1: not written
+
+    def renumbered(self, offset: int) -> Admitted:
+        """The record numbered `offset` records later (`convert_chunk` numbers a chunk's records from its start): its
+        index, and the record number of its meta where that is its index's, written into its line at `number_at`."""
+        record = self.record
+        if self.number_at is not None:
+            number = self.index + offset + 1
+            if isinstance(record, Conversation):
+                record.meta["record"] = number
+            else:
+                line, row = record
+                at, old = self.number_at, len(str(self.index + 1))
+                record = (line[:at] + str(number).encode() + line[at + old :], row)
+        return dataclasses.replace(self, index=self.index + offset, record=record)
 
 
 BATCH = 256  # records a worker converts at a time: about 25 ms of work, 1 MB of records
@@ -359,15 +377,53 @@ def convert_batch(task: FileTask, batch: tuple[tuple[str, str] | None, list[RawL
             candidate = None
         record = (conv.to_json(), task.out.row(conv) if task.out.row else None) if task.out.written else conv
         unused = conv.meta.get("unused_branches", 0)
-        out.append(Admitted(raw.index, conv.id, conv.source, conv.style, unused, record, candidate))
+        at = _number_at(conv, record[0] if task.out.written else None, raw.index + 1)
+        out.append(Admitted(raw.index, conv.id, conv.source, conv.style, unused, record, candidate, at))
     return out
+
+
+def _number_at(conv: Conversation, line: bytes | None, number: int) -> int | None:
+    """Where `line` (`conv.to_json()`; None: not written, -1) holds the record number of `conv`'s meta, when that is
+    `number` and leads the meta after its file, as the converter writes it; else None. The meta is the line's last
+    field, so it ends the line before its closing brace, and orjson writes it compactly, in its keys' order."""
+    meta = conv.meta
+    if list(itertools.islice(meta, 2)) != ["file", "record"] or meta["record"] != number:
+        return None
+    if line is None:
+        return -1
+    return len(line) - 1 - len(orjson.dumps(meta)) + len(b'{"file":' + orjson.dumps(meta["file"]) + b',"record":')
+
+
+def convert_chunk(
+    task: FileTask, indent: bytes, item: tuple[tuple[str, str] | None, Chunk]
+) -> tuple[list[Any], int, str | None]:
+    """`convert_batch` of the elements of one chunk of an indented array (`parallel.array_chunks`), read and parsed in
+    the worker, numbered from the chunk's start (`Admitted.renumbered` numbers them in the file): the outcomes, how
+    many elements were read, and why the element after them does not parse (None when all did)."""
+    threshold, chunk = item
+    raws: list[RawLine] = []
+    broken = None
+    try:
+        for i, data in enumerate(array_elements(chunk.read(), indent)):
+            raws.append(RawLine(chunk.path, i, data=data))
+    except BrokenElement as e:
+        broken = e.reason
+    return convert_batch(task, (threshold, raws)), len(raws), broken
+
+
+def _renumbered(outcome: Any, offset: int) -> Any:
+    """A chunk's outcome numbered in its file, `offset` records before the chunk."""
+    if isinstance(outcome, Rejected):
+        return dataclasses.replace(outcome, record=outcome.record + offset)
+    return outcome.renumbered(offset) if isinstance(outcome, Admitted) else outcome
 
 
 class Converter:
     """Streams sources into conversations; rejected records go to `on_reject` as they are found.
 
     Each file's records are read here and converted in batches (`convert_batch`) by the stage's worker processes
-    (`parallel.Workers`) or in this process; the results come back in file order and this process applies what
+    (`parallel.Workers`) or in this process (an indented JSON array's are read by the workers themselves:
+    `convert_chunk`); the results come back in file order and this process applies what
     depends on the records before: duplicate ids, counts, the format-sample pool. Any number of workers gives the
     same output."""
 
@@ -443,9 +499,16 @@ class Converter:
         fmt, lines = self.open_source(path, fmt, columns, tags)
         mapping = {"columns": columns or {}, "tags": tags or {}} if fmt in MAPPED else {}
         task = FileTask(self.config, fmt, mapping, name or Path(path).name, out)
-        batches = iter(lambda: list(itertools.islice(lines, BATCH)), [])
-        sent = ((self._pool_threshold(), batch) for batch in batches)  # read as each batch is sent
-        for outcomes in (workers or Workers(1)).ordered(functools.partial(convert_batch, task), sent):
+        workers = workers or Workers(1)
+        indent = array_indent(path)
+        if indent is None:  # read here, each batch of records sent to a worker as it is read
+            batches = iter(lambda: list(itertools.islice(lines, BATCH)), [])
+            sent = ((self._pool_threshold(), batch) for batch in batches)
+            results = workers.ordered(functools.partial(convert_batch, task), sent)
+        else:  # an indented array: this process finds where chunks end, and each worker reads and parses its own
+            del lines  # the streamed reader opened for detection, closed
+            results = self._array_results(path, task, indent, workers)
+        for outcomes in results:
             for outcome in outcomes:
                 self.stats.read += 1
                 if isinstance(outcome, Rejected):
@@ -456,6 +519,18 @@ class Converter:
                     self._reject(Rejected(task.name, outcome.index + 1, outcome.id, "id", "duplicate id"))
                 else:
                     yield self._accept(outcome)
+
+    def _array_results(self, path: str, task: FileTask, indent: bytes, workers: Workers) -> Iterator[list[Any]]:
+        """The outcomes of each chunk of an indented array, in order, numbered in the file as the streamed reader
+        numbers them; after those before an element that does not parse, `InputError` naming it, as that reader says
+        it. This process only finds where chunks end: how many records a chunk holds is known once it is read."""
+        chunks = ((self._pool_threshold(), chunk) for chunk in array_chunks(path, indent, workers.chunk_bytes))
+        offset = 0
+        for outcomes, read, broken in workers.ordered(functools.partial(convert_chunk, task, indent), chunks):
+            yield [_renumbered(o, offset) for o in outcomes] if offset else outcomes
+            offset += read
+            if broken is not None:
+                raise InputError(f"{path}: not valid JSON at or after record {offset} of the array ({broken})")
 
     def _accept(self, admitted: Admitted) -> Any:
         self._ids.add(admitted.id)

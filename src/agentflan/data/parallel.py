@@ -19,9 +19,11 @@ import collections
 import contextlib
 import functools
 import itertools
+import json
 import multiprocessing
 import os
 import pickle
+import re
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
@@ -57,10 +59,13 @@ class Chunk:
     start: int
     end: int
 
-    def lines(self) -> list[bytes]:
+    def read(self) -> bytes:
         with open(self.path, "rb") as f:
             f.seek(self.start)
-            return f.read(self.end - self.start).split(b"\n")[:-1]
+            return f.read(self.end - self.start)
+
+    def lines(self) -> list[bytes]:
+        return self.read().split(b"\n")[:-1]
 
 
 class RecordError(Exception):
@@ -83,6 +88,85 @@ def chunks(path: str, size: int = CHUNK_BYTES) -> Iterator[Chunk]:
             end = f.tell() + len(f.readline()) if start + size < total else total
             yield Chunk(path, start, end)
             start = end
+
+
+# `json.dump(records, f, indent=k)`'s layout: `[`, each object's opening brace on a line of its own at the elements'
+# indentation, its first key at twice that
+_INDENTED = re.compile(rb"\s*\[\n( +)\{\n\1\1\"")
+
+
+def array_indent(path: str | os.PathLike) -> bytes | None:
+    """The indentation of a JSON array's elements where the file is laid out as `json.dump(records, f, indent=k)`
+    writes it (ToolBench's preprocessing does; so does the demo): each object's closing brace is then alone on a line
+    at that indentation, and nothing else is (a deeper value's lines are indented further, and a JSON string holds no
+    line break), so the elements can be told apart without parsing them. None for any other layout."""
+    with open(path, "rb") as f:
+        found = _INDENTED.match(f.read(1 << 16))
+    return found[1] if found else None
+
+
+def array_chunks(path: str | os.PathLike, indent: bytes, size: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """An indented JSON array (`array_indent`) cut into chunks of about `size` bytes, each ending just after an
+    element's closing `},` (the last one at the file's end); only the bytes around each cut are read here."""
+    path, sep = str(path), b"\n" + indent + b"},"
+    total = os.path.getsize(path)
+    with open(path, "rb") as f:
+        start = 0
+        while start < total:
+            end, at = total, start + size
+            while at < total:  # the first separator at or after start + size
+                f.seek(at)
+                block = f.read(1 << 16)
+                found = block.find(sep)
+                if found >= 0:
+                    end = at + found + len(sep)
+                    break
+                if at + len(block) >= total:  # none: the chunk runs to the file's end
+                    break
+                at += len(block) - len(sep) + 1  # a separator across two reads is found by the second
+            yield Chunk(path, start, end)
+            start = end
+
+
+class BrokenElement(ValueError):
+    """An element of an indented array that does not parse: its index in the chunk and why."""
+
+    def __init__(self, index: int, reason: str):
+        super().__init__(index, reason)
+        self.index = index
+        self.reason = reason
+
+
+def array_elements(data: bytes, indent: bytes) -> Iterator[Any]:
+    """The parsed elements of a chunk of an indented array (`array_chunks`), in order; `BrokenElement` at the first
+    that does not parse. Between two closing braces at the elements' indentation lies one object, or, where the array
+    holds values written on one line (`{}`, a number), those values before it: such a stretch is read as an array of
+    them. What orjson refuses and JSON allows (integers past 64 bits) is read by the standard library."""
+    text = data.strip()
+    text = text[1:] if text[:1] == b"[" else text
+    text = text[:-1] if text[-1:] == b"]" else text
+    parts = text.split(b"\n" + indent + b"},")
+    last = parts.pop()  # the array's last element, or nothing after a chunk's last separator
+    done = 0
+    for stretch in [part + b"}" for part in parts] + ([last] if last.strip() else []):
+        try:
+            values = [orjson.loads(stretch)]
+        except orjson.JSONDecodeError:
+            values = _values(b"[" + stretch + b"]", done)
+        yield from values
+        done += len(values)
+
+
+def _values(array: bytes, done: int) -> list[Any]:
+    """The elements of a stretch of an indented array read as an array; `BrokenElement` (at the stretch's first
+    element, `done` being those before it) when it does not parse."""
+    try:
+        return orjson.loads(array)
+    except orjson.JSONDecodeError as e:
+        try:
+            return json.loads(array)
+        except ValueError:
+            raise BrokenElement(done, " ".join(str(e).split())) from None
 
 
 def conversations(lines: list[bytes]) -> Iterator[Conversation]:
