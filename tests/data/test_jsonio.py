@@ -76,3 +76,19 @@ def test_a_failed_writer_publishes_nothing_and_stops_its_thread(tmp_path, synced
     assert path.read_bytes() == b"previous\n"
     assert not list(tmp_path.glob(".out.jsonl.*"))  # the temporary file is gone
     assert not writeback_threads()
+
+
+def test_a_file_system_that_cannot_sync_early_leaves_the_write_to_the_final_fsync(tmp_path, synced, monkeypatch):
+    def refusing(fd: int) -> None:
+        synced.append(-1)
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(jsonio.os, "fdatasync", refusing)
+    unhandled = []
+    monkeypatch.setattr(threading, "excepthook", unhandled.append)
+    with atomic_writer(tmp_path / "out.jsonl") as f:
+        f.write(b"z" * (1 << 18))
+        f.flush()
+        assert wait_for(lambda: synced) and wait_for(lambda: not writeback_threads())  # tried once, then stopped
+    assert (tmp_path / "out.jsonl").read_bytes() == b"z" * (1 << 18) and synced == [-1]
+    assert not unhandled  # stopped quietly, not by an error

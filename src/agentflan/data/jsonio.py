@@ -67,7 +67,10 @@ class _Writeback:
         while not self.stop.wait(WRITEBACK_EVERY_S):
             size = os.fstat(self.fd).st_size
             if size - synced >= WRITEBACK_BYTES:
-                os.fdatasync(self.fd)
+                try:
+                    os.fdatasync(self.fd)
+                except OSError:  # a file system that cannot: the writer's own fsync says what is wrong, if anything
+                    return
                 synced = size
 
 
