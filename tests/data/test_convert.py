@@ -181,6 +181,8 @@ def test_an_indented_array_read_by_the_workers_converts_as_the_streamed_reader_d
         expected = converted(flat, one)
     with Workers(2, chunk_bytes=3000) as two:  # a chunk of a few records each
         assert converted(indented, two) == expected
+        objects = Converter(cfg).converted([Source(path=str(indented), format="toolbench")], two)  # not written
+        assert [c.to_json() for c in objects] == [line for line, _ in expected[0][:-3]]  # less the format samples
     lines, rejected, _ = expected
     numbers = [json.loads(line)["meta"].get("record") for line, _ in lines if b'"source":"toolbench"' in line]
     assert numbers == sorted(numbers) and numbers[-1] > 100  # each chunk holds a record or two: numbered in the file

@@ -325,20 +325,19 @@ class Admitted:
     unused_branches: int
     record: Any
     candidate: FormatItem | None
-    number_at: int | None = None  # where its meta's record number (its index's) is written in its line; -1: not written
+    number_at: int | None = None  # where its line holds its meta's record number, when that is its index's
 
     def renumbered(self, offset: int) -> Admitted:
         """The record numbered `offset` records later (`convert_chunk` numbers a chunk's records from its start): its
-        index, and the record number of its meta where that is its index's, written into its line at `number_at`."""
-        record = self.record
-        if self.number_at is not None:
-            number = self.index + offset + 1
-            if isinstance(record, Conversation):
+        index, and the record number of its meta where that is its index's (written into its line at `number_at`)."""
+        record, number = self.record, self.index + offset + 1
+        if isinstance(record, Conversation):
+            if _numbered(record, self.index + 1):
                 record.meta["record"] = number
-            else:
-                line, row = record
-                at, old = self.number_at, len(str(self.index + 1))
-                record = (line[:at] + str(number).encode() + line[at + old :], row)
+        elif self.number_at is not None:
+            line, row = record
+            at, old = self.number_at, len(str(self.index + 1))
+            record = (line[:at] + str(number).encode() + line[at + old :], row)
         return dataclasses.replace(self, index=self.index + offset, record=record)
 
 
@@ -377,20 +376,24 @@ def convert_batch(task: FileTask, batch: tuple[tuple[str, str] | None, list[RawL
             candidate = None
         record = (conv.to_json(), task.out.row(conv) if task.out.row else None) if task.out.written else conv
         unused = conv.meta.get("unused_branches", 0)
-        at = _number_at(conv, record[0] if task.out.written else None, raw.index + 1)
+        at = _number_at(conv, record[0], raw.index + 1) if task.out.written else None
         out.append(Admitted(raw.index, conv.id, conv.source, conv.style, unused, record, candidate, at))
     return out
 
 
-def _number_at(conv: Conversation, line: bytes | None, number: int) -> int | None:
-    """Where `line` (`conv.to_json()`; None: not written, -1) holds the record number of `conv`'s meta, when that is
-    `number` and leads the meta after its file, as the converter writes it; else None. The meta is the line's last
-    field, so it ends the line before its closing brace, and orjson writes it compactly, in its keys' order."""
+def _numbered(conv: Conversation, number: int) -> bool:
+    """`conv`'s meta records `number` as the converter writes a record's number: after its file, before the rest."""
     meta = conv.meta
-    if list(itertools.islice(meta, 2)) != ["file", "record"] or meta["record"] != number:
+    return list(itertools.islice(meta, 2)) == ["file", "record"] and meta["record"] == number
+
+
+def _number_at(conv: Conversation, line: bytes, number: int) -> int | None:
+    """Where `line` (`conv.to_json()`) holds the record number of `conv`'s meta, when that is `number` (`_numbered`);
+    else None. The meta is the line's last field, so it ends the line before its closing brace, and orjson writes it
+    compactly, in its keys' order."""
+    if not _numbered(conv, number):
         return None
-    if line is None:
-        return -1
+    meta = conv.meta
     return len(line) - 1 - len(orjson.dumps(meta)) + len(b'{"file":' + orjson.dumps(meta["file"]) + b',"record":')
 
 

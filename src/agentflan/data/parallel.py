@@ -78,16 +78,26 @@ class RecordError(Exception):
         self.message = message
 
 
-def chunks(path: str, size: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """The file cut into chunks of about `size` bytes, each ending at a line end (the last one too)."""
-    total = os.path.getsize(path)
+def chunks(path: str | os.PathLike, size: int = CHUNK_BYTES, end: bytes = b"\n") -> Iterator[Chunk]:
+    """The file cut into chunks of about `size` bytes, each ending just after an `end` (a line end; an indented
+    array's element end, `array_chunks`), the last one at the file's end; only the bytes around each cut are read."""
+    path, total = str(path), os.path.getsize(path)
     with open(path, "rb") as f:
         start = 0
         while start < total:
-            f.seek(min(start + size, total) - 1)
-            end = f.tell() + len(f.readline()) if start + size < total else total
-            yield Chunk(path, start, end)
-            start = end
+            stop, at = total, start + size - 1
+            while at < total:  # the first `end` at or after start + size - 1
+                f.seek(at)
+                block = f.read(1 << 16)
+                found = block.find(end)
+                if found >= 0:
+                    stop = at + found + len(end)
+                    break
+                if at + len(block) >= total:  # none: the chunk runs to the file's end
+                    break
+                at += len(block) - len(end) + 1  # an `end` across two reads is found by the second
+            yield Chunk(path, start, stop)
+            start = stop
 
 
 # `json.dump(records, f, indent=k)`'s layout: `[`, each object's opening brace on a line of its own at the elements'
@@ -107,25 +117,13 @@ def array_indent(path: str | os.PathLike) -> bytes | None:
 
 def array_chunks(path: str | os.PathLike, indent: bytes, size: int = CHUNK_BYTES) -> Iterator[Chunk]:
     """An indented JSON array (`array_indent`) cut into chunks of about `size` bytes, each ending just after an
-    element's closing `},` (the last one at the file's end); only the bytes around each cut are read here."""
-    path, sep = str(path), b"\n" + indent + b"},"
-    total = os.path.getsize(path)
-    with open(path, "rb") as f:
-        start = 0
-        while start < total:
-            end, at = total, start + size
-            while at < total:  # the first separator at or after start + size
-                f.seek(at)
-                block = f.read(1 << 16)
-                found = block.find(sep)
-                if found >= 0:
-                    end = at + found + len(sep)
-                    break
-                if at + len(block) >= total:  # none: the chunk runs to the file's end
-                    break
-                at += len(block) - len(sep) + 1  # a separator across two reads is found by the second
-            yield Chunk(path, start, end)
-            start = end
+    element's closing `},` (the last one at the file's end)."""
+    return chunks(path, size, _element_end(indent))
+
+
+def _element_end(indent: bytes) -> bytes:
+    """How an element of an indented array that is not its last ends: its closing brace alone at the indentation."""
+    return b"\n" + indent + b"},"
 
 
 class BrokenElement(ValueError):
@@ -145,7 +143,7 @@ def array_elements(data: bytes, indent: bytes) -> Iterator[Any]:
     text = data.strip()
     text = text[1:] if text[:1] == b"[" else text
     text = text[:-1] if text[-1:] == b"]" else text
-    parts = text.split(b"\n" + indent + b"},")
+    parts = text.split(_element_end(indent))
     last = parts.pop()  # the array's last element, or nothing after a chunk's last separator
     done = 0
     for stretch in [part + b"}" for part in parts] + ([last] if last.strip() else []):
