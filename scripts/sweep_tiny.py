@@ -6,14 +6,20 @@ without DVC or MLflow, so it runs wherever torch is (a GPU machine gives the sam
 seconds). Prints one JSON line per config; the CPU cost of a config is measured by `dvc repro` itself.
 
     python scripts/sweep_tiny.py '{"hidden_size": 128, "max_steps": 300, "lr": 0.003}' ...
+
+`"copy_rows": f` adds f x the packed rows of synthetic copying (a random run of the corpus's tokens, then the same run,
+the repeat labelled: what an induction head learns); `"copy_only": true` trains on such rows alone and reports the loss
+on fresh ones (`results/levers.md`, copy warm-up).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -28,7 +34,7 @@ from agentflan.training.chat_template import chatml_text
 from agentflan.training.curves import learning_speed
 from agentflan.training.loop import train
 from agentflan.training.model import load_model_and_tokenizer
-from agentflan.training.packing import encode, pack
+from agentflan.training.packing import IGNORE, Packed, encode, pack
 
 KEYS = (
     "hscore",
@@ -40,6 +46,29 @@ KEYS = (
     "fabrication_rate",
     "plain_quality",
 )
+
+
+def add_copy_rows(packed: Packed, rows: int, corpus: Packed, tokenizer, seed: int) -> None:
+    """`rows` rows of repeated random runs (8 to 48 tokens, drawn from the corpus's tokens with the square root of
+    their frequency as weight), only the repeat labelled, appended to `packed`."""
+    special, length = set(tokenizer.all_special_ids), len(corpus.input_ids[0])
+    counts = Counter(t for row in corpus.input_ids for t in row if t not in special)
+    vocab, weights = list(counts), [c**0.5 for c in counts.values()]
+    rng = random.Random(seed)
+    for _ in range(rows):
+        ids, labels, segments, positions = [], [], [], []
+        while len(ids) + 2 * (n := rng.randint(8, 48)) <= length:
+            run = rng.choices(vocab, weights, k=n)
+            ids += run + run
+            labels += [IGNORE] * (n + 1) + run[1:]
+            segments += [(segments[-1] if segments else 0) + 1] * (2 * n)
+            positions += range(2 * n)
+        pad = length - len(ids)
+        packed.input_ids.append(ids + [tokenizer.pad_token_id] * pad)
+        packed.labels.append(labels + [IGNORE] * pad)
+        packed.capabilities.append([-1] * length)
+        packed.segments.append(segments + [0] * pad)
+        packed.positions.append(positions + list(range(pad)))
 
 
 def run(overrides: dict, params) -> dict:
@@ -63,6 +92,17 @@ def run(overrides: dict, params) -> dict:
         (encode(fmt, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations
     )
     val_set = pack((encode(fmt, c) for c in val_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations)
+    if overrides.get("copy_only"):  # can the model learn to copy at all in these steps: copying rows only
+        copy_train, copy_val = Packed([], [], [], []), Packed([], [], [], [])
+        add_copy_rows(copy_train, 400, train_set, tokenizer, cfg.seed)
+        add_copy_rows(copy_val, 20, train_set, tokenizer, cfg.seed + 1)
+        cfg = cfg.model_copy(update={"eval_every": 50})
+        with tempfile.TemporaryDirectory() as tmp:
+            _, _, result = train(model, copy_train, copy_val, cfg, Path(tmp), echo=lambda s: None)
+        return {"config": overrides, "copy_val_loss": result.val_history}
+    if overrides.get("copy_rows"):
+        rows = round(train_set.rows * overrides["copy_rows"])
+        add_copy_rows(train_set, rows, train_set, tokenizer, cfg.seed)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         _, model, result = train(model, train_set, val_set, cfg, Path(tmp), echo=lambda s: None)
