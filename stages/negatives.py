@@ -67,18 +67,17 @@ with stage("negatives", ("negatives",), open_run=False) as s, s.workers() as wor
     heldout = Heldout.from_dict(
         read_json(s.path("heldout")), str(s.path("heldout"))
     )  # the benchmark's: never trained on
-    parts = workers.map(s.path("balanced"), functools.partial(tools_of, heldout))
-    s.open()  # MLflow's run and GX's import while the workers read
     first: dict[str, Tool] = {}
-    for part in parts:
+    for part in workers.map(s.path("balanced"), functools.partial(tools_of, heldout)):
         for name, tool in part.items():
             first.setdefault(name, tool)
     pool = sorted_pool(first)
     stats, rows, tables = NegativesStats(), Profile(keep=KEPT), {split: CapabilityTable() for split in SPLITS}
     with contextlib.ExitStack() as files:
         out = {key: files.enter_context(atomic_writer(s.path(key))) for key in FILES}
-        work = functools.partial(finish, pool, s.params.negatives, heldout)
-        for texts, part_stats, part_tables, columns in workers.map(s.path("balanced"), work):
+        parts = workers.map(s.path("balanced"), functools.partial(finish, pool, s.params.negatives, heldout))
+        s.open()  # MLflow's run and GX's import while the workers read (the second pass: the longer one)
+        for texts, part_stats, part_tables, columns in parts:
             for key, text in texts.items():
                 out[key].write(text)
             stats.merge(part_stats)

@@ -40,7 +40,11 @@ from agentflan.data.schema import Conversation, SchemaError, conversation_from_d
 
 R = TypeVar("R")
 CHUNK_BYTES = 4 << 20
-AHEAD = 16  # chunks per worker submitted ahead of the stage's reading: ~2 s of work, 64 MiB of input each
+# chunks per worker submitted ahead of the stage's reading (192 MiB of input each): work for the 3 to 4 s a stage spends
+# in `open()` (MLflow's and GX's imports) before it reads a result; 16 left both workers idle for the last 2 to 3 s of
+# it (500k trajectories, 2 workers, interleaved: decompose 12.1-12.2 -> 11.7-12.0 s, balance 10.5-11.0 -> 10.0-10.1 s,
+# negatives with its `open()` moved to its second pass 18.9-19.5 -> 18.4-18.7 s; peak memory the same; 5 Dec 2026)
+AHEAD = 48
 SPOOL_BYTES = 1 << 16  # a result's byte strings of at least this size come back through a file, not the pipe
 
 
