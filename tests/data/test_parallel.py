@@ -309,3 +309,11 @@ def test_an_element_that_does_not_parse_is_named_by_its_place_in_the_chunk(tmp_p
     with pytest.raises(parallel.BrokenElement) as broken:
         read.extend(parallel.array_elements(chunk.read(), b"  "))
     assert broken.value.index == 3 and [r["id"] for r in read] == ["r0", "r1", "r2"]
+
+
+def test_the_input_in_flight_covers_a_stage_s_start_and_stays_bounded_on_many_cores():
+    """48 chunks a worker on a few cores (the 3-4 s a stage spends importing MLflow and GX), at most 1 GiB of input on
+    many (results not yet read wait in $TMPDIR), and never under 4 chunks a worker."""
+    assert Workers(2).ahead == 96  # 384 MiB of 4 MiB chunks
+    assert Workers(64).ahead * parallel.CHUNK_BYTES == 1 << 30
+    assert Workers(64, chunk_bytes=64 << 20).ahead == 4 * 64

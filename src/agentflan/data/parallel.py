@@ -1,13 +1,13 @@
 """A JSONL file's records spread over worker processes in ordered chunks: the results one process would give, in
 file order.
 
-The file is cut at line ends into chunks of about `CHUNK_BYTES`; each worker reads its own chunk (nothing is sent
-to it but the byte range) and returns what the stage's per-chunk function made of it: output lines already
-serialised, counters, profile columns (the long byte strings, its output lines, through files in a temporary folder,
-`$TMPDIR`, at most `AHEAD` chunks a worker unread; the rest pickled). Results come back in chunk order (`Executor.map`),
-so the stage writes the same bytes with any number of workers. A bad record raises `InputError` naming the file, the
-record (its line) and the field, as the one-process reader does: the worker knows the record's line within its chunk,
-and the chunks before it tell how many lines came first.
+The file is cut at line ends into chunks of about `CHUNK_BYTES`; each worker reads its own chunk (nothing is sent to it
+but the byte range) and returns what the stage's per-chunk function made of it: output lines already serialised,
+counters, profile columns (the long byte strings, its output lines, through files in a temporary folder, `$TMPDIR`, at
+most `AHEAD` chunks a worker unread and `AHEAD_BYTES` of input; the rest pickled). Results come back in chunk order
+(`Executor.map`), so the stage writes the same bytes with any number of workers. A bad record raises `InputError` naming
+the file, the record (its line) and the field, as the one-process reader does: the worker knows the record's line within
+its chunk, and the chunks before it tell how many lines came first.
 
 Workers are forked (`fork`: the stage's imports and state are shared; what is pickled is each chunk's range and its
 result, and once a pass the pass's work, `_Once`); `workers=1` runs every chunk in this process, the same code.
@@ -45,6 +45,9 @@ CHUNK_BYTES = 4 << 20
 # it (500k trajectories, 2 workers, interleaved: decompose 12.1-12.2 -> 11.7-12.0 s, balance 10.5-11.0 -> 10.0-10.1 s,
 # negatives with its `open()` moved to its second pass 18.9-19.5 -> 18.4-18.7 s; peak memory the same; 5 Dec 2026)
 AHEAD = 48
+# ... but never more input than this in flight, unless 4 chunks a worker are more: results not yet read wait in
+# `$TMPDIR`, and where many workers outrun the stage's one process they would fill it (64 workers: 12 GiB)
+AHEAD_BYTES = 1 << 30
 SPOOL_BYTES = 1 << 16  # a result's byte strings of at least this size come back through a file, not the pipe
 
 
@@ -288,7 +291,8 @@ class Workers:
     def __init__(self, workers: int = 1, chunk_bytes: int = CHUNK_BYTES):
         self.workers = workers
         self.chunk_bytes = chunk_bytes
-        self.ahead = AHEAD * workers  # chunks in flight: what the stage has not read yet is bounded, not the file
+        # chunks in flight: what the stage has not read yet is bounded, not the file
+        self.ahead = max(4 * workers, min(AHEAD * workers, AHEAD_BYTES // chunk_bytes))
         self._pool: Any = None
         self._spool: tempfile.TemporaryDirectory | None = None
 
