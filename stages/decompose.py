@@ -4,7 +4,8 @@ from collections import defaultdict
 
 from agentflan.data.decompose import CapabilityTable, label
 from agentflan.data.jsonio import atomic_writer
-from agentflan.data.parallel import conversations
+from agentflan.data.parallel import Records
+from agentflan.data.schema import with_capabilities
 from agentflan.pipeline.profiles import Profile, conversation_row, row_fields
 from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import suite_columns, validate
@@ -16,10 +17,12 @@ ROW = row_fields(KEPT)  # of them, the fields of a conversation's row
 def decompose(lines: list[bytes]) -> tuple[bytes, dict[str, CapabilityTable], dict[str, list]]:
     """One chunk: its labelled records as JSON lines, their token counts per source and their profile columns."""
     out, by_source, rows = [], defaultdict(CapabilityTable), Profile(keep=KEPT)
-    for conv in conversations(lines):
+    records = Records(lines)
+    for conv in records:
         learned = label(conv).learned_pieces()
         by_source[conv.source].add(conv, learned)
-        out.append(conv.to_json())
+        line = records.read_line(conv)  # the labels written into it, where the line tells where (`with_capabilities`)
+        out.append((line and with_capabilities(line, conv)) or conv.to_json())
         rows.add(conversation_row(conv, learned, ROW))
     return b"".join(line + b"\n" for line in out), by_source, rows.columns
 

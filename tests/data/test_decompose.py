@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import json
 import random
 import re
+from collections import Counter
 
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.decompose import CapabilityTable, count_tokens, label
-from agentflan.data.schema import CAPABILITIES, Conversation, ToolCall, Turn
+from agentflan.data.schema import (
+    CAPABILITIES,
+    Conversation,
+    Tool,
+    ToolCall,
+    Turn,
+    decode_conversation,
+    with_capabilities,
+)
 
 from recipe_helpers import elicited_corpus, labelled_corpus
 
@@ -96,3 +106,60 @@ def test_table_counts_each_learned_piece_under_its_capability():
     metrics = table.to_metrics()
     assert set(metrics["tokens"]) == set(CAPABILITIES) and abs(sum(metrics["share"].values()) - 1) < 1e-4
     assert all(metrics["tokens"][c] > 0 for c in CAPABILITIES)
+
+
+def test_a_capability_s_pieces_counted_together_give_the_sum_of_their_counts():
+    """`CapabilityTable.add` counts a capability's pieces joined by spaces: the same as counting each (random texts of
+    every ASCII character and some others, a piece's edges against its neighbours'), and on the demo corpus."""
+    rng = random.Random(1)
+    alphabet = [chr(i) for i in range(128)] + ["é", "ß", "\u2003", "日"]
+    for _ in range(2000):
+        texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(1, 5))]
+        assert count_tokens(" ".join(texts)) == sum(count_tokens(t) for t in texts), texts
+    table, expected = CapabilityTable(), Counter()
+    for conv in labelled_corpus():
+        table.add(conv)
+        for piece in conv.learned_pieces():
+            expected[piece.capability] += count_tokens(piece.text)
+    assert table.tokens == expected and sum(table.turns.values()) == sum(
+        len(c.learned_pieces()) for c in labelled_corpus()
+    )
+
+
+def _unlabelled(conv: Conversation) -> Conversation:
+    for turn in conv.turns:
+        turn.capability = None
+    return conv
+
+
+def test_labels_are_written_into_the_line_a_record_came_in_as_to_json_writes_them():
+    """`with_capabilities`: convert's line (no capability yet) with decompose's labels in it is the labelled record's
+    `to_json()`, in the native and the elicited form, every kind of turn and call; so is a labelled line labelled
+    otherwise."""
+    corpus = labelled_corpus() + elicited_corpus()
+    assert {t.capability for c in corpus for t in c.turns} == {None, *CAPABILITIES}
+    for conv in corpus:
+        line = _unlabelled(conv).to_json()
+        labelled = label(decode_conversation(line))
+        assert with_capabilities(line, labelled) == labelled.to_json() != line
+        for turn in labelled.assistant_turns:
+            turn.capability = "general"
+        assert with_capabilities(labelled.to_json(), label(decode_conversation(line))) == label(conv).to_json()
+
+
+def test_a_line_with_the_capability_key_anywhere_else_is_left_to_to_json():
+    """A tool's schema, a call's arguments or the meta holding a `capability` key, or a line not written compactly:
+    the line cannot tell which key is a turn's, and None says so (the stage then encodes the record)."""
+    conv = next(c for c in labelled_corpus() if c.tools and any(t.tool_calls for t in c.turns))
+    k = next(i for i, t in enumerate(conv.turns) if t.tool_calls)
+    with_tool, with_arguments, with_meta = (decode_conversation(conv.to_json()) for _ in range(3))
+    with_tool.tools = [*with_tool.tools, Tool("rank", "", {"type": "object", "properties": {"capability": {}}})]
+    call = with_arguments.turns[k].tool_calls[0]
+    with_arguments.turns[k].tool_calls = [ToolCall(call.name, {"capability": None}, call.id)]
+    with_meta.meta = {**with_meta.meta, "capability": "x"}
+    for odd in (with_tool, with_arguments, with_meta):
+        line = _unlabelled(odd).to_json()
+        assert b'"capability":' in line and with_capabilities(line, label(decode_conversation(line))) is None
+    spaced = json.dumps(json.loads(_unlabelled(conv).to_json()), ensure_ascii=False).encode()
+    assert with_capabilities(spaced, label(decode_conversation(spaced))) is None
+    assert with_capabilities(_unlabelled(conv).to_json(), label(conv)) == conv.to_json()  # the same record, compact

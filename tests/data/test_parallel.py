@@ -243,11 +243,12 @@ def test_records_give_the_line_a_record_came_in_until_it_changes(jsonl):
     lines = jsonl.read_bytes().split(b"\n")[:-1]
     records, before = parallel.Records(lines), None
     for conv, line in zip(records, lines, strict=True):
-        assert records.line(conv) is line and conv.to_json() == line
+        assert records.line(conv) is line and records.read_line(conv) is line and conv.to_json() == line
         derived = msgspec.structs.replace(conv, id=f"neg_{conv.id}")
         assert records.line(derived) == derived.to_json() != line
         if before is not None:
             assert records.line(before) == before.to_json() and records.line(before) is not line
+            assert records.read_line(before) is None
         conv.turns[1].loss = not conv.turns[1].loss
         assert records.line(conv, changed=True) == conv.to_json() != line
         before = conv

@@ -220,9 +220,12 @@ class Records:
     def line(self, conv: Conversation, changed: bool = False) -> bytes:
         """`conv`'s JSON line: the line it was read from when it is the record last read and not `changed` since
         (balance masks pieces of a record in place), else `conv.to_json()`."""
-        if conv is self._last and not changed and self._line is not None:
-            return self._line
-        return conv.to_json()
+        return (None if changed else self.read_line(conv)) or conv.to_json()
+
+    def read_line(self, conv: Conversation) -> bytes | None:
+        """The line `conv` was read from, when it is the record last read and msgspec read it (not orjson: such a
+        line is not what `to_json` writes); else None."""
+        return self._line if conv is self._last else None
 
 
 class _Id(msgspec.Struct):
