@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections import Counter
 
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
@@ -106,24 +105,6 @@ def test_table_counts_each_learned_piece_under_its_capability():
     metrics = table.to_metrics()
     assert set(metrics["tokens"]) == set(CAPABILITIES) and abs(sum(metrics["share"].values()) - 1) < 1e-4
     assert all(metrics["tokens"][c] > 0 for c in CAPABILITIES)
-
-
-def test_a_capability_s_pieces_counted_together_give_the_sum_of_their_counts():
-    """`CapabilityTable.add` counts a capability's pieces joined by spaces: the same as counting each (random texts of
-    every ASCII character and some others, a piece's edges against its neighbours'), and on the demo corpus."""
-    rng = random.Random(1)
-    alphabet = [chr(i) for i in range(128)] + ["é", "ß", "\u2003", "日"]
-    for _ in range(2000):
-        texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(1, 5))]
-        assert count_tokens(" ".join(texts)) == sum(count_tokens(t) for t in texts), texts
-    table, expected = CapabilityTable(), Counter()
-    for conv in labelled_corpus():
-        table.add(conv)
-        for piece in conv.learned_pieces():
-            expected[piece.capability] += count_tokens(piece.text)
-    assert table.tokens == expected and sum(table.turns.values()) == sum(
-        len(c.learned_pieces()) for c in labelled_corpus()
-    )
 
 
 def _unlabelled(conv: Conversation) -> Conversation:

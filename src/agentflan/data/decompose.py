@@ -99,16 +99,10 @@ class CapabilityTable:
     conversations: int = 0
 
     def add(self, conv: Conversation, learned: list[Piece] | None = None) -> None:
-        """A conversation's learned pieces (`learned`: `conv.learned_pieces()` when the caller has them already). The
-        pieces of one capability are counted together, joined by spaces: a space ends every token, so the count of
-        the joined text is the sum of the pieces' (one call a capability instead of one a piece)."""
+        """A conversation's learned pieces (`learned`: `conv.learned_pieces()` when the caller has them already)."""
         self.conversations += 1
-        texts: dict[str | None, list[str]] = {}
         for piece in conv.learned_pieces() if learned is None else learned:
-            texts.setdefault(piece.capability, []).append(piece.text)
-        for capability, pieces in texts.items():
-            self.turns[capability] += len(pieces)
-            self.tokens[capability] += count_tokens(" ".join(pieces))
+            self.add_piece(piece)
 
     def merge(self, other: CapabilityTable) -> None:
         """Another table's counts (a chunk's) added to these."""
