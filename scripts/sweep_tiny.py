@@ -34,7 +34,7 @@ from agentflan.training.chat_template import chatml_text
 from agentflan.training.curves import learning_speed
 from agentflan.training.loop import train
 from agentflan.training.model import load_model_and_tokenizer
-from agentflan.training.packing import IGNORE, Packed, encode, pack
+from agentflan.training.packing import IGNORE, Encoded, Packed, encode, pack
 
 KEYS = (
     "hscore",
@@ -55,20 +55,15 @@ def add_copy_rows(packed: Packed, rows: int, corpus: Packed, tokenizer, seed: in
     counts = Counter(t for row in corpus.input_ids for t in row if t not in special)
     vocab, weights = list(counts), [c**0.5 for c in counts.values()]
     rng = random.Random(seed)
-    for _ in range(rows):
-        ids, labels, segments, positions = [], [], [], []
-        while len(ids) + 2 * (n := rng.randint(8, 48)) <= length:
+    for _ in range(rows):  # each row's runs packed on their own (`pack` lays out the segments, positions, padding)
+        runs, size = [], 0
+        while size + 2 * (n := rng.randint(8, 48)) <= length:
             run = rng.choices(vocab, weights, k=n)
-            ids += run + run
-            labels += [IGNORE] * (n + 1) + run[1:]
-            segments += [(segments[-1] if segments else 0) + 1] * (2 * n)
-            positions += range(2 * n)
-        pad = length - len(ids)
-        packed.input_ids.append(ids + [tokenizer.pad_token_id] * pad)
-        packed.labels.append(labels + [IGNORE] * pad)
-        packed.capabilities.append([-1] * length)
-        packed.segments.append(segments + [0] * pad)
-        packed.positions.append(positions + list(range(pad)))
+            runs.append(Encoded(run + run, [IGNORE] * (n + 1) + run[1:], [-1] * (2 * n)))
+            size += 2 * n
+        row = pack(runs, length, tokenizer.pad_token_id)
+        for column in ("input_ids", "labels", "capabilities", "segments", "positions"):
+            getattr(packed, column).extend(getattr(row, column))
 
 
 def run(overrides: dict, params) -> dict:
