@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import gc
+import os
 import shutil
 import signal
 import sys
@@ -56,11 +58,12 @@ class StageContext:
 
     def workers(self) -> Any:
         """The processes the stage spreads its records over (`data.workers`, 0: every core; `data.chunk_bytes`), a
-        `parallel.Workers` to enter before the stage starts any thread (`open()`). A data stage's garbage collector is
-        tuned first (`tune_gc`), so the workers it forks inherit it."""
+        `parallel.Workers` to enter before the stage starts any thread (`open()`). A data stage's garbage collector and
+        allocator are tuned first (`tune_gc`, `tune_malloc`), so the workers it forks inherit them."""
         from agentflan.data.parallel import Workers, available_workers
 
         tune_gc()
+        tune_malloc()
         return Workers(available_workers(self.params.data.workers), self.params.data.chunk_bytes)
 
     def write_metrics(self, key: str, metrics: dict[str, Any]) -> None:
@@ -89,6 +92,28 @@ def tune_gc() -> None:
     OS frees the memory at once."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's `mallopt` parameters (malloc.h)
+
+
+def tune_malloc() -> bool:
+    """A data stage's C allocator (and its forked workers'), where it is glibc's: a buffer under 16 MiB (a chunk's
+    bytes, its lines joined for output, a spooled result) comes from the heap, and up to 128 MiB freed at the heap's top
+    is kept for the next chunk. By default glibc maps a buffer of a few MiB afresh and unmaps it when it is freed, or
+    trims the heap under it, so each chunk paid a page fault for every 4 KiB it touched. At 500k trajectories, 2
+    workers, interleaved (5 Dec 2026): convert 1.6M -> 0.27M faults, 65.9-67.9 -> 61.5-63.0 s; balance 780k -> 139k,
+    9.53 -> 8.95 s (mean of 4); decompose 11.06 -> 10.71 s (of 4); negatives and benchmark the same within noise; peak
+    memory within 2%. True where glibc took both."""
+    try:
+        if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+            return False
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError, ValueError):  # not glibc: its own allocator's defaults stay
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    took = [mallopt(M_MMAP_THRESHOLD, 16 << 20), mallopt(M_TRIM_THRESHOLD, 128 << 20)]
+    return all(took)
 
 
 def _kept(name: str) -> Path:
