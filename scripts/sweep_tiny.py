@@ -66,7 +66,8 @@ def add_copy_rows(packed: Packed, rows: int, corpus: Packed, tokenizer, seed: in
             getattr(packed, column).extend(getattr(row, column))
 
 
-def run(overrides: dict, params) -> dict:
+def configs(overrides: dict, params) -> tuple[TinyConfig, TrainConfig]:
+    """The model shape and training config of a row: params.yaml's, fp32, with the row's keys of either."""
     tiny = TinyConfig(
         **{**params.model.tiny.model_dump(), **{k: v for k, v in overrides.items() if k in TinyConfig.model_fields}}
     )
@@ -77,6 +78,12 @@ def run(overrides: dict, params) -> dict:
             **{k: v for k, v in overrides.items() if k in TrainConfig.model_fields},
         }
     )
+    return tiny, cfg
+
+
+def prepared(overrides: dict, params) -> tuple:
+    """(model, tokenizer, train config, packed train rows, packed validation rows) of a row, before training."""
+    tiny, cfg = configs(overrides, params)
     folder = overrides.get("data")  # another final split, e.g. one written with negatives off
     train_convs = list(read_conversations(Path(folder, "train.jsonl") if folder else params.paths["train"]))
     val_convs = list(read_conversations(Path(folder, "validation.jsonl") if folder else params.paths["validation"]))
@@ -87,7 +94,36 @@ def run(overrides: dict, params) -> dict:
         (encode(fmt, c) for c in train_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations
     )
     val_set = pack((encode(fmt, c) for c in val_convs), cfg.max_length, tokenizer.pad_token_id, cfg.long_conversations)
+    return model, tokenizer, cfg, train_set, val_set
+
+
+def trained(overrides: dict, params) -> tuple:
+    """(model, tokenizer, TrainResult, training seconds) of a row (`copy_rows` added to its training rows)."""
+    model, tokenizer, cfg, train_set, val_set = prepared(overrides, params)
+    if overrides.get("copy_rows"):
+        rows = round(train_set.rows * overrides["copy_rows"])
+        add_copy_rows(train_set, rows, train_set, tokenizer, cfg.seed)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        _, model, result = train(model, train_set, val_set, cfg, Path(tmp), echo=lambda s: None)
+    model.eval()
+    return model, tokenizer, result, time.perf_counter() - started
+
+
+def answers(model, tokenizer, benchmark, protocols) -> list:
+    """The model's Agent-H predictions (`scoring.Prediction`s) in each protocol, as the evaluate stage generates
+    them (64 new tokens, 40 prompts a batch)."""
+    samples = [Sample.from_dict(r.data) for r in iter_raw(benchmark)]
+    return [
+        p
+        for protocol in protocols
+        for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 64, 40), protocol)
+    ]
+
+
+def run(overrides: dict, params) -> dict:
     if overrides.get("copy_only"):  # can the model learn to copy at all in these steps: copying rows only
+        model, tokenizer, cfg, train_set, _ = prepared(overrides, params)
         copy_train, copy_val = Packed([], [], [], []), Packed([], [], [], [])
         add_copy_rows(copy_train, 400, train_set, tokenizer, cfg.seed)
         add_copy_rows(copy_val, 20, train_set, tokenizer, cfg.seed + 1)
@@ -95,21 +131,9 @@ def run(overrides: dict, params) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             _, _, result = train(model, copy_train, copy_val, cfg, Path(tmp), echo=lambda s: None)
         return {"config": overrides, "copy_val_loss": result.val_history}
-    if overrides.get("copy_rows"):
-        rows = round(train_set.rows * overrides["copy_rows"])
-        add_copy_rows(train_set, rows, train_set, tokenizer, cfg.seed)
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        _, model, result = train(model, train_set, val_set, cfg, Path(tmp), echo=lambda s: None)
-    wall = time.perf_counter() - started
-    model.eval()
-    samples = [Sample.from_dict(r.data) for r in iter_raw(params.paths["benchmark"])]
+    model, tokenizer, result, wall = trained(overrides, params)
     protocols = overrides.get("protocols", PROTOCOLS)  # e.g. ["native"]: the default protocol only, faster
-    preds = [
-        p
-        for protocol in protocols
-        for p in predictions(samples, run_protocol(model, tokenizer, samples, protocol, 64, 40), protocol)
-    ]
+    preds = answers(model, tokenizer, overrides.get("benchmark", params.paths["benchmark"]), protocols)
     metrics = score(preds)
     if overrides.get("save"):  # a folder: the model and its predictions, to read the answers behind the numbers
         model.save_pretrained(overrides["save"])

@@ -30,6 +30,8 @@ NOT_RUN = {
     "mlflow server --backend-store-uri": "tests/pipeline/test_queue.py runs these commands against a real server",
     "dvc remote add -d storage": "tests/pipeline/test_remote.py runs these commands with a directory remote",
     "params.yaml  dvc.yaml": "the layout of the tree, not a command",
+    "scripts/ablations_device.py prepare": "a GPU machine's runs: tests/pipeline/test_ablations_device.py runs "
+    "prepare, run and table on the small demo",
 }
 # a line of a run block -> why it is not run here
 LINE_NOT_RUN = {
