@@ -293,7 +293,7 @@ def table(runs_path: Path, stem: Path, claims: str = "abc") -> None:
     mark = (
         f"{kind}: {first['device']}; model and training: {json.dumps(cfg)} (params.yaml otherwise); "
         f"`scripts/ablations_device.py` ({runs_path.name}), every run without DVC or MLflow on the splits DVC wrote; "
-        f"{seconds[0]:.0f} to {seconds[-1]:.0f} s of training a run, runs sharing the GPU.\n\n"
+        f"{seconds[0]:.0f} to {seconds[-1]:.0f} s of training a run, runs sharing the device.\n\n"
     )
     stem.with_suffix(".md").write_text(mark + experiments.markdown(summary))
 
