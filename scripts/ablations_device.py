@@ -92,59 +92,84 @@ def final_split(decomposed: Path, heldout: Path, mix: dict[str, float], params) 
 
 def prepare(bundle: Path, repo: Path = ROOT, only: list[str] | None = None) -> None:
     """Each variant's files (of those named in `only`, the default and the paper mix always) through DVC (a clone of
-    `repo`'s HEAD per variant, its DVC cache shared), gzipped into `bundle`."""
+    `repo`'s HEAD per variant, its DVC cache shared), gzipped into `bundle`: written beside it and put in its place
+    whole, so that a failed prepare leaves the bundle there was."""
+    staged = bundle.with_name(f".{bundle.name}.partial")
+    shutil.rmtree(staged, ignore_errors=True)
+    try:
+        manifest = stage_variants(staged, repo, only)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    (staged / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    shutil.rmtree(bundle, ignore_errors=True)
+    staged.rename(bundle)
+
+
+def stage_variants(staged: Path, repo: Path, only: list[str] | None) -> dict:
+    """`prepare`'s work into `staged`; its manifest."""
     from agentflan.config import load_params
 
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True)
     manifest: dict = {"commit": commit.stdout.strip(), "variants": {}}
     dvc = str(Path(sys.executable).with_name("dvc"))
-    work = Path(tempfile.mkdtemp(prefix="ablations-"))
-    for variant in experiments.variants("abc"):
-        if variant.name == experiments.SUGGESTED:
-            continue  # built on the GPU machine, from the default's first run there
-        if only and variant.name not in {*only, experiments.DEFAULT, "paper-mix"}:
-            continue
-        clone = work / variant.name
-        subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
-        subprocess.run([dvc, "config", "--local", "cache.dir", str(repo / ".dvc" / "cache")], cwd=clone, check=True)
-        env = {**os.environ, "PYTHONPATH": str(clone / "src"), "MLFLOW_TRACKING_URI": f"sqlite:///{clone}/mlflow.db"}
-        command = experiments.command(variant.name, variant.overrides, 0)
-        command = [dvc, "exp", "run", *command[command.index("-S") + 2 :], "negatives"]  # no seed: data only
-        print(" ".join(command[1:]), f"(in {clone})", flush=True)
-        subprocess.run(command, cwd=clone, env=env, check=True, stdout=subprocess.DEVNULL)
-        folder = bundle / variant.name
-        folder.mkdir(parents=True, exist_ok=True)
-        names = FILES + (SOURCES if variant.name == experiments.DEFAULT else ())
-        md5s = {}
-        for name in names:
-            data = (clone / PATHS[name]).read_bytes()
-            md5s[name] = md5(data)
-            (folder / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
-        manifest["variants"][variant.name] = {"overrides": variant.overrides, "protocol": variant.protocol, "md5": md5s}
-    # the split the GPU machine builds for the suggested mix, checked here against the stages on the paper mix
-    mix = {k.split(".", 1)[1]: v for k, v in experiments.PAPER_MIX.items()}
-    paper = manifest["variants"]["paper-mix"]["md5"]
-    built = final_split(
-        work / "default" / PATHS["decomposed.jsonl"],
-        work / "default" / PATHS["heldout.json"],
-        mix,
-        load_params(work / "default" / "params.yaml"),
-    )
-    for name, data in built.items():
-        if md5(data) != paper[name]:
-            raise SystemExit(f"final_split: {name} of the paper mix differs from the stages' ({md5(data)})")
-    print("final_split writes the paper mix's train and validation files as the stages do", flush=True)
-    manifest["benchmark_same"] = len({v["md5"]["agent_h.jsonl"] for v in manifest["variants"].values()}) == 1
-    shutil.copy(work / "default" / "params.yaml", bundle / "params.yaml")  # the runs' params: HEAD's
-    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    shutil.rmtree(work)
+    with tempfile.TemporaryDirectory(prefix="ablations-") as tmp:
+        work = Path(tmp)
+        for variant in experiments.variants("abc"):
+            if variant.name == experiments.SUGGESTED:
+                continue  # built on the GPU machine, from the default's first run there
+            if only and variant.name not in {*only, experiments.DEFAULT, "paper-mix"}:
+                continue
+            clone = work / variant.name
+            subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+            cache = ["config", "--local", "cache.dir", str(repo / ".dvc" / "cache")]
+            subprocess.run([dvc, *cache], cwd=clone, check=True)
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(clone / "src"),
+                "MLFLOW_TRACKING_URI": f"sqlite:///{clone}/mlflow.db",
+            }
+            command = experiments.command(variant.name, variant.overrides, 0)
+            command = [dvc, "exp", "run", *command[command.index("-S") + 2 :], "negatives"]  # no seed: data only
+            print(" ".join(command[1:]), f"(in {clone})", flush=True)
+            subprocess.run(command, cwd=clone, env=env, check=True, stdout=subprocess.DEVNULL)
+            folder = staged / variant.name
+            folder.mkdir(parents=True)
+            md5s = {}
+            for name in FILES + (SOURCES if variant.name == experiments.DEFAULT else ()):
+                data = (clone / PATHS[name]).read_bytes()
+                md5s[name] = md5(data)
+                (folder / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+            manifest["variants"][variant.name] = {
+                "overrides": variant.overrides,
+                "protocol": variant.protocol,
+                "md5": md5s,
+            }
+        # the split the GPU machine builds for the suggested mix, checked here against the stages on the paper mix
+        mix = {k.split(".", 1)[1]: v for k, v in experiments.PAPER_MIX.items()}
+        paper = manifest["variants"]["paper-mix"]["md5"]
+        default = work / experiments.DEFAULT
+        params = load_params(default / "params.yaml")
+        built = final_split(default / PATHS["decomposed.jsonl"], default / PATHS["heldout.json"], mix, params)
+        for name, data in built.items():
+            if md5(data) != paper[name]:
+                raise SystemExit(f"final_split: {name} of the paper mix differs from the stages' ({md5(data)})")
+        print("final_split writes the paper mix's train and validation files as the stages do", flush=True)
+        manifest["benchmark_same"] = len({v["md5"]["agent_h.jsonl"] for v in manifest["variants"].values()}) == 1
+        shutil.copy(default / "params.yaml", staged / "params.yaml")  # the runs' params: HEAD's
+    return manifest
 
 
 def unpack(bundle: Path, where: Path, variant: str) -> Path:
+    """A variant's files of the bundle, unzipped into `where`/<variant>, each checked against the manifest's md5."""
+    expected = json.loads((bundle / "manifest.json").read_text())["variants"][variant]["md5"]
     folder = where / variant
     folder.mkdir(parents=True, exist_ok=True)
-    for packed in (bundle / variant).glob("*.gz"):
-        (folder / packed.name[:-3]).write_bytes(gzip.decompress(packed.read_bytes()))
+    for name, digest in expected.items():
+        data = gzip.decompress((bundle / variant / f"{name}.gz").read_bytes())
+        if md5(data) != digest:
+            raise SystemExit(f"{bundle / variant / name}.gz: md5 {md5(data)}, the manifest says {digest}")
+        (folder / name).write_bytes(data)
     return folder
 
 

@@ -91,3 +91,19 @@ def test_runs_every_variant_and_seed_and_tables_them(bundle, tmp_path, monkeypat
     assert b["variants"]["suggested-mix"]["overrides"] == suggested[0]["config"]["mix"]
     assert b["variants"]["paper-mix"]["seeds"] == [] and b["verdict"] == "not measured"
     assert (tmp_path / "table.md").read_text().startswith("CPU: cpu;")
+
+
+def test_a_failed_prepare_leaves_the_bundle_and_unpack_checks_each_file(bundle, tmp_path):
+    import shutil
+    import subprocess
+
+    copy = shutil.copytree(bundle, tmp_path / "bundle")
+    before = (copy / "manifest.json").read_bytes()
+    (tmp_path / "no-repository").mkdir()
+    with pytest.raises(subprocess.CalledProcessError):
+        ablations_device.prepare(copy, tmp_path / "no-repository")  # fails while it stages: git finds no HEAD
+    assert (copy / "manifest.json").read_bytes() == before and not (tmp_path / ".bundle.partial").exists()
+
+    (copy / "default" / "train.jsonl.gz").write_bytes(gzip.compress(b'{"id": "changed"}\n'))
+    with pytest.raises(SystemExit, match=r"default/train\.jsonl\.gz: md5 .*, the manifest says"):
+        ablations_device.unpack(copy, tmp_path / "unpacked", "default")
