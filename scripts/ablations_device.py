@@ -24,6 +24,7 @@ The number of steps is the most of `STEPS` that fits the time given (`--budget-s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import json
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
@@ -71,14 +73,16 @@ def md5(data: bytes) -> str:
 
 
 def final_split(decomposed: Path, heldout: Path, mix: dict[str, float], params) -> dict[str, bytes]:
-    """The `balance` and `negatives` stages' train and validation files for another mix, in one process (no GX, no
-    MLflow): the same library calls on the same decomposed corpus."""
+    """The `balance` and `negatives` stages' train and validation files for another mix (`{"mix.<capability>": w}`,
+    as a variant's overrides write it), in one process (no GX, no MLflow): the same library calls on the same
+    decomposed corpus."""
     from agentflan.data.balance import Balancer
     from agentflan.data.heldout import Heldout
     from agentflan.data.jsonio import read_conversations, read_json
     from agentflan.data.negatives import NegativesStats, add_negatives, tool_pool
 
-    balancer = Balancer(params.mix.model_copy(update=mix), params.balance)
+    weights = {key.removeprefix("mix."): weight for key, weight in mix.items()}
+    balancer = Balancer(params.mix.model_copy(update=weights), params.balance)
     conversations = list(read_conversations(decomposed))
     if not balancer.plan_unsampled():
         balancer.plan(conversations)
@@ -146,11 +150,12 @@ def stage_variants(staged: Path, repo: Path, only: list[str] | None) -> dict:
                 "md5": md5s,
             }
         # the split the GPU machine builds for the suggested mix, checked here against the stages on the paper mix
-        mix = {k.split(".", 1)[1]: v for k, v in experiments.PAPER_MIX.items()}
         paper = manifest["variants"]["paper-mix"]["md5"]
         default = work / experiments.DEFAULT
         params = load_params(default / "params.yaml")
-        built = final_split(default / PATHS["decomposed.jsonl"], default / PATHS["heldout.json"], mix, params)
+        built = final_split(
+            default / PATHS["decomposed.jsonl"], default / PATHS["heldout.json"], experiments.PAPER_MIX, params
+        )
         for name, data in built.items():
             if md5(data) != paper[name]:
                 raise SystemExit(f"final_split: {name} of the paper mix differs from the stages' ({md5(data)})")
@@ -217,80 +222,92 @@ def choose_steps(probe: list[dict], seconds: float) -> int:
     return STEPS[-1]
 
 
+@contextlib.contextmanager
+def stopped_at_exit(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of `jobs` spawned processes whose runs still going at the end (past the deadline, or after an error) are
+    stopped, not waited for."""
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        for process in list(pool._processes.values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def run(bundle: Path, out: Path, budget_s: float, jobs: int, steps: int | None, only: list[str] | None = None) -> None:
     """Every (variant, seed) (of the variants named in `only`), `jobs` processes at a time; the suggested mix once the
     default's seed 0 is done."""
     from agentflan.config import load_params
 
-    deadline = time.monotonic() + budget_s
+    deadline = time.monotonic() + budget_s  # from the start: the unpacking and the probe count
     os.environ.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", RAYON_NUM_THREADS="1")
     manifest = json.loads((bundle / "manifest.json").read_text())
-    where = Path(tempfile.mkdtemp(prefix="ablations-"))
-    folders = {name: str(unpack(bundle, where, name)) for name in manifest["variants"]}
-    protocol = {v.name: v.protocol for v in experiments.variants("abc")}
-    chosen = only or [v.name for v in experiments.variants("abc")]
-    first = [(v, s) for v in manifest["variants"] if v in chosen for s in SEEDS]  # the default's seed 0 first
     out.mkdir(parents=True, exist_ok=True)
-    log = (out / "runs.jsonl").open("a")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    with (
+        tempfile.TemporaryDirectory(prefix="ablations-") as tmp,
+        (out / "runs.jsonl").open("a") as log,
+        stopped_at_exit(jobs) as pool,
+    ):
+        where = Path(tmp)
+        folders = {name: str(unpack(bundle, where, name)) for name in manifest["variants"]}
+        protocol = {v.name: v.protocol for v in experiments.variants("abc")}
+        chosen = only or [v.name for v in experiments.variants("abc")]
+        first = [(v, s) for v in manifest["variants"] if v in chosen for s in SEEDS]  # the default's seed 0 first
 
-    def task(variant: str, seed: int, n: int, **extra) -> dict:
-        cfg = {**config(n, seed), **extra}
-        name = experiments.run_name(variant, seed)
-        return {
-            "name": name,
-            "variant": variant,
-            "seed": seed,
-            "protocol": protocol[variant],
-            "config": cfg,
-            "commit": manifest["commit"],
-            "params": str(bundle / "params.yaml"),
-        }
+        def task(variant: str, seed: int, n: int, **extra) -> dict:
+            cfg = {**config(n, seed), **extra}
+            name = experiments.run_name(variant, seed)
+            return {
+                "name": name,
+                "variant": variant,
+                "seed": seed,
+                "protocol": protocol[variant],
+                "config": cfg,
+                "commit": manifest["commit"],
+                "params": str(bundle / "params.yaml"),
+            }
 
-    if steps is None:  # time a few steps in as many processes as the first wave runs
-        probes = [
-            pool.submit(one_run, {**task(v, s, PROBE_STEPS, eval_every=PROBE_STEPS), "data": folders[v]})
-            for v, s in first[: min(jobs, len(first))]
-        ]
-        probe = [p.result() for p in probes]
-        steps = choose_steps(probe, deadline - time.monotonic() - 30)
-        print(json.dumps({"probe": [{k: r[k] for k in ("name", "step_s", "prepare_s", "answer_s")} for r in probe]}))
-        print(f"steps: {steps} (of {STEPS}), {deadline - time.monotonic():.0f} s left", flush=True)
-    running = {pool.submit(one_run, {**task(v, s, steps), "data": folders[v]}): (v, s) for v, s in first}
-    suggested = None
-    while running:
-        done, _ = wait(running, timeout=max(1.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
-        if not done:
-            print(f"deadline: {len(running)} runs unfinished", flush=True)
-            break
-        for future in done:
-            variant, seed = running.pop(future)
-            if future.exception() is not None:  # said, and the other runs go on
-                print(f"{experiments.run_name(variant, seed)} failed: {future.exception()!r}", flush=True)
-                continue
-            result = future.result()
-            log.write(json.dumps(result) + "\n")
-            log.flush()
-            print(result["name"], {k: result[k] for k in ("train_s", "step_s", "answer_s", "val_loss")}, flush=True)
-            if (variant, seed) == (experiments.DEFAULT, SEEDS[0]) and experiments.SUGGESTED in chosen:
-                suggested = experiments.suggested_overrides(result)
-                mix = {k.split(".", 1)[1]: v for k, v in suggested.items()}
-                source = Path(folders[experiments.DEFAULT])
-                folder = where / experiments.SUGGESTED
-                folder.mkdir()
-                params = load_params(bundle / "params.yaml")
-                built = final_split(source / "decomposed.jsonl", source / "heldout.json", mix, params)
-                for name, data in built.items():
-                    (folder / name).write_bytes(data)
-                shutil.copy(source / "agent_h.jsonl", folder / "agent_h.jsonl")
-                print(f"suggested mix: {suggested}", flush=True)
-                for s in SEEDS:
-                    t = {**task(experiments.SUGGESTED, s, steps, mix=suggested), "data": str(folder)}
-                    running[pool.submit(one_run, t)] = (experiments.SUGGESTED, s)
-    for process in list(pool._processes.values()):  # runs past the deadline: stopped, not waited for
-        process.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-    log.close()
+        if steps is None:  # time a few steps in as many processes as the first wave runs
+            probes = [
+                pool.submit(one_run, {**task(v, s, PROBE_STEPS, eval_every=PROBE_STEPS), "data": folders[v]})
+                for v, s in first[: min(jobs, len(first))]
+            ]
+            probe = [p.result() for p in probes]
+            steps = choose_steps(probe, deadline - time.monotonic() - 30)
+            print(
+                json.dumps({"probe": [{k: r[k] for k in ("name", "step_s", "prepare_s", "answer_s")} for r in probe]})
+            )
+            print(f"steps: {steps} (of {STEPS}), {deadline - time.monotonic():.0f} s left", flush=True)
+        running = {pool.submit(one_run, {**task(v, s, steps), "data": folders[v]}): (v, s) for v, s in first}
+        while running:
+            done, _ = wait(running, timeout=max(1.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+            if not done:
+                print(f"deadline: {len(running)} runs unfinished", flush=True)
+                break
+            for future in done:
+                variant, seed = running.pop(future)
+                if future.exception() is not None:  # said, and the other runs go on
+                    print(f"{experiments.run_name(variant, seed)} failed: {future.exception()!r}", flush=True)
+                    continue
+                result = future.result()
+                log.write(json.dumps(result) + "\n")
+                log.flush()
+                print(result["name"], {k: result[k] for k in ("train_s", "step_s", "answer_s", "val_loss")}, flush=True)
+                if (variant, seed) == (experiments.DEFAULT, SEEDS[0]) and experiments.SUGGESTED in chosen:
+                    suggested = experiments.suggested_overrides(result)
+                    source = Path(folders[experiments.DEFAULT])
+                    folder = where / experiments.SUGGESTED
+                    folder.mkdir()
+                    params = load_params(bundle / "params.yaml")
+                    built = final_split(source / "decomposed.jsonl", source / "heldout.json", suggested, params)
+                    for name, data in built.items():
+                        (folder / name).write_bytes(data)
+                    shutil.copy(source / "agent_h.jsonl", folder / "agent_h.jsonl")
+                    print(f"suggested mix: {suggested}", flush=True)
+                    for s in SEEDS:
+                        t = {**task(experiments.SUGGESTED, s, steps, mix=suggested), "data": str(folder)}
+                        running[pool.submit(one_run, t)] = (experiments.SUGGESTED, s)
 
 
 def table(runs_path: Path, stem: Path, claims: str = "abc") -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -60,7 +62,7 @@ def test_final_split_is_checked_against_a_changed_stage(project, bundle, tmp_pat
     ablations_device.unpack(bundle, tmp_path, "default")
     params = load_params(bundle / "params.yaml")
     other = ablations_device.final_split(
-        source / "decomposed.jsonl", source / "heldout.json", {"retrieval": 0.3, "understanding": 0.75}, params
+        source / "decomposed.jsonl", source / "heldout.json", {"mix.retrieval": 0.3, "mix.understanding": 0.75}, params
     )
     paper = json.loads((bundle / "manifest.json").read_text())["variants"]["paper-mix"]["md5"]
     assert ablations_device.md5(other["train.jsonl"]) != paper["train.jsonl"]
@@ -94,9 +96,6 @@ def test_runs_every_variant_and_seed_and_tables_them(bundle, tmp_path, monkeypat
 
 
 def test_a_failed_prepare_leaves_the_bundle_and_unpack_checks_each_file(bundle, tmp_path):
-    import shutil
-    import subprocess
-
     copy = shutil.copytree(bundle, tmp_path / "bundle")
     before = (copy / "manifest.json").read_bytes()
     (tmp_path / "no-repository").mkdir()
