@@ -206,10 +206,25 @@ def test_records_with_ids_decode_only_the_chosen_and_name_a_broken_line(jsonl):
             found.update(part)
     assert {k: v.to_json() for k, v in found.items()} == {c.id: c.to_json() for c in corpus(300) if c.id in wanted}
     lines = jsonl.read_bytes().split(b"\n")
-    lines[41] = lines[41][:30]  # record 42 cut short: read whole, so its error names its line
+    lines[150] = lines[150][:-30]  # c150, wanted, cut short: read whole, so its error names its line
+    lines[41] = lines[41][:10]  # a line whose id does not read: read whole too
     jsonl.write_bytes(b"\n".join(lines))
     with pytest.raises(InputError, match=r"c\.jsonl: invalid JSON on line 42: "):
         list(Workers(1).map(jsonl, functools.partial(parallel.records_with_ids, wanted)))
+    lines[41] = corpus(300)[41].to_json()
+    jsonl.write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError, match=r"c\.jsonl: invalid JSON on line 151: "):
+        list(Workers(1).map(jsonl, functools.partial(parallel.records_with_ids, wanted)))
+
+
+@pytest.mark.parametrize("rid", ["", "c1", 'say "hi", then', 'x","source":"y', "back\\", "caf\u00e9 \u2603"])
+def test_line_id_reads_the_id_of_a_canonical_line_and_of_any_other(rid):
+    conv = corpus(1)[0]
+    conv.id = rid
+    assert parallel.line_id(conv.to_json()) == rid
+    assert parallel.line_id(json.dumps({"source": "s", "id": rid}).encode()) == rid  # another key order
+    assert parallel.line_id(json.dumps({"id": rid, "source": "s"}).encode()) == rid  # ASCII escapes, spaces
+    assert parallel.line_id(b'{"kind": "agent"}') is None
 
 
 class _KindAndTools(msgspec.Struct):

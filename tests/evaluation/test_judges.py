@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pytest
 
+from agentflan.evaluation.calls import _EMPHASIS, _QUOTES, normalise
 from agentflan.evaluation.judges import (
     declines,
     has_general_call,
@@ -14,6 +16,7 @@ from agentflan.evaluation.judges import (
     names_a_tool,
     parse_call,
     plain_verdict,
+    states,
 )
 from agentflan.evaluation.scoring import Prediction, chat_call, judge
 
@@ -202,3 +205,37 @@ def test_a_negative_answer_is_judged_under_the_tools_offered_with_it():
         "a", "x", "agent", "native", [Turn("user", "q"), Turn("assistant", text)], [Tool("get_weather")]
     )
     assert negative_calls(agent) == 0  # only negatives are judged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain ascii, nothing to do",
+        "**bold** and *italic* and __under__ but snake_case_name stays",
+        "a lone * star, and 2 * 3",
+        "__under__ alone, no star",
+        "\u201cquoted\u201d \u2014 it\u2019s \uff21\uff22 \u2026 **caf\u00e9**",
+        "non-breaking\u00a0space and zero\u200bwidth",
+    ],
+)
+def test_normalise_is_nfkc_then_the_quote_table_then_the_emphasis_markers(text):
+    # the definition, step by step (the function skips the steps that would change nothing)
+    expected = _EMPHASIS.sub("", unicodedata.normalize("NFKC", text).translate(_QUOTES))
+    assert normalise(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "value", "stated"),
+    [
+        ("The hotel is in PARIS, near the river.", "Paris", True),
+        ("The hotel is in Parisville.", "Paris", False),
+        ("It costs 1,200 dollars.", "1200", True),
+        ("It costs 12,000 dollars.", "1200", False),
+        ("About 876.5 a month.", "876.48", True),
+        ("Le caf\u00e9 est \u00e0 PARIS.", "Paris", True),  # not ASCII: read by the pattern alone
+        ("Rated 4.5 by critics.", "rated", True),
+        ("No value here.", "", False),
+    ],
+)
+def test_states_finds_a_value_as_words_or_as_a_number_in_any_case(answer, value, stated):
+    assert states(answer, value) is stated

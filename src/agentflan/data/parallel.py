@@ -232,13 +232,31 @@ class _Id(msgspec.Struct):
     id: Any = None
 
 
+_ID_START, _ID_END = b'{"id":"', b'","source":'
+
+
+def line_id(line: bytes) -> Any:
+    """The `id` of a record's JSON line. A canonical line (`Conversation.to_json`) starts with it: `{"id":"...",
+    "source":` (inside a JSON string every quote is escaped, so the first `","source":` ends the id), and only the id's
+    own bytes are decoded; any other line's id is read by msgspec, which still scans the whole line.
+    `msgspec.DecodeError` where neither reads."""
+    if line.startswith(_ID_START):
+        closing = line.find(_ID_END, len(_ID_START))  # the id's closing quote
+        if closing > 0:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                return orjson.loads(line[len(_ID_START) - 1 : closing + 1])
+    return _decoder(_Id).decode(line).id
+
+
 def records_with_ids(ids: frozenset[str], lines: list[bytes]) -> dict[str, Conversation]:
     """The records of a chunk's lines whose id is in `ids`, decoded whole, by id; of the others only the id is read
-    (a line that does not read is decoded whole, so that its error names its line)."""
+    (`line_id`: a canonical line is not read past its id, so a record broken further on that is not wanted is not
+    noticed here: the passes before this one read every line whole). A line whose id does not read is decoded whole,
+    so that its error names its line."""
     wanted = []
     for line in lines:
         try:
-            rid = _decoder(_Id).decode(line).id if line.strip() else None  # msgspec skips the rest
+            rid = line_id(line) if line.strip() else None
             keep = isinstance(rid, str) and rid in ids
         except msgspec.DecodeError:
             keep = True

@@ -74,7 +74,9 @@ class Call:
 
 def normalise(text: str) -> str:
     """Unicode quotes, dashes and spaces as ASCII; Markdown bold/italic markers dropped (identifiers keep their `_`)."""
-    return _EMPHASIS.sub("", unicodedata.normalize("NFKC", text).translate(_QUOTES))
+    if not text.isascii():  # NFKC and the quotes' table leave ASCII as it is
+        text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _EMPHASIS.sub("", text) if "*" in text or "__" in text else text  # the markers are made of these
 
 
 def balanced(text: str, start: int) -> int | None:

@@ -291,8 +291,22 @@ def states_normalised(body: str, value: str, rounded: bool = False) -> bool:
     target = _number(v) if _NUMERIC.fullmatch(v) else None
     if target is not None:
         places = len(v.rsplit(".", 1)[1]) if rounded and "." in v else 0
-        return any(_same_number(m, target, places) for m in _QUANTITY.findall(body))
+        return any(_same_number(m, target, places) for m in _quantities(body))
+    if v.isascii() and body.isascii() and v.lower() not in _lowered(body):  # the words' letters in any case: not there
+        return False
     return _as_words(v).search(body) is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _quantities(body: str) -> tuple[str, ...]:
+    """The numbers a text states, found once for the many values asked about it (the benchmark stage asks about
+    each value of a conversation's tool results)."""
+    return tuple(_QUANTITY.findall(body))
+
+
+@functools.lru_cache(maxsize=8)
+def _lowered(body: str) -> str:
+    return body.lower()
 
 
 def _same_number(stated: str, target: float, places: int) -> bool:
