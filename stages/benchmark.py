@@ -3,17 +3,16 @@
 import functools
 
 from agentflan.config import BenchmarkConfig
-from agentflan.data.heldout import Heldout, Offered, QueryAndTools, choose_from, offered, query_key
+from agentflan.data.heldout import Guess, Heldout, choose_from, query_key
 from agentflan.data.jsonio import atomic_writer, read_records, write_json, write_jsonl
-from agentflan.data.parallel import conversations, fields_of, records_with_ids
-from agentflan.data.schema import Conversation
+from agentflan.data.parallel import conversations_at, read_at
 from agentflan.evaluation.benchmark import (
     CATEGORIES,
     Candidates,
     Sample,
-    candidates,
+    candidates_at,
     choose_samples,
-    chosen_ids,
+    chosen_places,
     sample_row,
     samples,
 )
@@ -22,15 +21,17 @@ from agentflan.pipeline.stage import stage
 from agentflan.pipeline.validation import validate
 
 
-def tools_and_queries(cfg: BenchmarkConfig, lines: list[bytes]) -> Offered:
-    """The first pass over one chunk: the tools it offers and the queries the seeded draw holds out (of each record,
-    its kind, query and tool names only are decoded)."""
-    return offered(fields_of(QueryAndTools, lines), cfg)
+def guessed(cfg: BenchmarkConfig, lines: list[bytes], start: int) -> tuple[Guess, Candidates]:
+    """The pass over one chunk: the tools it offers, the queries the seeded draw holds out, and the candidate samples
+    (with their records' places) among its records held out as each record tells it (`Guess`)."""
+    guess = Guess(cfg)
+    return guess, candidates_at(conversations_at(lines, start), guess)
 
 
-def held_out(heldout: Heldout, lines: list[bytes]) -> Candidates:
-    """The second pass over one chunk: the candidate samples among its held-out records."""
-    return candidates(conversations(lines), heldout)
+def held_out(heldout: Heldout, lines: list[bytes], start: int) -> Candidates:
+    """The candidate samples among one chunk's held-out records, the choice known (the pass again, where a guess of
+    the first was wrong)."""
+    return candidates_at(conversations_at(lines, start), heldout)
 
 
 with stage("benchmark", ("benchmark", "eval"), open_run=False) as s, s.workers() as workers:
@@ -41,22 +42,22 @@ with stage("benchmark", ("benchmark", "eval"), open_run=False) as s, s.workers()
         heldout = Heldout(sorted(set(cfg.heldout_tools)), sorted({query_key(x.query) for x in built}))
         counts = {c: sum(x.category == c for x in built) for c in sorted({x.category for x in built})}
     else:
-        found = Offered(cfg)
-        for part in workers.map(corpus, functools.partial(tools_and_queries, cfg)):
-            found.merge(part)
-        heldout = choose_from(found, cfg, str(corpus))
-        parts = workers.map(corpus, functools.partial(held_out, heldout))
-        s.open()  # MLflow's run and GX's import while the workers read (the second pass: the longer one)
-        gathered = Candidates()
-        for part in parts:
+        parts = workers.map(corpus, functools.partial(guessed, cfg), positioned=True)
+        s.open()  # MLflow's run and GX's import while the workers read
+        guess, gathered = Guess(cfg), Candidates()
+        for part_guess, part in parts:
+            guess.merge(part_guess)
             gathered.merge(part)
+        heldout = choose_from(guess.found, cfg, str(corpus))
+        if guess.holds(heldout):
+            gathered.decide(heldout)
+        else:  # a record judged by what only the whole corpus tells, and judged wrong
+            gathered = Candidates()
+            for part in workers.map(corpus, functools.partial(held_out, heldout), positioned=True):
+                gathered.merge(part)
         picked, counts = choose_samples(gathered, cfg)
         del gathered
-        records: dict[str, Conversation] = {}  # the third pass: the records the chosen samples are read from
-        for part in workers.map(corpus, functools.partial(records_with_ids, chosen_ids(picked))):
-            for rid, conv in part.items():
-                records.setdefault(rid, conv)
-        built = samples(picked, records)
+        built = samples(picked, read_at(corpus, chosen_places(picked)))  # each chosen record read at its place
     validate([sample_row(x) for x in built], "agent_h")
     with atomic_writer(s.path("benchmark")) as f:
         write_jsonl(f, (x.to_dict() for x in built))

@@ -198,33 +198,30 @@ def test_a_pass_s_work_is_sent_to_the_workers_once_not_with_every_chunk(jsonl):
         assert _Counted.pickled == 2  # once more for the second pass, whatever the number of its items
 
 
-def test_records_with_ids_decode_only_the_chosen_and_name_a_broken_line(jsonl):
-    wanted = frozenset({"c3", "c150", "c299", "not_there"})
-    with Workers(3, chunk_bytes=2000) as three:
-        found = {}
-        for part in three.map(jsonl, functools.partial(parallel.records_with_ids, wanted)):
-            found.update(part)
-    assert {k: v.to_json() for k, v in found.items()} == {c.id: c.to_json() for c in corpus(300) if c.id in wanted}
+def _places(lines: list[bytes], start: int) -> list[tuple[str, int]]:
+    return [(conv.id, at) for at, conv in parallel.conversations_at(lines, start)]
+
+
+def test_each_record_is_placed_where_its_line_starts_and_read_back_there(jsonl):
     lines = jsonl.read_bytes().split(b"\n")
-    lines[150] = lines[150][:-30]  # c150, wanted, cut short: read whole, so its error names its line
-    lines[41] = lines[41][:10]  # a line whose id does not read: read whole too
+    lines[7] = b""  # a blank line, and one of spaces: skipped, and counted in the places after them
+    lines[120] = b"   "
     jsonl.write_bytes(b"\n".join(lines))
-    with pytest.raises(InputError, match=r"c\.jsonl: invalid JSON on line 42: "):
-        list(Workers(1).map(jsonl, functools.partial(parallel.records_with_ids, wanted)))
-    lines[41] = corpus(300)[41].to_json()
-    jsonl.write_bytes(b"\n".join(lines))
-    with pytest.raises(InputError, match=r"c\.jsonl: invalid JSON on line 151: "):
-        list(Workers(1).map(jsonl, functools.partial(parallel.records_with_ids, wanted)))
-
-
-@pytest.mark.parametrize("rid", ["", "c1", 'say "hi", then', 'x","source":"y', "back\\", "caf\u00e9 \u2603"])
-def test_line_id_reads_the_id_of_a_canonical_line_and_of_any_other(rid):
-    conv = corpus(1)[0]
-    conv.id = rid
-    assert parallel.line_id(conv.to_json()) == rid
-    assert parallel.line_id(json.dumps({"source": "s", "id": rid}).encode()) == rid  # another key order
-    assert parallel.line_id(json.dumps({"id": rid, "source": "s"}).encode()) == rid  # ASCII escapes, spaces
-    assert parallel.line_id(b'{"kind": "agent"}') is None
+    kept = [c for i, c in enumerate(corpus(300)) if i not in (7, 120)]
+    with Workers(3, chunk_bytes=2000) as three:
+        placed = [p for part in three.map(jsonl, _places, positioned=True) for p in part]
+    with Workers(1, chunk_bytes=2000) as one:
+        assert [p for part in one.map(jsonl, _places, positioned=True) for p in part] == placed
+    assert [rid for rid, _ in placed] == [c.id for c in kept]
+    data = jsonl.read_bytes()
+    assert all(data[at : data.index(b"\n", at)] == c.to_json() for (_, at), c in zip(placed, kept))
+    wanted = {rid: at for rid, at in placed if rid in ("c0", "c8", "c150", "c299")}
+    read = parallel.read_at(jsonl, wanted)
+    assert {k: v.to_json() for k, v in read.items()} == {c.id: c.to_json() for c in kept if c.id in wanted}
+    array = jsonl.with_suffix(".json")
+    array.write_text(json.dumps([c.to_dict() for c in kept[:3]], indent=2))
+    with pytest.raises(InputError, match=r"c\.json: expected JSON lines"):
+        list(Workers(1).map(array, _places, positioned=True))  # an array's records have no places in a file of lines
 
 
 class _KindAndTools(msgspec.Struct):

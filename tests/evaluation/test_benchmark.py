@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections import Counter
+from collections.abc import Iterator
 
+import msgspec
 import pytest
 
 from agentflan.config import BenchmarkConfig, ConvertConfig, Source
 from agentflan.data.convert import Converter
-from agentflan.data.heldout import Heldout, choose, choose_from, offered, query_key
+from agentflan.data.heldout import Guess, Heldout, choose, choose_from, query_key
 from agentflan.data.prompts import FORMAT_REQUESTS, NATURAL_SYSTEM, format_system
+from agentflan.data.schema import Conversation, Tool, ToolCall
+from agentflan.data.seeded import unit_hash
 from agentflan.evaluation.benchmark import (
     CATEGORIES,
     MULTI_STEP,
@@ -380,18 +385,19 @@ def test_a_multi_step_answer_may_round_the_results_numbers_as_people_do():
 
 
 def test_chunks_merged_choose_and_build_what_the_whole_corpus_does():
-    """The stage's passes: per chunk, the held-out draw and the candidates (ids, query keys, tool names), merged in
-    file order; the chosen records read again by id; the same benchmark as one pass over the whole corpus."""
+    """The stage's pass: per chunk, the held-out draw and the candidates (ids, query keys, tool names) of the records
+    held out as each tells it (`Guess`), merged in file order; the chosen records read again by id; the same benchmark
+    as one pass over the whole corpus with the choice known."""
     corpus = labelled_corpus()
     parts = [corpus[i : i + 37] for i in range(0, len(corpus), 37)]
-    found = offered(parts[0], CFG)
-    for part in parts[1:]:
-        found.merge(offered(part, CFG))
-    heldout = choose_from(found, CFG)
-    assert heldout == choose(corpus, CFG)
-    gathered = candidates(parts[0], heldout)
-    for part in parts[1:]:
-        gathered.merge(candidates(part, heldout))
+    guess, gathered = Guess(CFG), candidates([], Heldout())
+    for part in parts:
+        part_guess = Guess(CFG)
+        gathered.merge(candidates(part, part_guess))
+        guess.merge(part_guess)
+    heldout = choose_from(guess.found, CFG)
+    assert heldout == choose(corpus, CFG) and guess.holds(heldout)
+    gathered.decide(heldout)
     picked, counts = choose_samples(gathered, CFG)
     ids = chosen_ids(picked)
     assert len(ids) < len(corpus) // 2  # only the chosen records are read again
@@ -399,3 +405,96 @@ def test_chunks_merged_choose_and_build_what_the_whole_corpus_does():
     whole, whole_counts = build(corpus, heldout, CFG)
     assert [s.to_dict() for s in built] == [s.to_dict() for s in whole] and counts == whole_counts
     assert {s.category for s in built} == set(CATEGORIES)
+
+
+def _drawn(cfg: BenchmarkConfig, kind: str, texts: Iterator[str]) -> str:
+    """The first text that the seeded draw of `kind` ("tool", "agent", "general") holds out under `cfg`, and the other
+    query kind's does not."""
+    fractions = {"tool": cfg.heldout_tool_fraction, "agent": cfg.heldout_agent_queries}
+    fractions["general"] = cfg.heldout_general_queries
+    other = {"agent": "general", "general": "agent"}.get(kind)
+    for text in texts:
+        key = text if kind == "tool" else query_key(text)
+        if unit_hash(cfg.seed, kind, key) < fractions[kind] and not (
+            other and unit_hash(cfg.seed, other, key) < fractions[other]
+        ):
+            return text
+    raise AssertionError(f"no text drawn for {kind}")
+
+
+def test_a_guess_that_only_the_whole_corpus_confirms_is_checked_against_its_choice():
+    """Each record judges itself held out or not in the stage's one pass; where that needs the whole corpus (a tool it
+    calls and does not offer; a query that only a record of the other kind draws), the guess is checked against the
+    corpus's choice, and a wrong one is told (the stage then reads the corpus again with the choice known)."""
+    cfg = CFG.model_copy(update={"heldout_tool_fraction": 0.2})
+    corpus = labelled_corpus()
+    agent = next(c for c in corpus if c.kind == "agent" and c.style == "native" and c.calls)
+    general = next(c for c in corpus if c.kind == "general")
+    offered_here = sorted({t.name for c in corpus for t in c.tools})
+    elsewhere = _drawn(cfg, "tool", iter(offered_here))
+    ghost = _drawn(cfg, "tool", (f"ghost_tool_{i}" for i in itertools.count()))
+    asked = _drawn(cfg, "agent", (f"Which train leaves first from platform {i}?" for i in itertools.count()))
+    only_general = _drawn(cfg, "agent", (f"Tell me a joke about the number {i}." for i in itertools.count()))
+    drawn_general = _drawn(cfg, "general", (f"Write a limerick about the number {i}." for i in itertools.count()))
+
+    def calling(name: str, rid: str) -> Conversation:  # the agent record, calling `name` and not offering it
+        turns = [
+            msgspec.structs.replace(t, tool_calls=[ToolCall(name, {})], call_loss=[{"name": True, "arguments": True}])
+            if t.tool_calls
+            else t
+            for t in agent.turns
+        ]
+        tools = [t for t in agent.tools if t.name != name and unit_hash(cfg.seed, "tool", t.name) >= 0.2]
+        return msgspec.structs.replace(agent, id=rid, tools=tools, turns=turns)
+
+    def asking(conv: Conversation, query: str, rid: str, kind: str) -> Conversation:
+        return msgspec.structs.replace(conv, id=rid, query=query, kind=kind)
+
+    cases = {  # the records added: (they, the check passes, how the last is taken: held out, not, left to the choice)
+        "a drawn tool another record offers": ([calling(elsewhere, "x1")], True, True),
+        "a query the agent draw holds out, asked by no agent": (
+            [asking(general, only_general, "x2", "general")],
+            True,
+            False,
+        ),
+        "a query an agent record draws, in a format record": (
+            [asking(agent, asked, "x3", "agent"), asking(general, f"  {asked.upper()}", "x4", "format")],
+            True,
+            None,
+        ),
+        "a query the agent draw holds out, asked by no agent, in a format record": (
+            [asking(general, only_general, "x5", "format")],
+            True,
+            None,
+        ),
+        "a format record alone offering a tool, its query drawn and asked by no other record": (
+            [msgspec.structs.replace(asking(general, drawn_general, "x9", "format"), tools=[Tool("only_here")])],
+            True,
+            None,
+        ),
+        "a drawn tool no record offers": ([calling(ghost, "x6")], False, True),
+        "a query an agent record draws, in a general record": (
+            [asking(agent, asked, "x7", "agent"), asking(general, asked, "x8", "general")],
+            False,
+            False,
+        ),
+    }
+    for name, (extra, holds, taken) in cases.items():
+        records = corpus + extra
+        guess = Guess(cfg)
+        guessed = [guess.excludes(c) for c in records]
+        assert guessed[-1] is taken, name
+        heldout = choose_from(guess.found, cfg)
+        assert heldout == choose(records, cfg), name
+        truth = [heldout.excludes(c) for c in records]
+        own = zip(guessed[: len(corpus)], truth)
+        assert all(g is None or g == t for g, t in own), name  # the corpus's own records: none taken wrong
+        assert guess.holds(heldout) is holds, name
+        decided = [g for g, t in zip(guessed, truth) if g is not None]
+        assert (decided == [t for g, t in zip(guessed, truth) if g is not None]) is holds, name
+        gathered = candidates(records, Guess(cfg))  # the stage's pass, its choice then decided
+        if holds:
+            gathered.decide(heldout)
+            assert gathered == candidates(records, heldout), name  # what a pass with the choice known gathers
+        else:
+            assert gathered != candidates(records, heldout), name  # so the stage reads the corpus again

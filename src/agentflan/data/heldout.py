@@ -43,6 +43,10 @@ class Heldout:
         """True for a conversation training must never see."""
         return self.touches_tool(conv) or query_key(conv.query) in self._queries
 
+    def asks(self, key: str) -> bool:
+        """The query of this key (`query_key`) is held out."""
+        return key in self._queries
+
     def to_dict(self) -> dict[str, Any]:
         return {"tools": self.tools, "queries": self.queries}
 
@@ -76,22 +80,96 @@ class Offered:
     agent: set[str] = field(default_factory=set)
     general: set[str] = field(default_factory=set)
 
-    def add(self, conv: Conversation | QueryAndTools) -> None:
+    def add(self, conv: Conversation | QueryAndTools) -> bool:
+        """The record's tools and, where its own kind's draw holds its query out, its query; True then."""
         self.names.update(t.name for t in conv.tools or ())
         if conv.kind not in ("agent", "general"):
-            return
+            return False
         key = query_key(conv.query or "")
         drawn = self.agent if conv.kind == "agent" else self.general
         if key in drawn:
-            return
-        fraction = self.cfg.heldout_agent_queries if conv.kind == "agent" else self.cfg.heldout_general_queries
-        if unit_hash(self.cfg.seed, conv.kind, key) < fraction:
+            return True
+        if _drawn_query(self.cfg, conv.kind, key):
             drawn.add(key)
+            return True
+        return False
 
     def merge(self, other: Offered) -> None:
         self.names |= other.names
         self.agent |= other.agent
         self.general |= other.general
+
+
+def _drawn_query(cfg: BenchmarkConfig, kind: str, key: str) -> bool:
+    """The seeded draw of a query held out, for the records of one kind (agent or general)."""
+    fraction = cfg.heldout_agent_queries if kind == "agent" else cfg.heldout_general_queries
+    return fraction > 0 and unit_hash(cfg.seed, kind, key) < fraction
+
+
+def _drawn_tool(cfg: BenchmarkConfig, name: str) -> bool:
+    """A tool held out where some record offers it: a named one, or one of the seeded share (drawn by its name)."""
+    if name in cfg.heldout_tools:
+        return True
+    fraction = cfg.heldout_tool_fraction
+    return name not in PSEUDO_TOOLS and fraction > 0 and unit_hash(cfg.seed, "tool", name) < fraction
+
+
+@dataclass
+class Guess:
+    """The held-out choice as each record tells it, made in the pass that gathers the corpus's own (`found`), so that
+    the benchmark stage reads the corpus once, not once to choose and again for the candidates. A record tells alone
+    whether it offers a held-out tool (named, or drawn by its name) and whether its own kind's draw holds its query out.
+    Two things only the whole corpus tells: whether a tool it calls without offering it is offered by another record
+    (the draw holds out offered tools only), and whether a record of a kind the draw reads (agent, general) asks its
+    query and draws it. Such a tool is taken as held out (it is, where any record offers it), such a query in an agent
+    or general record as not (it is only where a record of the other kind asks it: rare), and both are kept: where the
+    corpus's choice (`choose_from`) holds every such tool and none of those queries, every record was judged as that
+    choice judges it (`holds`); else the corpus is read again with the choice known. A format record's query drawn by
+    either draw is left to the choice (`excludes` gives None: the demo makes its format requests of agent queries, and
+    whether one is held out depends on the agent draw alone); all the pass needs of such a record is its tools."""
+
+    cfg: BenchmarkConfig
+    found: Offered | None = None
+    tools: set[str] = field(default_factory=set)  # called, not offered by the record, drawn
+    queries: set[str] = field(default_factory=set)  # an agent or general query the other kind's draw holds out
+
+    def __post_init__(self) -> None:
+        self.found = Offered(self.cfg) if self.found is None else self.found
+        self._tools: dict[str, bool] = {}  # a tool's draw, by name: a corpus offers few tools many times
+
+    def _tool(self, name: str) -> bool:
+        drawn = self._tools.get(name)
+        if drawn is None:
+            drawn = self._tools[name] = _drawn_tool(self.cfg, name)
+        return drawn
+
+    def excludes(self, conv: Conversation) -> bool | None:
+        """`Heldout.excludes` as far as this record tells it (and the record's part of `found` gathered); None for a
+        record of another kind than agent and general whose query only the choice decides."""
+        own = self.found.add(conv)
+        offered = {t.name for t in conv.tools}
+        if own or any(self._tool(name) for name in offered):
+            return True
+        for call in conv.calls:
+            if call.name not in offered and self._tool(call.name):
+                if call.name not in self.cfg.heldout_tools:  # a named tool is held out wherever it is
+                    self.tools.add(call.name)
+                return True
+        key = query_key(conv.query)
+        if any(_drawn_query(self.cfg, kind, key) for kind in ("agent", "general") if kind != conv.kind):
+            if conv.kind not in ("agent", "general"):
+                return None  # held out where a record of the kind that draws it asks it: the choice decides
+            self.queries.add(key)  # held out only where a record of the other kind asks it (rare): taken as not
+        return False
+
+    def merge(self, other: Guess) -> None:
+        self.found.merge(other.found)
+        self.tools |= other.tools
+        self.queries |= other.queries
+
+    def holds(self, heldout: Heldout) -> bool:
+        """Every record was judged as `heldout` (the corpus's choice) judges it."""
+        return self.tools <= set(heldout.tools) and not any(heldout.asks(key) for key in self.queries)
 
 
 def offered(conversations: Iterable[Conversation | QueryAndTools], cfg: BenchmarkConfig) -> Offered:

@@ -179,14 +179,38 @@ def conversations(lines: list[bytes]) -> Iterator[Conversation]:
     return (conv for _, conv in _lined(lines))
 
 
+def conversations_at(lines: list[bytes], start: int) -> Iterator[tuple[int, Conversation]]:
+    """(where its line starts in the file, record) of each record of a chunk's lines (`Workers.map(...,
+    positioned=True)` gives the chunk's `start`), so that a later step reads a record again at its place (`read_at`)
+    instead of the whole file."""
+    starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=start))
+    return ((starts[i], conv) for i, _, conv in _indexed(lines))
+
+
+def read_at(path: str | os.PathLike, places: dict[str, int]) -> dict[str, Conversation]:
+    """The records whose lines start at `places` (by id: `conversations_at`'s places of a file not changed since),
+    read in file order."""
+    out: dict[str, Conversation] = {}
+    with open(path, "rb") as f:
+        for rid, at in sorted(places.items(), key=lambda item: item[1]):
+            f.seek(at)
+            out[rid] = next(conversations([f.readline().rstrip(b"\n")]))
+    return out
+
+
 def _lined(lines: list[bytes]) -> Iterator[tuple[bytes | None, Conversation]]:
-    """(line, record) of each record of a chunk's lines; the line is None for a record msgspec's parser refused and
-    orjson read (its line is not what `to_json` writes)."""
+    """(line, record) of each record of a chunk's lines (`_indexed`)."""
+    return ((line, conv) for _, line, conv in _indexed(lines))
+
+
+def _indexed(lines: list[bytes]) -> Iterator[tuple[int, bytes | None, Conversation]]:
+    """(index, line, record) of each record of a chunk's lines; the line is None for a record msgspec's parser refused
+    and orjson read (its line is not what `to_json` writes)."""
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            yield line, decode_conversation(line)
+            yield i, line, decode_conversation(line)
         except SchemaError as e:
             raise RecordError(i, f"record {{line}}{_id_of(line)}: field {e}") from None
         except msgspec.DecodeError:
@@ -195,7 +219,7 @@ def _lined(lines: list[bytes]) -> Iterator[tuple[bytes | None, Conversation]]:
             except orjson.JSONDecodeError as e:
                 raise RecordError(i, f"invalid JSON on line {{line}}: {e}") from None
             try:
-                yield None, conversation_from_dict(data)
+                yield i, None, conversation_from_dict(data)
             except SchemaError as e:
                 raise RecordError(i, f"record {{line}}{_id_of(line)}: field {e}") from None
 
@@ -226,42 +250,6 @@ class Records:
         """The line `conv` was read from, when it is the record last read and msgspec read it (not orjson: such a
         line is not what `to_json` writes); else None."""
         return self._line if conv is self._last else None
-
-
-class _Id(msgspec.Struct):
-    id: Any = None
-
-
-_ID_START, _ID_END = b'{"id":"', b'","source":'
-
-
-def line_id(line: bytes) -> Any:
-    """The `id` of a record's JSON line. A canonical line (`Conversation.to_json`) starts with it: `{"id":"...",
-    "source":` (inside a JSON string every quote is escaped, so the first `","source":` ends the id), and only the id's
-    own bytes are decoded; any other line's id is read by msgspec, which still scans the whole line.
-    `msgspec.DecodeError` where neither reads."""
-    if line.startswith(_ID_START):
-        closing = line.find(_ID_END, len(_ID_START))  # the id's closing quote
-        if closing > 0:
-            with contextlib.suppress(orjson.JSONDecodeError):
-                return orjson.loads(line[len(_ID_START) - 1 : closing + 1])
-    return _decoder(_Id).decode(line).id
-
-
-def records_with_ids(ids: frozenset[str], lines: list[bytes]) -> dict[str, Conversation]:
-    """The records of a chunk's lines whose id is in `ids`, decoded whole, by id; of the others only the id is read
-    (`line_id`: a canonical line is not read past its id, so a record broken further on that is not wanted is not
-    noticed here: the passes before this one read every line whole). A line whose id does not read is decoded whole,
-    so that its error names its line."""
-    wanted = []
-    for line in lines:
-        try:
-            rid = line_id(line) if line.strip() else None
-            keep = isinstance(rid, str) and rid in ids
-        except msgspec.DecodeError:
-            keep = True
-        wanted.append(line if keep else b"")  # blank lines are skipped and keep the others' line numbers
-    return {conv.id: conv for conv in conversations(wanted)}
 
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -304,6 +292,14 @@ def _run(work: Callable[[list[bytes]], R], chunk: Chunk) -> tuple[int, R | Recor
     return _run_lines(work, chunk.lines())
 
 
+def _run_at(work: Callable[[list[bytes], int], R], chunk: Chunk) -> tuple[int, R | RecordError]:
+    return _run_lines(functools.partial(_at, work, chunk.start), chunk.lines())
+
+
+def _at(work: Callable[[list[bytes], int], R], start: int, lines: list[bytes]) -> R:
+    return work(lines, start)
+
+
 class Workers:
     """`workers` forked processes (none for 1), made once for every pass of a stage: `with Workers(n) as w:
     w.map(path, work)`. Made before the stage starts any thread (MLflow's): a thread running at a fork leaves its
@@ -330,20 +326,25 @@ class Workers:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._spool.cleanup()  # what an unread result (a failed stage's) left
 
-    def map(self, path: str | os.PathLike, work: Callable[[list[bytes]], R]) -> Iterator[R]:
-        """`work(lines)` of every chunk of a JSONL file, in file order. `work` must be a module-level function (or a
+    def map(self, path: str | os.PathLike, work: Callable[..., R], positioned: bool = False) -> Iterator[R]:
+        """`work(lines)` of every chunk of a JSONL file, in file order; `positioned`: `work(lines, start)`, `start`
+        being where the chunk starts in the file (`conversations_at`). `work` must be a module-level function (or a
         `functools.partial` of one); it raises `RecordError` for a bad record. The workers start on the chunks at
         once (the caller may do other work before it reads the first result); a JSON array (not what a stage writes,
-        but what a hand-made input may be) is read in this process, its records written back as lines."""
+        but what a hand-made input may be) is read in this process, its records written back as lines (its records
+        have no places in a file of lines: `positioned` refuses it)."""
         path = str(path)
+        run = _run_at if positioned else _run
         if not is_jsonl(path):
+            if positioned:
+                raise InputError(f"{path}: expected JSON lines (one record per line), got another layout")
             results = map(functools.partial(_run_lines, work), _array_chunks(path))
         elif self._pool is not None and os.path.getsize(path) > self.chunk_bytes:
             once = _Once(work, self._spool.name)
-            run = functools.partial(_call_in_worker, functools.partial(_run, once), self._spool.name)
-            results = _Ahead(self._pool, run, chunks(path, self.chunk_bytes), self.ahead, once)
+            task = functools.partial(_call_in_worker, functools.partial(run, once), self._spool.name)
+            results = _Ahead(self._pool, task, chunks(path, self.chunk_bytes), self.ahead, once)
         else:
-            results = map(functools.partial(_run, work), chunks(path, self.chunk_bytes))
+            results = map(functools.partial(run, work), chunks(path, self.chunk_bytes))
         return self._in_order(path, results)
 
     def ordered(self, fn: Callable[[Any], R], items: Iterator[Any]) -> Iterator[R]:
@@ -380,13 +381,13 @@ class _Once:
         with os.fdopen(fd, "wb") as f:
             pickle.dump(work, f, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def __call__(self, item: Any) -> Any:
+    def __call__(self, *args: Any) -> Any:
         work = _WORK.get(self.path)
         if work is None:
             _WORK.clear()  # the pass before's: passes run one after another
             with open(self.path, "rb") as f:
                 work = _WORK[self.path] = pickle.load(f)  # this stage's own pickle, written above
-        return work(item)
+        return work(*args)
 
 
 _WORK: dict[str, Callable[[Any], Any]] = {}  # in a worker: the work of the pass it is in, by its `_Once` file

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.config import BenchmarkConfig
-from agentflan.data.heldout import Heldout, query_key
+from agentflan.data.heldout import Guess, Heldout, query_key
 from agentflan.data.prompts import ELICIT, FORMAT_REQUESTS
 from agentflan.data.schema import PSEUDO_TOOLS, Conversation, SchemaError, Tool, ToolCall, tool_from_dict
 from agentflan.evaluation.calls import literal, normalise
@@ -370,6 +370,7 @@ class _CallRef:
 
     id: str
     tool: str
+    at: int | None = None  # where the record's line starts in the corpus, where the pass knows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,6 +379,7 @@ class _MultiRef:
 
     id: str
     needed: tuple[str, ...]
+    at: int | None = None
 
 
 @dataclass
@@ -393,22 +395,35 @@ class Candidates:
     plain_queries: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # query key -> (query, answer)
     # per multi-step category, per query key: the candidate of the smallest id (the only one `unique_by_query` picks)
     multi: dict[str, dict[str, _MultiRef]] = field(default_factory=lambda: {c: {} for c in sorted(MULTI_STEP)})
+    undecided: dict[str, set[str]] = field(default_factory=dict)  # query key -> tools, of records `decide` decides
 
-    def add(self, conv: Conversation, heldout: Heldout) -> None:
+    def add(self, conv: Conversation, heldout: Heldout | Guess, at: int | None = None) -> None:
         for t in conv.tools:
             self.tools.setdefault(t.name, t)
-        if not heldout.excludes(conv):
+        excluded = heldout.excludes(conv)
+        if excluded is None:  # a `Guess` the choice decides: a record of no kind that gives candidates, its tools kept
+            self.undecided.setdefault(query_key(conv.query), set()).update(t.name for t in conv.tools)
+            return
+        if not excluded:
             self.trained.update(t.name for t in conv.tools)
             return
         call, key = _first_call(conv), query_key(conv.query)
         if conv.kind == "agent" and not self._outranked(key, conv.id):
             for m in multi_step_candidates(conv, whole=False):
-                self._multi(m.category, key, _MultiRef(conv.id, tuple(t.name for t in m.needed)))
+                self._multi(m.category, key, _MultiRef(conv.id, tuple(t.name for t in m.needed), at))
         if conv.kind == "agent" and call is not None and call.name in {t.name for t in conv.tools}:
-            self._call((key, call.name), _CallRef(conv.id, call.name))
+            self._call((key, call.name), _CallRef(conv.id, call.name, at))
         elif conv.kind == "general" and conv.query.strip():
             answer = next((t.content.strip() for t in conv.assistant_turns if t.content.strip()), None)
             self.plain_queries.setdefault(key, (conv.query.strip(), answer))
+
+    def decide(self, heldout: Heldout) -> None:
+        """The records `Guess` left to the corpus's choice, decided by it: the tools of those it does not hold out
+        stay in training."""
+        for key, names in self.undecided.items():
+            if not heldout.asks(key):
+                self.trained |= names
+        self.undecided.clear()
 
     def _outranked(self, key: str, conv_id: str) -> bool:
         """Every multi-step category already keeps a candidate of this query from a record of a smaller id, so none of
@@ -438,12 +453,23 @@ class Candidates:
         for category, found in other.multi.items():
             for key, m in found.items():
                 self._multi(category, key, m)
+        for key, names in other.undecided.items():
+            self.undecided.setdefault(key, set()).update(names)
 
 
-def candidates(conversations: Iterable[Conversation], heldout: Heldout) -> Candidates:
+def candidates(conversations: Iterable[Conversation], heldout: Heldout | Guess) -> Candidates:
     found = Candidates()
     for conv in conversations:
         found.add(conv, heldout)
+    return found
+
+
+def candidates_at(placed: Iterable[tuple[int, Conversation]], heldout: Heldout | Guess) -> Candidates:
+    """`candidates` of records with their places in the corpus (`parallel.conversations_at`): the chosen ones are
+    read again there (`chosen_places`), not by a pass over the corpus."""
+    found = Candidates()
+    for at, conv in placed:
+        found.add(conv, heldout, at)
     return found
 
 
@@ -532,6 +558,14 @@ def choose_samples(found: Candidates, cfg: BenchmarkConfig) -> tuple[list[_Chose
 def chosen_ids(chosen: list[_Chosen]) -> frozenset[str]:
     """The ids of the records the chosen samples are read from."""
     return frozenset(c.source.id for c in chosen if not isinstance(c.source, tuple))
+
+
+def chosen_places(chosen: list[_Chosen]) -> dict[str, int]:
+    """Where the records the chosen samples are read from start in the corpus, by id (`candidates_at`'s places)."""
+    places = {c.source.id: c.source.at for c in chosen if not isinstance(c.source, tuple)}
+    if None in places.values():
+        raise ValueError("chosen_places: candidates gathered without their places (`candidates_at` gathers them)")
+    return places
 
 
 def samples(chosen: list[_Chosen], records: dict[str, Conversation]) -> list[Sample]:
