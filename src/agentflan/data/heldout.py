@@ -17,7 +17,7 @@ import msgspec
 from agentflan.config import BenchmarkConfig, ParamsError
 from agentflan.data.jsonio import InputError
 from agentflan.data.schema import PSEUDO_TOOLS, Conversation
-from agentflan.data.seeded import unit_hash
+from agentflan.data.seeded import text_hash, unit_hash
 
 
 @functools.lru_cache(maxsize=8)
@@ -80,9 +80,10 @@ class Offered:
     agent: set[str] = field(default_factory=set)
     general: set[str] = field(default_factory=set)
 
-    def add(self, conv: Conversation | QueryAndTools) -> bool:
-        """The record's tools and, where its own kind's draw holds its query out, its query; True then."""
-        self.names.update(t.name for t in conv.tools or ())
+    def add(self, conv: Conversation | QueryAndTools, names: set[str] | None = None) -> bool:
+        """The record's tools (`names`: their names, where the caller has them) and, where its own kind's draw holds
+        its query out, its query; True then."""
+        self.names.update([t.name for t in conv.tools or ()] if names is None else names)
         if conv.kind not in ("agent", "general"):
             return False
         key = query_key(conv.query or "")
@@ -103,7 +104,7 @@ class Offered:
 def _drawn_query(cfg: BenchmarkConfig, kind: str, key: str) -> bool:
     """The seeded draw of a query held out, for the records of one kind (agent or general)."""
     fraction = cfg.heldout_agent_queries if kind == "agent" else cfg.heldout_general_queries
-    return fraction > 0 and unit_hash(cfg.seed, kind, key) < fraction
+    return fraction > 0 and text_hash(f"{cfg.seed}:{kind}:{key}") < fraction  # unit_hash(cfg.seed, kind, key)
 
 
 def _drawn_tool(cfg: BenchmarkConfig, name: str) -> bool:
@@ -135,23 +136,26 @@ class Guess:
 
     def __post_init__(self) -> None:
         self.found = Offered(self.cfg) if self.found is None else self.found
-        self._tools: dict[str, bool] = {}  # a tool's draw, by name: a corpus offers few tools many times
+        # each tool's draw, made once by name (a corpus offers few tools, many times): those drawn, those met
+        self._drawn: set[str] = set()
+        self._met: set[str] = set()
 
-    def _tool(self, name: str) -> bool:
-        drawn = self._tools.get(name)
-        if drawn is None:
-            drawn = self._tools[name] = _drawn_tool(self.cfg, name)
-        return drawn
+    def _tools(self, names: set[str]) -> set[str]:
+        """Of `names`, the drawn."""
+        for name in names - self._met:
+            self._met.add(name)
+            if _drawn_tool(self.cfg, name):
+                self._drawn.add(name)
+        return names & self._drawn
 
     def excludes(self, conv: Conversation) -> bool | None:
         """`Heldout.excludes` as far as this record tells it (and the record's part of `found` gathered); None for a
         record of another kind than agent and general whose query only the choice decides."""
-        own = self.found.add(conv)
         offered = {t.name for t in conv.tools}
-        if own or any(self._tool(name) for name in offered):
+        if self.found.add(conv, offered) or self._tools(offered):
             return True
         for call in conv.calls:
-            if call.name not in offered and self._tool(call.name):
+            if call.name not in offered and self._tools({call.name}):
                 if call.name not in self.cfg.heldout_tools:  # a named tool is held out wherever it is
                     self.tools.add(call.name)
                 return True

@@ -30,7 +30,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentflan.config import BenchmarkConfig
 from agentflan.data.heldout import Guess, Heldout, query_key
@@ -363,18 +363,25 @@ def _first_call(conv: Conversation):
     return next((c for c in conv.calls if c.name not in PSEUDO_TOOLS), None)
 
 
-@dataclass(frozen=True, slots=True)
-class _CallRef:
+class _CallRef(NamedTuple):
     """A held-out agent conversation as a call sample's candidate, as the choice reads it: its id, the tool its first
-    step calls (the query, tool definition and arguments are read again from the record if it is chosen)."""
+    step calls (the query, tool definition and arguments are read again from the record if it is chosen). A tuple, as
+    `_MultiRef`: a chunk's candidates cross from its worker pickled, and a slotted dataclass pickles and unpickles 2 to
+    3 times slower (a third of the stage's process's time on a chunk's result, 500k trajectories, 5 Dec 2026)."""
 
     id: str
     tool: str
     at: int | None = None  # where the record's line starts in the corpus, where the pass knows it
 
 
-@dataclass(frozen=True, slots=True)
-class _MultiRef:
+class _Plain(NamedTuple):
+    """A held-out general chat as a plain sample's candidate: its query and its first answer."""
+
+    query: str
+    answer: str | None
+
+
+class _MultiRef(NamedTuple):
     """A multi-step candidate as the choice reads it: its record's id and the names of the tools it needs."""
 
     id: str
@@ -392,7 +399,7 @@ class Candidates:
     tools: dict[str, Tool] = field(default_factory=dict)
     trained: set[str] = field(default_factory=set)  # tools that stay in training data
     calls: dict[tuple[str, str], _CallRef] = field(default_factory=dict)  # (query key, first tool) -> smallest id
-    plain_queries: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # query key -> (query, answer)
+    plain_queries: dict[str, _Plain] = field(default_factory=dict)  # query key -> (query, answer)
     # per multi-step category, per query key: the candidate of the smallest id (the only one `unique_by_query` picks)
     multi: dict[str, dict[str, _MultiRef]] = field(default_factory=lambda: {c: {} for c in sorted(MULTI_STEP)})
     undecided: dict[str, set[str]] = field(default_factory=dict)  # query key -> tools, of records `decide` decides
@@ -415,7 +422,7 @@ class Candidates:
             self._call((key, call.name), _CallRef(conv.id, call.name, at))
         elif conv.kind == "general" and conv.query.strip():
             answer = next((t.content.strip() for t in conv.assistant_turns if t.content.strip()), None)
-            self.plain_queries.setdefault(key, (conv.query.strip(), answer))
+            self.plain_queries.setdefault(key, _Plain(conv.query.strip(), answer))
 
     def decide(self, heldout: Heldout) -> None:
         """The records `Guess` left to the corpus's choice, decided by it: the tools of those it does not hold out
@@ -490,7 +497,7 @@ class _Chosen:
     query and its answer) and the tools it offers, in order, a needed tool by name (the record's own definition)."""
 
     category: str
-    source: _CallRef | _MultiRef | tuple[str, str | None]
+    source: _CallRef | _MultiRef | _Plain
     tools: tuple[Tool | str, ...]
     expected: str = "call"
     level: str = "action"
@@ -557,12 +564,12 @@ def choose_samples(found: Candidates, cfg: BenchmarkConfig) -> tuple[list[_Chose
 
 def chosen_ids(chosen: list[_Chosen]) -> frozenset[str]:
     """The ids of the records the chosen samples are read from."""
-    return frozenset(c.source.id for c in chosen if not isinstance(c.source, tuple))
+    return frozenset(c.source.id for c in chosen if not isinstance(c.source, _Plain))
 
 
 def chosen_places(chosen: list[_Chosen]) -> dict[str, int]:
     """Where the records the chosen samples are read from start in the corpus, by id (`candidates_at`'s places)."""
-    places = {c.source.id: c.source.at for c in chosen if not isinstance(c.source, tuple)}
+    places = {c.source.id: c.source.at for c in chosen if not isinstance(c.source, _Plain)}
     if None in places.values():
         raise ValueError("chosen_places: candidates gathered without their places (`candidates_at` gathers them)")
     return places
@@ -573,7 +580,7 @@ def samples(chosen: list[_Chosen], records: dict[str, Conversation]) -> list[Sam
     out: list[Sample] = []
     for c in chosen:
         sid = f"{c.category}_{len(out)}"
-        if isinstance(c.source, tuple):  # a plain query and its conversation's answer
+        if isinstance(c.source, _Plain):  # a plain query and its conversation's answer
             query, reference = c.source
             out.append(Sample(sid, c.category, c.level, query + c.suffix, list(c.tools), "plain", reference=reference))
             continue
