@@ -198,6 +198,16 @@ def test_a_pass_s_work_is_sent_to_the_workers_once_not_with_every_chunk(jsonl):
         assert _Counted.pickled == 2  # once more for the second pass, whatever the number of its items
 
 
+def test_a_file_whose_last_line_has_no_line_end_loses_no_record(jsonl):
+    jsonl.write_bytes(jsonl.read_bytes().rstrip(b"\n"))  # as an editor or `json.dump` per line may leave it
+    ids = [c.id for c in corpus(300)]
+    with Workers(1, chunk_bytes=2000) as one, Workers(2, chunk_bytes=2000) as two:
+        for workers in (one, two):
+            assert [c.id for part in workers.map(jsonl, decoded) for c in part] == ids
+            placed = [p for part in workers.map(jsonl, _places, positioned=True) for p in part]
+            assert list(parallel.read_at(jsonl, dict(placed[-2:]))) == ids[-2:]
+
+
 def _places(lines: list[bytes], start: int) -> list[tuple[str, int]]:
     return [(conv.id, at) for at, conv in parallel.conversations_at(lines, start)]
 

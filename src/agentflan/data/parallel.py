@@ -72,7 +72,9 @@ class Chunk:
             return f.read(self.end - self.start)
 
     def lines(self) -> list[bytes]:
-        return self.read().split(b"\n")[:-1]
+        """The chunk's lines, without their line ends; the last line of a file that does not end in one too."""
+        lines = self.read().split(b"\n")
+        return lines if lines[-1] else lines[:-1]
 
 
 class RecordError(Exception):
