@@ -394,7 +394,9 @@ class Candidates:
     """What the choice reads of the corpus in one pass: every tool's first definition, the tools training keeps, and
     the held-out records' candidates by id, their query key and the tools they need, so that memory grows by a few
     hundred bytes per held-out record, not by its history (of a chunk of records: `merge` them in file order for the
-    whole file's). The chosen records are read again (`chosen_ids`, `samples`)."""
+    whole file's), and where each one's line starts when the pass knows it (`candidates_at`). The chosen records are
+    read again, at their places (`chosen_places`) or by id (`chosen_ids`), for `samples`. The records a `Guess` left to
+    the corpus's choice wait in `undecided` until `decide`."""
 
     tools: dict[str, Tool] = field(default_factory=dict)
     trained: set[str] = field(default_factory=set)  # tools that stay in training data
@@ -484,7 +486,7 @@ def build(
     conversations: Iterable[Conversation], heldout: Heldout, cfg: BenchmarkConfig
 ) -> tuple[list[Sample], dict[str, int]]:
     """Samples per category from the held-out records, and how many each category got (in memory: the stage reads
-    the corpus in passes, `candidates`, `choose_samples`, `chosen_ids`, `samples`)."""
+    the corpus once, `heldout.Guess` with `candidates_at`, then `choose_samples`, `chosen_places`, `samples`)."""
     conversations = list(conversations)
     chosen, counts = choose_samples(candidates(conversations, heldout), cfg)
     ids = chosen_ids(chosen)
@@ -576,7 +578,7 @@ def chosen_places(chosen: list[_Chosen]) -> dict[str, int]:
 
 
 def samples(chosen: list[_Chosen], records: dict[str, Conversation]) -> list[Sample]:
-    """The chosen samples, read from their records (`records`: at least the `chosen_ids`, by id)."""
+    """The chosen samples, read from their records (`records`: at least those of `chosen_ids`, by id)."""
     out: list[Sample] = []
     for c in chosen:
         sid = f"{c.category}_{len(out)}"
