@@ -12,8 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
 from agentflan.config import BenchmarkConfig, ParamsError
 from agentflan.data.jsonio import InputError
 from agentflan.data.schema import PSEUDO_TOOLS, Conversation
@@ -57,18 +55,6 @@ class Heldout:
         return cls([str(t) for t in d["tools"]], [str(q) for q in d["queries"]])
 
 
-class _Named(msgspec.Struct):
-    name: str
-
-
-class QueryAndTools(msgspec.Struct):
-    """What `Offered` reads of a record (`parallel.fields_of` decodes only these of each line)."""
-
-    kind: str
-    query: str | None = ""
-    tools: list[_Named] | None = None
-
-
 @dataclass
 class Offered:
     """What the held-out choice reads of the corpus: the tools offered, and the agent and general queries that the
@@ -80,13 +66,13 @@ class Offered:
     agent: set[str] = field(default_factory=set)
     general: set[str] = field(default_factory=set)
 
-    def add(self, conv: Conversation | QueryAndTools, names: set[str] | None = None) -> bool:
+    def add(self, conv: Conversation, names: set[str] | None = None) -> bool:
         """The record's tools (`names`: their names, where the caller has them) and, where its own kind's draw holds
         its query out, its query; True then."""
-        self.names.update([t.name for t in conv.tools or ()] if names is None else names)
+        self.names.update([t.name for t in conv.tools] if names is None else names)
         if conv.kind not in ("agent", "general"):
             return False
-        key = query_key(conv.query or "")
+        key = query_key(conv.query)
         drawn = self.agent if conv.kind == "agent" else self.general
         if key in drawn:
             return True
@@ -176,7 +162,7 @@ class Guess:
         return self.tools <= set(heldout.tools) and not any(heldout.asks(key) for key in self.queries)
 
 
-def offered(conversations: Iterable[Conversation | QueryAndTools], cfg: BenchmarkConfig) -> Offered:
+def offered(conversations: Iterable[Conversation], cfg: BenchmarkConfig) -> Offered:
     found = Offered(cfg)
     for conv in conversations:
         found.add(conv)
@@ -193,5 +179,5 @@ def choose_from(found: Offered, cfg: BenchmarkConfig, source: str = "the corpus"
     missing = sorted(set(cfg.heldout_tools) - found.names)
     if missing:
         raise ParamsError(f"benchmark.heldout_tools: {missing} offered by no conversation in {source}")
-    drawn = {n for n in found.names - PSEUDO_TOOLS if unit_hash(cfg.seed, "tool", n) < cfg.heldout_tool_fraction}
+    drawn = {n for n in found.names if _drawn_tool(cfg, n)}  # the named ones among them
     return Heldout(sorted(set(cfg.heldout_tools) | drawn), sorted(found.agent | found.general))
