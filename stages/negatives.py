@@ -10,15 +10,8 @@ from agentflan.config import NegativesConfig
 from agentflan.data.decompose import CapabilityTable
 from agentflan.data.heldout import Heldout
 from agentflan.data.jsonio import atomic_writer, read_json
-from agentflan.data.negatives import (
-    NegativesStats,
-    OfferedTools,
-    add_negatives,
-    first_tools,
-    query_key,
-    sorted_pool,
-)
-from agentflan.data.parallel import Records, fields_of
+from agentflan.data.negatives import NegativesStats, Screen, add_negatives, query_key, screen, sorted_pool
+from agentflan.data.parallel import Records
 from agentflan.data.schema import Tool
 from agentflan.evaluation.judges import negative_calls
 from agentflan.pipeline.profiles import Profile, conversation_row, query_split_rows, row_fields
@@ -31,20 +24,23 @@ ROW = row_fields(KEPT)  # of them, the fields of a conversation's row (the stage
 FILES = [f"{split}{suffix}" for split in SPLITS for suffix in ("", "_agentflan", "_hf")]  # the paths' keys
 
 
-def tools_of(heldout: Heldout, lines: list[bytes]) -> dict[str, Tool]:
-    """The first pass over one chunk: the first definition of each tool it offers (of each record, its kind and tools
-    only are decoded)."""
-    return first_tools(fields_of(OfferedTools, lines), heldout)
+def screened(heldout: Heldout, lines: list[bytes], start: int) -> tuple[int, Screen]:
+    """The first pass over one chunk (where it starts, `screen`): the first definition of each tool it offers, and
+    its held-out records (of each record, its kind, query and names are decoded)."""
+    return start, screen(lines, heldout)
 
 
 def finish(
-    pool: list[Tool], cfg: NegativesConfig, heldout: Heldout, lines: list[bytes]
+    pool: list[Tool], cfg: NegativesConfig, heldout: Heldout, screens: dict[int, Screen], lines: list[bytes], start: int
 ) -> tuple[dict[str, bytes], NegativesStats, dict[str, CapabilityTable], dict[str, list]]:
-    """The second pass over one chunk: each output file's lines, the counts, the profile columns."""
+    """The second pass over one chunk, its held-out records left unread: each output file's lines, the counts, the
+    profile columns."""
     out = {key: [] for key in FILES}
     stats, rows, tables = NegativesStats(), Profile(keep=KEPT), {split: CapabilityTable() for split in SPLITS}
-    records = Records(lines)
-    for split, conv in add_negatives(records, pool, cfg, stats, heldout):
+    chunk = screens[start]
+    stats.held_out = len(chunk.held_out)
+    records = Records(chunk.kept(lines))
+    for split, conv in add_negatives(records, pool, cfg, stats):
         out[split].append(records.line(conv))  # a record passed on as it came: its line; a negative: encoded
         agentflan, hf = conv.exports()
         out[f"{split}_agentflan"].append(orjson.dumps(agentflan))
@@ -60,7 +56,7 @@ def finish(
                 "heldout": int(heldout.excludes(conv)),
             }
         )
-    return {key: b"".join(line + b"\n" for line in lines_) for key, lines_ in out.items()}, stats, tables, rows.columns
+    return {key: b"\n".join([*lines_, b""]) for key, lines_ in out.items()}, stats, tables, rows.columns
 
 
 with stage("negatives", ("negatives",), open_run=False) as s, s.workers() as workers:
@@ -68,14 +64,18 @@ with stage("negatives", ("negatives",), open_run=False) as s, s.workers() as wor
         read_json(s.path("heldout")), str(s.path("heldout"))
     )  # the benchmark's: never trained on
     first: dict[str, Tool] = {}
-    for part in workers.map(s.path("balanced"), functools.partial(tools_of, heldout)):
-        for name, tool in part.items():
+    screens: dict[int, Screen] = {}
+    for start, part in workers.map(s.path("balanced"), functools.partial(screened, heldout), positioned=True):
+        for name, tool in part.tools.items():
             first.setdefault(name, tool)
+        screens[start] = Screen({}, part.held_out)
     pool = sorted_pool(first)
     stats, rows, tables = NegativesStats(), Profile(keep=KEPT), {split: CapabilityTable() for split in SPLITS}
     with contextlib.ExitStack() as files:
         out = {key: files.enter_context(atomic_writer(s.path(key))) for key in FILES}
-        parts = workers.map(s.path("balanced"), functools.partial(finish, pool, s.params.negatives, heldout))
+        parts = workers.map(
+            s.path("balanced"), functools.partial(finish, pool, s.params.negatives, heldout, screens), positioned=True
+        )
         s.open()  # MLflow's run and GX's import while the workers read (the second pass: the longer one)
         for texts, part_stats, part_tables, columns in parts:
             for key, text in texts.items():

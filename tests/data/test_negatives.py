@@ -146,3 +146,41 @@ def test_copies_keep_every_general_chat_without_tools_beside_its_copy_with_tools
     assert stats.negatives["plain_with_tools"] == len(general)
     splits = {c.id: split for split, c in copied}
     assert all(splits[c.id] == splits[f"neg_plain_{c.id}"] for c in general)  # one query, one split
+
+
+def test_the_screen_finds_the_held_out_records_and_the_tool_pool_a_full_read_finds():
+    """The negatives stage's first pass reads of each record only its kind, query and names (`screen`); the records it
+    blanks must be exactly those `Heldout.excludes` drops when it reads them whole, and its tools the pool of a whole
+    read. Records only the names tell apart are added: one calling a held-out tool it does not offer (its calls, not
+    its tools, hold it out), one held out by its query alone that offers a tool no other record offers (its tools still
+    enter the pool), one with a null tool list, and a blank line."""
+    import msgspec
+
+    from agentflan.config import BenchmarkConfig
+    from agentflan.data.heldout import choose
+    from agentflan.data.negatives import first_tools, screen
+    from agentflan.data.schema import Tool, decode_conversation
+
+    corpus = labelled_corpus()
+    heldout = choose(
+        corpus, BenchmarkConfig(heldout_tools=["search_hotels"], heldout_agent_queries=0.2, heldout_general_queries=0.3)
+    )
+    hotel = next(c for c in corpus if c.kind == "agent" and [x.name for x in c.calls] == ["search_hotels"])
+    calls_only = msgspec.structs.replace(
+        hotel, id="calls-only", tools=[t for t in hotel.tools if t.name != "search_hotels"]
+    )
+    asked = next(c for c in corpus if c.kind == "agent" and heldout.excludes(c) and not heldout.touches_tool(c))
+    own_tool = msgspec.structs.replace(asked, id="own-tool", tools=[*asked.tools, Tool("only_here", "Its own.")])
+    no_tools = msgspec.structs.replace(next(c for c in corpus if c.kind == "general"), id="no-tools", tools=[])
+    records = [*corpus[:7], calls_only, own_tool, *corpus[7:150], no_tools, *corpus[150:]]
+    lines = [r.to_json().replace(b'"tools":[]', b'"tools":null') for r in records]
+    lines.insert(100, b"")
+    whole = [decode_conversation(line) if line else None for line in lines]
+
+    found = screen(lines, heldout)
+    assert found.held_out == [i for i, c in enumerate(whole) if c is not None and heldout.excludes(c)]
+    assert {lines.index(calls_only.to_json()), lines.index(own_tool.to_json())} <= set(found.held_out)
+    assert list(found.tools.items()) == list(first_tools([c for c in whole if c], heldout).items())
+    assert "only_here" in found.tools and "search_hotels" not in found.tools
+    kept = [decode_conversation(line) for line in found.kept(lines) if line]
+    assert [c.id for c in kept] == [c.id for c in whole if c is not None and not heldout.excludes(c)]

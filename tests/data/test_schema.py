@@ -211,3 +211,29 @@ def test_a_tool_line_is_the_json_dumps_of_the_tool_whatever_was_written_before_i
     for k in range(kept + 10):
         assert schema.tool_line(Tool(f"t{k}", "d", cases[4])) == line(cases[4], f"t{k}")
     assert schema._tool_line.cache_info().currsize <= kept
+
+
+def test_a_decoded_record_is_the_one_pass_decoding_and_shares_each_tool_definition():
+    """`decode_conversation` reads a tool's JSON text once into a `Tool` shared by every record that writes the same
+    text: the record equals msgspec's one-pass decoding of the line, a tool written otherwise (another description,
+    its keys in another order, a null list) is its own, and the shared tool's JSON line is the one json.dumps writes."""
+    import msgspec
+
+    from agentflan.data import schema
+
+    one_pass = msgspec.json.Decoder(Conversation)
+    first, again = sample(), sample()
+    again.id = "c2"
+    other = sample()
+    other.tools = [Tool("get_weather", "Weather now", first.tools[0].parameters)]
+    reordered = sample().to_dict()
+    reordered["tools"][0]["parameters"] = {"properties": {"city": {"type": "string"}}, "type": "object"}
+    empty = sample().to_dict() | {"tools": None}
+    lines = [first.to_json(), again.to_json(), other.to_json(), orjson.dumps(reordered), orjson.dumps(empty)]
+    read = [decode_conversation(line) for line in lines]
+    assert read == [one_pass.decode(line) for line in lines]
+    assert read[0].tools[0] is read[1].tools[0]
+    assert read[2].tools[0] is not read[0].tools[0] and read[3].tools[0] is not read[0].tools[0]
+    assert list(read[3].tools[0].parameters) == ["properties", "type"] and read[4].tools == []
+    for r in read[:4]:
+        assert schema.tool_line(r.tools[0]) == json.dumps(r.tools[0].to_dict(), ensure_ascii=False)

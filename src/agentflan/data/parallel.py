@@ -262,19 +262,21 @@ def _decoder(struct: type[S]) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(struct)
 
 
-def fields_of(struct: type[S], lines: list[bytes]) -> Iterator[S]:
+def fields_of(struct: type[S], lines: list[bytes], indexed: bool = False) -> Iterator[Any]:
     """Of each record of a chunk, only the fields `struct` declares (a first pass's read: msgspec skips the rest of
-    the line without building it, turns and all). A line that does not decode so is read whole, so that a bad record
-    fails with the error a full read gives (its line, its field); one that reads whole gives `struct`'s fields."""
+    the line without building it, turns and all); `indexed`: (its line's index, them). A line that does not decode so
+    is read whole, so that a bad record fails with the error a full read gives (its line, its field); one that reads
+    whole gives `struct`'s fields."""
     decoder = _decoder(struct)
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            yield decoder.decode(line)
+            record = decoder.decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError):
             whole = next(conversations([b""] * i + [line]))  # raises RecordError naming line i
-            yield msgspec.convert(whole, struct, from_attributes=True)
+            record = msgspec.convert(whole, struct, from_attributes=True)
+        yield (i, record) if indexed else record
 
 
 def decoded(lines: list[bytes]) -> list[Conversation]:
