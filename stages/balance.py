@@ -4,7 +4,7 @@ import functools
 
 from agentflan.config import Mix
 from agentflan.data.balance import Balancer, Candidates, candidates
-from agentflan.data.jsonio import atomic_writer
+from agentflan.data.jsonio import atomic_writer, lines_text, sync_ahead
 from agentflan.data.parallel import Records, conversations
 from agentflan.pipeline.profiles import Profile, conversation_row, row_fields
 from agentflan.pipeline.stage import stage
@@ -28,7 +28,7 @@ def balance(balancer: Balancer, lines: list[bytes]) -> tuple[bytes, Balancer, di
             learned, masked = kept
             out.append(records.line(conv, changed=masked))
             rows.add(conversation_row(conv, learned, ROW))
-    return b"".join(line + b"\n" for line in out), part, rows.columns
+    return lines_text(out), part, rows.columns
 
 
 with stage("balance", ("mix", "balance"), open_run=False) as s, s.workers() as workers:
@@ -48,6 +48,7 @@ with stage("balance", ("mix", "balance"), open_run=False) as s, s.workers() as w
             out.write(text)
             balancer.merge(part)
             rows.extend(columns)
+        sync_ahead(out)
         balancer.finish()
         validate(rows, "balanced")
         validate(

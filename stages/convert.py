@@ -4,7 +4,7 @@ import functools
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from agentflan.data.convert import Converter
-from agentflan.data.jsonio import atomic_writer, write_jsonl
+from agentflan.data.jsonio import atomic_writer, sync_ahead, write_jsonl
 from agentflan.pipeline.profiles import Profile, conversation_row, row_fields
 from agentflan.pipeline.project import file_md5
 from agentflan.pipeline.stage import stage
@@ -35,6 +35,8 @@ with stage("convert", ("data", "convert"), open_run=False) as s, s.workers() as 
                 s.open()  # and MLflow's run opened and GX imported
             out.write(line + b"\n")
             rows.add(row)
+        sync_ahead(out)
+        sync_ahead(quarantine)
         validate(rows, "converted")
     if not converter.stats.quarantined:
         quarantined.unlink()

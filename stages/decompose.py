@@ -3,7 +3,7 @@
 from collections import defaultdict
 
 from agentflan.data.decompose import CapabilityTable, label
-from agentflan.data.jsonio import atomic_writer
+from agentflan.data.jsonio import atomic_writer, lines_text, sync_ahead
 from agentflan.data.parallel import Records
 from agentflan.data.schema import with_capabilities
 from agentflan.pipeline.profiles import Profile, conversation_row, row_fields
@@ -24,7 +24,7 @@ def decompose(lines: list[bytes]) -> tuple[bytes, dict[str, CapabilityTable], di
         line = records.read_line(conv)  # the labels written into it, where the line tells where (`with_capabilities`)
         out.append((line and with_capabilities(line, conv)) or conv.to_json())
         rows.add(conversation_row(conv, learned, ROW))
-    return b"".join(line + b"\n" for line in out), by_source, rows.columns
+    return lines_text(out), by_source, rows.columns
 
 
 with stage("decompose", open_run=False) as s, s.workers() as workers:
@@ -37,6 +37,7 @@ with stage("decompose", open_run=False) as s, s.workers() as workers:
             for source, counts in part_by_source.items():
                 by_source[source].merge(counts)
             rows.extend(columns)
+        sync_ahead(out)
         validate(rows, "decomposed")
     table = CapabilityTable()  # the whole corpus: the sum of its sources
     for counts in by_source.values():

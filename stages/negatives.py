@@ -9,7 +9,7 @@ import orjson
 from agentflan.config import NegativesConfig
 from agentflan.data.decompose import CapabilityTable
 from agentflan.data.heldout import Heldout
-from agentflan.data.jsonio import atomic_writer, read_json
+from agentflan.data.jsonio import atomic_writer, lines_text, read_json, sync_ahead
 from agentflan.data.negatives import NegativesStats, Screen, add_negatives, query_key, screen, sorted_pool
 from agentflan.data.parallel import Records
 from agentflan.data.schema import Tool
@@ -56,7 +56,7 @@ def finish(
                 "heldout": int(heldout.excludes(conv)),
             }
         )
-    return {key: b"\n".join([*lines_, b""]) for key, lines_ in out.items()}, stats, tables, rows.columns
+    return {key: lines_text(lines_) for key, lines_ in out.items()}, stats, tables, rows.columns
 
 
 with stage("negatives", ("negatives",), open_run=False) as s, s.workers() as workers:
@@ -84,6 +84,8 @@ with stage("negatives", ("negatives",), open_run=False) as s, s.workers() as wor
             for split in SPLITS:
                 tables[split].merge(part_tables[split])
             rows.extend(columns)
+        for f in out.values():
+            sync_ahead(f)
         validate(rows, "final")
         validate(query_split_rows(rows), "final_split", id_column="query_key")
     s.write_metrics(

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from agentflan.data import jsonio
-from agentflan.data.jsonio import atomic_writer
+from agentflan.data.jsonio import atomic_writer, lines_text, sync_ahead
 
 
 def writeback_threads() -> list[threading.Thread]:
@@ -55,6 +55,25 @@ def test_what_is_written_is_synced_before_the_writer_finishes(tmp_path, synced):
     assert path.read_bytes() == b"".join(lines)
     assert 0 < synced[0] <= len(b"".join(lines[:1000]))  # synced before the second half was written
     assert not writeback_threads()  # stopped and joined before the file was closed
+
+
+def test_what_the_writer_wrote_last_is_synced_ahead_while_it_validates(tmp_path, synced):
+    """`sync_ahead`: the bytes written since the last writeback (less than `WRITEBACK_BYTES` of them) are synced in the
+    background before the writer publishes the file, so that the final fsync finds them on disk."""
+    path = tmp_path / "out.jsonl"
+    tail = b"t" * 1000  # far under the threshold: without sync_ahead, only the final fsync writes it
+    with atomic_writer(path) as f:
+        f.write(tail)
+        time.sleep(0.05)  # ten writeback rounds: nothing to sync
+        assert synced == []
+        sync_ahead(f)
+        assert wait_for(lambda: synced == [len(tail)]), synced  # the whole file, before it is closed
+        assert not path.exists()
+    assert path.read_bytes() == tail and not writeback_threads()
+
+
+def test_lines_text_ends_every_line():
+    assert lines_text([b"{}", b'{"a": 1}']) == b'{}\n{"a": 1}\n' and lines_text([]) == b""
 
 
 def test_a_small_file_is_written_without_a_writeback_sync(tmp_path, monkeypatch):

@@ -92,6 +92,21 @@ def test_a_profile_keeps_what_its_suites_check_and_still_catches_a_bad_row(fixtu
     assert list(Profile(keep=kept).frame().columns) == list(kept)  # no rows: the columns still there
 
 
+def test_a_query_in_both_splits_fails_the_split_suite():
+    """`query_split_rows` keeps each (query, split) pair once, in the order first met: a query asked in training and
+    in validation is a duplicate key for `final_split`; the same query twice in one split is not."""
+    from agentflan.pipeline.profiles import query_split_rows
+
+    rows = [("q1", "train"), ("q2", "validation"), ("q1", "train"), ("q3", "train")]
+    profile = Profile({"query_key": q, "split": s} for q, s in rows)
+    pairs = query_split_rows(profile)
+    assert pairs.columns == {"query_key": ["q1", "q2", "q3"], "split": ["train", "validation", "train"]}
+    assert validate(pairs, "final_split", id_column="query_key").rows == 3
+    profile.add({"query_key": "q3", "split": "validation"})
+    with pytest.raises(ValidationFailed, match="query_key"):
+        validate(query_split_rows(profile), "final_split", id_column="query_key")
+
+
 def test_validation_does_not_hash_the_frame(monkeypatch):
     """GX fingerprints an in-memory batch with `pd.util.hash_pandas_object` (memory and time for a marker nothing
     reads); validation switches it off."""

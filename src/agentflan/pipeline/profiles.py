@@ -126,9 +126,12 @@ def _text(values: list[Any]) -> bool:
 
 
 def query_split_rows(profile: Profile) -> Profile:
-    """Distinct (query_key, split) pairs: a query in both splits shows up as a duplicate query_key."""
+    """Distinct (query_key, split) pairs, in the order first met: a query in both splits shows up as a duplicate
+    query_key."""
     pairs = dict.fromkeys(zip(profile.columns.get("query_key", []), profile.columns.get("split", [])))
-    return Profile({"query_key": q, "split": s} for q, s in sorted(pairs))
+    rows = Profile(keep=("query_key", "split"))
+    rows.extend({"query_key": [q for q, _ in pairs], "split": [s for _, s in pairs]})
+    return rows
 
 
 def raw_frame(path: str, fmt: str):
