@@ -68,7 +68,9 @@ with stage("negatives", ("negatives",), open_run=False) as s, s.workers() as wor
     for start, part in workers.map(s.path("balanced"), functools.partial(screened, heldout), positioned=True):
         for name, tool in part.tools.items():
             first.setdefault(name, tool)
-        screens[start] = Screen({}, part.held_out)
+        screens[start] = Screen(
+            {}, part.held_out
+        )  # its tools are in the pool: the second pass needs its held-out lines
     pool = sorted_pool(first)
     stats, rows, tables = NegativesStats(), Profile(keep=KEPT), {split: CapabilityTable() for split in SPLITS}
     with contextlib.ExitStack() as files:
