@@ -55,6 +55,22 @@ with open(sys.argv[-1], "wb") as out:
 """
 
 
+# the VM's CPU speed in the hour of a run (a fixed pure-Python loop, best of three): its speed moves from hour to hour,
+# and a CPU-bound stage slows more than bare I/O does (6 Dec 2026: the same negatives pass 46 then 90 us a record)
+CPU_PROBE = """
+import time
+best = min(
+    (lambda t: (sum(i * i for i in range(10**7)), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(3)
+)
+print(best)
+"""
+
+
+def cpu_probe() -> float:
+    """Seconds of `CPU_PROBE`'s loop on this machine now."""
+    return round(float(subprocess.run([PYTHON, "-c", CPU_PROBE], capture_output=True, text=True, check=True).stdout), 3)
+
+
 MEASURE = """
 import resource, subprocess, sys, time
 started = time.perf_counter()
@@ -361,7 +377,7 @@ def data_stages(trajectories: tuple[int, ...] = (100_000, 500_000)) -> dict:
     import yaml
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    rows = []
+    rows, probes = [], [cpu_probe()]
     for n in trajectories:
         with tempfile.TemporaryDirectory() as tmp:
             clone = Path(tmp, "repo")
@@ -422,7 +438,8 @@ def data_stages(trajectories: tuple[int, ...] = (100_000, 500_000)) -> dict:
                         }
                     )
                     print(rows[-1], flush=True)
-    return {"cores": cores, "rows": rows, **data_stage_targets(rows)}
+        probes.append(cpu_probe())
+    return {"cores": cores, "rows": rows, "cpu_probe_s": probes, **data_stage_targets(rows)}
 
 
 def data_stage_targets(rows: list[dict]) -> dict:
@@ -540,6 +557,12 @@ def table() -> str:
                 f"{x['orjson_peak_mib']} | {x['gx_s']} | {x['gx_import_s']} | {x['outputs_as_dvc_repro']} |"
                 for x in r["rows"]
             ]
+            if "cpu_probe_s" in r:
+                lines += [
+                    "",
+                    "The machine's CPU speed during the run (a fixed pure-Python loop, best of three, before the first "
+                    f"size and after each): {', '.join(f'{x} s' for x in r['cpu_probe_s'])}.",
+                ]
         elif name == "generation":
             lines += [
                 f"{r['samples']} benchmark prompts, up to {r['max_new_tokens']} new tokens, greedy; best of two runs "
