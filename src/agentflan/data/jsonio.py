@@ -80,8 +80,7 @@ class _Writeback:
                 except OSError:  # a file system that cannot: the writer's own fsync says what is wrong, if anything
                     return
                 synced = size
-            if last:
-                self.stop.wait()
+            if last:  # what is written after it, the writer's own fsync syncs
                 return
 
 

@@ -33,7 +33,7 @@ from agentflan.data.heldout import Heldout
 from agentflan.data.heldout import query_key as normalised_query
 from agentflan.data.parallel import fields_of
 from agentflan.data.prompts import NATURAL_SYSTEM, format_system
-from agentflan.data.schema import Conversation, Tool, Turn
+from agentflan.data.schema import Conversation, Tool, Turn, calls_of
 from agentflan.data.seeded import unit_hash
 
 NO_TOOL_ANSWERS = (
@@ -181,7 +181,7 @@ class Screened(msgspec.Struct):
 
     @property
     def calls(self) -> list[_Named]:
-        return [c for t in self.turns for c in ([t.call] if t.call is not None else []) + t.tool_calls]
+        return calls_of(self.turns)
 
 
 @dataclass

@@ -260,6 +260,12 @@ class Turn(msgspec.Struct):
         return message
 
 
+def calls_of(turns: list[Any]) -> list[Any]:
+    """Each turn's call its text expresses, then its native calls, in turn order (of `Turn`s, or of any records with
+    `call` and `tool_calls`: the negatives stage's screen reads only their names)."""
+    return [c for t in turns for c in ([t.call] if t.call is not None else []) + t.tool_calls]
+
+
 class Conversation(msgspec.Struct):
     id: str
     source: str
@@ -308,7 +314,7 @@ class Conversation(msgspec.Struct):
     @property
     def calls(self) -> list[ToolCall]:
         """Every call the conversation makes: native tool calls and the calls its text expresses."""
-        return [c for t in self.turns for c in ([t.call] if t.call is not None else []) + t.tool_calls]
+        return calls_of(self.turns)
 
     # --- exports -------------------------------------------------------------------------------
     def to_messages(self) -> list[dict[str, Any]]:
