@@ -168,20 +168,23 @@ def _rates(judged, label: str) -> tuple[float, float, list[str]]:
 
 
 def test_fabrication_and_decline_judges_on_a_labelled_set(capsys):
-    """Measured when the set was written, before any change to the judges: fabrication precision 0.86, recall 0.92;
-    declines precision 1.00, recall 0.88. Three of those misses were mended after (a decline that gives a number
-    anyway; "none of them can", "I don't know last night's results" as declines), so those rows no longer test
-    unseen answers. What is still misjudged is the judges' known limit, named in README: a made-up status that
-    names neither a number nor the query's subject, a true remark on the subject that gives no live fact, and a short
-    stutter of the query's words."""
-    assert len(FABRICATION_LABELS) >= 50
+    """Measured on each batch when it was written, before the judges were changed for it. Rows 0-57 (5 Dec):
+    fabrication precision 0.86, recall 0.92; declines precision 1.00, recall 0.88. Rows 58-87 (6 Dec: advice on where
+    to look, drafts offered, the query's own numbers echoed, declines of actions - "make reservations", "place
+    orders"): fabrication precision 0.57, recall 1.00; declines recall 0.75. Rows 88-110 (written after the judges
+    were mended for 58-87): fabrication precision 0.75, recall 1.00 (0.53 with the judges of 5 Dec); declines recall
+    0.70. The misses were mended after, so those rows no longer test unseen answers. What is still misjudged is the
+    judges' known limit, named in README: a made-up status that names neither a number nor the query's subject, a
+    true remark on the subject that gives no live fact ("Oslo is the capital of Norway.", "Nobu usually takes
+    bookings on its website"), and a short stutter of the query's words."""
+    assert len(FABRICATION_LABELS) >= 110
     fab = _rates(_fabricated, "fabricated")
     dec = _rates(lambda r: declines(r["text"]), "declines")
     with capsys.disabled():
         print(f"\nfabrication judge: precision {fab[0]:.3f}, recall {fab[1]:.3f}; misjudged {fab[2]}")
         print(f"declines judge: precision {dec[0]:.3f}, recall {dec[1]:.3f}; misjudged {dec[2]}")
     assert fab[0] >= 0.9 and fab[1] >= 0.9 and dec[0] >= 0.95 and dec[1] >= 0.95
-    assert set(fab[2]) == {"package-17", "weather-55", "stock-56"} and not dec[2]
+    assert set(fab[2]) == {"package-17", "weather-55", "stock-56", "table-80"} and not dec[2]
 
 
 def test_a_negative_answer_is_judged_under_the_tools_offered_with_it():
