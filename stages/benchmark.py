@@ -57,7 +57,7 @@ with stage("benchmark", ("benchmark", "eval"), open_run=False) as s, s.workers()
                 gathered.merge(part)
         picked, counts = choose_samples(gathered, cfg)
         del gathered
-        built = samples(picked, read_at(corpus, chosen_places(picked)))  # each chosen record read at its place
+        built = samples(picked, read_at(corpus, chosen_places(picked)), cfg.knowledge_tools)  # read at their places
     validate([sample_row(x) for x in built], "agent_h")
     with atomic_writer(s.path("benchmark")) as f:
         write_jsonl(f, (x.to_dict() for x in built))

@@ -324,6 +324,18 @@ class BenchmarkConfig(Section):
     heldout_general_queries: Fraction = 0.3  # seeded share of general-chat queries that only the benchmark asks
     per_category: Positive = 20
     distractors: Count = 2  # tools offered beside the needed one
+    # tools that serve facts a model can know without them (a dictionary, a translator, a film database): a query that
+    # needs only these, asked with no tool offered, may be answered from knowledge - no fabrication to judge there
+    knowledge_tools: list[str] = [
+        "calculate",
+        "convert_units",
+        "define_word",
+        "find_recipes",
+        "find_restaurants",
+        "get_movie_info",
+        "list_public_holidays",
+        "translate_text",
+    ]
 
 
 class EvalConfig(Section):

@@ -401,7 +401,7 @@ def test_chunks_merged_choose_and_build_what_the_whole_corpus_does():
     picked, counts = choose_samples(gathered, CFG)
     ids = chosen_ids(picked)
     assert len(ids) < len(corpus) // 2  # only the chosen records are read again
-    built = samples(picked, {c.id: c for c in corpus if c.id in ids})
+    built = samples(picked, {c.id: c for c in corpus if c.id in ids}, CFG.knowledge_tools)
     whole, whole_counts = build(corpus, heldout, CFG)
     assert [s.to_dict() for s in built] == [s.to_dict() for s in whole] and counts == whole_counts
     assert {s.category for s in built} == set(CATEGORIES)
@@ -498,3 +498,20 @@ def test_a_guess_that_only_the_whole_corpus_confirms_is_checked_against_its_choi
             assert gathered == candidates(records, heldout), name  # what a pass with the choice known gathers
         else:
             assert gathered != candidates(records, heldout), name  # so the stage reads the corpus again
+
+
+def test_a_tool_needing_query_without_tools_is_from_knowledge_where_every_tool_it_needs_serves_known_facts():
+    """`tool_needed_not_offered` samples: `from_knowledge` exactly where every tool their record calls is one of
+    `benchmark.knowledge_tools` (both kinds are drawn from the demo corpus); none with no knowledge tools named."""
+    corpus = labelled_corpus()
+    heldout = choose(corpus, CFG)
+    needed: dict[str, set[str]] = {}
+    for conv in corpus:
+        needed.setdefault(conv.query, set()).update(c.name for c in conv.calls)
+    built, _ = build(corpus, heldout, CFG)
+    asked = [s for s in built if s.category == "tool_needed_not_offered"]
+    flags = [s.from_knowledge for s in asked]
+    assert flags == [needed[s.query] <= set(CFG.knowledge_tools) for s in asked] and True in flags and False in flags
+    assert all(Sample.from_dict(s.to_dict()) == s for s in asked)
+    bare, _ = build(corpus, heldout, CFG.model_copy(update={"knowledge_tools": []}))
+    assert not any(s.from_knowledge for s in bare)

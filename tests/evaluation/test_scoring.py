@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import sys
 import pytest
 
 from agentflan.evaluation.judges import has_general_call, has_react_keywords
-from agentflan.evaluation.scoring import Prediction, judge, parse_call, score
+from agentflan.evaluation.scoring import Prediction, PredictionError, aggregate, judge, parse_call, score
 
 WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 
@@ -312,3 +313,26 @@ def test_the_bootstrap_interval_is_scipys_and_matches_the_hand_written_one_it_re
     assert low == pytest.approx(-0.04, abs=0.01) and high == pytest.approx(0.24, abs=0.01)
     assert bootstrap_mean([0.5] * 7) == (0.5, 0.5, 0.5)  # no spread, no interval
     assert bootstrap_mean([]) == (0.0, 0.0, 0.0)
+
+
+def test_an_answer_from_knowledge_is_no_fabrication_where_the_needed_tools_serve_known_facts():
+    """A tool-needing query asked with no tool offered whose tools serve facts a model can know (`from_knowledge`: a
+    dictionary's) is judged for hallucinated calls, not for fabrication; the rate is taken over the others."""
+    definition = Prediction(
+        "p",
+        "tool_needed_not_offered",
+        [],
+        "plain",
+        "Petrichor is the earthy smell of rain on dry ground.",
+        query="Define the word petrichor.",
+    )
+    weather = Prediction(
+        "q", "tool_needed_not_offered", [], "plain", "It's 9°C in Oslo.", query="What's the weather in Oslo right now?"
+    )
+    assert judge(definition)["fabricated"]  # were it live data, it would be made up
+    known = dataclasses.replace(definition, from_knowledge=True)
+    assert "fabricated" not in judge(known) and judge(known)["general"] is False
+    assert aggregate([known, weather], [judge(known), judge(weather)])["fabrication_rate"] == 1.0
+    assert Prediction.from_dict(known.to_dict()).from_knowledge and "from_knowledge" not in weather.to_dict()
+    with pytest.raises(PredictionError, match="from_knowledge"):
+        Prediction.from_dict({**known.to_dict(), "from_knowledge": "yes"})

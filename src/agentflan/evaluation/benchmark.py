@@ -67,6 +67,9 @@ class Sample:
     history: list[dict[str, Any]] | None = None  # multi-step: OpenAI messages after the query (calls, tool results)
     key_values: list[str] | None = None  # multi-step answer: what the results say that the answer must state
     expected_calls: list[dict[str, Any]] | None = None  # parallel: [{"name", "arguments": {arg: [acceptable]}}]
+    # tool_needed_not_offered: its needed tools are all knowledge tools (`benchmark.knowledge_tools`), so an answer
+    # from what the model knows is no fabrication
+    from_knowledge: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -86,6 +89,8 @@ class Sample:
             d["key_values"] = self.key_values
         if self.expected_calls is not None:
             d["expected_calls"] = self.expected_calls
+        if self.from_knowledge:
+            d["from_knowledge"] = True
         return d
 
     @classmethod
@@ -118,6 +123,8 @@ class Sample:
             isinstance(key_values, list) and all(isinstance(v, str) for v in key_values)
         ):
             raise SchemaError("key_values", "expected a list of texts")
+        if not isinstance(d.get("from_knowledge", False), bool):
+            raise SchemaError("from_knowledge", "expected true or false")
         return cls(
             d["id"],
             d["category"],
@@ -131,6 +138,7 @@ class Sample:
             history_from(d.get("history")),
             key_values,
             expected_calls,
+            d.get("from_knowledge", False),
         )
 
 
@@ -490,7 +498,7 @@ def build(
     conversations = list(conversations)
     chosen, counts = choose_samples(candidates(conversations, heldout), cfg)
     ids = chosen_ids(chosen)
-    return samples(chosen, {c.id: c for c in conversations if c.id in ids}), counts
+    return samples(chosen, {c.id: c for c in conversations if c.id in ids}, cfg.knowledge_tools), counts
 
 
 @dataclass(frozen=True)
@@ -577,8 +585,13 @@ def chosen_places(chosen: list[_Chosen]) -> dict[str, int]:
     return places
 
 
-def samples(chosen: list[_Chosen], records: dict[str, Conversation]) -> list[Sample]:
-    """The chosen samples, read from their records (`records`: at least those of `chosen_ids`, by id)."""
+def samples(
+    chosen: list[_Chosen], records: dict[str, Conversation], knowledge_tools: Iterable[str] = ()
+) -> list[Sample]:
+    """The chosen samples, read from their records (`records`: at least those of `chosen_ids`, by id); a tool-needing
+    query asked with no tool offered is `from_knowledge` where every tool its record calls is one of
+    `knowledge_tools`."""
+    knowledge = frozenset(knowledge_tools)
     out: list[Sample] = []
     for c in chosen:
         sid = f"{c.category}_{len(out)}"
@@ -593,7 +606,9 @@ def samples(chosen: list[_Chosen], records: dict[str, Conversation]) -> list[Sam
                 own.setdefault(t.name, t)
             tools = [own[t] if isinstance(t, str) else t for t in c.tools]
             if c.expected == "plain":  # a tool-needing query with no tool offered
-                out.append(Sample(sid, c.category, c.level, conv.query, tools, "plain"))
+                needed = {call.name for call in conv.calls}
+                known = bool(needed) and needed <= knowledge
+                out.append(Sample(sid, c.category, c.level, conv.query, tools, "plain", from_knowledge=known))
                 continue
             call = _first_call(conv)
             args = {k: [v] for k, v in call.arguments.items()}

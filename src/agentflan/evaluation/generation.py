@@ -216,6 +216,7 @@ def predictions(samples: list[Sample], answers: list, protocol: str) -> list[Pre
             reference=s.reference,
             key_values=s.key_values,
             expected_calls=s.expected_calls,
+            from_knowledge=s.from_knowledge,
         )
         if protocol == "native":
             calls = [native_call(c, f"tool_calls[{i}]") for i, c in enumerate(a["tool_calls"])]  # arguments as objects

@@ -74,6 +74,7 @@ class Prediction:
     reference: str | None = None  # a plain sample's reference answer (plain quality: chrF against it, on subject)
     key_values: list[str] | None = None  # multi_step_answer: the results' values the answer must state
     expected_calls: list[dict[str, Any]] | None = None  # parallel: each call due, `{"name", "arguments"}`
+    from_knowledge: bool = False  # tool_needed_not_offered answerable from knowledge: no fabrication judged
 
     def to_dict(self) -> dict[str, Any]:
         """The predictions-file line: tools as full objects when their schemas are known."""
@@ -94,6 +95,8 @@ class Prediction:
             row["key_values"] = self.key_values
         if self.expected_calls is not None:
             row["expected_calls"] = self.expected_calls
+        if self.from_knowledge:
+            row["from_knowledge"] = True
         if self.protocol == "native":
             return {
                 **row,
@@ -153,6 +156,8 @@ class Prediction:
         keys = d.get("key_values")
         if keys is not None and not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
             raise PredictionError("key_values", "expected a list of texts")
+        if not isinstance(d.get("from_knowledge", False), bool):
+            raise PredictionError("from_knowledge", "expected true or false")
         return cls(
             d["id"],
             d["category"],
@@ -171,6 +176,7 @@ class Prediction:
             d.get("reference"),
             keys,
             expected_calls,
+            d.get("from_knowledge", False),
         )
 
 
@@ -324,9 +330,9 @@ def calls_match(calls: list[tuple[str, Any]], expected: list[dict[str, Any]]) ->
 
 
 def plain_extras(p: Prediction, answer: str, verdict: dict[str, Any]) -> dict[str, Any]:
-    """A plain verdict with what only some samples have: fabrication where the needed tool is missing, quality where
-    a reference answer exists."""
-    if p.category in REFUSAL_EXPECTED:
+    """A plain verdict with what only some samples have: fabrication where the needed tool is missing (and the fact
+    is not one a model can know: `from_knowledge`), quality where a reference answer exists."""
+    if p.category in REFUSAL_EXPECTED and not p.from_knowledge:
         verdict["fabricated"] = not (verdict["react"] or verdict["general"]) and fabricates(answer, p.query)
     if p.reference is not None:
         verdict["quality"] = plain_quality(answer, p.reference, p.query)
