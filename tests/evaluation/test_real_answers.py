@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentflan.evaluation.judges import fabricates, is_refusal, parse_call, plain_verdict
+from agentflan.evaluation.judges import declines, fabricates, is_refusal, parse_call, plain_verdict
 from agentflan.evaluation.quality import chrf, subject, without_query
 from agentflan.evaluation.scoring import Prediction, aggregate, judge
 
@@ -412,5 +412,17 @@ def test_advice_drafts_and_the_querys_own_numbers_state_nothing(query, text, mad
         "I can't follow live games.",
     ],
 )
-def test_declines_of_actions_are_refusals(text):
-    assert is_refusal(text)
+def test_declines_of_actions_are_declines_where_a_tool_is_due(text):
+    assert declines(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "To set an alarm on an iPhone, open the Clock app and tap +. I can't set it for you, but it takes seconds.",
+        "I can't make that decision for you, but here are the pros and cons of each option.",
+    ],
+)
+def test_an_action_declined_beside_an_answer_is_no_refusal(text):
+    """Over-refusal counts refusals of questions that need no tool: an action declined beside the answer is none."""
+    assert declines(text) and not is_refusal(text)

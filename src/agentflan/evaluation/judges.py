@@ -105,10 +105,7 @@ _NOT_A_REFUSAL = re.compile(
 )
 _REFUSAL = re.compile(
     rf"\bI\s*{_CANT}\s+(?:\w+\s+){{0,2}}?(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform"
-    r"|fetch|pull|track|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach"
-    r"|make|send|place|order|reserve|buy|purchase|pay|schedule|arrange|contact|call|email|message|post|submit|cancel"
-    r"|monitor|connect|control|open|run|read|set|follow|stream|watch|play|turn|start|stop|remind|notify|save|edit|delete"
-    r"|upload|download|install|transfer|print|log|sign|register|subscribe|verify|view|translate|convert|calculate)\b"
+    r"|fetch|pull|track|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
     r"|\b(?:beyond|outside)\s+(?:the\s+(?:scope|range)\s+of\s+)?(?:what\s+I\s+can|my\s+(?:abilities|capabilities|reach|scope|means)"
     r"|the\s+(?:[\w-]+\s+)?(?:tools?|functions?))"
     r"|\bnot\s+something\s+I\s+(?:can|am\s+able\s+to)\b|\bI\s+can\s+only\s+(?:help|assist|answer|provide)\b"
@@ -120,6 +117,13 @@ _REFUSAL = re.compile(
     r"|\bI\s+have\s+no\s+(?:[\w-]+\s+){0,2}(?:tools?|functions?|APIs?|access|way|data|information|connection)\b"
     rf"|{_TOOLS_DO_NOT_FIT}"
     r"|\bI'?m\s+(?:afraid|sorry),?\s+(?:but\s+)?(?:I\s+)?(?:can(?:no|')?t|cannot|am\s+unable|'m\s+unable|don't\s+have)",
+    re.I,
+)
+_ACTION_DECLINED = re.compile(  # "I'm unable to make reservations", "I can't send emails": declines where a tool is due
+    rf"\bI\s*{_CANT}\s+(?:\w+\s+){{0,2}}?(?:make|send|place|order|reserve|buy|purchase|pay|schedule|arrange|contact|call"
+    r"|email|message|post|submit|cancel|monitor|connect|control|open|run|read|set|follow|stream|watch|play|turn|start"
+    r"|stop|remind|notify|save|edit|delete|upload|download|install|transfer|print|log|sign|register|subscribe|verify"
+    r"|view|translate|convert|calculate)\b",
     re.I,
 )
 _MISSING_TOOL = re.compile(
@@ -201,8 +205,12 @@ def is_refusal(text: str) -> bool:
 
 
 def declines(text: str) -> bool:
-    """Declines, or says that a tool (or live data) it would need is missing."""
-    return is_refusal(text) or bool(_MISSING_TOOL.search(_outside(text)))
+    """Declines, says that a tool (or live data) it would need is missing, or that it cannot do the action asked
+    ("I'm unable to make reservations": where a tool is due, a decline; beside an answer to a question that needs
+    none, "I can't make that decision for you, but here are the pros and cons", no refusal: `is_refusal` leaves
+    these out)."""
+    body = _outside(text)
+    return is_refusal(text) or bool(_MISSING_TOOL.search(body) or _ACTION_DECLINED.search(body))
 
 
 def asks(text: str) -> bool:
