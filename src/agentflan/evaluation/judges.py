@@ -99,12 +99,13 @@ _TOOLS_DO_NOT_FIT = (
     r"|\b(?:my|the)\s+(?:current\s+)?(?:capabilities|abilities)\s+(?:don't|do\s+not)\s+(?:include|cover|extend|allow)"
     rf"|{_THESE_TOOLS}\b[^.!?\n]{{0,80}}?\bnone\s+(?:of\s+them\s+)?(?:can|could|is\s+able\s+to|are\s+able\s+to|will)\b"
 )
+_I_CANT = rf"\bI\s*{_CANT}\s+(?:\w+\s+){{0,2}}?"  # "I can't", "I'm not able to really ...": a verb follows
 _NOT_A_REFUSAL = re.compile(
     r"\bI\s+can(?:no|')?t\s+(?:wait|believe|stress|imagine|thank|help\s+but|help\s+feeling|recommend\b[^.!?]*\benough)",
     re.I,
 )
 _REFUSAL = re.compile(
-    rf"\bI\s*{_CANT}\s+(?:\w+\s+){{0,2}}?(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform"
+    rf"{_I_CANT}(?:do|help|get|answer|provide|access|look|check|find|tell|assist|complete|perform"
     r"|fetch|pull|track|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
     r"|\b(?:beyond|outside)\s+(?:the\s+(?:scope|range)\s+of\s+)?(?:what\s+I\s+can|my\s+(?:abilities|capabilities|reach|scope|means)"
     r"|the\s+(?:[\w-]+\s+)?(?:tools?|functions?))"
@@ -120,7 +121,7 @@ _REFUSAL = re.compile(
     re.I,
 )
 _ACTION_DECLINED = re.compile(  # "I'm unable to make reservations", "I can't send emails": declines where a tool is due
-    rf"\bI\s*{_CANT}\s+(?:\w+\s+){{0,2}}?(?:make|send|place|order|reserve|buy|purchase|pay|schedule|arrange|contact|call"
+    rf"{_I_CANT}(?:make|send|place|order|reserve|buy|purchase|pay|schedule|arrange|contact|call"
     r"|email|message|post|submit|cancel|monitor|connect|control|open|run|read|set|follow|stream|watch|play|turn|start"
     r"|stop|remind|notify|save|edit|delete|upload|download|install|transfer|print|log|sign|register|subscribe|verify"
     r"|view|translate|convert|calculate)\b",
@@ -281,10 +282,10 @@ def fabricates(text: str, query: str = "") -> bool:
     body = stated(_outside(text), query)
     if declines(text) and not guesses(body):
         return False
-    if not _WORD.search(body) and not _NUMBER.search(body):
-        return False
-    subject = {w.lower() for w in _WORD.findall(query)} - _STOP
-    return bool(_NUMBER.search(body)) or bool(subject & {w.lower() for w in _WORD.findall(body)}) or not query
+    if _NUMBER.search(body):
+        return True
+    words = {w.lower() for w in _WORD.findall(body)}
+    return bool(words) and (not query or bool(words & ({w.lower() for w in _WORD.findall(query)} - _STOP)))
 
 
 def negative_calls(conv: Conversation) -> int:
