@@ -29,12 +29,12 @@ with stage("convert", ("data", "convert"), open_run=False) as s, s.workers() as 
         ThreadPoolExecutor(1) as io,
     ):
         converter.on_reject = lambda r: write_jsonl(quarantine, [r.to_dict()])
-        for line, row in converter.written(s.params.data.sources, workers, profile_row):
+        for lines, columns in converter.written(s.params.data.sources, workers, profile_row):
             if sources is None:  # the workers are forked (threads are safe now) and convert the first batches:
                 sources = io.submit(described, s.params.data.sources)  # the inputs hashed while they work,
                 s.open()  # and MLflow's run opened and GX imported
-            out.write(line + b"\n")
-            rows.add(row)
+            out.write(lines)
+            rows.extend(columns)
         sync_ahead(out)
         sync_ahead(quarantine)
         validate(rows, "converted")

@@ -82,8 +82,8 @@ def convert(
         sources = [Source(path=str(p), format=format.value) for p in inputs]
         with atomic_writer(out) as f, atomic_writer(quarantine_path) as q, Workers(available_workers(workers)) as pool:
             converter.on_reject = lambda r: write_jsonl(q, [r.to_dict()])
-            for line, _ in converter.written(sources, pool):
-                f.write(line + b"\n")
+            for lines, _ in converter.written(sources, pool):
+                f.write(lines)
     except (InputError, ParamsError) as e:
         raise _fail(str(e)) from None
     except OSError as e:

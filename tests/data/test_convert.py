@@ -20,6 +20,18 @@ def demo_dir(tmp_path_factory):
     return out
 
 
+def per_record(batches) -> list[tuple[bytes, dict | None]]:
+    """`Converter.written`'s batches (lines, each ended by a line end; their rows' columns) as (line, row) each."""
+    records = []
+    for lines, columns in batches:
+        assert lines.endswith(b"\n") or lines == b""
+        split = lines.split(b"\n")[:-1]
+        rows = [dict(zip(columns, values)) for values in zip(*columns.values())] if columns else [None] * len(split)
+        assert len(rows) == len(split)
+        records.extend(zip(split, rows))
+    return records
+
+
 def run(demo_dir, **cfg):
     converter = Converter(ConvertConfig(**cfg))
     out = list(converter.run([Source(path=str(demo_dir / name)) for name in DEMO_FILES]))
@@ -143,7 +155,7 @@ def test_workers_give_the_bytes_quarantine_and_counts_of_one_process(demo_dir, t
     spread, spread_rejected = Converter(cfg), []
     spread.on_reject = spread_rejected.append
     with Workers(3) as workers:
-        got = list(spread.written(sources, workers, conversation_row))
+        got = per_record(spread.written(sources, workers, conversation_row))
 
     assert got == expected
     assert spread_rejected == alone_rejected
@@ -174,7 +186,7 @@ def test_an_indented_array_read_by_the_workers_converts_as_the_streamed_reader_d
     def converted(path, workers):
         converter, rejected = Converter(cfg), []
         converter.on_reject = rejected.append
-        lines = list(converter.written([Source(path=str(path), format="toolbench")], workers, conversation_row))
+        lines = per_record(converter.written([Source(path=str(path), format="toolbench")], workers, conversation_row))
         return lines, [r.to_dict() for r in rejected], converter.stats.to_metrics()
 
     with Workers(1) as one:

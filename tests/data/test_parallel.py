@@ -171,6 +171,21 @@ def test_long_results_come_back_through_spool_files_that_are_gone_after(jsonl, m
     assert parallel._spooled((b"x" * 5, [b"y" * 2000]), folder) == (b"x" * 5, [b"y" * 2000])  # short, or in a list
 
 
+def test_a_named_tuples_long_bytes_are_spooled_and_its_type_kept(tmp_path, monkeypatch):
+    """A result that is a NamedTuple (convert's `Block`: a batch's lines in one byte string) is walked as a tuple: its
+    long bytes go through a file, and it comes back as the same type with the same fields."""
+    from agentflan.data.convert import Block
+
+    monkeypatch.setattr(parallel, "SPOOL_BYTES", 1000)
+    block = Block([(0, "a", "s", "native", 0, None, None)], b"{}\n" * 500, {"id": ["a"]})
+    sent = parallel._spooled((block, 3, None), str(tmp_path))
+    assert type(sent[0]) is Block and isinstance(sent[0].lines, parallel._Spooled)
+    assert sent[0].outcomes == block.outcomes and sent[0].columns == block.columns  # short parts as they were
+    back = parallel._unspooled(sent)
+    assert back == (block, 3, None) and type(back[0]) is Block
+    assert os.listdir(tmp_path) == []
+
+
 class _Counted:
     """A large argument of a pass's work, as the held-out list is: counts how often this process pickles it."""
 

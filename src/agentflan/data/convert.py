@@ -23,14 +23,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.formats import FORMATS, MAPPED, READERS, detect
 from agentflan.data.formats.base import Dialogue, Dropped, Message, RecordError, Step, Trajectory
-from agentflan.data.jsonio import InputError, RawLine, iter_raw
+from agentflan.data.jsonio import InputError, RawLine, iter_raw, lines_text
 from agentflan.data.parallel import BrokenElement, Chunk, Workers, array_chunks, array_elements, array_indent
 from agentflan.data.prompts import (
     ELICIT,
@@ -295,8 +295,9 @@ def format_candidate(cfg: ConvertConfig, traj: Trajectory) -> FormatItem | None:
 
 @dataclass(frozen=True)
 class Output:
-    """What a worker sends back of a conversation: the object, or (`written`) its JSON line and its `row` (a
-    module-level function of it, such as its profile row; None: no row)."""
+    """What a worker sends back of a batch's conversations: the objects, or (`written`) a `Block` of their JSON lines
+    and the columns of their `row` (a module-level function of a conversation returning a dict, such as its profile
+    row; None: no row)."""
 
     written: bool = False
     row: Callable[[Conversation], Any] | None = None
@@ -315,42 +316,62 @@ class FileTask:
 
 @dataclass(frozen=True)
 class Admitted:
-    """A record the converter accepts, unless an earlier one has its id: the conversation (or its JSON line and
-    profile row) and its format-pool item when it may join the pool."""
+    """A record the converter accepts, unless an earlier one has its id: the conversation and its format-pool item
+    when it may join the pool."""
 
     index: int
     id: str
     source: str
     style: str
     unused_branches: int
-    record: Any
+    record: Conversation
     candidate: FormatItem | None
-    number_at: int | None = None  # where its line holds its meta's record number, when that is its index's
 
     def renumbered(self, offset: int) -> Admitted:
         """The record numbered `offset` records later (`convert_chunk` numbers a chunk's records from its start): its
-        index, and the record number of its meta where that is its index's (written into its line at `number_at`)."""
-        record, number = self.record, self.index + offset + 1
-        if isinstance(record, Conversation):
-            if _numbered(record, self.index + 1):
-                record.meta["record"] = number
-        elif self.number_at is not None:
-            line, row = record
-            at, old = self.number_at, len(str(self.index + 1))
-            record = (line[:at] + str(number).encode() + line[at + old :], row)
-        return dataclasses.replace(self, index=self.index + offset, record=record)
+        index, and the record number of its meta where that is its index's."""
+        if _numbered(self.record, self.index + 1):
+            self.record.meta["record"] = self.index + offset + 1
+        return dataclasses.replace(self, index=self.index + offset)
+
+
+class Block(NamedTuple):
+    """A batch's outcomes as a worker sends them back when lines are asked for (`Output.written`): the admitted
+    records' JSON lines in one byte string and their rows as columns, so that a batch crosses to the stage's process
+    as a few objects (its lines through a file: `parallel._spooled`) rather than an object, a line and a row dict a
+    record, which the stage's one process unpickled at 10 us a record (a 500k-trajectory ToolBench file: 1.1M
+    records, 6 Dec 2026); and an outcome a record, in order: a rule's name (dropped), a `Rejected`, or for an
+    admitted record a plain tuple (`Kept`'s fields; a NamedTuple a record unpickles three times slower)."""
+
+    outcomes: list[Any]
+    lines: bytes  # each admitted record's line, ended by a line end
+    columns: dict[str, list[Any]]  # each admitted record's row, by field
+
+
+class Kept(NamedTuple):
+    """What the stage's process decides with of an admitted record in a `Block` (sent as a plain tuple)."""
+
+    index: int
+    id: str
+    source: str
+    style: str
+    unused_branches: int
+    candidate: FormatItem | None
+    number_at: int | None  # where its line holds its meta's record number, when that is its index's
 
 
 BATCH = 256  # records a worker converts at a time: about 25 ms of work, 1 MB of records
 
 
-def convert_batch(task: FileTask, batch: tuple[tuple[str, str] | None, list[RawLine]]) -> list[Any]:
-    """Each record of a batch: `Admitted`, a `Rejected`, or the name of the rule that dropped it. `batch`: the
-    format pool's threshold when the batch was sent (a candidate at or under it never enters the pool, so it is not
-    sent back) and the records."""
+def convert_batch(task: FileTask, batch: tuple[tuple[str, str] | None, list[RawLine]]) -> list[Any] | Block:
+    """Each record of a batch: `Admitted`, a `Rejected`, or the name of the rule that dropped it (`task.out.written`:
+    a `Block` of them). `batch`: the format pool's threshold when the batch was sent (a candidate at or under it never
+    enters the pool, so it is not sent back) and the records."""
     threshold, raws = batch
     reader = READERS[task.fmt]
     out: list[Any] = []
+    lines: list[bytes] = []
+    columns: dict[str, list[Any]] = {}
     for raw in raws:
         if raw.error:
             out.append(Rejected(task.name, raw.index + 1, "", "<line>", raw.error))
@@ -374,11 +395,17 @@ def convert_batch(task: FileTask, batch: tuple[tuple[str, str] | None, list[RawL
         candidate = format_candidate(task.config, parsed) if isinstance(parsed, Trajectory) else None
         if candidate is not None and threshold is not None and candidate[:2] <= threshold:
             candidate = None
-        record = (conv.to_json(), task.out.row(conv) if task.out.row else None) if task.out.written else conv
         unused = conv.meta.get("unused_branches", 0)
-        at = _number_at(conv, record[0], raw.index + 1) if task.out.written else None
-        out.append(Admitted(raw.index, conv.id, conv.source, conv.style, unused, record, candidate, at))
-    return out
+        if not task.out.written:
+            out.append(Admitted(raw.index, conv.id, conv.source, conv.style, unused, conv, candidate))
+            continue
+        line = conv.to_json()
+        lines.append(line)
+        for key, value in task.out.row(conv).items() if task.out.row else ():
+            columns.setdefault(key, []).append(value)
+        number_at = _number_at(conv, line, raw.index + 1)
+        out.append((raw.index, conv.id, conv.source, conv.style, unused, candidate, number_at))  # a `Kept`
+    return Block(out, lines_text(lines) if lines else b"", columns) if task.out.written else out
 
 
 def _numbered(conv: Conversation, number: int) -> bool:
@@ -399,7 +426,7 @@ def _number_at(conv: Conversation, line: bytes, number: int) -> int | None:
 
 def convert_chunk(
     task: FileTask, indent: bytes, item: tuple[tuple[str, str] | None, Chunk]
-) -> tuple[list[Any], int, str | None]:
+) -> tuple[list[Any] | Block, int, str | None]:
     """`convert_batch` of the elements of one chunk of an indented array (`parallel.array_chunks`), read and parsed in
     the worker, numbered from the chunk's start (`Admitted.renumbered` numbers them in the file): the outcomes, how
     many elements were read, and why the element after them does not parse (None when all did)."""
@@ -412,13 +439,6 @@ def convert_chunk(
     except BrokenElement as e:
         broken = e.reason
     return convert_batch(task, (threshold, raws)), len(raws), broken
-
-
-def _renumbered(outcome: Any, offset: int) -> Any:
-    """A chunk's outcome numbered in its file, `offset` records before the chunk."""
-    if isinstance(outcome, Rejected):
-        return dataclasses.replace(outcome, record=outcome.record + offset)
-    return outcome.renumbered(offset) if isinstance(outcome, Admitted) else outcome
 
 
 class Converter:
@@ -443,13 +463,18 @@ class Converter:
         yield from self.format_samples()
 
     def written(
-        self, sources: Iterable[Source], workers: Workers, row: Callable[[Conversation], Any] | None = None
-    ) -> Iterator[tuple[bytes, Any]]:
-        """`run` as JSON lines, each with its `row` (a module-level function: a worker process calls it; None without
-        one), converted by `workers`."""
+        self, sources: Iterable[Source], workers: Workers, row: Callable[[Conversation], dict[str, Any]] | None = None
+    ) -> Iterator[tuple[bytes, dict[str, list[Any]]]]:
+        """`run` as JSON lines, converted by `workers`, a batch at a time: the batch's lines (each ended by a line end)
+        and the columns of each one's `row` (a module-level function: a worker process calls it; None: no columns)."""
         yield from self.converted(sources, workers, Output(written=True, row=row))
+        lines, columns = [], {}
         for conv in self.format_samples():
-            yield conv.to_json(), row(conv) if row else None
+            lines.append(conv.to_json())
+            for key, value in row(conv).items() if row else ():
+                columns.setdefault(key, []).append(value)
+        if lines:
+            yield lines_text(lines), columns
 
     def converted(self, sources: Iterable[Source], workers: Workers | None = None, out: Output = Output()) -> Iterator:
         for src in sources:
@@ -507,43 +532,87 @@ class Converter:
         if indent is None:  # read here, each batch of records sent to a worker as it is read
             batches = iter(lambda: list(itertools.islice(lines, BATCH)), [])
             sent = ((self._pool_threshold(), batch) for batch in batches)
-            results = workers.ordered(functools.partial(convert_batch, task), sent)
+            results = ((outcomes, 0) for outcomes in workers.ordered(functools.partial(convert_batch, task), sent))
         else:  # an indented array: this process finds where chunks end, and each worker reads and parses its own
             del lines  # the streamed reader opened for detection, closed
             results = self._array_results(path, task, indent, workers)
-        for outcomes in results:
+        for outcomes, offset in results:
+            if isinstance(outcomes, Block):
+                yield self._written(task, outcomes, offset)
+                continue
             for outcome in outcomes:
                 self.stats.read += 1
-                if isinstance(outcome, Rejected):
-                    self._reject(outcome)
-                elif isinstance(outcome, str):
-                    self.stats.dropped[outcome] += 1
+                if not isinstance(outcome, Admitted):
+                    self._refused(outcome, offset)
                 elif outcome.id in self._ids:
-                    self._reject(Rejected(task.name, outcome.index + 1, outcome.id, "id", "duplicate id"))
+                    self._reject(Rejected(task.name, outcome.index + offset + 1, outcome.id, "id", "duplicate id"))
                 else:
-                    yield self._accept(outcome)
+                    self._accept(outcome)
+                    yield (outcome.renumbered(offset) if offset else outcome).record
 
-    def _array_results(self, path: str, task: FileTask, indent: bytes, workers: Workers) -> Iterator[list[Any]]:
-        """The outcomes of each chunk of an indented array, in order, numbered in the file as the streamed reader
-        numbers them; after those before an element that does not parse, `InputError` naming it, as that reader says
-        it. This process only finds where chunks end: how many records a chunk holds is known once it is read."""
+    def _array_results(
+        self, path: str, task: FileTask, indent: bytes, workers: Workers
+    ) -> Iterator[tuple[list[Any] | Block, int]]:
+        """The outcomes of each chunk of an indented array, in order, with how many records of the file came before
+        the chunk (the workers number a chunk's records from its start; the converter numbers them in the file, as the
+        streamed reader does); after those before an element that does not parse, `InputError` naming it, as that
+        reader says it. This process only finds where chunks end: how many records a chunk holds is known once it is
+        read."""
         chunks = ((self._pool_threshold(), chunk) for chunk in array_chunks(path, indent, workers.chunk_bytes))
         offset = 0
         for outcomes, read, broken in workers.ordered(functools.partial(convert_chunk, task, indent), chunks):
-            yield [_renumbered(o, offset) for o in outcomes] if offset else outcomes
+            yield outcomes, offset
             offset += read
             if broken is not None:
                 raise InputError(f"{path}: not valid JSON at or after record {offset} of the array ({broken})")
 
-    def _accept(self, admitted: Admitted) -> Any:
-        self._ids.add(admitted.id)
-        if admitted.candidate is not None:
-            self._offer_format_candidate(admitted.candidate)
+    def _written(self, task: FileTask, block: Block, offset: int) -> tuple[bytes, dict[str, list[Any]]]:
+        """A worker's block taken in file order (`offset`: the file's records before its batch): what is refused and
+        dropped, duplicate ids, counts and the pool; the lines and columns of the records accepted, each numbered in
+        the file."""
+        kept: list[tuple[int, Kept]] = []  # each accepted record's place among the block's lines
+        place = -1
+        for outcome in block.outcomes:
+            self.stats.read += 1
+            if outcome.__class__ is not tuple:
+                self._refused(outcome, offset)
+                continue
+            place += 1
+            record = Kept(*outcome)
+            if record.id in self._ids:
+                self._reject(Rejected(task.name, record.index + offset + 1, record.id, "id", "duplicate id"))
+                continue
+            self._accept(record)
+            kept.append((place, record))
+        if len(kept) == place + 1 and not offset:
+            return block.lines, block.columns
+        lines = block.lines.split(b"\n")
+        written = []
+        for at, record in kept:
+            line = lines[at]
+            if offset and record.number_at is not None:  # the record number of its meta, in the file
+                start, end = record.number_at, record.number_at + len(str(record.index + 1))
+                line = line[:start] + str(record.index + offset + 1).encode() + line[end:]
+            written.append(line)
+        if len(kept) == place + 1:
+            return lines_text(written), block.columns
+        return lines_text(written), {key: [values[at] for at, _ in kept] for key, values in block.columns.items()}
+
+    def _refused(self, outcome: Rejected | str, offset: int) -> None:
+        """A record refused (quarantined, numbered in its file) or dropped by a rule (counted)."""
+        if isinstance(outcome, Rejected):
+            self._reject(dataclasses.replace(outcome, record=outcome.record + offset) if offset else outcome)
+        else:
+            self.stats.dropped[outcome] += 1
+
+    def _accept(self, record: Admitted | Kept) -> None:
+        self._ids.add(record.id)
+        if record.candidate is not None:
+            self._offer_format_candidate(record.candidate)
         self.stats.converted += 1
-        self.stats.by_source[admitted.source] += 1
-        self.stats.by_style[admitted.style] += 1
-        self.stats.unused_branches += admitted.unused_branches
-        return admitted.record
+        self.stats.by_source[record.source] += 1
+        self.stats.by_style[record.style] += 1
+        self.stats.unused_branches += record.unused_branches
 
     def _reject(self, rejected: Rejected) -> None:
         self.stats.quarantined += 1

@@ -450,10 +450,11 @@ class _Spooled:
 
 
 def _parts(value: Any, leaf: Callable[[Any], Any]) -> Any:
-    """`value` with `leaf` applied to each part of it that is not a tuple or a dict (a chunk's result: a tuple of output
-    lines, counters, columns, or a dict of output files' lines)."""
-    if type(value) is tuple:
-        return tuple(_parts(v, leaf) for v in value)
+    """`value` with `leaf` applied to each part of it that is not a tuple (a NamedTuple too) or a dict (a chunk's
+    result: a tuple of output lines, counters, columns, or a dict of output files' lines)."""
+    if isinstance(value, tuple):
+        parts = tuple(_parts(v, leaf) for v in value)
+        return type(value)(*parts) if hasattr(value, "_fields") else parts
     if type(value) is dict:
         return {k: _parts(v, leaf) for k, v in value.items()}
     return leaf(value)
