@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
 from agentflan.data.formats import detect, toolbench
@@ -68,6 +70,41 @@ def test_api_list_is_parsed_once_per_prompt(fixtures):
     convert(fixtures / "toolbench_toolllama.json")
     info = toolbench.parse_api_list.cache_info()
     assert info.misses == 1 and info.hits == 2
+
+
+def test_an_api_list_is_read_an_api_at_a_time_with_the_values_of_the_whole():
+    """Each API of a prompt's list is read once across prompts (`_api_tool`): the tools are those of the whole list,
+    where a description holds the separator between elements (the list is read whole then), where a value is a tuple
+    (ast's reading, made JSON), and a bad entry is refused naming its place as before."""
+    from agentflan.data.formats.base import RecordError
+
+    params = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"], "optional": []}
+    search = {"name": "search", "description": "Find pages.", "parameters": params}
+    tricky = {"name": "echo", "description": "x}, {'name': 'y", "parameters": {"type": "object", "properties": {}}}
+    pick = {"name": "pick", "description": "It's one of (1, 2).", "parameters": {"type": "object", "default": (1, 2)}}
+    finish = {"name": "Finish", "description": "End.", "parameters": {}}
+
+    def tools(*apis):
+        system = "You are AutoGPT.\n" + toolbench.API_MARKER + repr(list(apis))
+        return [(t.name, t.description, t.parameters) for t in toolbench.parse_api_list.__wrapped__(system)]
+
+    wanted = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}  # "optional" dropped
+    toolbench._api_tool.cache_clear()
+    assert tools(search, pick, finish) == [
+        ("search", "Find pages.", wanted),
+        ("pick", "It's one of (1, 2).", {"type": "object", "default": [1, 2]}),
+    ]
+    assert tools(finish, search) == [("search", "Find pages.", wanted)]
+    assert toolbench._api_tool.cache_info().hits == 2  # search and Finish, read once each
+    text = repr([tricky, search])
+    assert toolbench._tools_by_element(text) is None  # cut inside the description: read whole
+    assert tools(tricky, search) == [
+        ("echo", "x}, {'name': 'y", {"type": "object", "properties": {}}),
+        tools(search)[0],
+    ]
+    with pytest.raises(RecordError) as e:
+        tools(search, {"description": "no name"})
+    assert e.value.field == "conversations[0].value.apis[1]"
 
 
 def test_agentinstruct_os_and_db_as_published(fixtures):
