@@ -242,3 +242,26 @@ def test_normalise_is_nfkc_then_the_quote_table_then_the_emphasis_markers(text):
 )
 def test_states_finds_a_value_as_words_or_as_a_number_in_any_case(answer, value, stated):
     assert states(answer, value) is stated
+
+
+def test_ascii_text_is_searched_for_whole_words_as_the_pattern_searches():
+    """ASCII text is searched without compiling a pattern per value (`_ascii_words_in`): on 20,000 seeded random texts
+    and values (half of them a piece of the text) over letters of both cases, digits, '.', '_', '-', ',' and spaces,
+    the verdict of the pattern itself
+    (`_as_words`: no word character or '.' before, no word character or '.' and a digit after, any case)."""
+    import random
+
+    from agentflan.evaluation.judges import _as_words, _ascii_words_in
+
+    rng, found = random.Random(0), 0
+    for _ in range(20_000):
+        body = "".join(rng.choice("aAbB1._ -,x9") for _ in range(rng.randint(0, 14)))
+        value = "".join(rng.choice("aAbB1._ -,x9") for _ in range(rng.randint(1, 4)))
+        if body and rng.random() < 0.5:  # a piece of the text itself, in either case
+            at = rng.randrange(len(body))
+            value = body[at : at + rng.randint(1, 4)].swapcase() if rng.random() < 0.5 else body[at : at + 4]
+        expected = _as_words(value).search(body) is not None
+        assert _ascii_words_in(body.lower(), value.lower()) is expected, (body, value)
+        found += expected
+    assert 2_000 < found < 18_000  # both verdicts drawn often
+    assert _ascii_words_in("gate b.12 at 9.5", "b") is False and _ascii_words_in("rated 4.5", "4") is False
