@@ -339,9 +339,9 @@ class Block(NamedTuple):
     """A batch's outcomes as a worker sends them back when lines are asked for (`Output.written`): the admitted
     records' JSON lines in one byte string and their rows as columns, so that a batch crosses to the stage's process
     as a few objects (its lines through a file: `parallel._spooled`) rather than an object, a line and a row dict a
-    record, which the stage's one process unpickled at 10 us a record (a 500k-trajectory ToolBench file: 1.1M
-    records, 6 Dec 2026); and an outcome a record, in order: a rule's name (dropped), a `Rejected`, or for an
-    admitted record a plain tuple (`Kept`'s fields; a NamedTuple a record unpickles three times slower)."""
+    record, which the stage's one process unpickled at about 4 us a record read (a 500k-trajectory ToolBench file:
+    1.1M records; 6 Dec 2026); and an outcome a record, in order: a rule's name (dropped), a `Rejected`, or for an
+    admitted record a plain tuple (`Kept`'s fields; as NamedTuples they unpickled 1.4 times slower)."""
 
     outcomes: list[Any]
     lines: bytes  # each admitted record's line, ended by a line end

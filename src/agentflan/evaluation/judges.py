@@ -321,8 +321,8 @@ _NUMERIC = re.compile(r"-?[\d,]*\d(?:\.\d+)?")
 
 @functools.lru_cache(maxsize=4096)
 def _as_words(value: str) -> re.Pattern[str]:
-    """`value` as whole words in any case (compiled once per value: the benchmark stage asks about each value of
-    thousands of tool results, more than `re`'s own cache of 512 patterns holds)."""
+    """`value` as whole words in any case, for text that is not ASCII (ASCII text: `_ascii_words_in`); compiled once
+    per value (more values than `re`'s own cache of 512 patterns holds)."""
     return re.compile(rf"(?<![\w.]){re.escape(value)}(?![\w]|\.\d)", re.I)
 
 
