@@ -100,7 +100,7 @@ def test_an_api_list_is_read_an_api_at_a_time_with_the_values_of_the_whole():
     assert toolbench._tools_by_element(text) is None  # cut inside the description: read whole
     assert tools(tricky, search) == [
         ("echo", "x}, {'name': 'y", {"type": "object", "properties": {}}),
-        tools(search)[0],
+        ("search", "Find pages.", wanted),
     ]
     with pytest.raises(RecordError) as e:
         tools(search, {"description": "no name"})

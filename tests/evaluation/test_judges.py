@@ -247,8 +247,8 @@ def test_states_finds_a_value_as_words_or_as_a_number_in_any_case(answer, value,
 def test_ascii_text_is_searched_for_whole_words_as_the_pattern_searches():
     """ASCII text is searched without compiling a pattern per value (`_ascii_words_in`): on 20,000 seeded random texts
     and values (half of them a piece of the text) over letters of both cases, digits, '.', '_', '-', ',' and spaces,
-    the verdict of the pattern itself
-    (`_as_words`: no word character or '.' before, no word character or '.' and a digit after, any case)."""
+    the verdict of the pattern itself (`_as_words`: no word character or '.' before, no word character or '.' and a
+    digit after, any case)."""
     import random
 
     from agentflan.evaluation.judges import _as_words, _ascii_words_in
