@@ -399,13 +399,21 @@ def convert_batch(task: FileTask, batch: tuple[tuple[str, str] | None, list[RawL
         if not task.out.written:
             out.append(Admitted(raw.index, conv.id, conv.source, conv.style, unused, conv, candidate))
             continue
-        line = conv.to_json()
-        lines.append(line)
-        for key, value in task.out.row(conv).items() if task.out.row else ():
-            columns.setdefault(key, []).append(value)
+        line = _written_into(conv, task.out.row, lines, columns)
         number_at = _number_at(conv, line, raw.index + 1)
         out.append((raw.index, conv.id, conv.source, conv.style, unused, candidate, number_at))  # a `Kept`
-    return Block(out, lines_text(lines) if lines else b"", columns) if task.out.written else out
+    return Block(out, lines_text(lines), columns) if task.out.written else out
+
+
+def _written_into(
+    conv: Conversation, row: Callable[[Conversation], dict[str, Any]] | None, lines: list[bytes], columns: dict
+) -> bytes:
+    """`conv`'s JSON line appended to `lines` and its `row`'s fields to `columns` (None: no row); the line."""
+    line = conv.to_json()
+    lines.append(line)
+    for key, value in row(conv).items() if row else ():
+        columns.setdefault(key, []).append(value)
+    return line
 
 
 def _numbered(conv: Conversation, number: int) -> bool:
@@ -470,9 +478,7 @@ class Converter:
         yield from self.converted(sources, workers, Output(written=True, row=row))
         lines, columns = [], {}
         for conv in self.format_samples():
-            lines.append(conv.to_json())
-            for key, value in row(conv).items() if row else ():
-                columns.setdefault(key, []).append(value)
+            _written_into(conv, row, lines, columns)
         if lines:
             yield lines_text(lines), columns
 
