@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import re
+from collections import Counter
 
 from agentflan.config import ConvertConfig, Source
 from agentflan.data.convert import Converter
@@ -10,6 +12,7 @@ from agentflan.data.decompose import CapabilityTable, count_tokens, label
 from agentflan.data.schema import (
     CAPABILITIES,
     Conversation,
+    Piece,
     Tool,
     ToolCall,
     Turn,
@@ -105,6 +108,36 @@ def test_table_counts_each_learned_piece_under_its_capability():
     metrics = table.to_metrics()
     assert set(metrics["tokens"]) == set(CAPABILITIES) and abs(sum(metrics["share"].values()) - 1) < 1e-4
     assert all(metrics["tokens"][c] > 0 for c in CAPABILITIES)
+
+
+def test_table_counts_texts_together_as_it_would_one_at_a_time():
+    """`add`'s texts are counted when `tokens` is read, joined: a word at the end of one text and one at the start of
+    the next stay two tokens, a mark stays one, an empty text adds none, a non-ASCII text is counted apart; reading
+    twice counts once; a pickled table (a worker's) carries its counts."""
+    table = CapabilityTable()
+    texts = {"reasoning": ["ab", "cd", "It is", "3.", "", "x"], "understanding": ['{"a": 1}', "日本 語", "ok"]}
+    for capability, group in texts.items():
+        for text in group:
+            table.add_piece(Piece("content", text, None, capability, True))
+    assert dict(table.tokens) == {"reasoning": 7, "understanding": 10}  # ab cd It is 3 . x | { " a " : 1 } 日本 語 ok
+    assert dict(table.tokens) == {"reasoning": 7, "understanding": 10} and dict(table.turns) == {
+        "reasoning": 6,
+        "understanding": 3,
+    }
+    table.add_piece(Piece("content", "one more", None, "reasoning", True))
+    back = pickle.loads(pickle.dumps(table))
+    assert back.tokens["reasoning"] == 9 and back == table
+
+    rng = random.Random(1)
+    alphabet = [chr(i) for i in range(128)] + ["é", "日"]
+    table, expected = CapabilityTable(), Counter()
+    for n in range(2000):
+        chars = alphabet if n % 5 == 0 else alphabet[:128]
+        text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 30)))
+        capability = rng.choice(CAPABILITIES)
+        table.add_piece(Piece("content", text, None, capability, True))
+        expected[capability] += len(re.findall(r"\w+|[^\w\s]", text))
+    assert table.tokens == expected
 
 
 def _unlabelled(conv: Conversation) -> Conversation:

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from agentflan.data.jsonio import InputError, read_conversations, write_conversations
-from agentflan.data.prompts import render_system
+from agentflan.data.prompts import render_system, text_json
 from agentflan.data.schema import (
     Conversation,
     SchemaError,
@@ -237,3 +237,29 @@ def test_a_decoded_record_is_the_one_pass_decoding_and_shares_each_tool_definiti
     assert list(read[3].tools[0].parameters) == ["properties", "type"] and read[4].tools == []
     for r in read[:4]:
         assert schema.tool_line(r.tools[0]) == json.dumps(r.tools[0].to_dict(), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"city": "Oslo", "days": 3, "ok": True, "none": None},
+        {"nested": {"list": [1, 2.5, "ñandú 日本語 🙂", [], {}]}, "quote": 'say "hi"\\ \n\t\x00\u2028'},
+        {"floats": [0.1, 1e16, -0.0, 1e-7, float("nan"), float("inf"), -float("inf")]},
+        {7: "int key", 2.5: "float key", True: "bool key", None: "null key"},
+        "a string alone",
+        [1, "two", None],
+        3,
+        {},
+    ],
+)
+def test_text_json_is_json_dumps(value):
+    """The prompt texts' JSON (calls' arguments, tools' schemas) is `json.dumps(value, ensure_ascii=False)` to the
+    character, by the encoder made once: floats as repr writes them, NaN and Infinity, keys that are not strings."""
+    assert text_json(value) == json.dumps(value, ensure_ascii=False)
+
+
+def test_text_json_refuses_what_json_dumps_refuses():
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        text_json({"when": object()})
+    with pytest.raises(TypeError, match="keys must be str"):
+        text_json({(1, 2): "tuple key"})
