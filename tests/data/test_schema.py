@@ -5,6 +5,7 @@ import json
 import orjson
 import pytest
 
+from agentflan.data import prompts
 from agentflan.data.jsonio import InputError, read_conversations, write_conversations
 from agentflan.data.prompts import render_system, text_json
 from agentflan.data.schema import (
@@ -252,9 +253,13 @@ def test_a_decoded_record_is_the_one_pass_decoding_and_shares_each_tool_definiti
         {},
     ],
 )
-def test_text_json_is_json_dumps(value):
+@pytest.mark.parametrize("c_encoder", [True, False])
+def test_text_json_is_json_dumps(value, c_encoder, monkeypatch):
     """The prompt texts' JSON (calls' arguments, tools' schemas) is `json.dumps(value, ensure_ascii=False)` to the
-    character, by the encoder made once: floats as repr writes them, NaN and Infinity, keys that are not strings."""
+    character, by the C encoder made once or (a Python without it) by `JSONEncoder.encode`: floats as repr writes
+    them, NaN and Infinity, keys that are not strings."""
+    if not c_encoder:
+        monkeypatch.setattr(prompts, "_C_TEXT", None)
     assert text_json(value) == json.dumps(value, ensure_ascii=False)
 
 

@@ -26,7 +26,10 @@ _TEXT = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 # (markers: none, no cycle check; default; the string encoder of ensure_ascii=False; indent; separators; sort_keys,
 # skipkeys, allow_nan as JSONEncoder's defaults)
 _C_ARGS = (None, _TEXT.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
-_C_TEXT = json.encoder.c_make_encoder(*_C_ARGS) if json.encoder.c_make_encoder else None
+try:
+    _C_TEXT = json.encoder.c_make_encoder(*_C_ARGS) if json.encoder.c_make_encoder else None
+except TypeError:  # a Python whose C encoder takes other arguments: JSONEncoder.encode, as before
+    _C_TEXT = None
 
 
 def text_json(value: Any) -> str:
