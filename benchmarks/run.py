@@ -17,8 +17,9 @@ and noisy). Writes `benchmarks/results/<name>.json` and the table `benchmarks/re
 - data_stages: every data stage (convert, benchmark, decompose, balance, negatives) on the demo at 100,000 and
   500,000 ToolBench trajectories, each in a fresh clone, with one worker and with every core (`data.workers`):
   records/s against bare orjson reading the same input and writing it back as JSON lines, peak memory
-  (100k -> 500k growth), the stage's time in Great Expectations (from its MLflow run), and whether its outputs are
-  the bytes `dvc repro` wrote.
+  (100k -> 500k growth), the stage's time in Great Expectations (from its MLflow run), whether its outputs are
+  the bytes `dvc repro` wrote, and its CPU seconds (its workers' too) against the CPU the cores give in the wall time
+  0.5x bare orjson allows, with the share of it the libraries' start (GX, MLflow) takes before the first record.
 - pipeline: a no-op `dvc repro` against `dvc status` (both read the whole dvc.lock); `dvc exp run -S
   mix.reasoning=0.3` (re-runs balance onward) against a full `dvc repro -f`, in a fresh clone.
 """
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -112,25 +114,34 @@ import resource, subprocess, sys, time
 started = time.perf_counter()
 with open(sys.argv[1], "wb") as err:
     code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=err).returncode
-print(code, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(code, time.perf_counter() - started, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 """
+
+
+class Measured(NamedTuple):
+    """A command's wall seconds, its peak RSS in MiB (its largest process's), and the CPU seconds (user + system) of
+    its process and every process it waited for (a data stage's workers)."""
+
+    wall_s: float
+    peak_mib: float
+    cpu_s: float
 
 
 def measured(
     cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
-) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of a command run as its own process, which must exit with a code in `ok`. It
-    is started from a small bare Python (`MEASURE`), because Linux counts the memory of the process that forked a
-    child into the child's peak: started from this process, every command would seem to need at least what this one
-    holds."""
+) -> Measured:
+    """`Measured` of a command run as its own process, which must exit with a code in `ok`. It is started from a small
+    bare Python (`MEASURE`), because Linux counts the memory of the process that forked a child into the child's peak:
+    started from this process, every command would seem to need at least what this one holds."""
     with tempfile.NamedTemporaryFile(suffix=".log") as err:
         out = subprocess.run(
             [PYTHON, "-S", "-c", MEASURE, err.name, *cmd], cwd=cwd, env=env, capture_output=True, text=True, check=True
         ).stdout.split()
-        code, wall, peak_kib = int(out[0]), float(out[1]), int(out[2])
+        code, wall, peak_kib, cpu = int(out[0]), float(out[1]), int(out[2]), float(out[3])
         if code not in ok:
             raise SystemExit(f"{' '.join(cmd)} failed: {Path(err.name).read_text()[-2000:]}")
-    return wall, peak_kib / 1024
+    return Measured(wall, peak_kib / 1024, cpu)
 
 
 def toolbench_array(path: Path, n: int) -> int:
@@ -159,8 +170,8 @@ def streaming() -> dict:
         for n in (10_000, 20_000, 100_000):
             array = Path(tmp, f"toolllama_{n}.json")
             size = toolbench_array(array, n)
-            bare_s, bare_mib = measured([PYTHON, "-c", BARE_IO, str(array), str(Path(tmp, "bare.jsonl"))])
-            ours_s, ours_mib = measured(
+            bare_s, bare_mib, _ = measured([PYTHON, "-c", BARE_IO, str(array), str(Path(tmp, "bare.jsonl"))])
+            ours_s, ours_mib, _ = measured(
                 [
                     str(Path(PYTHON).parent / "agentflan"),
                     "convert",
@@ -436,18 +447,20 @@ def data_stages(trajectories: tuple[int, ...] = (100_000, 500_000)) -> dict:
             subprocess.run([dvc, "repro", "negatives"], cwd=clone, env=env, check=True, capture_output=True)
             client = mlflow.MlflowClient(uri)
             experiment = client.get_experiment_by_name("agentflan")
+            if n == max(trajectories):
+                fixed = fixed_costs(clone, env)
             for stage, key in DATA_STAGES.items():
                 given = clone / paths[key]  # a file, or the demo's folder of upstream files
                 files = [str(f) for f in sorted(given.rglob("*.json*"))] if given.is_dir() else [str(given)]
                 records = sum(_count_records(f) for f in files)
-                bare_s, bare_mib = measured(
+                bare_s, bare_mib, _ = measured(
                     [PYTHON, "-c", BARE_IO_BLOCKS, *files, str(Path(tmp, "bare.jsonl"))], cwd=clone, env=env
                 )
                 Path(tmp, "bare.jsonl").unlink()
                 for workers in (1, 0):
                     params["data"]["workers"] = workers
                     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-                    stage_wall, stage_mib = measured([PYTHON, f"stages/{stage}.py"], cwd=clone, env=env)
+                    stage_wall, stage_mib, stage_cpu = measured([PYTHON, f"stages/{stage}.py"], cwd=clone, env=env)
                     changed = subprocess.run(
                         [dvc, "status", stage], cwd=clone, env=env, check=True, capture_output=True, text=True
                     ).stdout
@@ -465,6 +478,7 @@ def data_stages(trajectories: tuple[int, ...] = (100_000, 500_000)) -> dict:
                             "workers": workers or cores,
                             "input_records": records,
                             "wall_s": round(stage_wall, 2),
+                            "cpu_s": round(stage_cpu, 2),
                             "records_per_s": round(records / stage_wall),
                             "orjson_io_s": round(bare_s, 2),
                             "throughput_vs_orjson": round(bare_s / stage_wall, 3),
@@ -479,7 +493,57 @@ def data_stages(trajectories: tuple[int, ...] = (100_000, 500_000)) -> dict:
                     )
                     print(rows[-1], flush=True)
         probes.append(cpu_probe())
-    return {"cores": cores, "rows": rows, "cpu_probe_s": probes, **data_stage_targets(rows)}
+    return {
+        "cores": cores,
+        "rows": rows,
+        "cpu_probe_s": probes,
+        "fixed_cpu_s": fixed,
+        "cpu_budget": data_stage_cpu(rows, fixed),
+        **data_stage_targets(rows),
+    }
+
+
+# what every data stage spends before its first record, whatever its input: the libraries it validates and tracks with
+# (its GX suites, its MLflow run in the project's SQLite store), measured in a fresh interpreter whose garbage collector
+# is tuned as a stage's (`tune_gc`, and frozen at exit), both (`total`: they share imports, pandas and SQLAlchemy among
+# them) and each alone; `python` is that interpreter's start, taken from the others
+TUNED = "import atexit, gc, os; from agentflan.pipeline.stage import tune_gc; tune_gc(); atexit.register(gc.freeze)"
+MLFLOW_STORE = "mlflow.set_tracking_uri(os.environ['MLFLOW_TRACKING_URI']); mlflow.get_experiment_by_name('agentflan')"
+FIXED_COSTS = {
+    "python": TUNED,
+    "total": f"{TUNED}; import great_expectations, mlflow; {MLFLOW_STORE}",
+    "gx_import": f"{TUNED}; import great_expectations",
+    "mlflow_store": f"{TUNED}; import mlflow; {MLFLOW_STORE}",
+}
+
+
+def fixed_costs(clone: Path, env: dict[str, str], repeats: int = 3) -> dict[str, float]:
+    """CPU seconds of each of `FIXED_COSTS` (the least of `repeats`), the interpreter's start taken from each."""
+    cpu = {
+        name: min(measured([PYTHON, "-c", code], cwd=clone, env=env).cpu_s for _ in range(repeats))
+        for name, code in FIXED_COSTS.items()
+    }
+    start = cpu.pop("python")
+    return {name: round(max(v - start, 0.0), 2) for name, v in cpu.items()}
+
+
+def data_stage_cpu(rows: list[dict], fixed: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Per stage at the largest size with every core: the CPU seconds it spent (its process and its workers'), the CPU
+    the machine's cores give in the wall time 0.5x bare orjson I/O allows (cores x 2 x the baseline's seconds), and the
+    share of that which the libraries' fixed start (`fixed_costs`) takes."""
+    cores = max(r["workers"] for r in rows)
+    large = max(r["trajectories"] for r in rows)
+    out = {}
+    for r in rows:
+        if r["trajectories"] == large and r["workers"] == cores:
+            budget = cores * 2 * r["orjson_io_s"]
+            out[r["stage"]] = {
+                "cpu_s": r["cpu_s"],
+                "cpu_at_half_orjson_s": round(budget, 2),
+                "cpu_over_budget": round(r["cpu_s"] / budget, 3),
+                "fixed_share_of_budget": round(fixed["total"] / budget, 3),
+            }
+    return out
 
 
 def data_stage_targets(rows: list[dict]) -> dict:
@@ -587,16 +651,36 @@ def table() -> str:
                 f"worker and with every core ({r['cores']}); the baseline is bare orjson reading the same input and "
                 "writing each record as a JSON line, in one process.",
                 "",
-                "| trajectories | stage | workers | input records | stage s | records/s | orjson I/O s | throughput vs "
-                "orjson | peak MiB | orjson peak MiB | in GX s | of it GX import s | outputs as dvc repro |",
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+                "| trajectories | stage | workers | input records | stage s | CPU s | records/s | orjson I/O s | "
+                "throughput vs orjson | peak MiB | orjson peak MiB | in GX s | of it GX import s | "
+                "outputs as dvc repro |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             ]
             lines += [
                 f"| {x['trajectories']:,} | {x['stage']} | {x['workers']} | {x['input_records']:,} | {x['wall_s']} | "
-                f"{x['records_per_s']:,} | {x['orjson_io_s']} | {x['throughput_vs_orjson']} | {x['peak_mib']} | "
-                f"{x['orjson_peak_mib']} | {x['gx_s']} | {x['gx_import_s']} | {x['outputs_as_dvc_repro']} |"
+                f"{x.get('cpu_s', '')} | {x['records_per_s']:,} | {x['orjson_io_s']} | {x['throughput_vs_orjson']} | "
+                f"{x['peak_mib']} | {x['orjson_peak_mib']} | {x['gx_s']} | {x['gx_import_s']} | "
+                f"{x['outputs_as_dvc_repro']} |"
                 for x in r["rows"]
             ]
+            if "cpu_budget" in r:
+                fixed = r["fixed_cpu_s"]
+                lines += [
+                    "",
+                    f"CPU against what 0.5x allows, at the largest size with every core: in the wall time 0.5x bare "
+                    f"orjson I/O allows, {r['cores']} cores give {r['cores']} x 2 x the baseline's seconds of CPU. "
+                    f"Before its first record a stage spends {fixed['total']} s of it on its libraries alone "
+                    f"(`import great_expectations`, and MLflow's import and its SQLite store opened, in a fresh "
+                    f"interpreter; alone {fixed['gx_import']} and {fixed['mlflow_store']} s: they share imports).",
+                    "",
+                    "| stage | CPU s | CPU at 0.5x s | CPU over it | libraries' start, share of it |",
+                    "|---|---|---|---|---|",
+                ]
+                lines += [
+                    f"| {stage} | {b['cpu_s']} | {b['cpu_at_half_orjson_s']} | {b['cpu_over_budget']} | "
+                    f"{b['fixed_share_of_budget']} |"
+                    for stage, b in r["cpu_budget"].items()
+                ]
             if "cpu_probe_s" in r:
                 lines += [
                     "",
