@@ -251,6 +251,8 @@ def test_parallel_calls_are_read_from_text_in_every_shape_a_model_writes():
         '[{"name": "circle_circumference", "arguments": {"radius": 3.5}}, '
         '{"name": "square_area", "arguments": {"side": 4}}]',
         "[square_area(side=4), circle_circumference(radius=3.5)]",
+        # Qwen-Agent's parallel form: a FUNCTION/ARGS pair a call
+        '✿FUNCTION✿: square_area\n✿ARGS✿: {"side": 4}\n✿FUNCTION✿: circle_circumference\n✿ARGS✿: {"radius": 3.5}',
     ]
     for answer in answers:
         verdict = judge(parallel(answer))

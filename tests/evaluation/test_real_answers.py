@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from agentflan.evaluation.calls import find_calls
 from agentflan.evaluation.judges import declines, fabricates, is_refusal, parse_call, plain_verdict
 from agentflan.evaluation.quality import chrf, subject, without_query
 from agentflan.evaluation.scoring import Prediction, aggregate, judge
@@ -29,6 +30,8 @@ OSLO = ("get_weather", {"city": "Oslo"})
         '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Oslo"}}]',  # Mistral v3
         '[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo"}',  # Mistral v11
         '<function=get_weather>{"city": "Oslo"}</function>',  # Llama 3.1's custom tools
+        '✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Oslo"}',  # Qwen-Agent's prompt (Qwen 1.5, 2)
+        'I will check.\n✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Oslo"}\n✿RESULT✿: {"temp_c": 3}\n✿RETURN✿: 3 C.',
         'Let me check.\n<function=get_weather>{"city": "Oslo"}</function>',
         '<functioncall> {"name": "get_weather", "arguments": \'{"city": "Oslo"}\'}',  # glaive
         "{'name': 'get_weather', 'arguments': {'city': 'Oslo'}}",  # a Python-literal dict
@@ -39,6 +42,16 @@ def test_json_and_tagged_calls_in_the_syntaxes_models_emit(text):
     name, args = parse_call(text, TOOLS)
     assert name == "get_weather" and args["city"] == "Oslo"
     assert plain_verdict(text, TOOLS) == {"react": False, "general": True, "refusal": False}  # H_General only
+
+
+def test_a_qwen_agent_steps_arguments_are_its_input_not_calls_of_their_own():
+    """Arguments that hold a `name` (a JSON object a call's shape would read as one) belong to the step before them,
+    as a ReAct step's input does; a name without arguments is still a call."""
+    text = '✿FUNCTION✿: find_flights\n✿ARGS✿: {"origin": "OSL", "name": "get_weather"}'
+    assert [(c.name, c.arguments) for c in find_calls(text, TOOLS)] == [
+        ("find_flights", {"origin": "OSL", "name": "get_weather"})
+    ]
+    assert parse_call("✿FUNCTION✿: get_weather", TOOLS) == ("get_weather", None)
 
 
 @pytest.mark.parametrize(

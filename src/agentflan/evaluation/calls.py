@@ -8,6 +8,8 @@
   so Hermes/Qwen `<tool_call>` tags, fenced JSON, Mistral's `[TOOL_CALLS] [...]` and glaive's `<functioncall>`
   (arguments as a single-quoted string) all read;
 - Mistral's newer `[TOOL_CALLS]name[ARGS]{...}`; Llama 3.1's custom-tool form `<function=name>{...}</function>`;
+- Qwen-Agent's function-call prompt (Qwen 1.5 and 2): `✿FUNCTION✿: name` then `✿ARGS✿: {...}`, the pair repeated for
+  parallel calls;
 - a Python call, `find_flights(origin="OSL")` or BFCL's `[f(a=1), g(b=2)]`, read with `ast.parse` and
   `ast.literal_eval` of each argument: the whole answer, or a line that calls an offered tool.
 Text is normalised first (`normalise`): Unicode quotes and dashes, Markdown emphasis.
@@ -56,6 +58,8 @@ _REACT_KEYWORD = re.compile(
 )
 _MISTRAL = re.compile(r"\[TOOL_CALLS\]\s*(?P<name>[A-Za-z_][\w.\-]*)\s*\[ARGS\]\s*")
 _FUNCTION_TAG = re.compile(r"<function=(?P<name>[A-Za-z_][\w.\-]*)>\s*")  # Llama 3.1's custom tools
+_QWEN_NAME = re.compile(r"✿FUNCTION✿[ \t]*:?[ \t]*(?P<name>[^\n✿]*)")  # Qwen-Agent's FN_NAME
+_QWEN_ARGS = re.compile(r"\s*✿ARGS✿[ \t]*:?[ \t]*")  # its FN_ARGS
 _EXAMPLE = re.compile(
     r"\b(?:examples?|format|template|like\s+this|looks\s+like|e\.g\.|for\s+instance|syntax)\b"
     r"|\bhow\s+[^.?!\n]{0,40}\blooks?\b",
@@ -68,7 +72,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
 class Call:
     name: str
     arguments: Any  # an object when it parsed, else the text as given
-    style: str  # react | json | python | mistral
+    style: str  # react | qwen | json | python | mistral | function_tag
     start: int  # where in the normalised text it begins
 
 
@@ -194,6 +198,23 @@ def tagged_calls(text: str) -> Iterator[Call]:
             yield Call(m["name"], found[0] if found else given, style, m.start())
 
 
+def qwen_calls(text: str) -> Iterator[Call]:
+    """Qwen-Agent's steps: `✿FUNCTION✿: name`, then `✿ARGS✿:` and its arguments (a name without them is a call with
+    none given); what follows, `✿RESULT✿` and `✿RETURN✿`, is the tool's result and the answer."""
+    for step in _QWEN_NAME.finditer(text):
+        name = step["name"].strip().strip("`'\"[]()").rstrip(".,;:!")
+        if not name:
+            continue
+        rest = text[step.end() :]
+        given = _QWEN_ARGS.match(rest)
+        if not given:
+            yield Call(name, None, "qwen", step.start())
+            continue
+        body = rest[given.end() :]
+        found = literal(body)
+        yield Call(name, found[0] if found else body.split("\n", 1)[0].split("✿", 1)[0].strip(), "qwen", step.start())
+
+
 def _dotted(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -261,8 +282,9 @@ def find_calls(text: str, offered: Iterable[str] = ()) -> list[Call]:
 
 
 def _calls(text: str, offered: list[str]) -> list[Call]:
-    react = list(react_calls(text))  # a JSON object after a ReAct step is its input or its observation, not a call
-    found = react + [c for c in json_calls(text) if not any(r.start <= c.start for r in react)]
+    # a JSON object after a ReAct or Qwen-Agent step is its input or its observation, not a call
+    stepped = [*react_calls(text), *qwen_calls(text)]
+    found = stepped + [c for c in json_calls(text) if not any(r.start <= c.start for r in stepped)]
     found += list(tagged_calls(text))
     if not found:
         found = list(python_calls(text, offered))
