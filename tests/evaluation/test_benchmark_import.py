@@ -253,6 +253,11 @@ def test_parallel_calls_are_read_from_text_in_every_shape_a_model_writes():
         "[square_area(side=4), circle_circumference(radius=3.5)]",
         # Qwen-Agent's parallel form: a FUNCTION/ARGS pair a call
         '✿FUNCTION✿: square_area\n✿ARGS✿: {"side": 4}\n✿FUNCTION✿: circle_circumference\n✿ARGS✿: {"radius": 3.5}',
+        # DeepSeek V3's: a call block each, the arguments fenced
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>square_area\n"
+        '```json\n{"side": 4}\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>function'
+        '<｜tool▁sep｜>circle_circumference\n```json\n{"radius": 3.5}\n```<｜tool▁call▁end｜>'
+        "<｜tool▁calls▁end｜>",
     ]
     for answer in answers:
         verdict = judge(parallel(answer))

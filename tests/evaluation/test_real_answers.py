@@ -31,6 +31,11 @@ OSLO = ("get_weather", {"city": "Oslo"})
         '[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo"}',  # Mistral v11
         '<function=get_weather>{"city": "Oslo"}</function>',  # Llama 3.1's custom tools
         '✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Oslo"}',  # Qwen-Agent's prompt (Qwen 1.5, 2)
+        # DeepSeek V3 and R1: the type, the name, the arguments fenced; V3.1: the name, the arguments
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n"
+        '```json\n{"city": "Oslo"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>"
+        '{"city": "Oslo"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
         'I will check.\n✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Oslo"}\n✿RESULT✿: {"temp_c": 3}\n✿RETURN✿: 3 C.',
         'Let me check.\n<function=get_weather>{"city": "Oslo"}</function>',
         '<functioncall> {"name": "get_weather", "arguments": \'{"city": "Oslo"}\'}',  # glaive

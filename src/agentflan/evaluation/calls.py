@@ -10,6 +10,8 @@
 - Mistral's newer `[TOOL_CALLS]name[ARGS]{...}`; Llama 3.1's custom-tool form `<function=name>{...}</function>`;
 - Qwen-Agent's function-call prompt (Qwen 1.5 and 2): `✿FUNCTION✿: name` then `✿ARGS✿: {...}`, the pair repeated for
   parallel calls;
+- DeepSeek's call tokens: V3 and R1 `<｜tool▁call▁begin｜>function<｜tool▁sep｜>name` and the arguments in a JSON
+  fence, V3.1 `<｜tool▁call▁begin｜>name<｜tool▁sep｜>{...}`, each call closed by `<｜tool▁call▁end｜>`;
 - a Python call, `find_flights(origin="OSL")` or BFCL's `[f(a=1), g(b=2)]`, read with `ast.parse` and
   `ast.literal_eval` of each argument: the whole answer, or a line that calls an offered tool.
 Text is normalised first (`normalise`): Unicode quotes and dashes, Markdown emphasis.
@@ -60,6 +62,9 @@ _MISTRAL = re.compile(r"\[TOOL_CALLS\]\s*(?P<name>[A-Za-z_][\w.\-]*)\s*\[ARGS\]\
 _FUNCTION_TAG = re.compile(r"<function=(?P<name>[A-Za-z_][\w.\-]*)>\s*")  # Llama 3.1's custom tools
 _QWEN_NAME = re.compile(r"✿FUNCTION✿[ \t]*:?[ \t]*(?P<name>[^\n✿]*)")  # Qwen-Agent's FN_NAME
 _QWEN_ARGS = re.compile(r"\s*✿ARGS✿[ \t]*:?[ \t]*")  # its FN_ARGS
+# DeepSeek's call, as `normalise` leaves it (NFKC: its fullwidth bars are ASCII ones; `▁` or `_` between the words)
+_DEEPSEEK = re.compile(r"<\|tool[▁_]call[▁_]begin\|>(?P<body>.*?)(?:<\|tool[▁_]call[▁_]end\|>|$)", re.S)
+_DEEPSEEK_SEP = re.compile(r"<\|tool[▁_]sep\|>")
 _EXAMPLE = re.compile(
     r"\b(?:examples?|format|template|like\s+this|looks\s+like|e\.g\.|for\s+instance|syntax)\b"
     r"|\bhow\s+[^.?!\n]{0,40}\blooks?\b",
@@ -72,7 +77,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
 class Call:
     name: str
     arguments: Any  # an object when it parsed, else the text as given
-    style: str  # react | qwen | json | python | mistral | function_tag
+    style: str  # react | qwen | deepseek | json | python | mistral | function_tag
     start: int  # where in the normalised text it begins
 
 
@@ -215,6 +220,25 @@ def qwen_calls(text: str) -> Iterator[Call]:
         yield Call(name, found[0] if found else body.split("\n", 1)[0].split("✿", 1)[0].strip(), "qwen", step.start())
 
 
+def deepseek_calls(text: str) -> Iterator[Call]:
+    """DeepSeek's calls: V3 and R1 write the call's type (`function`), the separator, the name on its line and the
+    arguments in a JSON fence; V3.1 the name, the separator and the arguments."""
+    for call in _DEEPSEEK.finditer(text):
+        parts = _DEEPSEEK_SEP.split(call["body"], maxsplit=1)
+        if len(parts) < 2:
+            continue
+        head, rest = parts
+        if head.strip() == "function":  # V3, R1
+            head, _, rest = rest.partition("\n")
+        given = rest.strip()
+        fence = _FENCE.match(given)
+        given = (fence["body"] if fence else given).strip()
+        found = literal(given)
+        name = head.strip()
+        if name:
+            yield Call(name, found[0] if found else given or None, "deepseek", call.start())
+
+
 def _dotted(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -265,12 +289,14 @@ def fenced(text: str) -> tuple[str, list[str]]:
 
 
 def find_calls(text: str, offered: Iterable[str] = ()) -> list[Call]:
-    """Every call the answer makes, in order. A fenced block counts when it calls an offered tool or the answer is
-    little more than the block ("Here is the call:" and a fence), and never when the text around it presents it as
-    an example or a format; otherwise it is shown, not made."""
+    """Every call the answer makes, in order (DeepSeek's call blocks before the rest). A fenced block counts when it
+    calls an offered tool or the answer is little more than the block ("Here is the call:" and a fence), and never when
+    the text around it presents it as an example or a format; otherwise it is shown, not made."""
     offered = [n for n in offered if n]
-    body, bodies = fenced(normalise(text))
-    calls = _calls(body, offered)
+    text = normalise(text)
+    deepseek = list(deepseek_calls(text))  # first: their arguments are fenced, and the rest is read without them
+    body, bodies = fenced(_DEEPSEEK.sub(" ", text) if deepseek else text)
+    calls = deepseek + _calls(body, offered)
     if _EXAMPLE.search(body):
         return calls  # "the format is:", "for example": what the fences hold is shown, not done
     outside_is_short = len(body.split()) <= 12 and body.count("\n") <= 2
