@@ -3,9 +3,11 @@ class of answer that fooled the earlier judges, several phrasings each. A regres
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from agentflan.evaluation.calls import find_calls
+from agentflan.evaluation.calls import find_calls, typed
 from agentflan.evaluation.judges import declines, fabricates, is_refusal, parse_call, plain_verdict
 from agentflan.evaluation.quality import chrf, subject, without_query
 from agentflan.evaluation.scoring import Prediction, aggregate, judge
@@ -30,6 +32,8 @@ OSLO = ("get_weather", {"city": "Oslo"})
         '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Oslo"}}]',  # Mistral v3
         '[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo"}',  # Mistral v11
         '<function=get_weather>{"city": "Oslo"}</function>',  # Llama 3.1's custom tools
+        # Qwen3-Coder: a tag a parameter, its value as text
+        "<tool_call>\n<function=get_weather>\n<parameter=city>\nOslo\n</parameter>\n</function>\n</tool_call>",
         '✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Oslo"}',  # Qwen-Agent's prompt (Qwen 1.5, 2)
         # DeepSeek V3 and R1: the type, the name, the arguments fenced; V3.1: the name, the arguments
         "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n"
@@ -47,6 +51,50 @@ def test_json_and_tagged_calls_in_the_syntaxes_models_emit(text):
     name, args = parse_call(text, TOOLS)
     assert name == "get_weather" and args["city"] == "Oslo"
     assert plain_verdict(text, TOOLS) == {"react": False, "general": True, "refusal": False}  # H_General only
+
+
+QWEN3_CODER_FLIGHT = (
+    "<tool_call>\n<function=find_flights>\n<parameter=origin>\nOSL\n</parameter>\n<parameter=max_stops>\n1\n"
+    "</parameter>\n<parameter=flexible>\ntrue\n</parameter>\n<parameter=flight_no>\n1234\n</parameter>\n</function>\n"
+    "</tool_call>"
+)
+
+
+def test_qwen3_coders_text_parameters_are_typed_by_the_tools_schema():
+    """Qwen3-Coder writes every argument as text; read as the tool's schema types it (as vLLM's parser does), an
+    integer and a boolean are values of their type and a string of digits stays a string. Without a schema a value that
+    is JSON is read as JSON."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "origin": {"type": "string"},
+            "max_stops": {"type": "integer"},
+            "flexible": {"type": "boolean"},
+            "flight_no": {"type": "string"},
+        },
+        "required": ["origin"],
+    }
+    sample = Prediction(
+        id="s",
+        category="tool_needed_offered_seen",
+        tools=TOOLS,
+        expected="call",
+        response=QWEN3_CODER_FLIGHT,
+        expected_tool="find_flights",
+        schemas={"find_flights": schema},
+        expected_arguments={"origin": ["OSL"], "max_stops": [1], "flexible": [True], "flight_no": ["1234"]},
+    )
+    verdict = judge(sample)
+    assert verdict["called"] == "find_flights" and verdict["args_valid"] and verdict["args_correct"]
+    wrong_type = dataclasses.replace(sample, response=QWEN3_CODER_FLIGHT.replace("\n1\n", "\none\n"))
+    assert not judge(wrong_type)["args_valid"]  # "one" is no integer
+    assert typed(find_calls(QWEN3_CODER_FLIGHT)[0].arguments, None) == {
+        "origin": "OSL",
+        "max_stops": 1,
+        "flexible": True,
+        "flight_no": 1234,
+    }
+    assert typed({"max_stops": "1"}, schema) == {"max_stops": "1"}  # arguments that came as JSON stay as they came
 
 
 def test_a_qwen_agent_steps_arguments_are_its_input_not_calls_of_their_own():

@@ -7,7 +7,9 @@
   the OpenAI shape `{"type": "function", "function": {...}}` with arguments as a JSON string, `{"tool_calls": [...]}`;
   so Hermes/Qwen `<tool_call>` tags, fenced JSON, Mistral's `[TOOL_CALLS] [...]` and glaive's `<functioncall>`
   (arguments as a single-quoted string) all read;
-- Mistral's newer `[TOOL_CALLS]name[ARGS]{...}`; Llama 3.1's custom-tool form `<function=name>{...}</function>`;
+- Mistral's newer `[TOOL_CALLS]name[ARGS]{...}`; Llama 3.1's custom-tool form `<function=name>{...}</function>`, and
+  Qwen3-Coder's `<function=name><parameter=key>value</parameter>...</function>` (each value text, typed by the tool's
+  schema: `TextParameters`, `typed`);
 - Qwen-Agent's function-call prompt (Qwen 1.5 and 2): `✿FUNCTION✿: name` then `✿ARGS✿: {...}`, the pair repeated for
   parallel calls;
 - DeepSeek's call tokens: V3 and R1 `<｜tool▁call▁begin｜>function<｜tool▁sep｜>name` and the arguments in a JSON
@@ -60,6 +62,7 @@ _REACT_KEYWORD = re.compile(
 )
 _MISTRAL = re.compile(r"\[TOOL_CALLS\]\s*(?P<name>[A-Za-z_][\w.\-]*)\s*\[ARGS\]\s*")
 _FUNCTION_TAG = re.compile(r"<function=(?P<name>[A-Za-z_][\w.\-]*)>\s*")  # Llama 3.1's custom tools
+_PARAMETER = re.compile(r"<parameter=(?P<name>[^>\n]+)>\n?(?P<value>.*?)\n?</parameter>", re.S)  # Qwen3-Coder's
 _QWEN_NAME = re.compile(r"✿FUNCTION✿[ \t]*:?[ \t]*(?P<name>[^\n✿]*)")  # Qwen-Agent's FN_NAME
 _QWEN_ARGS = re.compile(r"\s*✿ARGS✿[ \t]*:?[ \t]*")  # its FN_ARGS
 # DeepSeek's call, as `normalise` leaves it (NFKC: its fullwidth bars are ASCII ones; `▁` or `_` between the words)
@@ -195,12 +198,60 @@ def react_calls(text: str) -> Iterator[Call]:
 
 def tagged_calls(text: str) -> Iterator[Call]:
     """A name in a tag, then its arguments: Mistral's `[TOOL_CALLS]name[ARGS]{...}`, Llama 3.1's
-    `<function=name>{...}</function>`."""
+    `<function=name>{...}</function>`, Qwen3-Coder's `<function=name><parameter=key>value</parameter>...`."""
     for style, tag in (("mistral", _MISTRAL), ("function_tag", _FUNCTION_TAG)):
         for m in tag.finditer(text):
+            rest = text[m.end() :]
+            if style == "function_tag" and rest.startswith("<parameter="):  # Qwen3-Coder's: a tag a parameter
+                body = rest.split("</function>", 1)[0]
+                yield Call(
+                    m["name"],
+                    TextParameters((p["name"].strip(), p["value"]) for p in _PARAMETER.finditer(body)),
+                    style,
+                    m.start(),
+                )
+                continue
             found = literal(text, m.end())
-            given = text[m.end() :].split("\n", 1)[0].split("</function>", 1)[0].strip()
+            given = rest.split("\n", 1)[0].split("</function>", 1)[0].strip()
             yield Call(m["name"], found[0] if found else given, style, m.start())
+
+
+class TextParameters(dict):
+    """A call's arguments written as text, a value a parameter (Qwen3-Coder's `<parameter=key>value</parameter>`):
+    what each value is, the tool's schema says (`typed`)."""
+
+
+def typed(arguments: Any, schema: dict[str, Any] | None) -> Any:
+    """`TextParameters` read as the tool's schema types each parameter, as vLLM's and SGLang's Qwen3-Coder parsers
+    read them: a string as written; an integer, a number, a boolean or null where the text is one; an object or an
+    array (or a parameter the schema does not type) as JSON or a Python literal where the whole text is one; else the
+    text. Any other arguments as they are."""
+    if not isinstance(arguments, TextParameters):
+        return arguments
+    properties = (schema or {}).get("properties") if isinstance(schema, dict) else None
+    properties = properties if isinstance(properties, dict) else {}
+    return {key: _typed(text, properties.get(key)) for key, text in arguments.items()}
+
+
+def _typed(text: str, spec: Any) -> Any:
+    kinds = spec.get("type") if isinstance(spec, dict) else None
+    kinds = [k for k in (kinds if isinstance(kinds, list) else [kinds]) if k != "null"] or [None]
+    kind, value = kinds[0], text.strip()
+    if kind == "string":
+        return text
+    if value.lower() == "null":
+        return None
+    if kind == "integer" and re.fullmatch(r"[+-]?\d+", value):
+        return int(value)
+    if kind == "number" and re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", value):
+        return int(value) if re.fullmatch(r"[+-]?\d+", value) else float(value)
+    if kind == "boolean" and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if kind in ("object", "array", None):
+        found = literal(value)
+        if found is not None and found[1] == len(value):
+            return found[0]
+    return text
 
 
 def qwen_calls(text: str) -> Iterator[Call]:

@@ -39,7 +39,7 @@ from typing import Any
 
 from agentflan.data.schema import SchemaError
 from agentflan.evaluation.benchmark import MULTI_STEP, acceptable_values, expected_calls_from
-from agentflan.evaluation.calls import find_calls
+from agentflan.evaluation.calls import find_calls, typed
 from agentflan.evaluation.judges import fabricates, first_json_value, names_a_tool, parse_call, plain_verdict, states
 from agentflan.evaluation.quality import plain_quality
 
@@ -370,6 +370,7 @@ def _judge(p: Prediction) -> dict[str, Any]:
         calls = [call] if call else []
     else:
         calls = [(c.name, c.arguments) for c in find_calls(p.response, p.tools)]
+    calls = [(name, typed(args, p.schemas.get(name))) for name, args in calls]  # text parameters read by the schema
     if p.expected_calls is not None:
         return calls_verdict(p, calls)
     return call_verdict(p, *calls[0]) if calls else missed(p)
