@@ -253,6 +253,12 @@ def test_parallel_calls_are_read_from_text_in_every_shape_a_model_writes():
         "[square_area(side=4), circle_circumference(radius=3.5)]",
         # Qwen-Agent's parallel form: a FUNCTION/ARGS pair a call
         '✿FUNCTION✿: square_area\n✿ARGS✿: {"side": 4}\n✿FUNCTION✿: circle_circumference\n✿ARGS✿: {"radius": 3.5}',
+        # Kimi K2's and GLM-4.5's: a call block each
+        "<|tool_calls_section_begin|><|tool_call_begin|>functions.square_area:0<|tool_call_argument_begin|>"
+        '{"side": 4}<|tool_call_end|><|tool_call_begin|>functions.circle_circumference:1'
+        '<|tool_call_argument_begin|>{"radius": 3.5}<|tool_call_end|><|tool_calls_section_end|>',
+        "<tool_call>square_area\n<arg_key>side</arg_key>\n<arg_value>4</arg_value>\n</tool_call>\n"
+        "<tool_call>circle_circumference\n<arg_key>radius</arg_key>\n<arg_value>3.5</arg_value>\n</tool_call>",
         # DeepSeek V3's: a call block each, the arguments fenced
         "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>square_area\n"
         '```json\n{"side": 4}\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>function'

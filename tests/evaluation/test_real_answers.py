@@ -35,6 +35,15 @@ OSLO = ("get_weather", {"city": "Oslo"})
         # Qwen3-Coder: a tag a parameter, its value as text
         "<tool_call>\n<function=get_weather>\n<parameter=city>\nOslo\n</parameter>\n</function>\n</tool_call>",
         '✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Oslo"}',  # Qwen-Agent's prompt (Qwen 1.5, 2)
+        # gpt-oss's harmony: a commentary message to the function, after its analysis or alone
+        "<|channel|>analysis<|message|>The user wants the forecast.<|end|><|start|>assistant<|channel|>commentary "
+        'to=functions.get_weather <|constrain|>json<|message|>{"city": "Oslo"}<|call|>',
+        '<|start|>assistant to=functions.get_weather<|channel|>commentary json<|message|>{"city":"Oslo"}<|call|>',
+        # Kimi K2
+        "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>"
+        '{"city": "Oslo"}<|tool_call_end|><|tool_calls_section_end|>',
+        # GLM-4.5: the name, then key and value pairs as text
+        "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Oslo</arg_value>\n</tool_call>",
         # DeepSeek V3 and R1: the type, the name, the arguments fenced; V3.1: the name, the arguments
         "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n"
         '```json\n{"city": "Oslo"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
@@ -60,10 +69,10 @@ QWEN3_CODER_FLIGHT = (
 )
 
 
-def test_qwen3_coders_text_parameters_are_typed_by_the_tools_schema():
-    """Qwen3-Coder writes every argument as text; read as the tool's schema types it (as vLLM's parser does), an
-    integer and a boolean are values of their type and a string of digits stays a string. Without a schema a value that
-    is JSON is read as JSON."""
+def test_text_parameters_are_typed_by_the_tools_schema():
+    """Qwen3-Coder and GLM-4.5 write every argument as text; read as the tool's schema types it (as vLLM's parsers do),
+    an integer and a boolean are values of their type and a string of digits stays a string. Without a schema a value
+    that is JSON is read as JSON."""
     schema = {
         "type": "object",
         "properties": {
@@ -95,6 +104,12 @@ def test_qwen3_coders_text_parameters_are_typed_by_the_tools_schema():
         "flight_no": 1234,
     }
     assert typed({"max_stops": "1"}, schema) == {"max_stops": "1"}  # arguments that came as JSON stay as they came
+    glm = (  # GLM-4.5 writes its arguments as text too
+        "<tool_call>find_flights\n<arg_key>origin</arg_key>\n<arg_value>OSL</arg_value>\n<arg_key>max_stops</arg_key>\n"
+        "<arg_value>1</arg_value>\n<arg_key>flexible</arg_key>\n<arg_value>true</arg_value>\n<arg_key>flight_no</arg_key>\n"
+        "<arg_value>1234</arg_value>\n</tool_call>"
+    )
+    assert judge(dataclasses.replace(sample, response=glm))["args_correct"]
 
 
 def test_a_qwen_agent_steps_arguments_are_its_input_not_calls_of_their_own():

@@ -12,6 +12,9 @@
   schema: `TextParameters`, `typed`);
 - Qwen-Agent's function-call prompt (Qwen 1.5 and 2): `✿FUNCTION✿: name` then `✿ARGS✿: {...}`, the pair repeated for
   parallel calls;
+- gpt-oss's harmony messages addressed `to=functions.name` (their arguments after `<|message|>`), Kimi K2's
+  `<|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{...}`, GLM-4.5's `<tool_call>name` and its
+  `<arg_key>k</arg_key><arg_value>v</arg_value>` pairs (text, typed as Qwen3-Coder's);
 - DeepSeek's call tokens: V3 and R1 `<｜tool▁call▁begin｜>function<｜tool▁sep｜>name` and the arguments in a JSON
   fence, V3.1 `<｜tool▁call▁begin｜>name<｜tool▁sep｜>{...}`, each call closed by `<｜tool▁call▁end｜>`;
 - a Python call, `find_flights(origin="OSL")` or BFCL's `[f(a=1), g(b=2)]`, read with `ast.parse` and
@@ -63,6 +66,12 @@ _REACT_KEYWORD = re.compile(
 _MISTRAL = re.compile(r"\[TOOL_CALLS\]\s*(?P<name>[A-Za-z_][\w.\-]*)\s*\[ARGS\]\s*")
 _FUNCTION_TAG = re.compile(r"<function=(?P<name>[A-Za-z_][\w.\-]*)>\s*")  # Llama 3.1's custom tools
 _PARAMETER = re.compile(r"<parameter=(?P<name>[^>\n]+)>\n?(?P<value>.*?)\n?</parameter>", re.S)  # Qwen3-Coder's
+_HARMONY = re.compile(r"to=functions\.(?P<name>[A-Za-z_][\w\-]*)[^\n]*?<\|message\|>")  # gpt-oss's recipient
+_KIMI = re.compile(
+    r"<\|tool_call_begin\|>\s*(?:functions\.)?(?P<name>[A-Za-z_][\w.\-]*?)(?::\d+)?\s*<\|tool_call_argument_begin\|>\s*"
+)
+_GLM = re.compile(r"<tool_call>\s*(?P<name>[A-Za-z_][\w.\-]*)\s*(?=<arg_key>)")  # GLM-4.5's call, its pairs next
+_GLM_ARGUMENT = re.compile(r"<arg_key>(?P<name>.*?)</arg_key>\s*<arg_value>\n?(?P<value>.*?)\n?</arg_value>", re.S)
 _QWEN_NAME = re.compile(r"✿FUNCTION✿[ \t]*:?[ \t]*(?P<name>[^\n✿]*)")  # Qwen-Agent's FN_NAME
 _QWEN_ARGS = re.compile(r"\s*✿ARGS✿[ \t]*:?[ \t]*")  # its FN_ARGS
 # DeepSeek's call, as `normalise` leaves it (NFKC: its fullwidth bars are ASCII ones; `▁` or `_` between the words)
@@ -80,7 +89,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
 class Call:
     name: str
     arguments: Any  # an object when it parsed, else the text as given
-    style: str  # react | qwen | deepseek | json | python | mistral | function_tag
+    style: str  # react | qwen | deepseek | json | python | mistral | function_tag | harmony | kimi | glm
     start: int  # where in the normalised text it begins
 
 
@@ -198,27 +207,27 @@ def react_calls(text: str) -> Iterator[Call]:
 
 def tagged_calls(text: str) -> Iterator[Call]:
     """A name in a tag, then its arguments: Mistral's `[TOOL_CALLS]name[ARGS]{...}`, Llama 3.1's
-    `<function=name>{...}</function>`, Qwen3-Coder's `<function=name><parameter=key>value</parameter>...`."""
-    for style, tag in (("mistral", _MISTRAL), ("function_tag", _FUNCTION_TAG)):
+    `<function=name>{...}</function>`, Qwen3-Coder's `<function=name><parameter=key>value</parameter>...`, gpt-oss's
+    `to=functions.name ...<|message|>{...}`, Kimi K2's and GLM-4.5's."""
+    tags = (("mistral", _MISTRAL), ("function_tag", _FUNCTION_TAG), ("harmony", _HARMONY), ("kimi", _KIMI))
+    for style, tag in tags:
         for m in tag.finditer(text):
             rest = text[m.end() :]
             if style == "function_tag" and rest.startswith("<parameter="):  # Qwen3-Coder's: a tag a parameter
-                body = rest.split("</function>", 1)[0]
-                yield Call(
-                    m["name"],
-                    TextParameters((p["name"].strip(), p["value"]) for p in _PARAMETER.finditer(body)),
-                    style,
-                    m.start(),
-                )
+                pairs = _PARAMETER.finditer(rest.split("</function>", 1)[0])
+                yield Call(m["name"], TextParameters((p["name"].strip(), p["value"]) for p in pairs), style, m.start())
                 continue
             found = literal(text, m.end())
             given = rest.split("\n", 1)[0].split("</function>", 1)[0].strip()
             yield Call(m["name"], found[0] if found else given, style, m.start())
+    for m in _GLM.finditer(text):
+        pairs = _GLM_ARGUMENT.finditer(text[m.end() :].split("</tool_call>", 1)[0])
+        yield Call(m["name"], TextParameters((p["name"].strip(), p["value"]) for p in pairs), "glm", m.start())
 
 
 class TextParameters(dict):
-    """A call's arguments written as text, a value a parameter (Qwen3-Coder's `<parameter=key>value</parameter>`):
-    what each value is, the tool's schema says (`typed`)."""
+    """A call's arguments written as text, a value a parameter (Qwen3-Coder's `<parameter=key>value</parameter>`,
+    GLM-4.5's `<arg_key>`/`<arg_value>` pairs): what each value is, the tool's schema says (`typed`)."""
 
 
 def typed(arguments: Any, schema: dict[str, Any] | None) -> Any:
