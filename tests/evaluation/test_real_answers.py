@@ -29,6 +29,8 @@ OSLO = ("get_weather", {"city": "Oslo"})
         '"function": {"name": "get_weather", "arguments": "{\\"city\\":\\"Oslo\\"}"}}]}',
         '{"name": "get_weather", "parameters": {"city": "Oslo"}}',  # Llama 3.1
         '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Oslo"}}',
+        # InternLM2
+        '<|action_start|><|plugin|>\n{"name": "get_weather", "parameters": {"city": "Oslo"}}<|action_end|>',
         '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Oslo"}}]',  # Mistral v3
         '[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo"}',  # Mistral v11
         '<function=get_weather>{"city": "Oslo"}</function>',  # Llama 3.1's custom tools
@@ -507,3 +509,78 @@ def test_declines_of_actions_are_declines_where_a_tool_is_due(text):
 def test_an_action_declined_beside_an_answer_is_no_refusal(text):
     """Over-refusal counts refusals of questions that need no tool: an action declined beside the answer is none."""
     assert declines(text) and not is_refusal(text)
+
+
+ADJECTIVE = "An adjective describes a noun, like 'blue', 'tall' or 'happy'."
+
+
+@pytest.mark.parametrize(
+    "thought",
+    [
+        "<think>\nThey ask what an adjective is. I could use the get_weather tool, but this is grammar.\n</think>\n\n",
+        # the chat template opened the block in the prompt: the answer holds only its close
+        "They ask what an adjective is. I could use the get_weather tool, but this is grammar.\n</think>\n\n",
+        # gpt-oss: the analysis channel, then the final one
+        "<|channel|>analysis<|message|>I could use the get_weather tool, but this is grammar.<|end|>"
+        "<|start|>assistant<|channel|>final<|message|>",
+    ],
+)
+def test_a_reasoning_models_thinking_is_not_its_answer(thought):
+    """Qwen3, QwQ, DeepSeek-R1 and gpt-oss think before they answer: a thought that weighs a tool is no call, and
+    the answer's quality is the answer's alone."""
+    sample = Prediction(
+        id="p",
+        category="plain_tools_offered",
+        tools=TOOLS,
+        expected="plain",
+        response=ADJECTIVE,
+        query="Can you explain what an adjective is?",
+        reference=ADJECTIVE,
+    )
+    alone = judge(sample)
+    assert not alone["general"] and alone["quality"] > 0.9
+    assert judge(dataclasses.replace(sample, response=thought + ADJECTIVE)) == alone
+
+
+def test_the_call_a_reasoning_model_makes_is_the_one_after_its_thinking():
+    """A call the thinking writes out and rejects is not the call made; thinking that never closes made none."""
+    sample = Prediction(
+        id="c",
+        category="tool_needed_offered_seen",
+        tools=TOOLS,
+        expected="call",
+        expected_tool="get_weather",
+        expected_arguments={"city": ["Oslo"]},
+        query="Is it raining in Oslo?",
+        response='<think>\n{"name": "find_flights", "arguments": {"origin": "OSL"}} is not what they want.\n</think>\n'
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>',
+    )
+    verdict = judge(sample)
+    assert verdict["called"] == "get_weather" and verdict["args_correct"]
+    unfinished = judge(
+        dataclasses.replace(sample, response='<think>\nI will call {"name": "get_weather", "arguments": ')
+    )
+    assert not unfinished["tool_correct"] and "called" not in unfinished
+
+
+@pytest.mark.parametrize(
+    ("response", "fabricated"),
+    [
+        (
+            "<think>Perhaps 14 C and rain? No: I have no weather tool, I cannot know.</think>\n"
+            "I can't check the current weather in Oslo without a weather tool.",
+            False,
+        ),
+        ("<think>I have no tool for this and cannot know it.</think>\nIt is 14 C and raining in Oslo right now.", True),
+    ],
+)
+def test_a_guess_the_thinking_rejects_is_no_fabrication_and_a_refusal_it_considers_is_no_excuse(response, fabricated):
+    sample = Prediction(
+        id="f",
+        category="tool_needed_not_offered",
+        tools=[],
+        expected="plain",
+        response=response,
+        query="What is the weather in Oslo right now?",
+    )
+    assert judge(sample)["fabricated"] is fabricated

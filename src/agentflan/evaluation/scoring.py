@@ -31,6 +31,7 @@ Pure Python: works on any model's predictions file (`agentflan score`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -42,6 +43,7 @@ from agentflan.evaluation.benchmark import MULTI_STEP, acceptable_values, expect
 from agentflan.evaluation.calls import find_calls, typed
 from agentflan.evaluation.judges import fabricates, first_json_value, names_a_tool, parse_call, plain_verdict, states
 from agentflan.evaluation.quality import plain_quality
+from agentflan.evaluation.reasoning import answer
 
 EXPECTED = ("plain", "call")
 PROTOCOLS = ("native", "chat", "react", "json")  # the first one present is the primary
@@ -350,7 +352,13 @@ def next_turn(p: Prediction, verdict: dict[str, Any]) -> dict[str, Any]:
 
 
 def judge(p: Prediction) -> dict[str, Any]:
-    """Per-sample verdicts."""
+    """Per-sample verdicts, on what the model answered (a reasoning model's thinking set aside: `reasoning.answer`)."""
+    p = dataclasses.replace(
+        p,
+        response=answer(p.response),
+        turns=None if p.turns is None else [answer(t) for t in p.turns],
+        content=None if p.content is None else answer(p.content),
+    )
     verdict = _judge(p)
     return next_turn(p, verdict) if p.category in MULTI_STEP else verdict
 
