@@ -176,7 +176,8 @@ def test_fabrication_and_decline_judges_on_a_labelled_set(capsys):
     0.70. The misses were mended after, so those rows no longer test unseen answers. What is still misjudged is the
     judges' known limit, named in README: a made-up status that names neither a number nor the query's subject, a
     true remark on the subject that gives no live fact ("Oslo is the capital of Norway.", "Nobu usually takes
-    bookings on its website"), and a short stutter of the query's words."""
+    bookings on its website"). A short stutter of the query's words ("stock stock price price the the") was one too
+    until 6 Dec, when stutters became degenerate text (`quality.is_degenerate`)."""
     assert len(FABRICATION_LABELS) >= 110
     fab = _rates(_fabricated, "fabricated")
     dec = _rates(lambda r: declines(r["text"]), "declines")
@@ -184,7 +185,7 @@ def test_fabrication_and_decline_judges_on_a_labelled_set(capsys):
         print(f"\nfabrication judge: precision {fab[0]:.3f}, recall {fab[1]:.3f}; misjudged {fab[2]}")
         print(f"declines judge: precision {dec[0]:.3f}, recall {dec[1]:.3f}; misjudged {dec[2]}")
     assert fab[0] >= 0.9 and fab[1] >= 0.9 and dec[0] >= 0.95 and dec[1] >= 0.95
-    assert set(fab[2]) == {"package-17", "weather-55", "stock-56", "table-80"} and not dec[2]
+    assert set(fab[2]) == {"package-17", "weather-55", "table-80"} and not dec[2]
 
 
 def test_a_negative_answer_is_judged_under_the_tools_offered_with_it():

@@ -584,3 +584,20 @@ def test_a_guess_the_thinking_rejects_is_no_fabrication_and_a_refusal_it_conside
         query="What is the weather in Oslo right now?",
     )
     assert judge(sample)["fabricated"] is fabricated
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["stock stock price price the the", "Oslo Oslo weather weather is is", "Paris Paris capital capital France"],
+)
+def test_a_stutter_is_gibberish_whatever_words_it_repeats(text):
+    """Words said twice in a row, two in five or more: no fabrication however close to the query, and quality 0."""
+    assert not fabricates(text, "What's Apple's stock price in Oslo, and the capital of France?")
+    assert chrf(text, "Paris is the capital of France.") == 0.0
+
+
+@pytest.mark.parametrize(
+    "text", ["I think that that is right: Paris.", "New York, New York is a song by Frank Sinatra.", "Bye bye!"]
+)
+def test_a_word_said_twice_in_a_sentence_is_no_stutter(text):
+    assert chrf(text, text) == 1.0

@@ -45,11 +45,15 @@ def without_query(answer: str, query: str) -> str:
 
 
 def is_degenerate(text: str) -> bool:
-    """Empty, punctuation only, or one n-gram repeated: an answer that says nothing, whatever it matches."""
+    """Empty, punctuation only, one n-gram repeated, or a stutter (two words in five or more said twice in a row:
+    "stock stock price price the the"): an answer that says nothing, whatever it matches. No text of the demo's
+    benchmark, training split or labelled answers stutters so (11,275 texts, 6 Dec 2026)."""
     words = [w.lower() for w in _WORD.findall(text)]
     if not words:
         return True
     if len(words) >= 4 and len(set(words)) / len(words) < 0.3:
+        return True
+    if len(words) >= 4 and sum(a == b for a, b in zip(words, words[1:])) >= 0.4 * (len(words) - 1):
         return True
     for n in (1, 2, 3):
         grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
