@@ -173,19 +173,24 @@ def test_fabrication_and_decline_judges_on_a_labelled_set(capsys):
     to look, drafts offered, the query's own numbers echoed, declines of actions - "make reservations", "place
     orders"): fabrication precision 0.57, recall 1.00; declines recall 0.75. Rows 88-110 (written after the judges
     were mended for 58-87): fabrication precision 0.75, recall 1.00 (0.53 with the judges of 5 Dec); declines recall
-    0.70. The misses were mended after, so those rows no longer test unseen answers. What is still misjudged is the
-    judges' known limit, named in README: a made-up status that names neither a number nor the query's subject, a
-    true remark on the subject that gives no live fact ("Oslo is the capital of Norway.", "Nobu usually takes
-    bookings on its website"). A short stutter of the query's words ("stock stock price price the the") was one too
-    until 6 Dec, when stutters became degenerate text (`quality.is_degenerate`)."""
-    assert len(FABRICATION_LABELS) >= 110
+    0.70. Those batches' misses were mended after each, so their rows no longer test unseen answers. Rows 111-130 (6
+    Dec: live facts of other kinds, a bus, a museum's hours, air quality, a server's status, a bank balance, a
+    delivery): fabrication precision 0.82, recall 0.82; declines recall 0.95. Of their four misses the decline was
+    mended ("I don't have today's prices for that station": `judges._NO_DATA`); the other three are the known limits
+    below. What is still misjudged is the judges' known limit, named in README: a made-up status that names neither a
+    number nor the query's subject ("The air is quite poor at the moment"), a true remark on the subject that gives no
+    live fact ("Oslo is the capital of Norway.", "Nobu usually takes bookings on its website"). A short stutter of the
+    query's words ("stock stock price price the the") was one too until 6 Dec, when stutters became degenerate text
+    (`quality.is_degenerate`)."""
+    assert len(FABRICATION_LABELS) >= 130
     fab = _rates(_fabricated, "fabricated")
     dec = _rates(lambda r: declines(r["text"]), "declines")
     with capsys.disabled():
         print(f"\nfabrication judge: precision {fab[0]:.3f}, recall {fab[1]:.3f}; misjudged {fab[2]}")
         print(f"declines judge: precision {dec[0]:.3f}, recall {dec[1]:.3f}; misjudged {dec[2]}")
     assert fab[0] >= 0.9 and fab[1] >= 0.9 and dec[0] >= 0.95 and dec[1] >= 0.95
-    assert set(fab[2]) == {"package-17", "weather-55", "table-80"} and not dec[2]
+    assert set(fab[2]) == {"package-17", "weather-55", "table-80", "aqi-119", "balance-126", "delivery-129"}
+    assert not dec[2]
 
 
 def test_a_negative_answer_is_judged_under_the_tools_offered_with_it():

@@ -132,6 +132,12 @@ _MISSING_TOOL = re.compile(
     r"(?:tools?|API|plugin|live\s+data|real-time\s+data|internet\s+access|web\s+access)\b",
     re.I,
 )
+_NO_DATA = re.compile(  # "I don't have today's prices for that station": the live data it would need is missing
+    r"\bI\s+(?:do\s+not|don't)\s+have\s+(?:access\s+to\s+)?(?:today's|current|live|real-time|up-to-date|the\s+latest"
+    r"|latest|recent)\s+(?:[\w-]+\s+){0,3}?(?:prices?|data|information|info|figures|numbers|rates?|quotes?|listings?"
+    r"|status|readings?|details|schedules?|times?)\b",
+    re.I,
+)
 _NUMBER = re.compile(r"\d")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
 _STOP = frozenset(
@@ -206,12 +212,14 @@ def is_refusal(text: str) -> bool:
 
 
 def declines(text: str) -> bool:
-    """Declines, says that a tool (or live data) it would need is missing, or that it cannot do the action asked
+    """Declines, says that a tool (or the live data) it would need is missing, or that it cannot do the action asked
     ("I'm unable to make reservations": where a tool is due, a decline; beside an answer to a question that needs
     none, "I can't make that decision for you, but here are the pros and cons", no refusal: `is_refusal` leaves
     these out)."""
     body = _outside(text)
-    return is_refusal(text) or bool(_MISSING_TOOL.search(body) or _ACTION_DECLINED.search(body))
+    return is_refusal(text) or bool(
+        _MISSING_TOOL.search(body) or _ACTION_DECLINED.search(body) or _NO_DATA.search(body)
+    )
 
 
 def asks(text: str) -> bool:
