@@ -41,7 +41,12 @@ def precision_recall(name: str) -> tuple[float, float, int]:
 
 
 def test_labelled_set_precision_and_recall(capsys):
-    assert len(LABELS) >= 80
+    """Rows r104-r123 (6 Dec) were written and labelled before the judges were changed for them: eight refusals in
+    phrasings the set lacked and twelve answers that only sound like refusals ("I can't stress enough...", "No, whales
+    are mammals", "I'm unable to think of a better word than..."). The refusal judge then: precision 1.00, recall 0.62
+    ("I'd rather not weigh in on that.", "...not something I'm able to do.", "Sorry, no can do." missed); mended, so
+    those rows no longer test unseen answers. The other judges were right on all twenty."""
+    assert len(LABELS) >= 120
     with capsys.disabled():
         print(f"\njudge precision/recall on {len(LABELS)} labelled answers:")
         for name in JUDGES:

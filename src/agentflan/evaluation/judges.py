@@ -109,7 +109,10 @@ _REFUSAL = re.compile(
     r"|fetch|pull|track|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
     r"|\b(?:beyond|outside)\s+(?:the\s+(?:scope|range)\s+of\s+)?(?:what\s+I\s+can|my\s+(?:abilities|capabilities|reach|scope|means)"
     r"|the\s+(?:[\w-]+\s+)?(?:tools?|functions?))"
-    r"|\bnot\s+something\s+I\s+(?:can|am\s+able\s+to)\b|\bI\s+can\s+only\s+(?:help|assist|answer|provide)\b"
+    r"|\bnot\s+something\s+I(?:\s+can|\s+am\s+able\s+to|'m\s+able\s+to)\b"
+    r"|\bI\s+can\s+only\s+(?:help|assist|answer|provide)\b"
+    r"|\bI'd\s+rather\s+not\s+(?:answer|weigh\s+in|comment|discuss|get\s+into|say|share|speculate|go\s+into)\b"
+    r"|\bno\s+can\s+do\b"
     r"|\bI\s+(?:don't|do\s+not)\s+know\s+(?:the|last|today's|tonight's|this|what|whether|how|which|where|when|who)\b"
     r"(?![^.!?;\n]*\bbut\b)"  # "I don't know last night's results" declines; "I don't know the year, but ..." answers
     r"|\b(?:answering|that|this|it)\s+(?:needs|requires|would\s+need|would\s+require)\s+(?:a\s+tool|live|real-time|current|internet|web)"
