@@ -55,18 +55,58 @@ __all__ = [
 ]
 
 _INTENT = (
-    r"\b(?:I\s+will|I'll|I\s+am\s+going\s+to|I'm\s+going\s+to|let\s+me|I\s+need\s+to|I\s+must|I\s+should"
-    r"|I\s+have\s+to|I\s+want\s+to|I'd\s+like\s+to|I\s+am\s+now|I'm\s+now)\s+(?:now\s+|first\s+|just\s+|quickly\s+)?"
+    r"\b(?:I\s+will|I'll|I\s+am\s+going\s+to|I'm\s+going\s+to|let\s+me|allow\s+me\s+to|I\s+need\s+to|I\s+must"
+    r"|I\s+should|I\s+have\s+to|I\s+want\s+to|I'd\s+like\s+to|I\s+am\s+now|I'm\s+now)\s+"
+    r"(?:now\s+|first\s+|just\s+|quickly\s+|go\s+ahead\s+and\s+)?"
 )
 _USE = re.compile(
     _INTENT + r"(?:use|call|invoke|run|trigger|execute|employ|utili[sz]e|consult|access|try)\b(?P<rest>[^.!?\n]*)", re.I
 )
 _USING = re.compile(r"(?:^|[.!?:]\s+)(?:calling|invoking|using|querying)\s+(?P<rest>[^.!?\n]*)", re.I)
-_LOOKUP = re.compile(  # "I'll search my memory" looks nothing up
-    _INTENT
-    + r"(?:search|look\s+(?:\w+\s+)?up|query|fetch|retrieve)\b(?!\s+(?:my|our)\s+(?:memory|mind|brain|recollection)\b)",
+# "one moment while I ...", "give me a second to ...": the step announced, a verb next
+_WHILE_I = (
+    r"\b(?:(?:one|just\s+a)\s+(?:moment|second|sec|minute)|hold\s+on|hang\s+(?:on|tight)|bear\s+with\s+me|please\s+wait"
+    r"|(?:give|allow)\s+me\s+a\s+(?:moment|second|sec|minute))\b[,\s]*(?:while\s+I\s+|to\s+|I'll\s+|I\s+will\s+)"
+)
+_LIVE = r"(?:latest|current|live|real-time|up-to-date|today's|tonight's)"  # what only a lookup knows
+_LOOKUP = re.compile(  # "I'll search my memory" looks nothing up; "let me check the math" looks nothing up either
+    rf"(?:{_INTENT}|{_WHILE_I})"
+    r"(?:search|look\s+(?:\w+\s+)?up|query|fetch|retrieve|pull\s+up"
+    r"|(?:run|do|perform)\s+(?:a\s+)?(?:quick\s+)?(?:search|lookup|look-up|query)"
+    rf"|(?:check|get|grab|find)\s+(?:the\s+|what\s+)?(?:[\w-]+\s+)?{_LIVE})"
+    r"\b(?!\s+(?:my|our)\s+(?:memory|mind|brain|recollection)\b)",
     re.I,
 )
+# a lookup under way, said as it starts ("Checking the weather in Oslo for you...", "Fetching live prices now."); not
+# a gerund that is a sentence's subject ("Checking your tire pressure monthly is a good habit.")
+_DOING = re.compile(
+    r"(?:^|[.!?:]\s+|\b(?:sure|okay|ok|alright|right|got\s+it)[,!.]?\s+)"
+    r"(?:checking|fetching|searching|looking\s+up|pulling\s+up|retrieving|querying|grabbing|getting)\b[^.!?\n]*?"
+    r"\b(?:for\s+you|now|right\s+away)(?=\s*(?:\.\.\.|[.!])?\s*(?:$|\n|(?-i:[A-Z])))"  # the sentence ends there
+    # or in the first person ("I'm checking the latest rates", "Just a sec, looking that up")
+    r"|\bI(?:'m|\s+am)\s+(?:now\s+)?(?:checking|fetching|searching|looking\s+(?:\w+\s+)?up|pulling\s+up|retrieving"
+    r"|querying|grabbing|getting)\b|\blooking\s+(?:that|it|this|them)\s+up\b",
+    re.I,
+)
+# an answer that is only a step announced in the first person, a lookup or an action promised and not done ("Let me
+# scan the listings.", "One sec, checking.", "Sure, I'll run the conversion."): a dozen words at most, and no number,
+# colon or question (an answer that goes on to answer, or asks back, announces nothing)
+_ANNOUNCE = re.compile(
+    r"(?:\b(?:let\s+me|allow\s+me\s+to|I\s+will|I'll|I(?:'m|\s+am)\s+going\s+to|I(?:'m|\s+am)\s+now)\s+"
+    rf"|{_WHILE_I}|^(?:(?:one|just\s+a)\s+(?:sec|second|moment|minute)|(?:hang|hold)\s+(?:on|tight)|bear\s+with\s+me"
+    r"|sure|okay|ok|sure\s+thing)[,.!]?\s+)(?:\w+\s+){0,3}?"
+    r"(?:check|verify|confirm|look\s+(?:into|up|for)|see\s+(?:if|whether|what|which|how)|search|scan|find(?:\s+out)?|fetch"
+    r"|get|grab|pull|dig\s+up|query|consult|run|book|reserve|browse|access|retrieve|track|gather|compile|contact|ping"
+    r"|checking|searching|looking|verifying|fetching|scanning)\b",
+    re.I,
+)
+
+
+def announces_only(body: str) -> bool:
+    """The answer (outside fences) is only `_ANNOUNCE`'s step."""
+    return len(body.split()) <= 12 and not re.search(r"[\d:?]", body) and bool(_ANNOUNCE.search(body.strip()))
+
+
 _TOOL_WORD = re.compile(r"\b(?:tool|function|API|plugin|endpoint)s?\b", re.I)
 _CALL_BEGUN = re.compile(
     r"^\s*\[?\s*\{\s*[\"'](?:thought|name|arguments|tool|function|action|parameters|type)[\"']\s*:", re.I
@@ -169,7 +209,7 @@ def has_general_call(text: str, tools: Iterable[str] = ()) -> bool:
     body = _outside(text)
     if _CALL_TAG.search(body) or (_CALL_BEGUN.match(body) and not first_json_value(body)[1]):  # opened, never closed
         return True
-    if _LOOKUP.search(body):
+    if _LOOKUP.search(body) or _DOING.search(body) or announces_only(body):
         return True
     for m in (*_USE.finditer(body), *_USING.finditer(body)):
         rest = m["rest"]
