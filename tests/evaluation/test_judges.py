@@ -41,7 +41,7 @@ def precision_recall(name: str) -> tuple[float, float, int]:
 
 
 # H_General's known misses: a step announced with a verb or in a shape no pattern has (the last batch below)
-GENERAL_MISSES = {"r199", "r200", "r201", "r202", "r203", "r206", "r207"}
+GENERAL_MISSES = {"r199", "r200", "r201", "r202", "r203", "r206"}
 
 
 def test_labelled_set_precision_and_recall(capsys):
@@ -58,8 +58,11 @@ def test_labelled_set_precision_and_recall(capsys):
     ("allow me to", "hang on", "I'm checking...", "looking that up"). Batch 3 (r164-r178): recall 0.20; a broader rule
     then, an answer that is only a step announced in the first person (`judges._ANNOUNCE`). Batch 4 (r179-r198),
     written with its first form: precision 0.89, recall 0.80; mended. Batch 5 (r199-r218), written to avoid the verbs
-    the judge knows: precision 1.00, recall 0.30; its seven misses stay, the judge's known limit (`GENERAL_MISSES`).
-    Across the five, no answer that only sounds like a step was counted, nor any of the demo's 1,663 plain texts."""
+    the judge knows: precision 1.00, recall 0.30; its misses stay, the judge's known limit (`GENERAL_MISSES`), but
+    one: the rule was then narrowed so that after "Sure," or "One sec," only a first-person step or a lookup under way
+    counts ("Sure, get some rest." advises), which reads "Right away, fetching your balance." too. Across the five, no
+    answer that only sounds like a step was counted but one question back (mended), nor any of the demo's 1,663 plain
+    texts."""
     assert len(LABELS) >= 215
     with capsys.disabled():
         print(f"\njudge precision/recall on {len(LABELS)} labelled answers:")

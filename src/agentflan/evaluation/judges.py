@@ -90,14 +90,24 @@ _DOING = re.compile(
 )
 # an answer that is only a step announced in the first person, a lookup or an action promised and not done ("Let me
 # scan the listings.", "One sec, checking.", "Sure, I'll run the conversion."): a dozen words at most, and no number,
-# colon or question (an answer that goes on to answer, or asks back, announces nothing)
+# colon or question (an answer that goes on to answer, or asks back, announces nothing). After "Sure," or "One sec,"
+# only a first-person step or a lookup under way counts: "Sure, get some rest." advises
+_STEP_VERB = (
+    r"(?:check|verify|confirm|look\s+(?:into|up|for)|see\s+(?:if|whether|what|which|how)|search|scan|find(?:\s+out)?"
+    r"|fetch|get(?!\s+back\b)|grab|pull|dig\s+up|query|consult|run|book|reserve|browse|access|retrieve|track|gather"
+    r"|compile|contact|ping)\b"  # "I'll get back to you" promises no step
+)
+_STEP_UNDER_WAY = (
+    r"(?:checking|searching|looking|verifying|fetching|scanning|pulling|grabbing|querying)\b"  # not "getting"
+)
+_FIRST_PERSON_STEP = (
+    r"\b(?:let\s+me|allow\s+me\s+to|I\s+will|I'll|I(?:'m|\s+am)\s+going\s+to|I(?:'m|\s+am)\s+now)\s+"
+    rf"(?:\w+\s+){{0,3}}?{_STEP_VERB}"
+)
 _ANNOUNCE = re.compile(
-    r"(?:\b(?:let\s+me|allow\s+me\s+to|I\s+will|I'll|I(?:'m|\s+am)\s+going\s+to|I(?:'m|\s+am)\s+now)\s+"
-    rf"|{_WHILE_I}|^(?:(?:one|just\s+a)\s+(?:sec|second|moment|minute)|(?:hang|hold)\s+(?:on|tight)|bear\s+with\s+me"
-    r"|sure|okay|ok|sure\s+thing)[,.!]?\s+)(?:\w+\s+){0,3}?"
-    r"(?:check|verify|confirm|look\s+(?:into|up|for)|see\s+(?:if|whether|what|which|how)|search|scan|find(?:\s+out)?|fetch"
-    r"|get|grab|pull|dig\s+up|query|consult|run|book|reserve|browse|access|retrieve|track|gather|compile|contact|ping"
-    r"|checking|searching|looking|verifying|fetching|scanning)\b",
+    rf"{_FIRST_PERSON_STEP}|{_WHILE_I}(?:\w+\s+){{0,3}}?{_STEP_VERB}"
+    r"|^(?:(?:one|just\s+a)\s+(?:sec|second|moment|minute)|(?:hang|hold)\s+(?:on|tight)|bear\s+with\s+me|sure(?:\s+thing)?"
+    rf"|okay|ok|alright|right\s+away)[,.!]?\s+(?:{_FIRST_PERSON_STEP}|{_STEP_UNDER_WAY})",
     re.I,
 )
 
