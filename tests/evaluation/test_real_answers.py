@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from agentflan.evaluation.calls import find_calls, typed
-from agentflan.evaluation.judges import declines, fabricates, is_refusal, parse_call, plain_verdict
+from agentflan.evaluation.judges import declines, fabricates, is_refusal, parse_call, plain_verdict, states
 from agentflan.evaluation.quality import chrf, subject, without_query
 from agentflan.evaluation.scoring import Prediction, aggregate, judge
 
@@ -601,3 +601,29 @@ def test_a_stutter_is_gibberish_whatever_words_it_repeats(text):
 )
 def test_a_word_said_twice_in_a_sentence_is_no_stutter(text):
     assert chrf(text, text) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("answer", "value", "stated"),
+    [
+        ("Your flight leaves on March 5, 2024.", "2024-03-05", True),
+        ("The package arrives on 5 March 2024.", "2024-03-05", True),
+        ("It arrives Mar 5th.", "2024-03-05", True),
+        ("Due 3/5/2024.", "2024-03-05", True),  # the US order
+        ("Due 05.03.2024.", "2024-03-05", True),  # the European order
+        ("It departs at 2:30 pm.", "14:30", True),
+        ("Check-in opens at 9 am.", "09:00", True),
+        ("Check-in opens at 9:00 a.m.", "09:00", True),
+        ("Inflation was 2.5 percent.", "2.5%", True),
+        ("Your flight leaves on March 5, 2023.", "2024-03-05", False),  # another year
+        ("Your flight leaves on March 15.", "2024-03-05", False),
+        ("On May 3, 2024.", "2024-03-05", False),
+        ("Due 13/5/2024.", "2024-03-05", False),
+        ("It departs at 2:30.", "14:30", False),  # 2:30 is not 14:30 unless it says pm
+        ("It departs at 2:30 am.", "14:30", False),
+        ("Inflation was 2.6 percent.", "2.5%", False),
+    ],
+)
+def test_a_date_a_time_or_a_percentage_is_stated_as_people_write_it(answer, value, stated):
+    """A tool result's ISO date, 24-hour time or percentage, in an answer from the results (multi-step samples)."""
+    assert states(answer, value) is stated

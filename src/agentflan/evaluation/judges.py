@@ -390,9 +390,48 @@ def _as_words(value: str) -> re.Pattern[str]:
 def states(text: str, value: str) -> bool:
     """An answer states `value` (a tool result's value): a number as a number ("171" by "$171.00 a night" or "171 USD",
     "1200" by "1,200"; not by "1710" or "0.171"), or rounded to fewer decimals as people write it ("876.48" by
-    "about 876.5" or "876", with two significant digits at least: not "0.7312" by "1"), anything else as whole words
-    in any case."""
-    return states_normalised(normalise(text), value, rounded=True)
+    "about 876.5" or "876", with two significant digits at least: not "0.7312" by "1"), a date, a time of day or a
+    percentage as people write them (`_states_as_written`), anything else as whole words in any case."""
+    body = normalise(text)
+    return states_normalised(body, value, rounded=True) or _states_as_written(body, normalise(value).strip())
+
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?Z?)?")
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?")
+_PERCENT = re.compile(r"(-?\d+(?:\.\d+)?)\s*%")
+_MONTHS = "january february march april may june july august september october november december".split()
+
+
+def _states_as_written(body: str, value: str) -> bool:
+    """A tool result's ISO date, 24-hour time or percentage as an answer writes it: "2024-03-05" by "March 5, 2024",
+    "5 March", "Mar 5th" or "3/5/2024" (a year written must be the same year); "14:30" by "2:30 pm"; "2.5%" by "2.5
+    percent" (the number, as `states` reads numbers)."""
+    if date := _ISO_DATE.fullmatch(value):
+        year, month, day = (int(x) for x in date.groups())
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            return False
+        name, d, y = (
+            rf"(?:{_MONTHS[month - 1]}|{_MONTHS[month - 1][:3]}\.?)",
+            rf"0?{day}(?:st|nd|rd|th)?",
+            rf"{year}|{year % 100:02d}",
+        )
+        other_year = rf"(?!,?\s*(?!{year})\d{{4}})"  # a year written after it must be this one
+        return any(
+            re.search(pattern, body, re.I)
+            for pattern in (
+                rf"\b{name}\s+{d}\b{other_year}",
+                rf"\b{d}\s+(?:of\s+)?{name}\b{other_year}",
+                rf"(?<![\d/.]){month}/0?{day}/(?:{y})\b|(?<![\d/.])0?{day}[/.]0?{month}[/.](?:{y})\b",
+            )
+        )
+    if clock := _CLOCK.fullmatch(value):
+        hour, minute = int(clock[1]), int(clock[2])
+        minutes = rf":{minute:02d}" if minute else "(?::00)?"
+        meridiem = "p" if hour >= 12 else "a"
+        return re.search(rf"(?<![\d:]){hour % 12 or 12}{minutes}\s*{meridiem}\.?\s?m\b", body, re.I) is not None
+    if percent := _PERCENT.fullmatch(value):
+        return states_normalised(body, percent[1], rounded=True)
+    return False
 
 
 def states_normalised(body: str, value: str, rounded: bool = False) -> bool:
