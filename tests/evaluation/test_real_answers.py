@@ -610,6 +610,7 @@ def test_a_word_said_twice_in_a_sentence_is_no_stutter(text):
         ("The package arrives on 5 March 2024.", "2024-03-05", True),
         ("It arrives Mar 5th.", "2024-03-05", True),
         ("Due 3/5/2024.", "2024-03-05", True),  # the US order
+        ("Due 03/05/24.", "2024-03-05", True),
         ("Due 05.03.2024.", "2024-03-05", True),  # the European order
         ("It departs at 2:30 pm.", "14:30", True),
         ("Check-in opens at 9 am.", "09:00", True),

@@ -421,7 +421,7 @@ def _states_as_written(body: str, value: str) -> bool:
             for pattern in (
                 rf"\b{name}\s+{d}\b{other_year}",
                 rf"\b{d}\s+(?:of\s+)?{name}\b{other_year}",
-                rf"(?<![\d/.]){month}/0?{day}/(?:{y})\b|(?<![\d/.])0?{day}[/.]0?{month}[/.](?:{y})\b",
+                rf"(?<![\d/.])0?{month}/0?{day}/(?:{y})\b|(?<![\d/.])0?{day}[/.]0?{month}[/.](?:{y})\b",
             )
         )
     if clock := _CLOCK.fullmatch(value):
