@@ -185,10 +185,11 @@ _MISSING_TOOL = re.compile(
     r"(?:tools?|API|plugin|live\s+data|real-time\s+data|internet\s+access|web\s+access)\b",
     re.I,
 )
-_NO_DATA = re.compile(  # "I don't have today's prices for that station": the live data it would need is missing
-    r"\bI\s+(?:do\s+not|don't)\s+have\s+(?:access\s+to\s+)?(?:today's|current|live|real-time|up-to-date|the\s+latest"
-    r"|latest|recent)\s+(?:[\w-]+\s+){0,3}?(?:prices?|data|information|info|figures|numbers|rates?|quotes?|listings?"
-    r"|status|readings?|details|schedules?|times?)\b",
+# "I don't have today's prices for that station": the live data it would need is missing (`_REFUSAL` reads "I don't have
+# access", "... current", "... live", "... real-time" and "... up-to-date" already, and `declines` asks it first)
+_NO_DATA = re.compile(
+    r"\bI\s+(?:do\s+not|don't)\s+have\s+(?:today's|the\s+latest|latest|recent)\s+(?:[\w-]+\s+){0,3}?(?:prices?|data"
+    r"|information|info|figures|numbers|rates?|quotes?|listings?|status|readings?|details|schedules?|times?)\b",
     re.I,
 )
 _NUMBER = re.compile(r"\d")
