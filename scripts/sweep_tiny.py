@@ -9,13 +9,18 @@ seconds). Prints one JSON line per config; the CPU cost of a config is measured 
 
 `"copy_rows": f` adds f x the packed rows of synthetic copying (a random run of the corpus's tokens, then the same run,
 the repeat labelled: what an induction head learns); `"copy_only": true` trains on such rows alone and reports the loss
-on fresh ones (`results/levers.md`, copy warm-up).
+on fresh ones (`results/levers.md`, copy warm-up). `"rename_tools": f` gives a share f of the training conversations
+other names for the tools they offer and call (`renamed`: `fetch_weather`, `weatherLookup`, `weather` for
+`get_weather`), so that a tool's name has to be read from the tools offered rather than remembered (the lever for
+tools never seen in training); `"synthetic_tools": n` adds n conversations calling tools made by the dozen
+(`synthetic_tools.py`: `get_city_population`, asked for in the query's own words), the same lever by more tools.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -26,6 +31,8 @@ import torch
 
 from agentflan.config import ModelConfig, TinyConfig, TrainConfig, load_params
 from agentflan.data.jsonio import iter_raw, read_conversations
+from agentflan.data.schema import PSEUDO_TOOLS, Conversation, decode_conversation
+from agentflan.data.seeded import unit_hash
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.generation import PROTOCOLS, predictions, run_protocol
 from agentflan.evaluation.scoring import score
@@ -35,6 +42,9 @@ from agentflan.training.curves import learning_speed
 from agentflan.training.loop import train
 from agentflan.training.model import load_model_and_tokenizer
 from agentflan.training.packing import IGNORE, Encoded, Packed, encode, pack
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, however this script is loaded
+import synthetic_tools  # noqa: E402
 
 KEYS = (
     "hscore",
@@ -66,6 +76,44 @@ def add_copy_rows(packed: Packed, rows: int, corpus: Packed, tokenizer, seed: in
             getattr(packed, column).extend(getattr(row, column))
 
 
+VERBS = {  # each verb a tool name may start with, and the verbs an alias may put in its place
+    "get": ("get", "fetch", "lookup", "query", "retrieve", "read"),
+    "search": ("search", "find", "lookup", "query"),
+    "find": ("find", "search", "lookup", "discover"),
+    "convert": ("convert", "exchange", "transform"),
+    "translate": ("translate", "render"),
+    "define": ("define", "explain", "lookup"),
+    "list": ("list", "get", "fetch"),
+}
+
+
+def aliases(name: str) -> list[str]:
+    """Other names for a tool, made of its own words (so no alias is a held-out tool's name): the verb swapped, the
+    words reordered or joined in camel case, the noun alone, a version suffix; the name itself first."""
+    words = name.split("_")
+    verbs = VERBS.get(words[0], (words[0],)) if len(words) > 1 else ()
+    noun = "_".join(words[1:]) if verbs else name
+    out = [name]
+    for verb in verbs:
+        out += [f"{verb}_{noun}", f"{noun}_{verb}", verb + "".join(w.title() for w in noun.split("_"))]
+    out += [noun, f"{name}_v2", f"{noun}_api"]
+    return list(dict.fromkeys(out))
+
+
+def renamed(conv: Conversation, seed: int, share: float) -> Conversation:
+    """The conversation with each tool it offers or calls renamed to one of its `aliases` (drawn for this
+    conversation), everywhere the name is written (the tool list, calls, tool results, text), for a share of the
+    conversations; names without an underscore (`calculate`, `bash`: words of ordinary text) and pseudo tools kept."""
+    names = {t.name for t in conv.tools} | {c.name for c in conv.calls}
+    names = sorted(n for n in names if "_" in n and n not in PSEUDO_TOOLS)
+    if not names or unit_hash(seed, "rename", conv.id) >= share:
+        return conv
+    rng = random.Random(f"{seed}:rename:{conv.id}")
+    chosen = {n: rng.choice(aliases(n)) for n in names}
+    pattern = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, names)) + r")(?![A-Za-z0-9_])")
+    return decode_conversation(pattern.sub(lambda m: chosen[m.group(1)], conv.to_json().decode()).encode())
+
+
 def configs(overrides: dict, params) -> tuple[TinyConfig, TrainConfig]:
     """The model shape and training config of a row: params.yaml's, fp32, with the row's keys of either."""
     tiny = TinyConfig(
@@ -86,6 +134,10 @@ def prepared(overrides: dict, params) -> tuple:
     tiny, cfg = configs(overrides, params)
     folder = overrides.get("data")  # another final split, e.g. one written with negatives off
     train_convs = list(read_conversations(Path(folder, "train.jsonl") if folder else params.paths["train"]))
+    if overrides.get("rename_tools"):
+        train_convs = [renamed(c, cfg.seed, overrides["rename_tools"]) for c in train_convs]
+    if overrides.get("synthetic_tools"):
+        train_convs += synthetic_tools.conversations(overrides["synthetic_tools"], cfg.seed)
     val_convs = list(read_conversations(Path(folder, "validation.jsonl") if folder else params.paths["validation"]))
     torch.manual_seed(cfg.seed)
     model, tokenizer, _ = load_model_and_tokenizer(ModelConfig(tiny=tiny), (chatml_text(c) for c in train_convs))

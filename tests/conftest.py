@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -37,6 +38,15 @@ def _no_leaked_tracking_uri():
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def sweep_tiny():
+    """`scripts/sweep_tiny.py` as a module: the levers of results/levers.md."""
+    spec = importlib.util.spec_from_file_location("sweep_tiny", ROOT / "scripts" / "sweep_tiny.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 from agentflan.training.packing import IGNORE, Packed
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "sweep_tiny.py"
 
-
-def sweep_tiny():
-    spec = importlib.util.spec_from_file_location("sweep_tiny", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_copy_rows_repeat_a_run_and_learn_only_the_repeat():
+def test_copy_rows_repeat_a_run_and_learn_only_the_repeat(sweep_tiny):
     corpus = Packed([[0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] * 20], [], [], [])  # rows of 240 tokens; 0 is special
     tokenizer = SimpleNamespace(all_special_ids=[0], pad_token_id=0)
     out = Packed([], [], [], [])
-    sweep_tiny().add_copy_rows(out, 3, corpus, tokenizer, seed=7)
+    sweep_tiny.add_copy_rows(out, 3, corpus, tokenizer, seed=7)
     assert out.rows == 3 and len(out.capabilities) == 3
     for ids, labels, segments, positions in zip(out.input_ids, out.labels, out.segments, out.positions):
         assert len(ids) == len(labels) == len(segments) == len(positions) == 240
@@ -42,11 +31,11 @@ def test_copy_rows_repeat_a_run_and_learn_only_the_repeat():
         assert all(ids[i] == 0 and labels[i] == IGNORE for i, s in enumerate(segments) if s == 0)  # padding
 
 
-def test_copy_rows_are_seeded():
+def test_copy_rows_are_seeded(sweep_tiny):
     corpus = Packed([list(range(1, 201))], [], [], [])
     tokenizer = SimpleNamespace(all_special_ids=[0], pad_token_id=0)
     a, b, c = Packed([], [], [], []), Packed([], [], [], []), Packed([], [], [], [])
-    mod = sweep_tiny()
+    mod = sweep_tiny
     mod.add_copy_rows(a, 2, corpus, tokenizer, seed=1)
     mod.add_copy_rows(b, 2, corpus, tokenizer, seed=1)
     mod.add_copy_rows(c, 2, corpus, tokenizer, seed=2)

@@ -1,0 +1,170 @@
+"""Tools by the dozen for `sweep_tiny.py`'s `synthetic_tools` lever: an attribute of a kind of thing each.
+
+Each tool (`get_city_population`) is asked for in the query in its own words ("What is the population of Lima?"), so the
+tool to call is the offered one whose name shares the query's words: a model that has met the demo's few tools can
+remember them, one that meets 44 more has more reason to read the list (the lever for tools never seen in training). The
+results are random numbers: the rows teach the choice and the call, not facts.
+"""
+
+import random
+
+from agentflan.data.schema import conversation_from_dict
+from agentflan.demo.world import CITIES, COUNTRIES, MOVIES, SYMBOLS
+
+KINDS = {  # kind: (argument, values, attributes (attribute words, a value maker))
+    "city": (
+        "city",
+        CITIES,
+        [
+            "population",
+            "elevation",
+            "area",
+            "mayor",
+            "postal code",
+            "founding year",
+            "average rent",
+            "sunrise time",
+            "airport code",
+            "tram lines",
+            "museum count",
+            "rainfall",
+            "bike lanes",
+            "parking fee",
+            "tap water rating",
+            "library hours",
+        ],
+    ),
+    "country": (
+        "country",
+        COUNTRIES,
+        [
+            "capital",
+            "calling code",
+            "national dish",
+            "anthem",
+            "highest mountain",
+            "speed limit",
+            "voting age",
+            "driving side",
+            "plug type",
+            "tallest building",
+            "literacy rate",
+            "coastline length",
+        ],
+    ),
+    "movie": (
+        "title",
+        MOVIES,
+        [
+            "runtime",
+            "box office",
+            "budget",
+            "soundtrack composer",
+            "lead actor",
+            "sequel",
+            "age rating",
+            "filming location",
+        ],
+    ),
+    "company": (
+        "symbol",
+        SYMBOLS,
+        [
+            "chief executive",
+            "headquarters",
+            "employee count",
+            "founding year",
+            "market value",
+            "dividend",
+            "auditor",
+            "largest shareholder",
+        ],
+    ),
+}
+QUERIES = (
+    "What is the {attr} of {value}?",
+    "Tell me the {attr} of {value}.",
+    "I need the {attr} for {value}.",
+    "Can you look up the {attr} of {value}?",
+    "Quick one: {value}'s {attr}?",
+)
+
+
+def tools():
+    out = []
+    for kind, (arg, values, attrs) in KINDS.items():
+        for attr in attrs:
+            name = f"get_{kind}_{attr.replace(' ', '_')}"
+            out.append(
+                (
+                    name,
+                    kind,
+                    arg,
+                    values,
+                    attr,
+                    {
+                        "name": name,
+                        "description": f"The {attr} of a {kind}.",
+                        "parameters": {
+                            "type": "object",
+                            "properties": {arg: {"type": "string", "description": f"The {kind}"}},
+                            "required": [arg],
+                        },
+                    },
+                )
+            )
+    return out
+
+
+def conversations(n: int, seed: int):
+    rng, pool = random.Random(f"{seed}:diverse"), tools()
+    for i in range(n):
+        name, kind, arg, values, attr, spec = rng.choice(pool)
+        value = rng.choice(values)
+        others = rng.sample([t[5] for t in pool if t[0] != name], 2)
+        offered = others + [spec]
+        rng.shuffle(offered)
+        query = rng.choice(QUERIES).format(attr=attr, value=value)
+        result = str(rng.randint(2, 9999))
+        yield conversation_from_dict(
+            {
+                "id": f"diverse_{seed}_{i}",
+                "source": "diverse",
+                "kind": "agent",
+                "style": "native",
+                "query": query,
+                "tools": offered,
+                "turns": [
+                    {"role": "user", "content": query},
+                    {
+                        "role": "assistant",
+                        "content": f"The {kind} tool for {attr} answers this.",
+                        "loss": True,
+                        "part": "thought",
+                        "capability": "reasoning",
+                        "tool_calls": [
+                            {
+                                "name": name,
+                                "arguments": {arg: value},
+                                "id": "call_0",
+                                "loss": {"name": True, "arguments": True},
+                            }
+                        ],
+                    },
+                    {
+                        "role": "tool",
+                        "content": f'{{"{attr.replace(" ", "_")}": "{result}"}}',
+                        "name": name,
+                        "tool_call_id": "call_0",
+                    },
+                    {
+                        "role": "assistant",
+                        "content": f"The {attr} of {value} is {result}.",
+                        "loss": True,
+                        "part": "answer",
+                        "capability": "understanding",
+                    },
+                ],
+                "meta": {},
+            }
+        )
