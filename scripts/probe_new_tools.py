@@ -29,12 +29,12 @@ NEW = {  # attributes no synthetic conversation asks for
 
 
 def samples(n: int = 24, seed: int = 5) -> list[Sample]:
-    rng, trained = random.Random(seed), [t[5] for t in synthetic_tools.tools()]
+    rng, trained = random.Random(seed), [t.spec for t in synthetic_tools.tools()]
     out = []
     for i in range(n):
         kind = rng.choice(list(NEW))
         attr = rng.choice(NEW[kind])
-        arg, values = synthetic_tools.KINDS[kind][:2]
+        arg, values, _ = synthetic_tools.KINDS[kind]
         value = rng.choice(values)
         name = f"get_{kind}_{attr.replace(' ', '_')}"
         props = {arg: {"type": "string", "description": f"The {kind}"}}

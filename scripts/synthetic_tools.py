@@ -7,11 +7,13 @@ results are random numbers: the rows teach the choice and the call, not facts.
 """
 
 import random
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
-from agentflan.data.schema import conversation_from_dict
+from agentflan.data.schema import Conversation, conversation_from_dict
 from agentflan.demo.world import CITIES, COUNTRIES, MOVIES, SYMBOLS
 
-KINDS = {  # kind: (argument, values, attributes (attribute words, a value maker))
+KINDS = {  # kind: (its argument, the argument's values (the demo world's), the attributes asked for)
     "city": (
         "city",
         CITIES,
@@ -90,13 +92,23 @@ QUERIES = (
 )
 
 
-def tools():
+class MadeTool(NamedTuple):
+    name: str
+    kind: str
+    arg: str
+    values: list[str]
+    attr: str
+    spec: dict[str, Any]  # the tool as a conversation offers it
+
+
+def tools() -> list[MadeTool]:
+    """Every made tool: one per kind and attribute, `get_<kind>_<attribute>`."""
     out = []
     for kind, (arg, values, attrs) in KINDS.items():
         for attr in attrs:
             name = f"get_{kind}_{attr.replace(' ', '_')}"
             out.append(
-                (
+                MadeTool(
                     name,
                     kind,
                     arg,
@@ -116,12 +128,14 @@ def tools():
     return out
 
 
-def conversations(n: int, seed: int):
+def conversations(n: int, seed: int) -> Iterator[Conversation]:
+    """`n` native agent conversations, seeded: a made tool asked for in its own words, called, answered; two other
+    made tools offered beside it."""
     rng, pool = random.Random(f"{seed}:diverse"), tools()
     for i in range(n):
         name, kind, arg, values, attr, spec = rng.choice(pool)
         value = rng.choice(values)
-        others = rng.sample([t[5] for t in pool if t[0] != name], 2)
+        others = rng.sample([t.spec for t in pool if t.name != name], 2)
         offered = others + [spec]
         rng.shuffle(offered)
         query = rng.choice(QUERIES).format(attr=attr, value=value)

@@ -86,7 +86,7 @@ def test_renamed_share_is_the_share_of_conversations(sweep_tiny):
 def test_synthetic_tools_ask_for_the_offered_tool_in_its_own_words(sweep_tiny):
     mod = sweep_tiny
     tools = mod.synthetic_tools.tools()
-    names = [t[0] for t in tools]
+    names = [t.name for t in tools]
     assert len(names) == len(set(names)) >= 40 and not HELD_OUT & set(names)
     convs = list(mod.synthetic_tools.conversations(60, seed=1))
     assert len(convs) == 60 and len({c.calls[0].name for c in convs}) > 20
