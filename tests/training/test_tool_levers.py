@@ -29,7 +29,7 @@ def demo_conversation() -> dict:
             {"role": "user", "content": "What's the weather in Paris?"},
             {
                 "role": "assistant",
-                "content": "I should call get_weather for Paris, then calculate nothing.",
+                "content": "I should call get_weather for Paris (not old_get_weather, get_weather2), then calculate.",
                 "loss": True,
                 "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "call_0"}],
             },
@@ -64,7 +64,10 @@ def test_renamed_changes_every_mention_alike_and_keeps_plain_words(sweep_tiny):
     assert out.tools[2].name == "calculate"  # a word of ordinary text: kept
     assert [c.name for c in out.calls] == [weather]
     assert out.turns[2].name == weather  # the tool result answers the renamed call
-    assert out.turns[1].content == f"I should call {weather} for Paris, then calculate nothing."
+    assert (
+        out.turns[1].content
+        == f"I should call {weather} for Paris (not old_get_weather, get_weather2), then calculate."
+    )
     assert out.calls[0].arguments == {"city": "Paris"} and out.query == conv.query
     renamed_again = mod.renamed(conv, seed=0, share=1.0)
     assert renamed_again.to_json() == out.to_json()  # seeded by the conversation
