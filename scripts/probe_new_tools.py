@@ -34,16 +34,9 @@ def samples(n: int = 24, seed: int = 5) -> list[Sample]:
     for i in range(n):
         kind = rng.choice(list(NEW))
         attr = rng.choice(NEW[kind])
-        arg, values, _ = synthetic_tools.KINDS[kind]
-        value = rng.choice(values)
-        name = f"get_{kind}_{attr.replace(' ', '_')}"
-        props = {arg: {"type": "string", "description": f"The {kind}"}}
-        spec = {
-            "name": name,
-            "description": f"The {attr} of a {kind}.",
-            "parameters": {"type": "object", "properties": props, "required": [arg]},
-        }
-        tools = [*rng.sample(trained, 2), spec]
+        new = synthetic_tools.made_tool(kind, attr)
+        value = rng.choice(new.values)
+        tools = [*rng.sample(trained, 2), new.spec]
         rng.shuffle(tools)
         query = rng.choice(synthetic_tools.QUERIES).format(attr=attr, value=value)
         out.append(
@@ -55,8 +48,8 @@ def samples(n: int = 24, seed: int = 5) -> list[Sample]:
                     "query": query,
                     "tools": tools,
                     "expected": "call",
-                    "expected_tool": name,
-                    "expected_arguments": {arg: [value]},
+                    "expected_tool": new.name,
+                    "expected_arguments": {new.arg: [value]},
                     "reference": None,
                 }
             )

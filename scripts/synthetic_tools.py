@@ -101,31 +101,22 @@ class MadeTool(NamedTuple):
     spec: dict[str, Any]  # the tool as a conversation offers it
 
 
+def made_tool(kind: str, attr: str) -> MadeTool:
+    """The tool `get_<kind>_<attribute>` (spaces as underscores): the attribute of a thing of that kind."""
+    arg, values, _ = KINDS[kind]
+    name = f"get_{kind}_{attr.replace(' ', '_')}"
+    props = {arg: {"type": "string", "description": f"The {kind}"}}
+    spec = {
+        "name": name,
+        "description": f"The {attr} of a {kind}.",
+        "parameters": {"type": "object", "properties": props, "required": [arg]},
+    }
+    return MadeTool(name, kind, arg, values, attr, spec)
+
+
 def tools() -> list[MadeTool]:
-    """Every made tool: one per kind and attribute, `get_<kind>_<attribute>`."""
-    out = []
-    for kind, (arg, values, attrs) in KINDS.items():
-        for attr in attrs:
-            name = f"get_{kind}_{attr.replace(' ', '_')}"
-            out.append(
-                MadeTool(
-                    name,
-                    kind,
-                    arg,
-                    values,
-                    attr,
-                    {
-                        "name": name,
-                        "description": f"The {attr} of a {kind}.",
-                        "parameters": {
-                            "type": "object",
-                            "properties": {arg: {"type": "string", "description": f"The {kind}"}},
-                            "required": [arg],
-                        },
-                    },
-                )
-            )
-    return out
+    """Every made tool: one per kind and attribute of `KINDS`."""
+    return [made_tool(kind, attr) for kind, (_, _, attrs) in KINDS.items() for attr in attrs]
 
 
 def conversations(n: int, seed: int) -> Iterator[Conversation]:

@@ -35,8 +35,7 @@ def test_copy_rows_are_seeded(sweep_tiny):
     corpus = Packed([list(range(1, 201))], [], [], [])
     tokenizer = SimpleNamespace(all_special_ids=[0], pad_token_id=0)
     a, b, c = Packed([], [], [], []), Packed([], [], [], []), Packed([], [], [], [])
-    mod = sweep_tiny
-    mod.add_copy_rows(a, 2, corpus, tokenizer, seed=1)
-    mod.add_copy_rows(b, 2, corpus, tokenizer, seed=1)
-    mod.add_copy_rows(c, 2, corpus, tokenizer, seed=2)
+    sweep_tiny.add_copy_rows(a, 2, corpus, tokenizer, seed=1)
+    sweep_tiny.add_copy_rows(b, 2, corpus, tokenizer, seed=1)
+    sweep_tiny.add_copy_rows(c, 2, corpus, tokenizer, seed=2)
     assert a.input_ids == b.input_ids and a.input_ids != c.input_ids

@@ -41,26 +41,24 @@ def demo_conversation() -> dict:
 
 
 def test_aliases_are_made_of_the_tools_own_words(sweep_tiny):
-    mod = sweep_tiny
     names = ["get_weather", "convert_currency", "list_public_holidays", "search_flights", "execute_sql"]
     for name in names:
-        aliases = mod.aliases(name)
+        aliases = sweep_tiny.aliases(name)
         assert aliases[0] == name and len(aliases) == len(set(aliases)) >= 4
-        words = set(name.split("_")) | set(mod.VERBS.get(name.split("_")[0], ()))
+        words = set(name.split("_")) | set(sweep_tiny.VERBS.get(name.split("_")[0], ()))
         for alias in aliases:
             parts = re.sub(r"([A-Z])", r"_\1", alias).lower().split("_")
             assert set(parts) <= words | {"v2", "api"}, alias
             assert alias not in HELD_OUT
-    assert "fetch_weather" in mod.aliases("get_weather") and "getWeather" in mod.aliases("get_weather")
-    assert mod.aliases("calculate") == ["calculate", "calculate_v2", "calculate_api"]  # no verb to swap
+    assert "fetch_weather" in sweep_tiny.aliases("get_weather") and "getWeather" in sweep_tiny.aliases("get_weather")
+    assert sweep_tiny.aliases("calculate") == ["calculate", "calculate_v2", "calculate_api"]  # no verb to swap
 
 
 def test_renamed_changes_every_mention_alike_and_keeps_plain_words(sweep_tiny):
-    mod = sweep_tiny
     conv = conversation_from_dict(demo_conversation())
-    out = mod.renamed(conv, seed=0, share=1.0)
+    out = sweep_tiny.renamed(conv, seed=0, share=1.0)
     weather, currency = out.tools[0].name, out.tools[1].name
-    assert weather in mod.aliases("get_weather") and currency in mod.aliases("convert_currency")
+    assert weather in sweep_tiny.aliases("get_weather") and currency in sweep_tiny.aliases("convert_currency")
     assert out.tools[2].name == "calculate"  # a word of ordinary text: kept
     assert [c.name for c in out.calls] == [weather]
     assert out.turns[2].name == weather  # the tool result answers the renamed call
@@ -69,29 +67,27 @@ def test_renamed_changes_every_mention_alike_and_keeps_plain_words(sweep_tiny):
         == f"I should call {weather} for Paris (not old_get_weather, get_weather2), then calculate."
     )
     assert out.calls[0].arguments == {"city": "Paris"} and out.query == conv.query
-    renamed_again = mod.renamed(conv, seed=0, share=1.0)
+    renamed_again = sweep_tiny.renamed(conv, seed=0, share=1.0)
     assert renamed_again.to_json() == out.to_json()  # seeded by the conversation
     draws = {
-        mod.renamed(conversation_from_dict({**demo_conversation(), "id": f"a{i}"}), 0, 1.0).tools[0].name
+        sweep_tiny.renamed(conversation_from_dict({**demo_conversation(), "id": f"a{i}"}), 0, 1.0).tools[0].name
         for i in range(40)
     }
     assert len(draws) > 5  # each conversation draws its own
-    assert mod.renamed(conv, seed=0, share=0.0) is conv
+    assert sweep_tiny.renamed(conv, seed=0, share=0.0) is conv
 
 
 def test_renamed_share_is_the_share_of_conversations(sweep_tiny):
-    mod = sweep_tiny
     convs = [conversation_from_dict({**demo_conversation(), "id": f"c{i}"}) for i in range(400)]
-    touched = sum(mod.renamed(c, seed=3, share=0.5) is not c for c in convs)
+    touched = sum(sweep_tiny.renamed(c, seed=3, share=0.5) is not c for c in convs)
     assert 160 < touched < 240
 
 
 def test_synthetic_tools_ask_for_the_offered_tool_in_its_own_words(sweep_tiny):
-    mod = sweep_tiny
-    tools = mod.synthetic_tools.tools()
+    tools = sweep_tiny.synthetic_tools.tools()
     names = [t.name for t in tools]
     assert len(names) == len(set(names)) >= 40 and not HELD_OUT & set(names)
-    convs = list(mod.synthetic_tools.conversations(60, seed=1))
+    convs = list(sweep_tiny.synthetic_tools.conversations(60, seed=1))
     assert len(convs) == 60 and len({c.calls[0].name for c in convs}) > 20
     for conv in convs:
         (call,) = conv.calls
@@ -102,5 +98,5 @@ def test_synthetic_tools_ask_for_the_offered_tool_in_its_own_words(sweep_tiny):
         assert conv.turns[2].role == "tool" and conv.turns[2].name == call.name
         text = chatml_text(conv)  # renders as training sees it: the call as JSON after the thought
         assert json.dumps({"name": call.name, "arguments": call.arguments}) in text
-    again = list(mod.synthetic_tools.conversations(60, seed=1))
+    again = list(sweep_tiny.synthetic_tools.conversations(60, seed=1))
     assert [c.to_json() for c in again] == [c.to_json() for c in convs]
