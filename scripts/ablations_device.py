@@ -12,8 +12,9 @@ A lent GPU machine has torch but neither DVC nor MLflow, and no network, so the 
         of the claims, several processes at a time on the one GPU; the suggested mix's split is built there by
         `final_split` from the mix `suggest-mix` proposes from the default's seed-0 run; one JSON line a run in
         $OUT/runs.jsonl, written as each run ends
-    python scripts/ablations_device.py table runs.jsonl results/ablations-gpu
-        here: every answer judged again by this commit's judges, `experiments.summarize` (mean +- sd over seeds,
+    python scripts/ablations_device.py table runs.jsonl results/ablations-gpu [--benchmark data/benchmark/agent_h.jsonl]
+        here: every answer judged again by this commit's judges (runs made before a540a46 take each sample's
+        `from_knowledge` flag from the benchmark file), `experiments.summarize` (mean +- sd over seeds,
         paired bootstrap intervals), written as results/ablations-gpu.json and .md, marked with the machine
 
 The number of steps is the most of `STEPS` that fits the time given (`--budget-s`), from a timed probe of
@@ -310,14 +311,31 @@ def run(bundle: Path, out: Path, budget_s: float, jobs: int, steps: int | None, 
                         running[pool.submit(one_run, t)] = (experiments.SUGGESTED, s)
 
 
-def table(runs_path: Path, stem: Path, claims: str = "abc") -> None:
-    """The claims' table from the GPU runs (`runs.jsonl`, gzipped or not), every answer judged again here."""
+def knowledge_flags(rows: list[dict], benchmark: Path, run: str) -> list[dict]:
+    """`rows` with each sample's `from_knowledge` flag as `benchmark` (an `agent_h.jsonl`) gives it, by sample id: the
+    runs made before the benchmark marked the samples a model can answer from knowledge (a540a46) lack it. A sample
+    the file does not hold with the same query is an error, not a guess."""
+    samples = {s["id"]: s for s in (json.loads(line) for line in benchmark.read_text().splitlines() if line.strip())}
+    out = []
+    for row in rows:
+        sample = samples.get(row["id"])
+        if sample is None or sample["query"] != row["query"]:
+            raise SystemExit(f"{run}: sample {row['id']!r} is not in {benchmark} with the query it was asked")
+        flag = {"from_knowledge": True} if sample.get("from_knowledge") else {}
+        out.append({**{k: v for k, v in row.items() if k != "from_knowledge"}, **flag})
+    return out
+
+
+def table(runs_path: Path, stem: Path, claims: str = "abc", benchmark: Path | None = None) -> None:
+    """The claims' table from the GPU runs (`runs.jsonl`, gzipped or not), every answer judged again here (`benchmark`:
+    each sample's `from_knowledge` flag taken from that `agent_h.jsonl`, `knowledge_flags`)."""
     data = runs_path.read_bytes()
     text = (gzip.decompress(data) if runs_path.suffix == ".gz" else data).decode()
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     runs: dict[str, dict[int, list[dict]]] = {}
     for r in lines:
-        runs.setdefault(r["variant"], {})[r["seed"]] = experiments.judged(r["rows"])
+        rows = knowledge_flags(r["rows"], benchmark, r["name"]) if benchmark else r["rows"]
+        runs.setdefault(r["variant"], {})[r["seed"]] = experiments.judged(rows)
     summary = experiments.summarize(runs, list(SEEDS), claims)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True)
     first = lines[0]
@@ -335,7 +353,9 @@ def table(runs_path: Path, stem: Path, claims: str = "abc") -> None:
     mark = (
         f"{kind}: {first['device']}; model and training: {json.dumps(cfg)} (params.yaml otherwise); "
         f"`scripts/ablations_device.py` ({runs_path.name}), every run without DVC or MLflow on the splits DVC wrote; "
-        f"{seconds[0]:.0f} to {seconds[-1]:.0f} s of training a run, runs sharing the device.\n\n"
+        f"{seconds[0]:.0f} to {seconds[-1]:.0f} s of training a run, runs sharing the device"
+        + (f"; each sample's `from_knowledge` flag from `{benchmark}`" if benchmark else "")
+        + ".\n\n"
     )
     stem.with_suffix(".md").write_text(mark + experiments.markdown(summary))
 
@@ -358,13 +378,19 @@ def main() -> None:
     t.add_argument("runs", type=Path)
     t.add_argument("stem", type=Path)
     t.add_argument("--claims", default="abc", help="the claims to table (default: abc)")
+    t.add_argument(
+        "--benchmark",
+        type=Path,
+        default=None,
+        help="an agent_h.jsonl whose from_knowledge flags the runs' samples take (runs made before a540a46 lack them)",
+    )
     args = parser.parse_args()
     if args.step == "prepare":
         prepare(args.bundle, args.repo, args.variants)
     elif args.step == "run":
         run(args.bundle, args.out, args.budget_s, args.jobs, args.steps, args.variants)
     else:
-        table(args.runs, args.stem, args.claims)
+        table(args.runs, args.stem, args.claims, args.benchmark)
 
 
 if __name__ == "__main__":

@@ -106,3 +106,49 @@ def test_a_failed_prepare_leaves_the_bundle_and_unpack_checks_each_file(bundle, 
     (copy / "default" / "train.jsonl.gz").write_bytes(gzip.compress(b'{"id": "changed"}\n'))
     with pytest.raises(SystemExit, match=r"default/train\.jsonl\.gz: md5 .*, the manifest says"):
         ablations_device.unpack(copy, tmp_path / "unpacked", "default")
+
+
+def test_table_takes_knowledge_flags_from_the_benchmark(tmp_path):
+    """Runs made before the benchmark marked the samples a model can answer from knowledge lack the flag: `table
+    --benchmark` takes each sample's from the benchmark file, so a right definition asked with no tool offered is no
+    fabrication there; a sample that file does not hold with the same query stops the table."""
+    question = "What does 'petrichor' mean?"
+    rows = [
+        {
+            "id": "tool_needed_not_offered_1",
+            "category": "tool_needed_not_offered",
+            "tools": [],
+            "expected": "plain",
+            "response": "Petrichor is the earthy smell of rain falling on dry soil, 42 percent of the time.",
+            "protocol": "native",
+            "query": question,
+        }
+    ]
+    line = {
+        "name": "default-s0",
+        "variant": "default",
+        "seed": 0,
+        "config": {"max_steps": 6},
+        "commit": "0" * 40,
+        "device": "cpu",
+        "train_s": 1.0,
+        "rows": rows,
+    }
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text(json.dumps(line) + "\n")
+    sample = {"id": "tool_needed_not_offered_1", "category": "tool_needed_not_offered", "query": question}
+    benchmark = tmp_path / "agent_h.jsonl"
+
+    def fabrication(flagged: bool) -> float:
+        benchmark.write_text(json.dumps({**sample, "from_knowledge": True} if flagged else sample) + "\n")
+        ablations_device.table(runs, tmp_path / "table", "c", benchmark)
+        summary = json.loads((tmp_path / "table.json").read_text())
+        return summary["claims"]["c"]["variants"]["default"]["fabrication_rate"]["per_seed"]
+
+    assert fabrication(flagged=False) == [1.0]  # a made-up figure about the query's subject, judged as before
+    assert fabrication(flagged=True) == []  # answerable from knowledge: no fabrication judged, no rate to give
+    assert ablations_device.knowledge_flags(rows, benchmark, "default-s0")[0]["from_knowledge"] is True
+    assert "from_knowledge" in (tmp_path / "table.md").read_text().splitlines()[0]
+    benchmark.write_text(json.dumps({**sample, "query": "Define petrichor."}) + "\n")
+    with pytest.raises(SystemExit, match="tool_needed_not_offered_1"):
+        ablations_device.table(runs, tmp_path / "table", "c", benchmark)
