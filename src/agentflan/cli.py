@@ -534,18 +534,34 @@ def experiments_table(
         str | None, typer.Option(help="The baseline commit the experiments were run on (default: HEAD).")
     ] = None,
     out: Annotated[Path, typer.Option(help="Where ablations.json and ablations.md go.")] = Path("results"),
+    runs: Annotated[
+        Path | None,
+        typer.Option(
+            help="Judge the runs archived in this file (an earlier table's ablations-runs.jsonl.gz) instead of the "
+            "experiments `dvc exp show` lists.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Read the runs back (`dvc exp show --json`, their predictions by `dvc.api`): mean ± sd over seeds and the
     paired bootstrap interval of each difference from the default, to ablations.json and ablations.md (merged:
-    claims not read this time keep their rows)."""
+    claims not read this time keep their rows), every answer judged by this commit's judges. Each run's answers are
+    archived beside them (ablations-runs.jsonl.gz), so that `--runs` judges them again once the experiments are
+    gone."""
     import json
 
-    from agentflan.pipeline.experiments import markdown, merge, table
+    from agentflan.pipeline.experiments import collect, markdown, merge, read_runs, table, write_runs
 
-    summary = table(_claims(claim), seed or [0, 1, 2], rev)
-    if not any(row["seeds"] for c in summary["claims"].values() for row in c["variants"].values()):
-        raise _fail("no experiment of these claims found in `dvc exp show` (run `agentflan experiments run` first)")
+    claims, seeds = _claims(claim), seed or [0, 1, 2]
+    found = read_runs(runs, claims, seeds) if runs else collect(claims, seeds, rev)
+    if not found:
+        where = f"in {runs}" if runs else "in `dvc exp show` (run `agentflan experiments run` first)"
+        raise _fail(f"no experiment of these claims found {where}")
+    summary = table(found, claims, seeds)
     out.mkdir(parents=True, exist_ok=True)
+    if not runs:
+        write_runs(out / "ablations-runs.jsonl.gz", found)
     if (out / "ablations.json").is_file():  # the other claims' rows stay, each with the baseline it was run on
         summary = merge(json.loads((out / "ablations.json").read_text()), summary)
     (out / "ablations.json").write_text(json.dumps(summary, indent=2) + "\n")

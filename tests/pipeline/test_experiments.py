@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from agentflan.pipeline.experiments import CLAIMS, markdown, merge, plan, shown, summarize, verdict
+from agentflan.pipeline.experiments import CLAIMS, markdown, merge, plan, read_runs, shown, summarize, verdict
 
 from conftest import BIN, run
 
@@ -117,6 +117,21 @@ def test_run_then_table_reads_each_variant_and_seed_back(project, monkeypatch):
     again = json.loads((project / "results" / "ablations.json").read_text())["claims"]["c"]
     assert again["variants"] == rows and again["baseline"] == baseline[: len(later)] and again["judged_at"] == later
     assert f"answers judged by the judges of commit {later}." in (project / "results" / "ablations.md").read_text()
+    # every run's answers are archived beside the table (in the protocol each is read in), and judged again from
+    # there once the experiments are gone
+    archive = project / "results" / "ablations-runs.jsonl.gz"
+    archived = {r["name"]: r for r in read_runs(archive)}
+    assert sorted(archived) == ["default-s0", "default-s1", "no-negatives-s0", "no-negatives-s1"]
+    assert all(len(r["rows"]) == 5 and r["baseline"] == baseline[: len(later)] for r in archived.values())
+    assert archived["no-negatives-s1"]["params"]["negatives"]["enabled"] is False
+    run(["dvc", "exp", "remove", "--all-commits"], project)
+    gone = run([str(BIN / "agentflan"), "experiments", "table", "-c", "c"], project, check=False)
+    assert gone.returncode == 2 and "no experiment of these claims" in gone.stderr
+    (project / "results" / "ablations.json").unlink()
+    cmd = ["experiments", "table", "-c", "c", "-s", "0", "-s", "1", "--runs", str(archive)]
+    run([str(BIN / "agentflan"), *cmd], project)
+    judged_again = json.loads((project / "results" / "ablations.json").read_text())["claims"]["c"]
+    assert judged_again == again
 
 
 def _rows(general: list[bool], correct: list[bool]) -> list[dict]:

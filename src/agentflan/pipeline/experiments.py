@@ -11,11 +11,13 @@ paired bootstrap 95% interval over (seed, benchmark sample) pairs.
 
 from __future__ import annotations
 
+import gzip
 import json
 import statistics
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agentflan.evaluation.scoring import SAMPLE_METRICS, Prediction, bootstrap_mean, judge, per_sample
@@ -232,24 +234,55 @@ def judged(rows: list[dict]) -> list[dict]:
     return [{**row, "verdict": judge(Prediction.from_dict(row))} for row in rows]
 
 
-def table(claims: Iterable[str], seeds: list[int], rev: str | None = None) -> dict[str, Any]:
-    """`summarize` over every run of the chosen claims that exists, its answers `judged` again (the suggested mix's
-    row shows its mix)."""
-    claims = list(claims)
-    found = shown(rev)
-    runs: dict[str, dict[int, list[dict]]] = {}
+def collect(claims: Iterable[str], seeds: list[int], rev: str | None = None) -> list[dict[str, Any]]:
+    """Every run of the chosen claims that `dvc exp show` lists (of HEAD, or of the baseline commit `rev`): its name,
+    variant, seed, experiment commit, baseline, params and answers (its `predictions.jsonl` rows in the protocol its
+    variant is read in), as `write_runs` archives them."""
+    found, baseline, out = shown(rev), short_commit(rev or "HEAD"), []
     for variant in variants(claims):
         for seed in seeds:
-            exp = found.get(run_name(variant.name, seed))
-            if exp:
-                runs.setdefault(variant.name, {})[seed] = judged(predictions_of(exp["rev"]))
-    summary = summarize(runs, seeds, claims)
-    suggested = found.get(run_name(SUGGESTED, seeds[0]))
+            name = run_name(variant.name, seed)
+            if exp := found.get(name):
+                rows = [r for r in predictions_of(exp["rev"]) if r.get("protocol", "react") == variant.protocol]
+                run = {"name": name, "variant": variant.name, "seed": seed, "rev": exp["rev"], "baseline": baseline}
+                out.append({**run, "params": exp["params"], "rows": rows})
+    return out
+
+
+def table(runs: list[dict[str, Any]], claims: Iterable[str], seeds: list[int]) -> dict[str, Any]:
+    """`summarize` over the runs (`collect`'s, or an archive's) of the chosen claims and seeds, every answer `judged`
+    again by this commit's judges; each claim names the baseline of its runs, and the suggested mix's row its mix."""
+    claims, by_variant = list(claims), {}
+    for r in runs:
+        by_variant.setdefault(r["variant"], {})[r["seed"]] = judged(r["rows"])
+    summary = summarize(by_variant, seeds, claims)
+    named = {r["name"]: r for r in runs}
+    suggested, judged_at = named.get(run_name(SUGGESTED, seeds[0])), short_commit("HEAD")
     for claim in summary["claims"].values():
-        claim["baseline"], claim["judged_at"] = short_commit(rev or "HEAD"), short_commit("HEAD")
+        mine = [named[run_name(v, s)] for v in claim["variants"] for s in seeds if run_name(v, s) in named]
+        claim["baseline"] = "/".join(dict.fromkeys(r["baseline"] for r in mine)) or judged_at
+        claim["judged_at"] = judged_at
         if suggested and SUGGESTED in claim["variants"]:
             claim["variants"][SUGGESTED]["overrides"] = {f"mix.{k}": v for k, v in suggested["params"]["mix"].items()}
     return summary
+
+
+def write_runs(path: Path, runs: list[dict[str, Any]]) -> None:
+    """The runs as gzipped JSON lines (the same bytes for the same runs), those already in `path` that these do not
+    replace (by name) kept: `read_runs` gives them back for `table` to judge again once the experiments' refs are
+    gone (a clone, `dvc exp remove`)."""
+    kept = [r for r in read_runs(path) if r["name"] not in {n["name"] for n in runs}] if path.is_file() else []
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in sorted([*kept, *runs], key=lambda r: r["name"]))
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(gzip.compress(text.encode(), mtime=0))
+    tmp.replace(path)
+
+
+def read_runs(path: Path, claims: Iterable[str] | None = None, seeds: list[int] | None = None) -> list[dict[str, Any]]:
+    """The runs `write_runs` archived (of the chosen claims' variants and seeds, when given)."""
+    names = {v.name for v in variants(claims)} if claims is not None else None
+    runs = [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines() if line.strip()]
+    return [r for r in runs if (names is None or r["variant"] in names) and (seeds is None or r["seed"] in seeds)]
 
 
 def short_commit(rev: str) -> str:
