@@ -6,7 +6,8 @@ is one variant shared by every claim. `table` reads the runs back with `dvc exp 
 and `dvc.api` (each run's per-sample predictions, from the DVC cache), judges every answer again with
 this commit's judges (runs made before a judge was mended are compared by one judge), and reports per
 variant the mean and sd over seeds of the headline metrics, and for each difference from the default its
-paired bootstrap 95% interval over (seed, benchmark sample) pairs.
+paired bootstrap 95% interval over (seed, benchmark sample) pairs. Each run's answers are archived beside the table
+(`write_runs`), so that a later commit's judges can judge them again once the experiments are gone (`read_runs`).
 """
 
 from __future__ import annotations
@@ -271,7 +272,8 @@ def write_runs(path: Path, runs: list[dict[str, Any]]) -> None:
     """The runs as gzipped JSON lines (the same bytes for the same runs), those already in `path` that these do not
     replace (by name) kept: `read_runs` gives them back for `table` to judge again once the experiments' refs are
     gone (a clone, `dvc exp remove`)."""
-    kept = [r for r in read_runs(path) if r["name"] not in {n["name"] for n in runs}] if path.is_file() else []
+    names = {r["name"] for r in runs}
+    kept = [r for r in read_runs(path) if r["name"] not in names] if path.is_file() else []
     text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in sorted([*kept, *runs], key=lambda r: r["name"]))
     tmp = path.with_name(path.name + ".partial")
     tmp.write_bytes(gzip.compress(text.encode(), mtime=0))
