@@ -14,6 +14,8 @@ other names for the tools they offer and call (`renamed`: `fetch_weather`, `weat
 `get_weather`), so that a tool's name has to be read from the tools offered rather than remembered (the lever for
 tools never seen in training); `"synthetic_tools": n` adds n conversations calling tools made by the dozen
 (`synthetic_tools.py`: `get_city_population`, asked for in the query's own words), the same lever by more tools.
+`"lever": name, "archive": file` adds the row's answers to an archive of runs (`experiments.write_runs`' schema, named
+`<lever>-s<seed>`), for `levers_table.py` to compare each lever with the default over seeds, paired by sample.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from agentflan.data.seeded import unit_hash
 from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.generation import PROTOCOLS, predictions, run_protocol
 from agentflan.evaluation.scoring import score
+from agentflan.pipeline import experiments
 from agentflan.training.chat_format import ChatFormat
 from agentflan.training.chat_template import chatml_text
 from agentflan.training.curves import learning_speed
@@ -173,6 +176,21 @@ def answers(model, tokenizer, benchmark, protocols) -> list:
     ]
 
 
+def cfg_seed(overrides: dict, params) -> int:
+    """The training seed of a row (params.yaml's unless the row names one)."""
+    return configs(overrides, params)[1].seed
+
+
+def archive(path: Path, overrides: dict, seed: int, preds: list, protocol: str) -> None:
+    """A row's answers in one protocol added to an archive of runs (`experiments.write_runs`), named after its lever
+    and seed; a row of the same name replaced."""
+    commit = experiments.short_commit("HEAD")
+    params = {k: v for k, v in overrides.items() if k not in ("archive", "save", "protocols")}
+    rows = [p.to_dict() for p in preds if p.protocol == protocol]
+    run = {"name": experiments.run_name(overrides["lever"], seed), "variant": overrides["lever"], "seed": seed}
+    experiments.write_runs(path, [{**run, "rev": commit, "baseline": commit, "params": params, "rows": rows}])
+
+
 def run(overrides: dict, params) -> dict:
     if overrides.get("copy_only"):  # can the model learn to copy at all in these steps: copying rows only
         model, tokenizer, cfg, train_set, _ = prepared(overrides, params)
@@ -192,6 +210,8 @@ def run(overrides: dict, params) -> dict:
         tokenizer.save_pretrained(overrides["save"])
         with open(Path(overrides["save"], "predictions.jsonl"), "w") as f:
             f.writelines(json.dumps(p.to_dict()) + "\n" for p in preds)
+    if overrides.get("archive"):  # the answers of the row's first protocol, paired with the default's by levers_table
+        archive(Path(overrides["archive"]), overrides, cfg_seed(overrides, params), preds, protocols[0])
     out = {
         "config": overrides,
         "val_loss": round(result.val_loss, 4),

@@ -40,13 +40,24 @@ def fixtures() -> Path:
     return FIXTURES
 
 
-@pytest.fixture(scope="session")
-def sweep_tiny():
-    """`scripts/sweep_tiny.py` as a module: the levers of results/levers.md."""
-    spec = importlib.util.spec_from_file_location("sweep_tiny", ROOT / "scripts" / "sweep_tiny.py")
+def script(name: str):
+    """`scripts/<name>.py` as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def sweep_tiny():
+    """`scripts/sweep_tiny.py` as a module: the levers of results/levers.md."""
+    return script("sweep_tiny")
+
+
+@pytest.fixture(scope="session")
+def levers_table():
+    """`scripts/levers_table.py` as a module: each lever against the default over seeds."""
+    return script("levers_table")
 
 
 @pytest.fixture

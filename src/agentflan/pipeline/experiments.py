@@ -16,7 +16,7 @@ import gzip
 import json
 import statistics
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -306,46 +306,56 @@ def _mean_sd(values: list[float]) -> dict[str, float | None]:
 def summarize(
     runs: dict[str, dict[str, list[dict]]], seeds: list[int], claims: Iterable[str], samples: int = 1000, seed: int = 0
 ) -> dict[str, Any]:
-    """The ablation table from each run's predictions: `runs[variant][seed] = rows of predictions.jsonl`.
-
-    Per variant and metric: the per-seed values, their mean and sd; for a variant other than the default, the
-    mean paired difference from the default (same seed, same benchmark sample, each in its own protocol) with
-    its percentile-bootstrap 95% interval.
-    """
+    """The ablation table from each run's predictions: `runs[variant][seed] = rows of predictions.jsonl`, one
+    `compared` table per claim with its verdict."""
     out: dict[str, Any] = {"seeds": seeds, "metrics": list(METRICS), "claims": {}}
     for claim in (c for c in CLAIMS if c.key in claims):
-        table: dict[str, Any] = {}
-        base = claim.variants[0]
-        # variant -> metric -> seed -> {sample id: value}, each computed once
-        scores = {
-            v.name: {
-                m: {s: per_sample(runs[v.name][s], m, v.protocol) for s in seeds if s in runs.get(v.name, {})}
-                for m in METRICS
-            }
-            for v in claim.variants
-        }
-        for variant in claim.variants:
-            done = [s for s in seeds if s in runs.get(variant.name, {})]
-            row: dict[str, Any] = {"overrides": variant.overrides, "protocol": variant.protocol, "seeds": done}
-            for metric in METRICS:
-                mine, theirs = scores[variant.name][metric], scores[base.name][metric]
-                values = [sum(m.values()) / len(m) for m in mine.values() if m]
-                cell: dict[str, Any] = {"per_seed": [round(v, 4) for v in values], **_mean_sd(values)}
-                deltas = []
-                for s in [s for s in done if s in theirs] if variant is not base else []:
-                    deltas += [mine[s][i] - theirs[s][i] for i in sorted(mine[s].keys() & theirs[s].keys())]
-                if deltas:
-                    diff, low, high = bootstrap_mean(deltas, samples, seed)
-                    cell["vs_default"] = {
-                        "diff": round(diff, 4),
-                        "low": round(low, 4),
-                        "high": round(high, 4),
-                        "pairs": len(deltas),
-                    }
-                row[metric] = cell
-            table[variant.name] = row
+        table = compared(runs, seeds, claim.variants, samples, seed)
         out["claims"][claim.key] = {"statement": claim.statement, "variants": table, "verdict": verdict(claim, table)}
     return out
+
+
+def compared(
+    runs: dict[str, dict[str, list[dict]]],
+    seeds: list[int],
+    variants: Sequence[Variant],
+    samples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Per variant (the first is the default) and metric: the per-seed values, their mean and sd; for a variant other
+    than the default, the mean paired difference from the default (same seed, same benchmark sample, each in its own
+    protocol) with its percentile-bootstrap 95% interval."""
+    table: dict[str, Any] = {}
+    base = variants[0]
+    # variant -> metric -> seed -> {sample id: value}, each computed once
+    scores = {
+        v.name: {
+            m: {s: per_sample(runs[v.name][s], m, v.protocol) for s in seeds if s in runs.get(v.name, {})}
+            for m in METRICS
+        }
+        for v in variants
+    }
+    for variant in variants:
+        done = [s for s in seeds if s in runs.get(variant.name, {})]
+        row: dict[str, Any] = {"overrides": variant.overrides, "protocol": variant.protocol, "seeds": done}
+        for metric in METRICS:
+            mine, theirs = scores[variant.name][metric], scores[base.name][metric]
+            values = [sum(m.values()) / len(m) for m in mine.values() if m]
+            cell: dict[str, Any] = {"per_seed": [round(v, 4) for v in values], **_mean_sd(values)}
+            deltas = []
+            for s in [s for s in done if s in theirs] if variant is not base else []:
+                deltas += [mine[s][i] - theirs[s][i] for i in sorted(mine[s].keys() & theirs[s].keys())]
+            if deltas:
+                diff, low, high = bootstrap_mean(deltas, samples, seed)
+                cell["vs_default"] = {
+                    "diff": round(diff, 4),
+                    "low": round(low, 4),
+                    "high": round(high, 4),
+                    "pairs": len(deltas),
+                }
+            row[metric] = cell
+        table[variant.name] = row
+    return table
 
 
 def merge(previous: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
@@ -413,17 +423,24 @@ def markdown(summary: dict[str, Any]) -> str:
             judged_at = claim.get("judged_at", claim["baseline"])
             by = "" if judged_at == claim["baseline"] else f"; answers judged by the judges of commit {judged_at}"
             lines += [f"Baseline commit {claim['baseline']}; variants: `-S` overrides of it{by}.", ""]
-        lines.append("| variant | protocol | seeds | " + " | ".join(LABELS[m] for m in summary["metrics"]) + " |")
-        lines.append("|" + "---|" * (len(summary["metrics"]) + 3))
-        for name, row in claim["variants"].items():
-            cells = []
-            for m in summary["metrics"]:
-                c = row.get(m) or {"mean": None}  # a metric added after the claim was read: not in its rows
-                text = "—" if c["mean"] is None else f"{c['mean']:.2f} ± {c['sd']:.2f}"
-                d = c.get("vs_default")
-                if d:
-                    text += f"<br>{d['diff']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
-                cells.append(text)
-            lines.append(f"| {name} | {row['protocol']} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
+        lines += rows_markdown(summary["metrics"], claim["variants"])
         lines += ["", f"Verdict: {claim['verdict']}", ""]
     return "\n".join(lines)
+
+
+def rows_markdown(metrics: Sequence[str], variants: dict[str, Any]) -> list[str]:
+    """A `compared` table as Markdown lines: a row per variant, each cell mean ± sd over seeds and, under it, the
+    difference from the default with its [interval]."""
+    lines = ["| variant | protocol | seeds | " + " | ".join(LABELS[m] for m in metrics) + " |"]
+    lines.append("|" + "---|" * (len(metrics) + 3))
+    for name, row in variants.items():
+        cells = []
+        for m in metrics:
+            c = row.get(m) or {"mean": None}  # a metric added after the claim was read: not in its rows
+            text = "—" if c["mean"] is None else f"{c['mean']:.2f} ± {c['sd']:.2f}"
+            d = c.get("vs_default")
+            if d:
+                text += f"<br>{d['diff']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
+            cells.append(text)
+        lines.append(f"| {name} | {row['protocol']} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
+    return lines

@@ -1,0 +1,52 @@
+"""Each lever of results/levers.md against the default over seeds, from archived answers judged by this commit's judges.
+
+A lever's runs are `sweep_tiny.py` rows with `"lever"` and `"archive"` (their native answers, named `<lever>-s<seed>`);
+the default's are the `default` runs of the claims' archive (results/ablations-runs.jsonl.gz: the same trainer, data
+and seeds as a sweep row with no lever, so a lever and the default are paired by seed and benchmark sample). Prints
+the table (mean ± sd over seeds; the paired difference from the default with its bootstrap 95% interval) as Markdown
+and writes it as JSON:
+
+    python scripts/levers_table.py results/levers-runs.jsonl.gz --json results/levers-seeds.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from agentflan.pipeline import experiments
+from agentflan.pipeline.experiments import DEFAULT, METRICS, Variant
+
+
+def levers_table(levers: Path, defaults: Path, seeds: list[int]) -> dict:
+    """The `experiments.compared` table of every lever in `levers` and the default of `defaults`, at `seeds`."""
+    runs = [r for r in experiments.read_runs(defaults, seeds=seeds) if r["variant"] == DEFAULT]
+    if not runs:
+        raise SystemExit(f"{defaults}: no run of the default at seeds {seeds}")
+    runs += experiments.read_runs(levers, seeds=seeds)
+    by_variant: dict[str, dict[int, list[dict]]] = {}
+    params: dict[str, dict] = {}
+    for r in runs:
+        by_variant.setdefault(r["variant"], {})[r["seed"]] = experiments.judged(r["rows"])
+        params.setdefault(r["variant"], {k: v for k, v in r["params"].items() if k not in ("lever", "seed", "note")})
+    variants = [Variant(DEFAULT)] + [Variant(v, params[v]) for v in by_variant if v != DEFAULT]
+    table = experiments.compared(by_variant, seeds, variants)
+    return {"seeds": seeds, "metrics": list(METRICS), "judged_at": experiments.short_commit("HEAD"), "levers": table}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("levers", type=Path, help="the archive sweep_tiny.py's lever rows were added to")
+    parser.add_argument("--default", type=Path, default=Path("results/ablations-runs.jsonl.gz"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--json", type=Path, help="write the table here too")
+    args = parser.parse_args()
+    out = levers_table(args.levers, args.default, args.seeds)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    print("\n".join(experiments.rows_markdown(out["metrics"], out["levers"])))
+
+
+if __name__ == "__main__":
+    main()
