@@ -176,11 +176,6 @@ def answers(model, tokenizer, benchmark, protocols) -> list:
     ]
 
 
-def cfg_seed(overrides: dict, params) -> int:
-    """The training seed of a row (params.yaml's unless the row names one)."""
-    return configs(overrides, params)[1].seed
-
-
 def archive(path: Path, overrides: dict, seed: int, preds: list, protocol: str) -> None:
     """A row's answers in one protocol added to an archive of runs (`experiments.write_runs`), named after its lever
     and seed; a row of the same name replaced."""
@@ -192,6 +187,8 @@ def archive(path: Path, overrides: dict, seed: int, preds: list, protocol: str) 
 
 
 def run(overrides: dict, params) -> dict:
+    if overrides.get("archive") and not overrides.get("lever"):  # before training, not after
+        raise SystemExit(f'{overrides}: an archived row names its lever ("lever": "lr-0.006")')
     if overrides.get("copy_only"):  # can the model learn to copy at all in these steps: copying rows only
         model, tokenizer, cfg, train_set, _ = prepared(overrides, params)
         copy_train, copy_val = Packed([], [], [], []), Packed([], [], [], [])
@@ -211,7 +208,7 @@ def run(overrides: dict, params) -> dict:
         with open(Path(overrides["save"], "predictions.jsonl"), "w") as f:
             f.writelines(json.dumps(p.to_dict()) + "\n" for p in preds)
     if overrides.get("archive"):  # the answers of the row's first protocol, paired with the default's by levers_table
-        archive(Path(overrides["archive"]), overrides, cfg_seed(overrides, params), preds, protocols[0])
+        archive(Path(overrides["archive"]), overrides, configs(overrides, params)[1].seed, preds, protocols[0])
     out = {
         "config": overrides,
         "val_loss": round(result.val_loss, 4),
