@@ -15,15 +15,19 @@ ROOT = Path(__file__).resolve().parents[2]
 CLAIMS_ARCHIVE = ROOT / "results" / "ablations-runs.jsonl.gz"
 
 
+def muted(rows: list[dict]) -> list[Prediction]:
+    """The same answers with every call taken out: a lever that never calls a tool."""
+    return [
+        Prediction.from_dict({**row, "response": "I can't help.", "content": "I can't help.", "tool_calls": None})
+        for row in rows
+    ]
+
+
 def test_a_lever_is_paired_with_the_default_by_seed_and_sample(tmp_path, sweep_tiny, levers_table):
     levers = tmp_path / "levers-runs.jsonl.gz"
     for run in (r for r in read_runs(CLAIMS_ARCHIVE, seeds=[0, 1, 2]) if r["variant"] == "default"):
         same = [Prediction.from_dict(row) for row in run["rows"]]
-        # the same answers with every call taken out: a lever that never calls a tool
-        mute = [
-            Prediction.from_dict({**row, "response": "I can't help.", "content": "I can't help.", "tool_calls": None})
-            for row in run["rows"]
-        ]
+        mute = muted(run["rows"])
         for lever, preds in (("same", same), ("mute", mute)):
             row = {"lever": lever, "lr": 0.003, "archive": str(levers), "protocols": ["native"]}
             sweep_tiny.archive(levers, row, run["seed"], preds, "native")
@@ -51,9 +55,7 @@ def test_the_default_at_seeds_the_claims_did_not_run_comes_from_the_levers_archi
     levers = tmp_path / "levers-runs.jsonl.gz"
     (run,) = [r for r in read_runs(CLAIMS_ARCHIVE, seeds=[0]) if r["variant"] == "default"]
     same = [Prediction.from_dict(row) for row in run["rows"]]
-    mute = [
-        Prediction.from_dict({**row, "content": "No.", "response": "No.", "tool_calls": None}) for row in run["rows"]
-    ]
+    mute = muted(run["rows"])
     # seed 0's answers stand in for a default run at seed 5, and two levers at seed 5 beside it
     for lever, preds in (("default", same), ("same", same), ("mute", mute)):
         sweep_tiny.archive(
