@@ -278,11 +278,11 @@ class TrainConfig(Section):
     """`train`: the optimisation loop."""
 
     seed: int = 0
-    max_length: Positive = 1024
+    max_length: Positive = 512
     batch_tokens: Positive = 2048  # tokens per optimizer micro-batch, across all processes
     grad_accum: Positive = 1
-    max_steps: Positive = 1400  # optimizer steps
-    lr: NonNegative = 3e-3
+    max_steps: Positive = 1700  # optimizer steps
+    lr: NonNegative = 1.5e-3
     weight_decay: NonNegative = 0.01
     warmup_steps: Count = 20
     max_grad_norm: NonNegative = 1.0
