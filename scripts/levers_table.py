@@ -1,13 +1,18 @@
 """Each lever of results/levers.md against the default over seeds, from archived answers judged by this commit's judges.
 
 A lever's runs are `sweep_tiny.py` rows with `"lever"` and `"archive"` (their native answers, named `<lever>-s<seed>`);
-the default's are the `default` runs of the claims' archive (results/ablations-runs.jsonl.gz: the same trainer, data
-and seeds as a sweep row with no lever, so a lever and the default are paired by seed and benchmark sample), and, at
-seeds the claims did not run, sweep rows archived with `"lever": "default"`. Prints the table (mean ± sd over seeds; the
-paired difference from the default with its bootstrap 95% interval) as Markdown and writes it as JSON:
+the default's are the `default` runs of a claims' archive (`--default`; the same trainer, data and seeds as a sweep
+row with no lever, so a lever and the default are paired by seed and benchmark sample), and, at seeds the claims did
+not run, sweep rows archived with `"lever": "default"`. The levers of results/levers.md were run on the default of
+6 Dec (lr 0.003, sequence length 1,024, 1,400 steps), whose claims' runs are results/ablations-runs-intel-6dec.jsonl.gz;
+a lever run on today's default pairs with today's claims' runs, results/ablations-runs.jsonl.gz (`--default`'s own).
+Prints the table (mean ± sd over seeds; the paired difference from the default with its bootstrap 95% interval) as
+Markdown and writes it as JSON:
 
-    python scripts/levers_table.py results/levers-runs.jsonl.gz --json results/levers-seeds.json
-    python scripts/levers_table.py results/levers-runs.jsonl.gz --seeds 0 1 2 3 4 --only lr-0.0015
+    python scripts/levers_table.py results/levers-runs.jsonl.gz --default results/ablations-runs-intel-6dec.jsonl.gz \
+        --json results/levers-seeds.json
+    python scripts/levers_table.py results/levers-runs.jsonl.gz --default results/ablations-runs-intel-6dec.jsonl.gz \
+        --seeds 0 1 2 3 4 --only lr-0.0015
 """
 
 from __future__ import annotations
