@@ -45,8 +45,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from agentflan.pipeline import experiments  # noqa: E402
 
-# the GPU row's model and training: twice the default's width, twice its tokens a step (params.yaml otherwise)
+# the GPU row's model and training: twice the default's width, twice its tokens a step, the peak lr and row length of
+# the CPU default it was measured beside (lr 0.003, rows of 1,024, before e8dcce1), params.yaml otherwise
 GPU = {
+    "lr": 0.003,
+    "max_length": 1024,
     "hidden_size": 256,
     "num_hidden_layers": 4,
     "num_attention_heads": 8,
