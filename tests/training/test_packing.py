@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from agentflan.config import TrainConfig
 from agentflan.data.schema import CAPABILITIES, Conversation, Tool, ToolCall, Turn
 from agentflan.training.chat_format import ChatFormat
 from agentflan.training.chat_template import chatml_text
+from agentflan.training.loop import train
 from agentflan.training.packing import IGNORE, collate, encode, pack, target_count, unigram_loss
 from agentflan.training.tokenizer import train_bpe
 
@@ -159,6 +161,27 @@ def test_a_conversation_whose_context_fills_a_row_is_dropped_and_counted(tokeniz
     enc = encode(ChatFormat.of(tokenizer), long_conversation())
     packed = pack([enc], enc.context_end, tokenizer.pad_token_id)
     assert packed.rows == 0 and packed.dropped_documents == 1 and packed.dropped_trainable_tokens == enc.trainable
+
+
+def test_training_says_how_many_conversations_it_drops(tokenizer, tmp_path):
+    fmt = ChatFormat.of(tokenizer)
+    long = encode(fmt, long_conversation())
+    short = [e for e in (encode(fmt, c) for c in labelled_corpus()) if len(e.input_ids) < long.context_end][:4]
+    packed = pack([long, *short], long.context_end, tokenizer.pad_token_id)
+    cfg = TrainConfig(
+        max_length=long.context_end, batch_tokens=2 * long.context_end, max_steps=1, eval_every=1, mixed_precision="no"
+    )
+    model = tiny_llama(tokenizer, max_position_embeddings=long.context_end)
+    messages: list[str] = []
+    train(model, packed, packed, cfg, tmp_path / "ckpt", echo=messages.append)
+    (note,) = [m for m in messages if "dropped" in m]
+    assert f"1 of 5 training conversations dropped ({long.trainable} trainable tokens)" in note
+    assert f"fills a row of {long.context_end} tokens" in note
+
+    messages.clear()
+    kept = pack(short, long.context_end, tokenizer.pad_token_id)
+    train(model, kept, kept, cfg, tmp_path / "ckpt-kept", echo=messages.append)
+    assert not [m for m in messages if "dropped" in m]  # nothing dropped, nothing said
 
 
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])

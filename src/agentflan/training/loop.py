@@ -215,6 +215,12 @@ def train(
             f"train.max_length: no training conversation fits its context (system turn, tools, first user turn) "
             f"into {cfg.max_length} tokens ({train_set.dropped_documents} dropped); raise it"
         )
+    if train_set.dropped_documents:
+        echo(
+            f"train.max_length: {train_set.dropped_documents} of {train_set.documents} training conversations dropped "
+            f"({train_set.dropped_trainable_tokens} trainable tokens): their context (system turn, tools, first user "
+            f"turn) alone fills a row of {cfg.max_length} tokens; raise it to learn them"
+        )
     sharded = accelerator.distributed_type.name == "FSDP" or (
         accelerator.distributed_type.name == "DEEPSPEED" and accelerator.state.deepspeed_plugin.zero_stage == 3
     )
