@@ -215,7 +215,7 @@ def train(
             f"train.max_length: no training conversation fits its context (system turn, tools, first user turn) "
             f"into {cfg.max_length} tokens ({train_set.dropped_documents} dropped); raise it"
         )
-    if train_set.dropped_documents:
+    if train_set.dropped_documents and accelerator.is_main_process:
         echo(
             f"train.max_length: {train_set.dropped_documents} of {train_set.documents} training conversations dropped "
             f"({train_set.dropped_trainable_tokens} trainable tokens): their context (system turn, tools, first user "
