@@ -5,7 +5,7 @@ the default's are the `default` runs of a claims' archive (`--default`; the same
 row with no lever, so a lever and the default are paired by seed and benchmark sample), and, at seeds the claims did
 not run, sweep rows archived with `"lever": "default"`. The levers of results/levers.md were run on the default of
 6 Dec (lr 0.003, sequence length 1,024, 1,400 steps), whose claims' runs are results/ablations-runs-intel-6dec.jsonl.gz;
-a lever run on today's default pairs with today's claims' runs, results/ablations-runs.jsonl.gz (`--default`'s own).
+a lever run on the current default pairs with its claims' runs, results/ablations-runs.jsonl.gz (`--default`'s own).
 Prints the table (mean ± sd over seeds; the paired difference from the default with its bootstrap 95% interval) as
 Markdown and writes it as JSON:
 
