@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import unicodedata
 
@@ -127,7 +128,9 @@ def test_chat_protocol_reads_the_tool_choice_and_arguments():
         "get_weather",
         {"city": "Oslo"},
     )  # no thought
-    assert chat_call(["thinking", "weather please", "city=Oslo"], tools) == ("weather please", "city=Oslo")
+    assert chat_call(["thinking", "get_wether", "city=Oslo"], tools) == ("get_wether", "city=Oslo")  # made up
+    refusal = ["I have no tool for that.", "I have no tool here: start small, do a shorter version", "{}"]
+    assert chat_call(refusal, tools) is None and chat_call(["thinking", "None.", "{}"], tools) is None
     assert names_a_tool("get_weather\n", tools) == "get_weather" and names_a_tool("get weather", tools) is None
     plain = Prediction(
         "p", "plain_tools_offered", tools, "plain", "get_weather", protocol="chat", turns=["get_weather"]
@@ -145,6 +148,8 @@ def test_chat_protocol_reads_the_tool_choice_and_arguments():
     )
     verdict = judge(call)
     assert verdict["tool_correct"] and not verdict["format_valid"]  # the right tool, arguments unreadable
+    declined = judge(dataclasses.replace(call, turns=refusal))
+    assert not declined["hallucinated"] and not declined["tool_correct"]  # a sentence is no made-up tool
 
 
 def test_chat_protocol_a_plain_question_answered_with_a_tool_not_offered_is_a_hallucination():

@@ -205,18 +205,22 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
 def _choice(turns: list[str], tools: list[str]) -> tuple[str | None, str]:
     """The chat protocol's tool choice and the answer that gives its arguments: an offered tool named as the whole
     first answer (the next answer gives them), else the first line of the answer to "Which tool will you call?"
-    (the one after it gives them); (None, "") when the harness asked nothing more."""
+    (the one after it gives them), None when that line names no tool (a sentence, "None"); (None, "") when the
+    harness asked nothing more."""
     first = names_a_tool(turns[0], tools) if turns else None
     if first:
         return first, turns[1] if len(turns) > 1 else ""
     if len(turns) < 2:
         return None, ""
-    return turns[1].strip().split("\n", 1)[0].strip().strip("`'\".:"), turns[2] if len(turns) > 2 else ""
+    name = turns[1].strip().split("\n", 1)[0].strip().strip("`'\".:")
+    named = _IDENTIFIER.fullmatch(name) and name.lower() not in _NO_TOOL  # not "None", not a sentence
+    return (name if named else None), turns[2] if len(turns) > 2 else ""
 
 
 def chat_call(turns: list[str], tools: list[str]) -> tuple[str, Any] | None:
     """(name, arguments) from the chat protocol's answers: the tool choice, then the answer to "Give the arguments
-    as JSON."; a lone first answer (the harness asked nothing more) counts only when it is itself a call."""
+    as JSON."; a lone first answer (the harness asked nothing more) counts only when it is itself a call, and a
+    choice that names no tool (a refusal sentence, "None") is no call."""
     if len(turns) < 2:
         return parse_call(turns[0], tools) if turns else None
     name, given = _choice(turns, tools)
@@ -229,8 +233,7 @@ def chat_call(turns: list[str], tools: list[str]) -> tuple[str, Any] | None:
 def chat_choice(turns: list[str], tools: list[str]) -> str | None:
     """The tool a chat-protocol answer chose, offered or not (a made-up tool is still a call); None when it chose
     none (no such question asked, or "None" answered)."""
-    name, _ = _choice(turns, tools)
-    return name if name and _IDENTIFIER.fullmatch(name) and name.lower() not in _NO_TOOL else None
+    return _choice(turns, tools)[0]
 
 
 def arguments_valid(args: Any, schema: dict[str, Any] | None) -> bool:
