@@ -9,7 +9,17 @@ import textwrap
 
 import pytest
 
-from agentflan.pipeline.experiments import CLAIMS, markdown, merge, plan, read_runs, shown, summarize, verdict
+from agentflan.pipeline.experiments import (
+    CLAIMS,
+    markdown,
+    merge,
+    plan,
+    read_runs,
+    shown,
+    summarize,
+    verdict,
+    write_runs,
+)
 
 from conftest import BIN, run
 
@@ -132,6 +142,14 @@ def test_run_then_table_reads_each_variant_and_seed_back(project, monkeypatch):
     run([str(BIN / "agentflan"), *cmd], project)
     judged_again = json.loads((project / "results" / "ablations.json").read_text())["claims"]["c"]
     assert judged_again == again
+    # an archive's runs are labelled with the overrides they were made with, not with the variant's definition today
+    for name in ("no-negatives-s0", "no-negatives-s1"):
+        archived[name]["params"]["train"]["max_length"] = 1024
+    write_runs(older := project / "older.jsonl.gz", list(archived.values()))
+    run([str(BIN / "agentflan"), *cmd[:-1], str(older)], project)
+    rows = json.loads((project / "results" / "ablations.json").read_text())["claims"]["c"]["variants"]
+    assert rows["no-negatives"]["overrides"] == {"negatives.enabled": False, "train.max_length": 1024}
+    assert rows["default"]["overrides"] == {}
 
 
 def _rows(general: list[bool], correct: list[bool]) -> list[dict]:

@@ -260,15 +260,30 @@ def table(runs: list[dict[str, Any]], claims: Iterable[str], seeds: list[int]) -
     for r in runs:
         by_variant.setdefault(r["variant"], {})[r["seed"]] = judged(r["rows"])
     summary = summarize(by_variant, seeds, claims)
-    named = {r["name"]: r for r in runs}
-    suggested, judged_at = named.get(run_name(SUGGESTED, seeds[0])), short_commit("HEAD")
+    named, judged_at = {r["name"]: r for r in runs}, short_commit("HEAD")
     for claim in summary["claims"].values():
         mine = [named[run_name(v, s)] for v in claim["variants"] for s in seeds if run_name(v, s) in named]
         claim["baseline"] = "/".join(dict.fromkeys(r["baseline"] for r in mine)) or judged_at
         claim["judged_at"] = judged_at
-        if suggested and SUGGESTED in claim["variants"]:
-            claim["variants"][SUGGESTED]["overrides"] = {f"mix.{k}": v for k, v in suggested["params"]["mix"].items()}
+        for name, row in claim["variants"].items():
+            ran = [(named[run_name(name, s)], named.get(run_name(DEFAULT, s))) for s in row["seeds"]]
+            if ran and all(default for _, default in ran):  # what the runs changed, not what the variant says today
+                row["overrides"] = ran_overrides(*ran[0])
     return summary
+
+
+def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
+def ran_overrides(run: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
+    """The `-S` overrides a run was made with: its params that differ from the default's run of the same seed (an
+    archive's runs keep their own, whatever the variant's definition has become since; a suggested mix its mix)."""
+    mine, base = _flat(run["params"]), _flat(default["params"])
+    return {key: value for key, value in mine.items() if base.get(key) != value}
 
 
 def write_runs(path: Path, runs: list[dict[str, Any]]) -> None:
