@@ -384,6 +384,65 @@ def test_a_multi_step_answer_may_round_the_results_numbers_as_people_do():
     assert states_normalised("about 876.5 USD", "876.48", rounded=True) is True
 
 
+def test_a_multi_step_answer_that_states_numbers_no_result_gave_is_fabricated():
+    from agentflan.evaluation.scoring import Prediction
+
+    history = [
+        {
+            "role": "assistant",
+            "content": "I need the hotel search for Cairo for 4 nights.",
+            "tool_calls": [
+                {
+                    "id": "c0",
+                    "type": "function",
+                    "function": {"name": "search_hotels", "arguments": '{"city": "Cairo"}'},
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "name": "search_hotels",
+            "tool_call_id": "c0",
+            "content": '{"hotels": [{"name": "Hotel Vista", "price_per_night": 171.0, "check_in": "14:30"}]}',
+        },
+    ]
+    base = dict(
+        id="m3",
+        category="multi_step_answer",
+        tools=["search_hotels"],
+        expected="plain",
+        query="Find me a hotel in Cairo for 4 nights.",
+        reference="Hotel Vista in Cairo costs 171 USD a night, 684 USD for 4 nights.",
+        key_values=["Hotel Vista", "171"],
+        protocol="native",
+        tool_calls=[],
+        history=history,
+    )
+    cases = {  # answer -> made up (labelled by hand)
+        "Hotel Vista in Cairo costs 171 USD a night, 684 USD for 4 nights.": False,  # the reference: 171 x 4
+        "Hotel Vista: $171.00 a night, check-in from 2:30 pm.": False,  # as people write the result's values
+        "I found Hotel Vista for your 4 nights in Cairo.": False,  # the query's number
+        "Hotel Vista costs 171 USD a night and is rated 4.6.": True,  # no result gave a rating
+        "Hotel Nile costs 95 USD a night.": True,
+        "It is 15:35 in Toronto right now.": True,
+        "Hotel Vista costs 171.8.8.8 USD.": True,  # no number at all, and none a result wrote
+        "Sorry, I could not find a hotel.": False,  # wrong, but states nothing
+    }
+    for answer, made_up in cases.items():
+        p = Prediction(**base, response=answer, content=answer)
+        assert judge(p)["fabricated"] is made_up, answer
+        assert Prediction.from_dict(p.to_dict()).history == history  # a predictions file keeps it
+    call = Prediction(
+        **{**base, "tool_calls": [{"name": "search_hotels", "arguments": {"city": "Cairo"}}]}, response="7"
+    )
+    assert judge(call)["fabricated"] is False  # a call, not an answer: judged as a call
+    unknown = Prediction(**{**base, "history": None}, response="Rated 4.6.", content="Rated 4.6.")
+    assert "fabricated" not in judge(unknown)  # a predictions file without the history: not judged
+    answers = [Prediction(**base, response=a, content=a) for a in cases] + [call, unknown]
+    assert score(answers)["multi_step_fabrication_rate"] == round(4 / 9, 4)  # of the 9 whose history is known
+    assert score(answers)["fabrication_rate"] is None  # the single-turn rate has no such samples
+
+
 def test_chunks_merged_choose_and_build_what_the_whole_corpus_does():
     """The stage's pass: per chunk, the held-out draw and the candidates (ids, query keys, tool names) of the records
     held out as each tells it (`Guess`), merged in file order; the chosen records read again by id; the same benchmark

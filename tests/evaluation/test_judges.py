@@ -18,6 +18,7 @@ from agentflan.evaluation.judges import (
     parse_call,
     plain_verdict,
     states,
+    unsourced_numbers,
 )
 from agentflan.evaluation.scoring import Prediction, chat_call, judge
 
@@ -301,3 +302,15 @@ def test_ascii_text_is_searched_for_whole_words_as_the_pattern_searches():
         found += expected
     assert 2_000 < found < 18_000  # both verdicts drawn often
     assert _ascii_words_in("gate b.12 at 9.5", "b") is False and _ascii_words_in("rated 4.5", "4") is False
+
+
+def test_unsourced_numbers_are_those_no_source_writes_as_people_write_it():
+    sources = ['{"time": "10:20", "city": "Delhi", "price": 1234.5, "rate": 0.7304, "date": "2024-03-05"}', "in Delhi?"]
+    assert unsourced_numbers("It is 10:20 in Delhi; 1,234.50 at 0.73 on March 5, 2024 (3/5/2024).", sources) == []
+    assert unsourced_numbers("It is 15:35 in Toronto, rated 7.", sources) == ["15:35", "7"]
+    stay = ['{"price_per_night": 171}', "A hotel for 4 nights?"]
+    assert unsourced_numbers("684 USD in all, or 2 x 342.", stay) == ["2", "342"]  # 171 x 4; 2 comes from nowhere
+    assert unsourced_numbers("About 1235, or 1234.", sources) == []  # rounded, or cut, to the decimals written
+    assert unsourced_numbers("About 1240.", sources) == ["1240"]  # tens are no decimals
+    assert unsourced_numbers("Check-in at 2:30 pm.", ["14:30"]) == [] and unsourced_numbers("At 4:30.", ["14:30"])
+    assert unsourced_numbers("```\nprint(42)\n```\nDone.", []) == []  # code is not stated

@@ -52,9 +52,9 @@ def first_values(acceptable: dict[str, list[Any]]) -> dict[str, Any]:
 
 
 def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> dict[str, Any]:
-    """False-positive rate (reference plain answers judged a call or ReAct) and false-negative rate (reference calls
-    not read as the expected call with the expected arguments, multi-step reference answers not read as answered from
-    the results), over every protocol, with the first misjudged ids."""
+    """False-positive rate (reference plain answers judged a call, ReAct or, after tool results, made up) and
+    false-negative rate (reference calls not read as the expected call with the expected arguments, multi-step
+    reference answers not read as answered from the results), over every protocol, with the first misjudged ids."""
     false_pos, false_neg, plain, calls, answers = [], [], 0, 0, 0
     for protocol in protocols:
         referenced = [(s, a) for s in samples if (a := reference_answer(s, protocol)) is not None]
@@ -62,7 +62,7 @@ def calibrate(samples: list[Sample], protocols: tuple[str, ...] = PROTOCOLS) -> 
             v = judge(p)
             if p.expected == "plain":
                 plain += 1
-                if v["react"] or v["general"]:
+                if v["react"] or v["general"] or v.get("fabricated"):  # a reference states only what it was given
                     false_pos.append(f"{protocol}:{p.id}")
                 elif "next_turn_right" in v:
                     answers += 1

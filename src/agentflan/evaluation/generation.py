@@ -217,6 +217,7 @@ def predictions(samples: list[Sample], answers: list, protocol: str) -> list[Pre
             key_values=s.key_values,
             expected_calls=s.expected_calls,
             from_knowledge=s.from_knowledge,
+            history=s.history,
         )
         if protocol == "native":
             calls = [native_call(c, f"tool_calls[{i}]") for i, c in enumerate(a["tool_calls"])]  # arguments as objects

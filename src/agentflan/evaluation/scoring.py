@@ -24,7 +24,8 @@ acceptable arguments (as many calls as expected, no more).
 Multi-step samples (the conversation already holds a call and its result) are scored by `multi_step_accuracy`
 alone: the next turn is right when it makes the next needed call (`multi_step_next_call`: the right tool), or
 answers from the results (`multi_step_answer`: no call, and every key value of the results stated); they are not in
-the single-turn rates above.
+the single-turn rates above. A `multi_step_answer` whose history is known is also judged for fabrication
+(`multi_step_fabrication_rate`): an answer that states a number neither the results, the calls nor the query hold.
 
 Pure Python: works on any model's predictions file (`agentflan score`).
 """
@@ -32,6 +33,7 @@ Pure Python: works on any model's predictions file (`agentflan score`).
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -41,7 +43,15 @@ from typing import Any
 from agentflan.data.schema import SchemaError
 from agentflan.evaluation.benchmark import MULTI_STEP, acceptable_values, expected_calls_from
 from agentflan.evaluation.calls import find_calls, typed
-from agentflan.evaluation.judges import fabricates, first_json_value, names_a_tool, parse_call, plain_verdict, states
+from agentflan.evaluation.judges import (
+    fabricates,
+    first_json_value,
+    names_a_tool,
+    parse_call,
+    plain_verdict,
+    states,
+    unsourced_numbers,
+)
 from agentflan.evaluation.quality import plain_quality
 from agentflan.evaluation.reasoning import answer
 
@@ -77,6 +87,8 @@ class Prediction:
     key_values: list[str] | None = None  # multi_step_answer: the results' values the answer must state
     expected_calls: list[dict[str, Any]] | None = None  # parallel: each call due, `{"name", "arguments"}`
     from_knowledge: bool = False  # tool_needed_not_offered answerable from knowledge: no fabrication judged
+    # multi-step: the OpenAI messages after the query (the calls made, their results): what an answer may state
+    history: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The predictions-file line: tools as full objects when their schemas are known."""
@@ -99,6 +111,8 @@ class Prediction:
             row["expected_calls"] = self.expected_calls
         if self.from_knowledge:
             row["from_knowledge"] = True
+        if self.history is not None:
+            row["history"] = self.history
         if self.protocol == "native":
             return {
                 **row,
@@ -160,6 +174,9 @@ class Prediction:
             raise PredictionError("key_values", "expected a list of texts")
         if not isinstance(d.get("from_knowledge", False), bool):
             raise PredictionError("from_knowledge", "expected true or false")
+        history = d.get("history")
+        if history is not None and not (isinstance(history, list) and all(isinstance(m, dict) for m in history)):
+            raise PredictionError("history", "expected a list of messages")
         return cls(
             d["id"],
             d["category"],
@@ -179,6 +196,7 @@ class Prediction:
             keys,
             expected_calls,
             d.get("from_knowledge", False),
+            history,
         )
 
 
@@ -346,12 +364,31 @@ def plain_extras(p: Prediction, answer: str, verdict: dict[str, Any]) -> dict[st
 
 def next_turn(p: Prediction, verdict: dict[str, Any]) -> dict[str, Any]:
     """A multi-step sample's verdict with `next_turn_right`: the next needed call made (the right tool), or an answer
-    from the results (no call, no ReAct, every key value stated)."""
+    from the results (no call, no ReAct, every key value stated); and where the history is known, `fabricated`: an
+    answer (no call) that states a number neither the results, the calls nor the query hold (`unsourced_numbers`)."""
     if p.expected == "call":
         return {**verdict, "next_turn_right": bool(verdict["tool_correct"])}
     answer = p.content if p.protocol == "native" and p.content is not None else (p.turns or [p.response])[0]
     stated = all(states(answer, v) for v in p.key_values or ())
-    return {**verdict, "next_turn_right": not (verdict["react"] or verdict["general"]) and stated}
+    plain = not (verdict["react"] or verdict["general"])
+    verdict = {**verdict, "next_turn_right": plain and stated}
+    if p.history is not None:
+        verdict["fabricated"] = plain and bool(unsourced_numbers(answer, [p.query, *history_texts(p.history)]))
+    return verdict
+
+
+def history_texts(history: list[dict[str, Any]]) -> list[str]:
+    """The texts of a multi-step history: each message's content and each call's arguments (OpenAI's shape or
+    `{"name", "arguments"}`; arguments as an object or a JSON string)."""
+    out = []
+    for m in history:
+        if isinstance(m.get("content"), str):
+            out.append(m["content"])
+        for c in m.get("tool_calls") or []:
+            call = c.get("function", c) if isinstance(c, dict) else {}
+            args = call.get("arguments") if isinstance(call, dict) else None
+            out.append(args if isinstance(args, str) else json.dumps(args))
+    return out
 
 
 def judge(p: Prediction) -> dict[str, Any]:
@@ -429,6 +466,7 @@ SAMPLE_METRICS: dict[str, tuple[Callable[[str, str], bool], Callable[[dict[str, 
     "argument_validity": (_call, _flag("args_valid")),
     "argument_accuracy": (_call, _where_defined("args_correct")),
     "multi_step_accuracy": (lambda e, c: c in MULTI_STEP, _flag("next_turn_right")),
+    "multi_step_fabrication_rate": (lambda e, c: c == "multi_step_answer", _where_defined("fabricated")),
 }
 _SCOPED = ("tool_name_accuracy_seen", "tool_name_accuracy_unseen")  # one category each: `per_category` has them
 
@@ -468,8 +506,6 @@ def aggregate(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> dict[s
 
 def answer_rows(preds: list[Prediction], verdicts: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Every answer beside its verdicts, a row each (`mlflow.log_table`, the report): what each score was given for."""
-    import json
-
     return [
         {
             "id": p.id,

@@ -425,6 +425,7 @@ LABELS = {
     "call_format_validity": "call format",
     "hallucinated_tool_rate": "hallucinated tool",
     "multi_step_accuracy": "multi-step",
+    "multi_step_fabrication_rate": "multi-step made up",
 }
 
 

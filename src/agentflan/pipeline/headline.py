@@ -21,6 +21,7 @@ EVALUATION = (
     "call_format_validity",
     "hallucinated_tool_rate",
     "multi_step_accuracy",
+    "multi_step_fabrication_rate",
 )
 
 # per stage metrics file (its `paths` key): the dotted keys it keeps, about 50 numbers in all
@@ -66,6 +67,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("evaluate.json", "argument_accuracy", "argument accuracy"),
     ("evaluate.json", "call_format_validity", "call format validity"),
     ("evaluate.json", "multi_step_accuracy", "multi-step: next turn right"),
+    ("evaluate.json", "multi_step_fabrication_rate", "multi-step: numbers no result gave"),
     ("evaluate.json", "judge_calibration.false_positive_rate", "judges misreading references"),
     ("train.json", "val_loss", "validation loss"),
     ("train.json", "steps", "training steps"),
