@@ -18,9 +18,9 @@ from agentflan.evaluation.judges import (
     parse_call,
     plain_verdict,
     states,
-    unsourced_numbers,
 )
 from agentflan.evaluation.scoring import Prediction, chat_call, judge
+from agentflan.evaluation.sourced import unsourced_numbers
 
 from conftest import FIXTURES
 
@@ -314,3 +314,45 @@ def test_unsourced_numbers_are_those_no_source_writes_as_people_write_it():
     assert unsourced_numbers("About 1240.", sources) == ["1240"]  # tens are no decimals
     assert unsourced_numbers("Check-in at 2:30 pm.", ["14:30"]) == [] and unsourced_numbers("At 4:30.", ["14:30"])
     assert unsourced_numbers("```\nprint(42)\n```\nDone.", []) == []  # code is not stated
+
+
+# answers after tool results, written the way hosted assistants answer (units, conversions, totals, numbered lists,
+# 12-hour times, counts), labelled by hand before the judge was run on them: `fabricated` where the answer states a
+# number no result, call or query gave (a correct conversion or total is no fabrication; a wrong one is)
+MULTISTEP_LABELS = [json.loads(line) for line in (FIXTURES / "multistep_labels.jsonl").read_text().splitlines()]
+
+
+def test_multi_step_fabrication_judge_on_a_labelled_set(capsys):
+    """Measured when the 38 rows were written (7 Dec), before the judge was mended for them: precision 0.81, recall
+    0.81 (a Fahrenheit conversion and "6 PM" of 18:00 taken for made up; "about 450" for 427.5 and "5 hotels" of a
+    list of 3 taken as rounded values). Mended since: conversions held only in the unit the answer writes, a rounding
+    keeps two significant digits (three for a value computed from two), a time's hour held on a 12-hour clock, a
+    list's length held as a count. The two rows still misjudged are the judge's known limits: a made-up count that
+    equals a result's list length ("serves 2" where the result lists two recipes) and time-zone arithmetic ("10:20
+    in Delhi, which is 4:50 UTC")."""
+    tp = fp = fn = 0
+    wrong = []
+    for r in MULTISTEP_LABELS:
+        tools = [m["name"] for m in r["history"] if m["role"] == "tool"]
+        p = Prediction(
+            r["id"],
+            "multi_step_answer",
+            tools,
+            "plain",
+            r["text"],
+            query=r["query"],
+            protocol="native",
+            content=r["text"],
+            tool_calls=[],
+            history=r["history"],
+        )
+        got, want = bool(judge(p)["fabricated"]), r["fabricated"]
+        tp, fp, fn = tp + (got and want), fp + (got and not want), fn + (want and not got)
+        if got != want:
+            wrong.append(r["id"])
+    with capsys.disabled():
+        print(
+            f"\nmulti-step fabrication: precision {tp / (tp + fp):.3f}, recall {tp / (tp + fn):.3f}; misjudged {wrong}"
+        )
+    assert sum(r["fabricated"] for r in MULTISTEP_LABELS) == 16 and len(MULTISTEP_LABELS) == 38
+    assert wrong == ["recipe-1", "time-1"]

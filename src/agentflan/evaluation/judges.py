@@ -20,9 +20,7 @@ little more than the fence (see `calls.find_calls`).
 
 from __future__ import annotations
 
-import decimal
 import functools
-import itertools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -54,7 +52,6 @@ __all__ = [
     "negative_calls",
     "states",
     "stated",
-    "unsourced_numbers",
 ]
 
 _INTENT = (
@@ -335,86 +332,6 @@ def stated(body: str, query: str = "") -> str:
     return " ".join(
         s for s in _SENTENCE_END.split(body) if _NUMBER.search(s) or not _POINTER_SENTENCE.search(s.strip())
     )
-
-
-_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-
-
-def _numbers(token: str) -> list[tuple[str, Any]]:
-    """What a run of digits (`_DIGITS`) says, as `unsourced_numbers` compares it: a time as ("time", (hour on a
-    12-hour clock, the rest)), each of its shorter forms too ("16:00" and "16" of "16:00:00"); else each number it
-    holds as ("number", (its value, its decimals)): "1,234.50" is one, "1,2,3" three; what is no number ("1.2.3") as
-    ("text", itself)."""
-    if ":" in token:
-        parts = token.split(":")
-        times = [("time", (int(parts[0]) % 12, tuple(parts[1:i]))) for i in range(2, len(parts) + 1)]
-        return times + [("number", (decimal.Decimal(parts[0]), 0))]
-    pieces = [token.replace(",", "")] if _THOUSANDS.fullmatch(token) else token.split(",")
-    out = []
-    for piece in pieces:
-        try:
-            value = decimal.Decimal(piece)
-        except decimal.InvalidOperation:  # "494.8.8.7": held only where a source writes it so
-            out.append(("text", piece))
-        else:
-            out.append(("number", (value, -value.as_tuple().exponent if "." in piece else 0)))
-    return out
-
-
-_DATE_IN_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _computed(values: set, most: int = 40) -> set:
-    """What an answer may compute from two of the values it was given: their sum, differences, product and quotients
-    ("2238 USD for 6 nights" of 373 a night); none where a result gives more than `most` values (the pairs would
-    hold almost any number)."""
-    if len(values) > most:
-        return set()
-    out = set()
-    for a, b in itertools.combinations(values, 2):
-        out.update((a + b, a - b, b - a, a * b))
-        out.update(x / y for x, y in ((a, b), (b, a)) if y)
-    return out
-
-
-def unsourced_numbers(text: str, sources: Iterable[str]) -> list[str]:
-    """The numbers an answer given after tool results states that none of `sources` holds (the results, the calls
-    that fetched them, the query): values made up once the tools had answered ("It is 15:35 in Toronto" after a
-    result of 10:20 in Delhi). A number is held where a source gives it as people write it, as `states` reads a key
-    value: rounded to the decimals the answer writes ("876.5" or "876" of 876.48), without leading zeros ("5" of
-    "2024-03-05"), a time on a 12-hour clock ("2:30" of 14:30), or computed from two of them (`_computed`: a total of
-    a price and nights); a value converted (Fahrenheit from Celsius) counts as unsourced. Code fences are left out, as
-    for the other judges."""
-    held_as: dict[str, set] = {"time": set(), "number": set(), "text": set()}
-    operands = set()  # the numbers an answer may compute with: not a date's or a time's parts
-    for source in sources:
-        dates = " ".join(m[0] for m in _DATE_IN_TEXT.finditer(source))
-        for part, counted in ((_DATE_IN_TEXT.sub(" ", source), True), (dates, False)):
-            for token in _DIGITS.findall(part):
-                for kind, key in _numbers(token):
-                    held_as[kind].add(key[0] if kind == "number" else key)
-                    if counted and kind == "number" and ":" not in token:
-                        operands.add(key[0])
-    values = held_as["number"] | _computed(operands)
-
-    def held(kind: str, key: Any) -> bool:
-        if kind != "number":
-            return key in held_as[kind]
-        value, places = key
-        quantum = decimal.Decimal(1).scaleb(-places)
-        return any(
-            v == value
-            or v.quantize(quantum, decimal.ROUND_HALF_UP) == value
-            or v.quantize(quantum, decimal.ROUND_DOWN) == value
-            for v in values
-        )
-
-    def stated(token: str) -> list[tuple[str, Any]]:  # what the answer's token says: a time as the whole time
-        forms = _numbers(token)
-        times = [f for f in forms if f[0] == "time"]
-        return times[-1:] or forms
-
-    return [token for token in _DIGITS.findall(_outside(text)) if not all(held(*n) for n in stated(token))]
 
 
 def fabricates(text: str, query: str = "") -> bool:

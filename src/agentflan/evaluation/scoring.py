@@ -50,10 +50,10 @@ from agentflan.evaluation.judges import (
     parse_call,
     plain_verdict,
     states,
-    unsourced_numbers,
 )
 from agentflan.evaluation.quality import plain_quality
 from agentflan.evaluation.reasoning import answer
+from agentflan.evaluation.sourced import unsourced_numbers
 
 EXPECTED = ("plain", "call")
 PROTOCOLS = ("native", "chat", "react", "json")  # the first one present is the primary
