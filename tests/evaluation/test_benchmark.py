@@ -384,6 +384,30 @@ def test_a_multi_step_answer_may_round_the_results_numbers_as_people_do():
     assert states_normalised("about 876.5 USD", "876.48", rounded=True) is True
 
 
+def test_a_benchmark_history_may_be_written_as_the_openai_api_writes_messages():
+    from agentflan.data.schema import SchemaError
+    from agentflan.evaluation.benchmark import history_from
+    from agentflan.evaluation.scoring import history_texts
+
+    logged = [  # arguments as a JSON string, content as a list of parts (OpenAI's chat completions log)
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_a", "type": "function", "function": {"name": "get_time", "arguments": '{"city": "Delhi"}'}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_a", "content": [{"type": "text", "text": '{"time": "10:20"}'}]},
+    ]
+    history = history_from(logged)
+    assert history[0]["tool_calls"][0]["function"]["arguments"] == {"city": "Delhi"}
+    assert history[1]["content"] == '{"time": "10:20"}' and history[1]["tool_call_id"] == "call_a"
+    assert history_texts(logged) == ['{"city": "Delhi"}', '{"time": "10:20"}']  # a predictions file's, as given
+    broken = [{**logged[0], "tool_calls": [{"function": {"name": "get_time", "arguments": "city=Delhi"}}]}]
+    with pytest.raises(SchemaError, match=r"history\[0\]\.tool_calls\[0\]"):
+        history_from(broken)
+
+
 def test_a_multi_step_answer_that_states_numbers_no_result_gave_is_fabricated():
     from agentflan.evaluation.scoring import Prediction
 

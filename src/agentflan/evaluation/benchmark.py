@@ -23,8 +23,10 @@ Pure data: no torch, no MLflow.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
+import json
 import random
 import re
 from collections import Counter
@@ -169,7 +171,9 @@ def expected_calls_from(calls: Any, expected: str) -> list[dict[str, Any]] | Non
 
 def history_from(history: Any) -> list[dict[str, Any]] | None:
     """A sample's `history` checked: OpenAI messages (assistant with `tool_calls`, `tool` results, user turns), each
-    call as `{"id", "type": "function", "function": {"name", "arguments": object}}`."""
+    call as `{"id", "type": "function", "function": {"name", "arguments": object}}`. As the OpenAI API writes them,
+    arguments may come as a JSON string and content as a list of parts (`{"type": "text", "text": ...}`): read as an
+    object and as the parts' text."""
     if history is None:
         return None
     if not isinstance(history, list):
@@ -180,6 +184,10 @@ def history_from(history: Any) -> list[dict[str, Any]] | None:
         if not isinstance(m, dict) or m.get("role") not in ("user", "assistant", "tool"):
             raise SchemaError(f"{where}.role", "expected a user, assistant or tool message")
         content = m.get("content") or ""
+        if isinstance(content, list) and all(
+            isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in content
+        ):
+            content = "".join(p.get("text", "") for p in content)  # the parts' text; an image part has none
         if not isinstance(content, str):
             raise SchemaError(f"{where}.content", f"expected text, got {type(content).__name__}")
         message: dict[str, Any] = {"role": m["role"], "content": content}
@@ -190,6 +198,9 @@ def history_from(history: Any) -> list[dict[str, Any]] | None:
             message["tool_calls"] = []
             for k, c in enumerate(calls):
                 f = c.get("function", c) if isinstance(c, dict) else None
+                if isinstance(f, dict) and isinstance(f.get("arguments"), str):  # the OpenAI API's JSON text
+                    with contextlib.suppress(ValueError):
+                        f = {**f, "arguments": json.loads(f["arguments"] or "{}")}
                 if not (
                     isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("arguments"), dict)
                 ):

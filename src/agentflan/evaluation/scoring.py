@@ -378,12 +378,13 @@ def next_turn(p: Prediction, verdict: dict[str, Any]) -> dict[str, Any]:
 
 
 def history_texts(history: list[dict[str, Any]]) -> list[str]:
-    """The texts of a multi-step history: each message's content and each call's arguments (OpenAI's shape or
-    `{"name", "arguments"}`; arguments as an object or a JSON string)."""
+    """The texts of a multi-step history: each message's content (a text or OpenAI's list of parts) and each call's
+    arguments (OpenAI's shape or `{"name", "arguments"}`; arguments as an object or a JSON string)."""
     out = []
     for m in history:
-        if isinstance(m.get("content"), str):
-            out.append(m["content"])
+        content = m.get("content")
+        parts = content if isinstance(content, list) else [{"text": content}]  # OpenAI's list of parts, or a text
+        out += [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
         for c in m.get("tool_calls") or []:
             call = c.get("function", c) if isinstance(c, dict) else {}
             args = call.get("arguments") if isinstance(call, dict) else None
