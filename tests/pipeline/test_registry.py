@@ -34,10 +34,19 @@ def tiny_model_dir(tmp_path):
 
 
 PLAIN = CALLS = 40  # plain-expected and call-expected samples of the stand-in benchmark
+MULTI = 20  # its multi-step answers, where a version is given a rate of them made up
 
 
 def new_version(
-    client, model_dir, hscore, tool_acc, benchmark="b1", over_refusal=0.05, plain_quality=0.3, fabrication=0.0
+    client,
+    model_dir,
+    hscore,
+    tool_acc,
+    benchmark="b1",
+    over_refusal=0.05,
+    plain_quality=0.3,
+    fabrication=0.0,
+    made_up_after_results=None,
 ):
     """A registered version whose evaluate run logged per-sample predictions matching its tags: the first
     2 * PLAIN * (1 - hscore) plain samples carry a ReAct hallucination (so a better model's set is a subset),
@@ -66,6 +75,16 @@ def new_version(
         }
         for i in range(CALLS)
     ]
+    if made_up_after_results is not None:  # the first MULTI * made_up_after_results answers after a result make up
+        rows += [
+            {
+                "id": f"m{i}",
+                "expected": "plain",
+                "category": "multi_step_answer",
+                "verdict": {"react": False, "general": False, "fabricated": i < round(MULTI * made_up_after_results)},
+            }
+            for i in range(MULTI)
+        ]
     with mlflow.start_run(experiment_id=exp.experiment_id) as evaluation:
         mlflow.log_text("".join(json.dumps(r) + "\n" for r in rows), "predictions.jsonl")
     return register(
@@ -151,6 +170,18 @@ def test_gibberish_and_fabricating_models_are_never_promoted(mlflow_uri, tiny_mo
     decision = promote(client, "agentflan", Gate(), fabricator, dry_run=True)
     assert not decision.promoted and decision.reason.startswith("fabrication_rate.ceiling: 1.0")
     assert promote(client, "agentflan", Gate(), new_version(client, tiny_model_dir, 0.8, 0.5), dry_run=True).promoted
+
+
+def test_a_model_that_makes_up_more_after_tool_results_is_refused(mlflow_uri, tiny_model_dir):
+    client = mlflow.MlflowClient(mlflow_uri)
+    champion = new_version(client, tiny_model_dir, 0.80, 0.5, made_up_after_results=0.2)
+    assert promote(client, "agentflan", Gate(), champion).promoted
+    candidate = new_version(client, tiny_model_dir, 0.90, 0.5, made_up_after_results=0.8)  # better HScore
+    decision = promote(client, "agentflan", Gate(), candidate, dry_run=True)
+    assert not decision.promoted and decision.reason.startswith("worse than champion v1 beyond the 95% interval")
+    assert decision.checks["multi_step_fabrication_rate.bootstrap"]["gain"] == -0.6  # 12 more of 20 made up
+    honest = new_version(client, tiny_model_dir, 0.90, 0.5, made_up_after_results=0.2)
+    assert promote(client, "agentflan", Gate(), honest, dry_run=True).promoted
 
 
 def test_a_gain_inside_the_noise_is_not_promoted(mlflow_uri, tiny_model_dir):

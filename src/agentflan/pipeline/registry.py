@@ -5,7 +5,8 @@
   quality, tool-name accuracy and call-format validity at least their floors (a model that refuses
   everything, answers gibberish or makes facts up fails one);
 - against the champion, only on the same benchmark (its md5 is tagged on every version): for each gated
-  metric (`GATED`: HScore, over-refusal, fabrication, plain quality, tool-name and argument accuracy) the
+  metric (`GATED`: HScore, over-refusal, fabrication, plain quality, tool-name and argument accuracy, numbers made
+  up after tool results) the
   paired bootstrap 95% interval of the candidate's per-sample difference from the champion, over the
   benchmark's samples (each version's logged predictions); promoted when no metric is worse beyond its
   interval (the interval lies below 0) and at least one is better beyond it (it lies above `min_gain`).
@@ -89,6 +90,7 @@ GATED = (
     ("plain_quality", 1),
     ("tool_name_accuracy", 1),
     ("argument_accuracy", 1),
+    ("multi_step_fabrication_rate", -1),  # numbers no tool result gave, in answers after one
 )
 
 
