@@ -6,10 +6,9 @@
   everything, answers gibberish or makes facts up fails one);
 - against the champion, only on the same benchmark (its md5 is tagged on every version): for each gated
   metric (`GATED`: HScore, over-refusal, fabrication, plain quality, tool-name and argument accuracy, numbers made
-  up after tool results) the
-  paired bootstrap 95% interval of the candidate's per-sample difference from the champion, over the
-  benchmark's samples (each version's logged predictions); promoted when no metric is worse beyond its
-  interval (the interval lies below 0) and at least one is better beyond it (it lies above `min_gain`).
+  up after tool results) the paired bootstrap 95% interval of the candidate's per-sample difference from the
+  champion, over the benchmark's samples (each version's logged predictions); promoted when no metric is worse
+  beyond its interval (the interval lies below 0) and at least one is better beyond it (it lies above `min_gain`).
 The old champion keeps alias `previous`; every decision, with its numbers, is appended to the
 candidate's tags (`promotion.history.<time>`), never overwritten. `--force` overrides a refusal
 (recorded as forced). Aliases are MLflow's mechanism (`models:/<name>@champion`); stages are deprecated.
