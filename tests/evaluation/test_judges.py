@@ -323,13 +323,16 @@ MULTISTEP_LABELS = [json.loads(line) for line in (FIXTURES / "multistep_labels.j
 
 
 def test_multi_step_fabrication_judge_on_a_labelled_set(capsys):
-    """Measured when the 38 rows were written (7 Dec), before the judge was mended for them: precision 0.81, recall
-    0.81 (a Fahrenheit conversion and "6 PM" of 18:00 taken for made up; "about 450" for 427.5 and "5 hotels" of a
-    list of 3 taken as rounded values). Mended since: conversions held only in the unit the answer writes, a rounding
-    keeps two significant digits (three for a value computed from two), a time's hour held on a 12-hour clock, a
-    list's length held as a count. The two rows still misjudged are the judge's known limits: a made-up count that
-    equals a result's list length ("serves 2" where the result lists two recipes) and time-zone arithmetic ("10:20
-    in Delhi, which is 4:50 UTC")."""
+    """Measured on each batch when it was written (7 Dec), before the judge was mended for it. Rows 0-37: precision
+    0.81, recall 0.81 (a Fahrenheit conversion and "6 PM" of 18:00 taken for made up; "about 450" for 427.5 and "5
+    hotels" of a list of 3 taken as rounded values); mended: conversions held only in the unit the answer writes, a
+    rounding keeps two significant digits, a time's hour held on a 12-hour clock, a list's length held as a count.
+    Rows 38-60 (news, holidays, units, arithmetic, a film, restaurants), written after that: precision 0.82, recall
+    1.00 ("about 9.3 times" a computed ratio, and "7.9/10", taken for made up); mended: a computed value may round to
+    two digits as a given one does, and a rating's scale ("/10", "out of 5") is no statement. The rows still
+    misjudged are the judge's known limits: a made-up count that equals a result's list length ("serves 2" where the
+    result lists two recipes), time-zone arithmetic ("10:20 in Delhi, which is 4:50 UTC") and a duration in other
+    units ("just under 2 hours" of 116 minutes)."""
     tp = fp = fn = 0
     wrong = []
     for r in MULTISTEP_LABELS:
@@ -354,5 +357,5 @@ def test_multi_step_fabrication_judge_on_a_labelled_set(capsys):
         print(
             f"\nmulti-step fabrication: precision {tp / (tp + fp):.3f}, recall {tp / (tp + fn):.3f}; misjudged {wrong}"
         )
-    assert sum(r["fabricated"] for r in MULTISTEP_LABELS) == 16 and len(MULTISTEP_LABELS) == 38
-    assert wrong == ["recipe-1", "time-1"]
+    assert sum(r["fabricated"] for r in MULTISTEP_LABELS) == 25 and len(MULTISTEP_LABELS) == 61
+    assert wrong == ["recipe-1", "time-1", "movie-1"]

@@ -3,13 +3,14 @@
 A multi-step answer's sources are what the model was given before it answered: the tool results, the calls that
 fetched them and the user's query. A number the answer states is held where a source gives it as people write it
 (the same rules `judges.states` reads a key value by): rounded to the decimals the answer writes ("876.5" or "876"
-of 876.48, not "877" or "5" of 4.6: a rounding must keep two significant digits), without leading zeros ("5" of
+of 876.48, not "877" or "5" of 4.6: a rounding keeps two significant digits), without leading zeros ("5" of
 "2024-03-05"), a time on a 12-hour clock ("2:30" or "2 PM" of 14:30), a count of the items a result lists ("3
 hotels"); or computed from two values of the sources (a total of a price and nights, a difference) or converted as
 people convert without a tool (Celsius and Fahrenheit, kilometres and miles, kilograms and pounds). Every other number
 is made up: "It is 15:35 in Toronto" after a result of 10:20 in Delhi, "rated 4.6" where no result gave a rating. A
-list's own numbering ("1. ", "2) " opening a line) and code fences are no statements. Time arithmetic (a time in
-another zone) is not followed: such an answer is judged made up.
+list's own numbering ("1. ", "2) " opening a line), a rating's scale ("7.9/10") and code fences are no statements.
+Time arithmetic (a time in another zone) and durations in other units (hours of minutes) are not followed: such an
+answer is judged made up.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from agentflan.evaluation.judges import _DIGITS, _outside
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # its parts are held, but are no operands
 _LIST_MARKER = re.compile(r"^[ \t]*(?:[-*][ \t]+)?\d{1,2}[.)][ \t]", re.M)
+_SCALE = re.compile(r"(?<=\d)\s*(?:/|out of)\s*(?:5|10|100)\b")  # "7.9/10", "4.5 out of 5": a rating's scale
 _KM_MI, _KG_LB, _NINE_FIFTHS = decimal.Decimal("0.621371"), decimal.Decimal("2.20462"), decimal.Decimal("1.8")
 # conversions people make without a tool, each held only for a number the answer writes in its unit: Celsius and
 # Fahrenheit, kilometres and miles, kilograms and pounds (any of them for any number would hold too many numbers)
@@ -44,7 +46,7 @@ OPERANDS = 40  # above this many values in the sources, nothing computed from tw
 def unsourced_numbers(text: str, sources: Iterable[str]) -> list[str]:
     """The numbers `text` states that none of `sources` holds (see the module's rules), as the answer writes them."""
     held = Held(sources)
-    body = _LIST_MARKER.sub(" ", _outside(text))
+    body = _SCALE.sub(" ", _LIST_MARKER.sub(" ", _outside(text)))
     return [m[0] for m in _DIGITS.finditer(body) if not held.holds(m[0], body[m.end() : m.end() + 12])]
 
 
@@ -101,11 +103,8 @@ class Held:
                 for v in values
             )
 
-        # a value given, rounded or cut to two digits or more; one converted, rounded so; one computed from two
-        # values, rounded to three digits or more ("428" of 142.5 x 3; pairs of small values reach most 2-digit numbers)
-        return (digits >= 2 and (rounded(self.given, down=True) or rounded(converted))) or (
-            digits >= 3 and rounded(self.computed)
-        )
+        # a value given, rounded or cut to two digits or more; one converted or computed from two values, rounded so
+        return digits >= 2 and (rounded(self.given, down=True) or rounded(converted) or rounded(self.computed))
 
 
 def _read(token: str) -> list[tuple[str, Any]]:
