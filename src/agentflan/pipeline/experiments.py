@@ -23,6 +23,7 @@ from typing import Any
 
 from agentflan.evaluation.scoring import SAMPLE_METRICS, Prediction, bootstrap_mean, judge, per_sample
 from agentflan.pipeline.headline import EVALUATION, by_file_name
+from agentflan.pipeline.tracking import flatten
 
 DEFAULT = "default"
 PREDICTIONS = "data/eval/predictions.jsonl"
@@ -272,17 +273,10 @@ def table(runs: list[dict[str, Any]], claims: Iterable[str], seeds: list[int]) -
     return summary
 
 
-def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-    return out
-
-
 def ran_overrides(run: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
     """The `-S` overrides a run was made with: its params that differ from the default's run of the same seed (an
     archive's runs keep their own, whatever the variant's definition has become since; a suggested mix its mix)."""
-    mine, base = _flat(run["params"]), _flat(default["params"])
+    mine, base = flatten(run["params"]), flatten(default["params"])
     return {key: value for key, value in mine.items() if base.get(key) != value}
 
 
