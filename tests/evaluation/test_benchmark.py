@@ -387,7 +387,7 @@ def test_a_multi_step_answer_may_round_the_results_numbers_as_people_do():
 def test_a_benchmark_history_may_be_written_as_the_openai_api_writes_messages():
     from agentflan.data.schema import SchemaError
     from agentflan.evaluation.benchmark import history_from
-    from agentflan.evaluation.scoring import history_texts
+    from agentflan.evaluation.scoring import Prediction, history_texts
 
     logged = [  # arguments as a JSON string, content as a list of parts (OpenAI's chat completions log)
         {
@@ -402,7 +402,16 @@ def test_a_benchmark_history_may_be_written_as_the_openai_api_writes_messages():
     history = history_from(logged)
     assert history[0]["tool_calls"][0]["function"]["arguments"] == {"city": "Delhi"}
     assert history[1]["content"] == '{"time": "10:20"}' and history[1]["tool_call_id"] == "call_a"
-    assert history_texts(logged) == ['{"city": "Delhi"}', '{"time": "10:20"}']  # a predictions file's, as given
+    row = {
+        "id": "m",
+        "category": "multi_step_answer",
+        "tools": [],
+        "expected": "plain",
+        "response": "",
+        "history": logged,
+    }
+    read = Prediction.from_dict(row).history  # a predictions file's, read as the benchmark reads it
+    assert history_texts(read) == ['{"city": "Delhi"}', '{"time": "10:20"}']
     broken = [{**logged[0], "tool_calls": [{"function": {"name": "get_time", "arguments": "city=Delhi"}}]}]
     with pytest.raises(SchemaError, match=r"history\[0\]\.tool_calls\[0\]"):
         history_from(broken)
@@ -419,7 +428,7 @@ def test_a_multi_step_answer_that_states_numbers_no_result_gave_is_fabricated():
                 {
                     "id": "c0",
                     "type": "function",
-                    "function": {"name": "search_hotels", "arguments": '{"city": "Cairo"}'},
+                    "function": {"name": "search_hotels", "arguments": {"city": "Cairo"}},
                 }
             ],
         },

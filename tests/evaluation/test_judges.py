@@ -8,6 +8,7 @@ import unicodedata
 
 import pytest
 
+from agentflan.evaluation.benchmark import history_from
 from agentflan.evaluation.calls import _EMPHASIS, _QUOTES, normalise
 from agentflan.evaluation.judges import (
     declines,
@@ -347,7 +348,7 @@ def test_multi_step_fabrication_judge_on_a_labelled_set(capsys):
             protocol="native",
             content=r["text"],
             tool_calls=[],
-            history=r["history"],
+            history=history_from(r["history"]),  # an OpenAI log: arguments as JSON text
         )
         got, want = bool(judge(p)["fabricated"]), r["fabricated"]
         tp, fp, fn = tp + (got and want), fp + (got and not want), fn + (want and not got)

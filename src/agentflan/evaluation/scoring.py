@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentflan.data.schema import SchemaError
-from agentflan.evaluation.benchmark import MULTI_STEP, acceptable_values, expected_calls_from
+from agentflan.evaluation.benchmark import MULTI_STEP, acceptable_values, expected_calls_from, history_from
 from agentflan.evaluation.calls import find_calls, typed
 from agentflan.evaluation.judges import (
     fabricates,
@@ -143,8 +143,9 @@ class Prediction:
                     schemas[t["name"]] = t["parameters"]
             else:
                 raise PredictionError(f"tools[{i}]", "expected a tool name or a tool object with a name")
-        try:
+        try:  # read as the benchmark reads its own samples
             expected_calls = expected_calls_from(d.get("expected_calls"), d["expected"])
+            history = history_from(d.get("history"))
         except SchemaError as e:
             raise PredictionError(e.field, e.reason) from None
         if d["expected"] == "call" and not isinstance(d.get("expected_tool"), str) and expected_calls is None:
@@ -174,9 +175,6 @@ class Prediction:
             raise PredictionError("key_values", "expected a list of texts")
         if not isinstance(d.get("from_knowledge", False), bool):
             raise PredictionError("from_knowledge", "expected true or false")
-        history = d.get("history")
-        if history is not None and not (isinstance(history, list) and all(isinstance(m, dict) for m in history)):
-            raise PredictionError("history", "expected a list of messages")
         return cls(
             d["id"],
             d["category"],
@@ -378,17 +376,12 @@ def next_turn(p: Prediction, verdict: dict[str, Any]) -> dict[str, Any]:
 
 
 def history_texts(history: list[dict[str, Any]]) -> list[str]:
-    """The texts of a multi-step history: each message's content (a text or OpenAI's list of parts) and each call's
-    arguments (OpenAI's shape or `{"name", "arguments"}`; arguments as an object or a JSON string)."""
+    """The texts of a multi-step history as `benchmark.history_from` reads it: each message's content and each call's
+    arguments."""
     out = []
     for m in history:
-        content = m.get("content")
-        parts = content if isinstance(content, list) else [{"text": content}]  # OpenAI's list of parts, or a text
-        out += [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
-        for c in m.get("tool_calls") or []:
-            call = c.get("function", c) if isinstance(c, dict) else {}
-            args = call.get("arguments") if isinstance(call, dict) else None
-            out.append(args if isinstance(args, str) else json.dumps(args))
+        out += [m["content"]] if m["content"] else []
+        out += [json.dumps(c["function"]["arguments"]) for c in m.get("tool_calls", [])]
     return out
 
 
