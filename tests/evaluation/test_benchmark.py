@@ -476,6 +476,54 @@ def test_a_multi_step_answer_that_states_numbers_no_result_gave_is_fabricated():
     assert score(answers)["fabrication_rate"] is None  # the single-turn rate has no such samples
 
 
+def test_a_text_turn_in_place_of_the_next_call_that_makes_numbers_up_is_fabricated():
+    """`multi_step_next_call`: the user asked two things and one result is in. A text answer that skips the second
+    call is judged like an answer: made up where it states a number no result, call or query gave; a call (whatever
+    its text says), a malformed one or a ReAct step is a call, not an answer."""
+    from agentflan.evaluation.scoring import Prediction
+
+    history = [
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"id": "c0", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Athens"}}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c0", "content": '{"city": "Athens", "temperature_c": 24}'},
+    ]
+    base = dict(
+        id="n1",
+        category="multi_step_next_call",
+        tools=["get_weather", "search_hotels"],
+        expected="call",
+        expected_tool="search_hotels",
+        query="What's the weather in Athens? Also, find me a hotel in Madrid for 6 nights.",
+        protocol="native",
+        tool_calls=[],
+        history=history,
+    )
+    text = "Athens is 24°C. Hotel Emperador in Madrid has rooms from EUR 145 a night."
+    made = [{"name": "search_hotels", "arguments": {"city": "Madrid"}}]
+    react = 'Thought: hotels next.\nAction: search_hotels\nAction Input: {"city": "Madrid", "nights": 7}'
+    cases = [  # (content, tool calls, parse error, made up)
+        (text, [], None, True),
+        ("Athens is 24°C and sunny. Shall I look for hotels in Madrid for 6 nights?", [], None, False),
+        (text, made, None, False),  # the call made
+        (text, [], "no JSON in <tool_call>", False),  # a call attempted
+        (react, [], None, False),
+    ]
+    answers = []
+    for content, calls, error, made_up in cases:
+        p = Prediction(**{**base, "tool_calls": calls}, response=content, content=content, parse_error=error)
+        verdict = judge(p)
+        assert verdict["fabricated"] is made_up and verdict["next_turn_right"] is bool(calls), content
+        answers.append(p)
+    chat = Prediction(**{**base, "protocol": "chat"}, response=text, turns=[text, "None"])
+    assert judge(chat)["fabricated"] is True  # the chat harness's first turn, no tool chosen after it
+    assert score(answers)["multi_step_fabrication_rate"] == round(1 / 5, 4)
+
+
 def test_chunks_merged_choose_and_build_what_the_whole_corpus_does():
     """The stage's pass: per chunk, the held-out draw and the candidates (ids, query keys, tool names) of the records
     held out as each tells it (`Guess`), merged in file order; the chosen records read again by id; the same benchmark

@@ -333,16 +333,20 @@ def test_multi_step_fabrication_judge_on_a_labelled_set(capsys):
     two digits as a given one does, and a rating's scale ("/10", "out of 5") is no statement. The rows still
     misjudged are the judge's known limits: a made-up count that equals a result's list length ("serves 2" where the
     result lists two recipes), time-zone arithmetic ("10:20 in Delhi, which is 4:50 UTC") and a duration in other
-    units ("just under 2 hours" of 116 minutes)."""
+    units ("just under 2 hours" of 116 minutes). Rows 61-85 (`multi_step_next_call`, written 7 Dec after those): the
+    user asked two things, one result is in, and the answer skips the second call, some making its facts up ("Hotel
+    Emperador from EUR 145 per night"), some offering to look next: precision 0.92, recall 1.00 ("down 0.8%" of -0.84
+    taken for made up); mended: a rounding to one decimal is held."""
     tp = fp = fn = 0
     wrong = []
     for r in MULTISTEP_LABELS:
         tools = [m["name"] for m in r["history"] if m["role"] == "tool"]
+        category = r.get("category", "multi_step_answer")  # or multi_step_next_call: a text answer in its place
         p = Prediction(
             r["id"],
-            "multi_step_answer",
+            category,
             tools,
-            "plain",
+            "call" if category == "multi_step_next_call" else "plain",
             r["text"],
             query=r["query"],
             protocol="native",
@@ -358,5 +362,5 @@ def test_multi_step_fabrication_judge_on_a_labelled_set(capsys):
         print(
             f"\nmulti-step fabrication: precision {tp / (tp + fp):.3f}, recall {tp / (tp + fn):.3f}; misjudged {wrong}"
         )
-    assert sum(r["fabricated"] for r in MULTISTEP_LABELS) == 25 and len(MULTISTEP_LABELS) == 61
+    assert sum(r["fabricated"] for r in MULTISTEP_LABELS) == 37 and len(MULTISTEP_LABELS) == 86
     assert wrong == ["recipe-1", "time-1", "movie-1"]

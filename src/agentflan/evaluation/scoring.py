@@ -24,8 +24,10 @@ acceptable arguments (as many calls as expected, no more).
 Multi-step samples (the conversation already holds a call and its result) are scored by `multi_step_accuracy`
 alone: the next turn is right when it makes the next needed call (`multi_step_next_call`: the right tool), or
 answers from the results (`multi_step_answer`: no call, and every key value of the results stated); they are not in
-the single-turn rates above. A `multi_step_answer` whose history is known is also judged for fabrication
-(`multi_step_fabrication_rate`): an answer that states a number neither the results, the calls nor the query hold.
+the single-turn rates above. A multi-step sample whose history is known is also judged for fabrication
+(`multi_step_fabrication_rate`): a turn answered in text (no call) that states a number neither the results, the
+calls nor the query hold, whether it was due to answer or to make the next call ("Hotel Emperador, EUR 145 a night"
+in place of the hotel search).
 
 Pure Python: works on any model's predictions file (`agentflan score`).
 """
@@ -362,14 +364,18 @@ def plain_extras(p: Prediction, answer: str, verdict: dict[str, Any]) -> dict[st
 
 def next_turn(p: Prediction, verdict: dict[str, Any]) -> dict[str, Any]:
     """A multi-step sample's verdict with `next_turn_right`: the next needed call made (the right tool), or an answer
-    from the results (no call, no ReAct, every key value stated); and where the history is known, `fabricated`: an
-    answer (no call) that states a number neither the results, the calls nor the query hold (`unsourced_numbers`)."""
-    if p.expected == "call":
-        return {**verdict, "next_turn_right": bool(verdict["tool_correct"])}
+    from the results (no call, no ReAct, every key value stated); and where the history is known, `fabricated`: a
+    turn that answers in text (no call, none attempted) and states a number neither the results, the calls nor the
+    query hold (`unsourced_numbers`), whether the next turn was to answer or to make the next call."""
     answer = p.content if p.protocol == "native" and p.content is not None else (p.turns or [p.response])[0]
-    stated = all(states(answer, v) for v in p.key_values or ())
-    plain = not (verdict["react"] or verdict["general"])
-    verdict = {**verdict, "next_turn_right": plain and stated}
+    if p.expected == "call":
+        verdict = {**verdict, "next_turn_right": bool(verdict["tool_correct"])}
+        said = plain_verdict(answer, p.tools)
+        plain = "called" not in verdict and not verdict.get("malformed") and not (said["react"] or said["general"])
+    else:
+        stated = all(states(answer, v) for v in p.key_values or ())
+        plain = not (verdict["react"] or verdict["general"])
+        verdict = {**verdict, "next_turn_right": plain and stated}
     if p.history is not None:
         verdict["fabricated"] = plain and bool(unsourced_numbers(answer, [p.query, *history_texts(p.history)]))
     return verdict
@@ -460,7 +466,7 @@ SAMPLE_METRICS: dict[str, tuple[Callable[[str, str], bool], Callable[[dict[str, 
     "argument_validity": (_call, _flag("args_valid")),
     "argument_accuracy": (_call, _where_defined("args_correct")),
     "multi_step_accuracy": (lambda e, c: c in MULTI_STEP, _flag("next_turn_right")),
-    "multi_step_fabrication_rate": (lambda e, c: c == "multi_step_answer", _where_defined("fabricated")),
+    "multi_step_fabrication_rate": (lambda e, c: c in MULTI_STEP, _where_defined("fabricated")),
 }
 _SCOPED = ("tool_name_accuracy_seen", "tool_name_accuracy_unseen")  # one category each: `per_category` has them
 

@@ -1,16 +1,15 @@
 """The numbers an answer states after tool results that none of its sources holds: the multi-step fabrication judge.
 
-A multi-step answer's sources are what the model was given before it answered: the tool results, the calls that
-fetched them and the user's query. A number the answer states is held where a source gives it as people write it
-(the same rules `judges.states` reads a key value by): rounded to the decimals the answer writes ("876.5" or "876"
-of 876.48, not "877" or "5" of 4.6: a rounding keeps two significant digits), without leading zeros ("5" of
-"2024-03-05"), a time on a 12-hour clock ("2:30" or "2 PM" of 14:30), a count of the items a result lists ("3
-hotels"); or computed from two values of the sources (a total of a price and nights, a difference) or converted as
-people convert without a tool (Celsius and Fahrenheit, kilometres and miles, kilograms and pounds). Every other number
-is made up: "It is 15:35 in Toronto" after a result of 10:20 in Delhi, "rated 4.6" where no result gave a rating. A
-list's own numbering ("1. ", "2) " opening a line), a rating's scale ("7.9/10") and code fences are no statements.
-Time arithmetic (a time in another zone) and durations in other units (hours of minutes) are not followed: such an
-answer is judged made up.
+A multi-step turn's sources are what the model was given before it answered: the tool results, the calls that fetched
+them and the user's query. A number the answer states is held where a source gives it as people write it (the same rules
+`judges.states` reads a key value by): rounded to the decimals the answer writes ("876.5" or "876" of 876.48, not "877"
+or "5" of 4.6: a rounding keeps two significant digits or a decimal, "0.8" of 0.84), without leading zeros ("5" of
+"2024-03-05"), a time on a 12-hour clock ("2:30" or "2 PM" of 14:30), a count of the items a result lists ("3 hotels");
+or computed from two values of the sources (a total of a price and nights, a difference) or converted as people convert
+without a tool (Celsius and Fahrenheit, kilometres and miles, kilograms and pounds). Every other number is made up: "It
+is 15:35 in Toronto" after a result of 10:20 in Delhi, "rated 4.6" where no result gave a rating. A list's own numbering
+("1. ", "2) " opening a line), a rating's scale ("7.9/10") and code fences are no statements. Time arithmetic (a time in
+another zone) and durations in other units (hours of minutes) are not followed: such an answer is judged made up.
 """
 
 from __future__ import annotations
@@ -103,8 +102,11 @@ class Held:
                 for v in values
             )
 
-        # a value given, rounded or cut to two digits or more; one converted or computed from two values, rounded so
-        return digits >= 2 and (rounded(self.given, down=True) or rounded(converted) or rounded(self.computed))
+        # a value given, rounded or cut to two digits or more, or to one decimal ("0.8" of 0.84); one converted or
+        # computed from two values, rounded so
+        return (digits >= 2 or places >= 1) and (
+            rounded(self.given, down=True) or rounded(converted) or rounded(self.computed)
+        )
 
 
 def _read(token: str) -> list[tuple[str, Any]]:
