@@ -54,6 +54,15 @@ OSLO = ("get_weather", {"city": "Oslo"})
         'I will check.\n✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Oslo"}\n✿RESULT✿: {"temp_c": 3}\n✿RETURN✿: 3 C.',
         'Let me check.\n<function=get_weather>{"city": "Oslo"}</function>',
         '<functioncall> {"name": "get_weather", "arguments": \'{"city": "Oslo"}\'}',  # glaive
+        '>>>get_weather\n{"city": "Oslo"}',  # Functionary v3.2: a recipient, its arguments on the next line
+        '>>>all\nLet me look that up.>>>get_weather\n{"city": "Oslo"}',  # after its text to the user
+        '<|from|>assistant\n<|recipient|>get_weather\n<|content|>{"city": "Oslo"}',  # Functionary v2
+        'get_weather\n{"city": "Oslo"}',  # GLM-4 (glm-4-9b-chat): the name on its line, the arguments
+        # MiniMax-M2's XML, and Anthropic's: a value a parameter, as text
+        '<minimax:tool_call>\n<invoke name="get_weather">\n<parameter name="city">Oslo</parameter>\n</invoke>\n'
+        "</minimax:tool_call>",
+        '<function_calls>\n<invoke name="get_weather">\n<parameter name="city">Oslo</parameter>\n</invoke>\n'
+        "</function_calls>",
         "{'name': 'get_weather', 'arguments': {'city': 'Oslo'}}",  # a Python-literal dict
         "{'name': 'get_weather', 'arguments': {'city': 'Oslo', 'metric': True}}",
     ],
@@ -72,9 +81,9 @@ QWEN3_CODER_FLIGHT = (
 
 
 def test_text_parameters_are_typed_by_the_tools_schema():
-    """Qwen3-Coder and GLM-4.5 write every argument as text; read as the tool's schema types it (as vLLM's parsers do),
-    an integer and a boolean are values of their type and a string of digits stays a string. Without a schema a value
-    that is JSON is read as JSON."""
+    """Qwen3-Coder, GLM-4.5 and MiniMax-M2 write every argument as text; read as the tool's schema types it (as vLLM's
+    parsers do), an integer and a boolean are values of their type and a string of digits stays a string. Without a
+    schema a value that is JSON is read as JSON."""
     schema = {
         "type": "object",
         "properties": {
@@ -112,6 +121,12 @@ def test_text_parameters_are_typed_by_the_tools_schema():
         "<arg_value>1234</arg_value>\n</tool_call>"
     )
     assert judge(dataclasses.replace(sample, response=glm))["args_correct"]
+    minimax = (  # MiniMax-M2's parameters are text too
+        '<minimax:tool_call>\n<invoke name="find_flights">\n<parameter name="origin">OSL</parameter>\n'
+        '<parameter name="max_stops">1</parameter>\n<parameter name="flexible">true</parameter>\n'
+        '<parameter name="flight_no">1234</parameter>\n</invoke>\n</minimax:tool_call>'
+    )
+    assert judge(dataclasses.replace(sample, response=minimax))["args_correct"]
 
 
 def test_a_qwen_agent_steps_arguments_are_its_input_not_calls_of_their_own():
@@ -165,6 +180,9 @@ def test_python_calls(text, call):
         "The function f(x) = x^2 grows quickly.",
         "- Action: the film is full of action.",
         "Action: none needed, the answer is 4.",
+        'json\n{"name": "Spaghetti", "minutes": 15}',  # a JSON answer after its language's name: no tool named
+        "In Python:\n>>> x = 1\n>>> x\n1",  # a REPL session
+        ">>> Hello there\nThanks for the note!",  # a quoted reply
     ],
 )
 def test_prose_with_parentheses_or_the_word_action_is_not_a_call(text):

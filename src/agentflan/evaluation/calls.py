@@ -15,6 +15,10 @@
 - gpt-oss's harmony messages addressed `to=functions.name` (their arguments after `<|message|>`), Kimi K2's
   `<|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{...}`, GLM-4.5's `<tool_call>name` and its
   `<arg_key>k</arg_key><arg_value>v</arg_value>` pairs (text, typed as Qwen3-Coder's);
+- Functionary's recipients: v3.2's `>>>name` and v2's `<|recipient|>name`, each then `{...}` on the next line (v3.2's
+  `>>>all` opens text, no call); GLM-4's (glm-4-9b-chat) whole answer an offered tool's name on its line and `{...}`;
+- MiniMax-M2's and Anthropic's XML `<invoke name="name">` with `<parameter name="key">value</parameter>` (text, typed
+  as Qwen3-Coder's);
 - DeepSeek's call tokens: V3 and R1 `<｜tool▁call▁begin｜>function<｜tool▁sep｜>name` and the arguments in a JSON
   fence, V3.1 `<｜tool▁call▁begin｜>name<｜tool▁sep｜>{...}`, each call closed by `<｜tool▁call▁end｜>`;
 - a Python call, `find_flights(origin="OSL")` or BFCL's `[f(a=1), g(b=2)]`, read with `ast.parse` and
@@ -72,6 +76,10 @@ _KIMI = re.compile(
 )
 _GLM = re.compile(r"<tool_call>\s*(?P<name>[A-Za-z_][\w.\-]*)\s*(?=<arg_key>)")  # GLM-4.5's call, its pairs next
 _GLM_ARGUMENT = re.compile(r"<arg_key>(?P<name>.*?)</arg_key>\s*<arg_value>\n?(?P<value>.*?)\n?</arg_value>", re.S)
+_FUNCTIONARY = re.compile(r"(?:>>>|<\|recipient\|>)[ \t]*(?P<name>[A-Za-z_][\w.\-]*)[ \t]*\n(?:<\|content\|>)?")
+_INVOKE = re.compile(r'<invoke\s+name\s*=\s*"(?P<name>[^"\n]+)"\s*>')  # MiniMax-M2's and Anthropic's XML
+_INVOKE_PARAMETER = re.compile(r'<parameter\s+name\s*=\s*"(?P<name>[^"\n]+)"\s*>\n?(?P<value>.*?)\n?</parameter>', re.S)
+_NAME_LINE = re.compile(r"\s*(?P<name>[A-Za-z_][\w.\-]*)[ \t]*\n\s*(?=\{)")  # GLM-4's call: the name, its arguments
 _QWEN_NAME = re.compile(r"✿FUNCTION✿[ \t]*:?[ \t]*(?P<name>[^\n✿]*)")  # Qwen-Agent's FN_NAME
 _QWEN_ARGS = re.compile(r"\s*✿ARGS✿[ \t]*:?[ \t]*")  # its FN_ARGS
 # DeepSeek's call, as `normalise` leaves it (NFKC: its fullwidth bars are ASCII ones; `▁` or `_` between the words)
@@ -89,7 +97,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
 class Call:
     name: str
     arguments: Any  # an object when it parsed, else the text as given
-    style: str  # react | qwen | deepseek | json | python | mistral | function_tag | harmony | kimi | glm
+    style: str  # react | qwen | deepseek | json | python | mistral | function_tag | harmony | kimi | glm | functionary
+    # | invoke | glm4
     start: int  # where in the normalised text it begins
 
 
@@ -208,7 +217,8 @@ def react_calls(text: str) -> Iterator[Call]:
 def tagged_calls(text: str) -> Iterator[Call]:
     """A name in a tag, then its arguments: Mistral's `[TOOL_CALLS]name[ARGS]{...}`, Llama 3.1's
     `<function=name>{...}</function>`, Qwen3-Coder's `<function=name><parameter=key>value</parameter>...`, gpt-oss's
-    `to=functions.name ...<|message|>{...}`, Kimi K2's and GLM-4.5's."""
+    `to=functions.name ...<|message|>{...}`, Kimi K2's, GLM-4.5's, Functionary's recipients and MiniMax-M2's
+    `<invoke name=...>`."""
     tags = (("mistral", _MISTRAL), ("function_tag", _FUNCTION_TAG), ("harmony", _HARMONY), ("kimi", _KIMI))
     for style, tag in tags:
         for m in tag.finditer(text):
@@ -223,6 +233,27 @@ def tagged_calls(text: str) -> Iterator[Call]:
     for m in _GLM.finditer(text):
         pairs = _GLM_ARGUMENT.finditer(text[m.end() :].split("</tool_call>", 1)[0])
         yield Call(m["name"], TextParameters((p["name"].strip(), p["value"]) for p in pairs), "glm", m.start())
+    for m in _INVOKE.finditer(text):
+        pairs = _INVOKE_PARAMETER.finditer(text[m.end() :].split("</invoke>", 1)[0])
+        yield Call(
+            m["name"].strip(), TextParameters((p["name"].strip(), p["value"]) for p in pairs), "invoke", m.start()
+        )
+    for m in _FUNCTIONARY.finditer(text):
+        found = literal(text, m.end())
+        if m["name"] != "all" and found and isinstance(found[0], dict):  # `>>>all`: text follows
+            yield Call(m["name"], found[0], "functionary", m.start())
+
+
+def name_line_call(text: str, offered: list[str]) -> Call | None:
+    """GLM-4's call (and Functionary v3.2's first): the whole answer an offered tool's name on its own line and a JSON
+    object of arguments (a name not offered is not read: "json" and a JSON answer would be one)."""
+    m = _NAME_LINE.match(text)
+    if not m or m["name"] not in offered:
+        return None
+    found = literal(text, m.end())
+    if found and isinstance(found[0], dict) and not text[found[1] :].strip():
+        return Call(m["name"], found[0], "glm4", m.start("name"))
+    return None
 
 
 class TextParameters(dict):
@@ -374,6 +405,8 @@ def _calls(text: str, offered: list[str]) -> list[Call]:
     found += list(tagged_calls(text))
     if not found:
         found = list(python_calls(text, offered))
+    if not found and (call := name_line_call(text, offered)):
+        found = [call]
     return sorted(found, key=lambda c: c.start)
 
 
