@@ -236,6 +236,8 @@ def test_general_tool_call_phrases_are_calls(text):
         "Sorry, I don\u2019t have real-time information.",
         "As an AI, I cannot browse the web.",
         "I'm not able to check that for you.",
+        "Unfortunately, making bookings isn\u2019t something I can do.",
+        "That's not something I'm able to do from here.",
     ],
 )
 def test_refusals_as_assistants_write_them(text):
@@ -527,6 +529,24 @@ def test_declines_of_actions_are_declines_where_a_tool_is_due(text):
 def test_an_action_declined_beside_an_answer_is_no_refusal(text):
     """Over-refusal counts refusals of questions that need no tool: an action declined beside the answer is none."""
     assert declines(text) and not is_refusal(text)
+
+
+@pytest.mark.parametrize(
+    "text, refusal",
+    [
+        ("I can't access the internet, but I know this one: the plural of 'mouse' is 'mice'.", False),
+        ("I'm unable to browse, but leaves change colour because chlorophyll breaks down in autumn.", False),
+        ("I don't have real-time data, but a good synonym for 'fast' is 'quick'.", False),
+        ("I can't help with that, but you could ask a librarian.", True),  # a pointer elsewhere: still declined
+        ("I can't browse the web, but I can help if you paste the article.", True),
+        ("I can't check live prices, but I'll gladly explain how stocks work.", True),
+        ("I can't help with that, but if you tell me more I'll try.", True),
+    ],
+)
+def test_a_disclaimer_whose_sentence_goes_on_to_answer_is_no_refusal(text, refusal):
+    """Over-refusal counts questions left unanswered: "I can't browse, but <the answer>" answers; where a tool is due
+    the same sentence still declines the live fact (`declines`)."""
+    assert is_refusal(text) is refusal and declines(text)
 
 
 ADJECTIVE = "An adjective describes a noun, like 'blue', 'tall' or 'happy'."

@@ -159,7 +159,7 @@ _REFUSAL = re.compile(
     r"|fetch|pull|track|retrieve|give|have|see|browse|know|search|say|share|offer|predict|report|confirm|book|reach)\b"
     r"|\b(?:beyond|outside)\s+(?:the\s+(?:scope|range)\s+of\s+)?(?:what\s+I\s+can|my\s+(?:abilities|capabilities|reach|scope|means)"
     r"|the\s+(?:[\w-]+\s+)?(?:tools?|functions?))"
-    r"|\bnot\s+something\s+I(?:\s+can|\s+am\s+able\s+to|'m\s+able\s+to)\b"
+    r"|(?:\bnot|n't)\s+something\s+I(?:\s+can|\s+am\s+able\s+to|'m\s+able\s+to)\b"  # "isn't something I can do"
     r"|\bI\s+can\s+only\s+(?:help|assist|answer|provide)\b"
     r"|\bI'd\s+rather\s+not\s+(?:answer|weigh\s+in|comment|discuss|get\s+into|say|share|speculate|go\s+into)\b"
     r"|\bno\s+can\s+do\b"
@@ -257,12 +257,30 @@ def names_a_tool(text: str, tools: Iterable[str]) -> str | None:
     return first if first in set(tools) else None
 
 
+# a decline's sentence that goes on to answer: "I can't browse the web, but I know this one: ..." (not "..., but you
+# could ask a librarian", "..., but if you tell me more", "..., but I'll use the tool if you connect it", "..., but I
+# can help you find it": those still decline)
+_BUT_ANSWERS = re.compile(
+    r"[^.!?;:\n]*?,?\s+but\s+(?!you\b|try\b|check\b|consider\b|ask\b|feel\b|perhaps\b|maybe\b|if\b|please\b"
+    r"|I\s*(?:would|'d|will|'ll)\b|I\s+(?:can|could)\s+(?:help|suggest|point|recommend|try|guide)\b|here's\s+how\b)",
+    re.I,
+)
+
+
 def is_refusal(text: str) -> bool:
-    """The answer declines to help (outside code blocks)."""
+    """The answer declines to help (outside code blocks); a capability disclaimer whose sentence goes on to answer
+    ("I can't browse, but the plural of 'mouse' is 'mice'") is no refusal."""
+    body = _declining(text)
+    return body is not None and any(not _BUT_ANSWERS.match(body, m.end()) for m in _REFUSAL.finditer(body))
+
+
+def _declining(text: str) -> str | None:
+    """The text outside code blocks, its idioms ("I can't wait") blanked, where it says it cannot help; else None."""
     body = _outside(text)
     if not _REFUSAL.search(body):
-        return False
-    return bool(_REFUSAL.search(_NOT_A_REFUSAL.sub(" ", body)))
+        return None
+    body = _NOT_A_REFUSAL.sub(" ", body)
+    return body if _REFUSAL.search(body) else None
 
 
 def declines(text: str) -> bool:
@@ -271,7 +289,7 @@ def declines(text: str) -> bool:
     none, "I can't make that decision for you, but here are the pros and cons", no refusal: `is_refusal` leaves
     these out)."""
     body = _outside(text)
-    return is_refusal(text) or bool(
+    return _declining(text) is not None or bool(  # "I can't check prices, but Sony makes games": declined all the same
         _MISSING_TOOL.search(body) or _ACTION_DECLINED.search(body) or _NO_DATA.search(body)
     )
 
