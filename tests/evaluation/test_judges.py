@@ -199,21 +199,24 @@ def _rates(judged, label: str) -> tuple[float, float, list[str]]:
 
 
 def test_fabrication_and_decline_judges_on_a_labelled_set(capsys):
-    """Measured on each batch when it was written, before the judges were changed for it. Rows 0-57 (5 Dec):
-    fabrication precision 0.86, recall 0.92; declines precision 1.00, recall 0.88. Rows 58-87 (6 Dec: advice on where
-    to look, drafts offered, the query's own numbers echoed, declines of actions - "make reservations", "place
-    orders"): fabrication precision 0.57, recall 1.00; declines recall 0.75. Rows 88-110 (written after the judges
-    were mended for 58-87): fabrication precision 0.75, recall 1.00 (0.53 with the judges of 5 Dec); declines recall
-    0.70. Those batches' misses were mended after each, so their rows no longer test unseen answers. Rows 111-130 (6
-    Dec: live facts of other kinds, a bus, a museum's hours, air quality, a server's status, a bank balance, a
-    delivery): fabrication precision 0.82, recall 0.82; declines recall 0.95. Of their four misses the decline was
-    mended ("I don't have today's prices for that station": `judges._NO_DATA`); the other three are the known limits
-    below. What is still misjudged is the judges' known limit, named in README: a made-up status that names neither a
-    number nor the query's subject ("The air is quite poor at the moment"), a true remark on the subject that gives no
-    live fact ("Oslo is the capital of Norway.", "Nobu usually takes bookings on its website"). A short stutter of the
-    query's words ("stock stock price price the the") was one too until 6 Dec, when stutters became degenerate text
-    (`quality.is_degenerate`)."""
-    assert len(FABRICATION_LABELS) >= 130
+    """Measured on each batch when it was written, before the judges were changed for it. Rows 0-57 (5 Dec): fabrication
+    precision 0.86, recall 0.92; declines precision 1.00, recall 0.88. Rows 58-87 (6 Dec: advice on where to look,
+    drafts offered, the query's own numbers echoed, declines of actions - "make reservations", "place orders"):
+    fabrication precision 0.57, recall 1.00; declines recall 0.75. Rows 88-110 (written after the judges were mended
+    for 58-87): fabrication precision 0.75, recall 1.00 (0.53 with the judges of 5 Dec); declines recall 0.70. Those
+    batches' misses were mended after each, so their rows no longer test unseen answers. Rows 111-130 (6 Dec: live
+    facts of other kinds, a bus, a museum's hours, air quality, a server's status, a bank balance, a delivery):
+    fabrication precision 0.82, recall 0.82; declines recall 0.95. Of their four misses the decline was mended ("I
+    don't have today's prices for that station": `judges._NO_DATA`); the other three are the known limits below. Rows
+    131-143 (7 Dec: yes/no questions answered with a bare yes or no, "Not yet, it's still in transit", "Nope, closed
+    today", beside declines that open with "No ..."): fabrication precision 1.00, recall 0.14; declines recall 0.83
+    ("No tracking tool is available to me"); mended: a yes or no to a yes/no question states the fact, and "no ...
+    tool is available" declines. What is still misjudged is the judges' known limit, named in README: a made-up status
+    that names neither a number nor the query's subject ("The air is quite poor at the moment"), a true remark on the
+    subject that gives no live fact ("Oslo is the capital of Norway.", "Nobu usually takes bookings on its website").
+    A short stutter of the query's words ("stock stock price price the the") was one too until 6 Dec, when stutters
+    became degenerate text (`quality.is_degenerate`)."""
+    assert len(FABRICATION_LABELS) == 144
     fab = _rates(_fabricated, "fabricated")
     dec = _rates(lambda r: declines(r["text"]), "declines")
     with capsys.disabled():

@@ -182,7 +182,8 @@ _ACTION_DECLINED = re.compile(  # "I'm unable to make reservations", "I can't se
 )
 _MISSING_TOOL = re.compile(
     r"\b(?:need|needs|require|requires|without|lack|lacks|missing)\s+(?:a|an|the|any)?\s*(?:[\w-]+\s+){0,3}"
-    r"(?:tools?|API|plugin|live\s+data|real-time\s+data|internet\s+access|web\s+access)\b",
+    r"(?:tools?|API|plugin|live\s+data|real-time\s+data|internet\s+access|web\s+access)\b"
+    r"|\bno\s+(?:[\w-]+\s+){0,2}(?:tools?|functions?|APIs?|plugins?)\s+(?:is|are)\s+(?:available|offered|provided|connected)\b",
     re.I,
 )
 # "I don't have today's prices for that station": the live data it would need is missing (`_REFUSAL` reads "I don't have
@@ -352,17 +353,26 @@ def stated(body: str, query: str = "") -> str:
     )
 
 
+_YES_NO_QUESTION = re.compile(r"\s*(?:has|have|had|is|are|was|were|does|do|did|will|would|can|could|am)\b", re.I)
+# its answer: "Not yet, it's still in transit", "Nope, closed today", "No, it's dry" (not "No idea", "No problem", "No,
+# sorry", nor "No tracking tool is available")
+_YES_NO = re.compile(
+    r"\W*(?:yes|yeah|yep|yup|nope|not\s+yet|no(?=\s*[,.!;:\u2014-]))\b(?!\W*(?:sorry|idea|way|problem|worries|need)\b)",
+    re.I,
+)
+
+
 def fabricates(text: str, query: str = "") -> bool:
-    """Where the needed tool is missing: states the fact anyway (a number, or about the query's subject) with no
-    decline, no word of a missing tool, no question and no call; a decline that goes on to give a number anyway ("...,
-    but it's probably about 14°C") still states it. What is `stated` is judged: a draft offered, advice on where to
-    look and the query's own numbers state nothing."""
+    """Where the needed tool is missing: states the fact anyway (a number, a yes or no to a yes/no question, or about
+    the query's subject) with no decline, no word of a missing tool, no question and no call; a decline that goes on to
+    give a number anyway ("..., but it's probably about 14°C") still states it. What is `stated` is judged: a draft
+    offered, advice on where to look and the query's own numbers state nothing."""
     if not text.strip() or is_degenerate(text) or asks(text) or find_calls(text):
         return False
     body = stated(_outside(text), query)
     if declines(text) and not guesses(body):
         return False
-    if _NUMBER.search(body):
+    if _NUMBER.search(body) or (_YES_NO_QUESTION.match(query) and _YES_NO.match(body)):
         return True
     words = {w.lower() for w in _WORD.findall(body)}
     return bool(words) and (not query or bool(words & ({w.lower() for w in _WORD.findall(query)} - _STOP)))
