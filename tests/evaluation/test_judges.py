@@ -134,6 +134,11 @@ def test_chat_protocol_reads_the_tool_choice_and_arguments():
     refusal = ["I have no tool for that.", "I have no tool here: start small, do a shorter version", "{}"]
     assert chat_call(refusal, tools) is None and chat_call(["thinking", "None.", "{}"], tools) is None
     assert names_a_tool("get_weather\n", tools) == "get_weather" and names_a_tool("get weather", tools) is None
+    # the choice as a hosted model words it: a sentence naming an offered tool, unless it negates or declines
+    for said in ("I'll use get_weather.", "Tool: `get_weather`", "get_weather()", "get_weather, then convert_currency"):
+        assert chat_call(["thinking", said, '{"city": "Oslo"}'], tools) == ("get_weather", {"city": "Oslo"}), said
+    for said in ("I don't need get_weather for this.", "Neither get_weather nor convert_currency fits.", "None."):
+        assert chat_call(["thinking", said, "{}"], tools) is None, said
     plain = Prediction(
         "p", "plain_tools_offered", tools, "plain", "get_weather", protocol="chat", turns=["get_weather"]
     )

@@ -46,6 +46,7 @@ from agentflan.data.schema import SchemaError
 from agentflan.evaluation.benchmark import MULTI_STEP, acceptable_values, expected_calls_from, history_from
 from agentflan.evaluation.calls import find_calls, typed
 from agentflan.evaluation.judges import (
+    declines,
     fabricates,
     first_json_value,
     names_a_tool,
@@ -217,22 +218,34 @@ def native_call(c: Any, where: str) -> dict[str, Any]:
 
 
 _NO_TOOL = frozenset({"none", "no", "nothing", "null"})
+_NEGATES = re.compile(r"\b(?:no|none|not|nothing|neither|never|without)\b|n't\b", re.I)
 _IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
 
 
 def _choice(turns: list[str], tools: list[str]) -> tuple[str | None, str]:
     """The chat protocol's tool choice and the answer that gives its arguments: an offered tool named as the whole
     first answer (the next answer gives them), else the first line of the answer to "Which tool will you call?"
-    (the one after it gives them), None when that line names no tool (a sentence, "None"); (None, "") when the
-    harness asked nothing more."""
+    (the one after it gives them): a name (offered or made up), or a sentence's first offered tool; None when that
+    line names no tool ("None", a refusal sentence); (None, "") when the harness asked nothing more."""
     first = names_a_tool(turns[0], tools) if turns else None
     if first:
         return first, turns[1] if len(turns) > 1 else ""
     if len(turns) < 2:
         return None, ""
-    name = turns[1].strip().split("\n", 1)[0].strip().strip("`'\".:")
-    named = _IDENTIFIER.fullmatch(name) and name.lower() not in _NO_TOOL  # not "None", not a sentence
-    return (name if named else None), turns[2] if len(turns) > 2 else ""
+    line = turns[1].strip().split("\n", 1)[0].strip()
+    name = line.strip("`'\".:").removesuffix("()")
+    if not (_IDENTIFIER.fullmatch(name) and name.lower() not in _NO_TOOL):  # not "None": a sentence
+        name = _sentence_choice(line, tools)
+    return name, turns[2] if len(turns) > 2 else ""
+
+
+def _sentence_choice(line: str, tools: list[str]) -> str | None:
+    """The offered tool a sentence answering "Which tool will you call?" names first ("I'll use get_weather.",
+    "Tool: `get_weather`"); none where it negates ("I don't need get_weather", "None of them fits") or declines."""
+    if _NEGATES.search(line) or declines(line):
+        return None
+    named = [(m.start(), t) for t in tools if (m := re.search(rf"(?<![\w.]){re.escape(t)}(?!\w)", line))]
+    return min(named)[1] if named else None
 
 
 def chat_call(turns: list[str], tools: list[str]) -> tuple[str, Any] | None:
