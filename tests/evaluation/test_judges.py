@@ -323,6 +323,9 @@ def test_unsourced_numbers_are_those_no_source_writes_as_people_write_it():
     assert unsourced_numbers("About 1240.", sources) == ["1240"]  # tens are no decimals
     assert unsourced_numbers("Check-in at 2:30 pm.", ["14:30"]) == [] and unsourced_numbers("At 4:30.", ["14:30"])
     assert unsourced_numbers("```\nprint(42)\n```\nDone.", []) == []  # code is not stated
+    listed = ['{"hotels": [{"name": "Vista"}, {"name": "Nile Inn"}]}']
+    assert unsourced_numbers("The 1st is Vista, the 2nd Nile Inn; reception is open 24/7.", listed) == []
+    assert unsourced_numbers("The 5th is cheapest.", listed) == ["5"]  # a place the list does not have
 
 
 # answers after tool results, written the way hosted assistants answer (units, conversions, totals, numbered lists,

@@ -8,8 +8,9 @@ or "5" of 4.6: a rounding keeps two significant digits or a decimal, "0.8" of 0.
 or computed from two values of the sources (a total of a price and nights, a difference) or converted as people convert
 without a tool (Celsius and Fahrenheit, kilometres and miles, kilograms and pounds). Every other number is made up: "It
 is 15:35 in Toronto" after a result of 10:20 in Delhi, "rated 4.6" where no result gave a rating. A list's own numbering
-("1. ", "2) " opening a line), a rating's scale ("7.9/10") and code fences are no statements. Time arithmetic (a time in
-another zone) and durations in other units (hours of minutes) are not followed: such an answer is judged made up.
+("1. ", "2) " opening a line), a place in a result's list ("the 2nd"), a rating's scale ("7.9/10"), "24/7" and code
+fences are no statements. Time arithmetic (a time in another zone) and durations in other units (hours of minutes) are
+not followed: such an answer is judged made up.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # its parts are held, but are no operands
 _LIST_MARKER = re.compile(r"^[ \t]*(?:[-*][ \t]+)?\d{1,2}[.)][ \t]", re.M)
 _SCALE = re.compile(r"(?<=\d)\s*(?:/|out of)\s*(?:5|10|100)\b")  # "7.9/10", "4.5 out of 5": a rating's scale
+_IDIOM = re.compile(r"\b24/7\b")  # "open 24/7": always, no figure
+_ORDINAL = re.compile(r"(?:st|nd|rd|th)\b")  # after digits: "the 2nd hotel", a place in a result's list
 _KM_MI, _KG_LB, _NINE_FIFTHS = decimal.Decimal("0.621371"), decimal.Decimal("2.20462"), decimal.Decimal("1.8")
 # conversions people make without a tool, each held only for a number the answer writes in its unit: Celsius and
 # Fahrenheit, kilometres and miles, kilograms and pounds (any of them for any number would hold too many numbers)
@@ -45,7 +48,7 @@ OPERANDS = 40  # above this many values in the sources, nothing computed from tw
 def unsourced_numbers(text: str, sources: Iterable[str]) -> list[str]:
     """The numbers `text` states that none of `sources` holds (see the module's rules), as the answer writes them."""
     held = Held(sources)
-    body = _SCALE.sub(" ", _LIST_MARKER.sub(" ", _outside(text)))
+    body = _IDIOM.sub(" ", _SCALE.sub(" ", _LIST_MARKER.sub(" ", _outside(text))))
     return [m[0] for m in _DIGITS.finditer(body) if not held.holds(m[0], body[m.end() : m.end() + 12])]
 
 
@@ -58,8 +61,11 @@ class Held:
         self.texts: set[str] = set()
         self.given: set[decimal.Decimal] = set()
         operands: set[decimal.Decimal] = set()
+        self.longest = 0  # the longest list a result holds: "the 2nd" of it is a place in it
         for source in sources:
-            self.given.update(decimal.Decimal(n) for n in _counts(source))
+            counts = list(_counts(source))
+            self.longest = max([self.longest, *counts])
+            self.given.update(decimal.Decimal(n) for n in counts)
             dates = " ".join(m[0] for m in _DATE.finditer(source))
             for part, operand in ((_DATE.sub(" ", source), True), (dates, False)):
                 for token in _DIGITS.findall(part):
@@ -82,6 +88,8 @@ class Held:
     def holds(self, token: str, after: str = "") -> bool:
         """The answer's run of digits (`after`: the text that follows it, where a unit would be) is held: a time as
         the whole time, else each number it holds."""
+        if _ORDINAL.match(after) and token.isdigit() and 1 <= int(token) <= self.longest:
+            return True
         forms = _read(token)
         times = [key for kind, key in forms if kind == "time"]
         if times:
