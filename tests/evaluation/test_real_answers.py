@@ -258,6 +258,7 @@ def test_refusals_as_assistants_write_them(text):
         "There aren't any good tools for tracking habits, but a notebook works.",
         "It's not possible with the tools most people own, so call a plumber.",
         "That is outside the scope of this recipe, but salt helps.",
+        "None of the available tools are needed here: 12 x 12 is 144.",  # no tool wanted, the answer given
     ],
 )
 def test_phrases_that_only_look_like_refusals(text):

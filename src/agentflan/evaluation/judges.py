@@ -140,6 +140,7 @@ _TOOLS_DO_NOT_FIT = (
     rf"\b(?:no|not\s+a|not\s+any)\s+(?:such\s+|suitable\s+|relevant\s+|matching\s+|appropriate\s+)?{_TOOL}"
     r"\s+(?:is\s+|are\s+)?(?:available|offered|provided|here)"
     rf"|\bnone\s+of\s+(?:the\s+|my\s+|these\s+|your\s+)?(?:[\w-]+\s+){{0,2}}{_TOOL}\b"
+    r"(?!\s+(?:is|are)\s+(?:\w+\s+)?(?:needed|necessary|required))"  # "none of the tools are needed here": no decline
     rf"|\bthere\s+(?:isn't|is\s+not|aren't|are\s+not|is\s+no|are\s+no)\s+(?:a\s+|an\s+|any\s+)?(?:[\w-]+\s+){{0,2}}{_TOOL}"
     r"\s+(?:here|available|offered|provided|(?:that|which)\s+(?:I\s+)?can|I\s+can)\b"
     rf"|(?:\bnot|n't)\s+(?:possible|available)\s+(?:with|through|via|using)\s+(?:the\s+|my\s+|any\s+|these\s+)?{_THESE_TOOLS}"
