@@ -323,6 +323,14 @@ def test_a_multi_step_answer_is_right_when_it_states_the_results_and_calls_nothi
         response="Thought: Hotel Vista, 171.\nAction: search_hotels",
     )
     assert judge(react)["next_turn_right"] is False
+    ended = dataclasses.replace(
+        react, response="Thought: I now know the final answer.\nFinal Answer: Hotel Vista, 171 USD."
+    )
+    assert judge(ended)["next_turn_right"] is True  # a ReAct run ends so
+    acted = dataclasses.replace(
+        react, response='Action: search_hotels\nAction Input: {"city": "Cairo"}\nFinal Answer: Hotel Vista, 171 USD.'
+    )
+    assert judge(acted)["next_turn_right"] is False  # a step taken first: a call, not the end
     nxt = Prediction(
         id="m2",
         category="multi_step_next_call",

@@ -21,13 +21,13 @@ A sample that expects several calls in one turn (`expected_calls`, BFCL's parall
 the answer makes, as BFCL's parallel checker judges it: the tools right when the calls name the expected tools as
 many times each, the arguments right when each expected call is matched, in any order, by its own call with
 acceptable arguments (as many calls as expected, no more).
-Multi-step samples (the conversation already holds a call and its result) are scored by `multi_step_accuracy`
-alone: the next turn is right when it makes the next needed call (`multi_step_next_call`: the right tool), or
-answers from the results (`multi_step_answer`: no call, and every key value of the results stated); they are not in
-the single-turn rates above. A multi-step sample whose history is known is also judged for fabrication
-(`multi_step_fabrication_rate`): a turn answered in text (no call) that states a number neither the results, the
-calls nor the query hold, whether it was due to answer or to make the next call ("Hotel Emperador, EUR 145 a night"
-in place of the hotel search).
+Multi-step samples (the conversation already holds a call and its result) are scored by `multi_step_accuracy` alone:
+the next turn is right when it makes the next needed call (`multi_step_next_call`: the right tool), or answers from
+the results (`multi_step_answer`: no call, and every key value of the results stated; in the ReAct protocol its
+`Final Answer:`); they are not in the single-turn rates above. A multi-step sample whose history is known is also
+judged for fabrication (`multi_step_fabrication_rate`): a turn answered in text (no call) that states a number
+neither the results, the calls nor the query hold, whether it was due to answer or to make the next call ("Hotel
+Emperador, EUR 145 a night" in place of the hotel search).
 
 Pure Python: works on any model's predictions file (`agentflan score`).
 """
@@ -218,6 +218,7 @@ def native_call(c: Any, where: str) -> dict[str, Any]:
 
 
 _NO_TOOL = frozenset({"none", "no", "nothing", "null"})
+_FINAL_ANSWER = re.compile(r"(?:^|\n)[ \t]*Final\s+Answer\s*:[ \t]*(.*)", re.S | re.I)  # a ReAct run's last step
 _NEGATES = re.compile(r"\b(?:no|none|not|nothing|neither|never|without)\b|n't\b", re.I)
 _IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*")
 
@@ -377,18 +378,22 @@ def plain_extras(p: Prediction, answer: str, verdict: dict[str, Any]) -> dict[st
 
 def next_turn(p: Prediction, verdict: dict[str, Any]) -> dict[str, Any]:
     """A multi-step sample's verdict with `next_turn_right`: the next needed call made (the right tool), or an answer
-    from the results (no call, no ReAct, every key value stated); and where the history is known, `fabricated`: a
-    turn that answers in text (no call, none attempted) and states a number neither the results, the calls nor the
-    query hold (`unsourced_numbers`), whether the next turn was to answer or to make the next call."""
+    from the results (no call, no ReAct, every key value stated; in the ReAct protocol its `Final Answer:`, the way a
+    ReAct run ends); and where the history is known, `fabricated`: a turn that answers in text (no call, none
+    attempted) and states a number neither the results, the calls nor the query hold (`unsourced_numbers`), whether
+    the next turn was to answer or to make the next call."""
     answer = p.content if p.protocol == "native" and p.content is not None else (p.turns or [p.response])[0]
+    final = _FINAL_ANSWER.search(answer) if p.protocol == "react" and "called" not in verdict else None
+    if final and find_calls(answer[: final.start()], p.tools):
+        final = None  # a step taken before it: a call, not the run's end
+    if final:
+        answer = final[1].strip()
+    said = plain_verdict(answer, p.tools) if final or p.expected == "call" else verdict
+    plain = "called" not in verdict and not verdict.get("malformed") and not (said["react"] or said["general"])
     if p.expected == "call":
         verdict = {**verdict, "next_turn_right": bool(verdict["tool_correct"])}
-        said = plain_verdict(answer, p.tools)
-        plain = "called" not in verdict and not verdict.get("malformed") and not (said["react"] or said["general"])
     else:
-        stated = all(states(answer, v) for v in p.key_values or ())
-        plain = not (verdict["react"] or verdict["general"])
-        verdict = {**verdict, "next_turn_right": plain and stated}
+        verdict = {**verdict, "next_turn_right": plain and all(states(answer, v) for v in p.key_values or ())}
     if p.history is not None:
         verdict["fabricated"] = plain and bool(unsourced_numbers(answer, [p.query, *history_texts(p.history)]))
     return verdict
