@@ -326,6 +326,8 @@ def test_unsourced_numbers_are_those_no_source_writes_as_people_write_it():
     listed = ['{"hotels": [{"name": "Vista"}, {"name": "Nile Inn"}]}']
     assert unsourced_numbers("The 1st is Vista, the 2nd Nile Inn; reception is open 24/7.", listed) == []
     assert unsourced_numbers("The 5th is cheapest.", listed) == ["5"]  # a place the list does not have
+    assert unsourced_numbers("I found 2 hotels, 2 good options.", listed) == []  # a count named as what is listed
+    assert unsourced_numbers("Vista sleeps 2.", listed) == ["2"]  # the list's length, but no count of it
 
 
 # answers after tool results, written the way hosted assistants answer (units, conversions, totals, numbered lists,
@@ -338,16 +340,17 @@ def test_multi_step_fabrication_judge_on_a_labelled_set(capsys):
     """Measured on each batch when it was written (7 Dec), before the judge was mended for it. Rows 0-37: precision
     0.81, recall 0.81 (a Fahrenheit conversion and "6 PM" of 18:00 taken for made up; "about 450" for 427.5 and "5
     hotels" of a list of 3 taken as rounded values); mended: conversions held only in the unit the answer writes, a
-    rounding keeps two significant digits, a time's hour held on a 12-hour clock, a list's length held as a count.
-    Rows 38-60 (news, holidays, units, arithmetic, a film, restaurants), written after that: precision 0.82, recall
-    1.00 ("about 9.3 times" a computed ratio, and "7.9/10", taken for made up); mended: a computed value may round to
-    two digits as a given one does, and a rating's scale ("/10", "out of 5") is no statement. The rows still
-    misjudged are the judge's known limits: a made-up count that equals a result's list length ("serves 2" where the
-    result lists two recipes), time-zone arithmetic ("10:20 in Delhi, which is 4:50 UTC") and a duration in other
-    units ("just under 2 hours" of 116 minutes). Rows 61-85 (`multi_step_next_call`, written 7 Dec after those): the
-    user asked two things, one result is in, and the answer skips the second call, some making its facts up ("Hotel
-    Emperador from EUR 145 per night"), some offering to look next: precision 0.92, recall 1.00 ("down 0.8%" of -0.84
-    taken for made up); mended: a rounding to one decimal is held."""
+    rounding keeps two significant digits, a time's hour held on a 12-hour clock, a list's length held as a count. Rows
+    38-60 (news, holidays, units, arithmetic, a film, restaurants), written after that: precision 0.82, recall 1.00
+    ("about 9.3 times" a computed ratio, and "7.9/10", taken for made up); mended: a computed value may round to two
+    digits as a given one does, and a rating's scale ("/10", "out of 5") is no statement. The rows still misjudged are
+    the judge's known limits: time-zone arithmetic ("10:20 in Delhi, which is 4:50 UTC") and a duration in other units
+    ("just under 2 hours" of 116 minutes). Rows 61-85 (`multi_step_next_call`, written 7 Dec after those): the user
+    asked two things, one result is in, and the answer skips the second call, some making its facts up ("Hotel Emperador
+    from EUR 145 per night"), some offering to look next: precision 0.92, recall 1.00 ("down 0.8%" of -0.84 taken for
+    made up); mended: a rounding to one decimal is held. Then a count is held only where it names what the result lists,
+    its items or results ("2 recipes", "3 options"), so "serves 2" of a list of two recipes (row recipe-1, a known miss
+    until then) is made up."""
     tp = fp = fn = 0
     wrong = []
     for r in MULTISTEP_LABELS:
@@ -374,4 +377,4 @@ def test_multi_step_fabrication_judge_on_a_labelled_set(capsys):
             f"\nmulti-step fabrication: precision {tp / (tp + fp):.3f}, recall {tp / (tp + fn):.3f}; misjudged {wrong}"
         )
     assert sum(r["fabricated"] for r in MULTISTEP_LABELS) == 37 and len(MULTISTEP_LABELS) == 86
-    assert wrong == ["recipe-1", "time-1", "movie-1"]
+    assert wrong == ["time-1", "movie-1"]

@@ -4,13 +4,13 @@ A multi-step turn's sources are what the model was given before it answered: the
 them and the user's query. A number the answer states is held where a source gives it as people write it (the same rules
 `judges.states` reads a key value by): rounded to the decimals the answer writes ("876.5" or "876" of 876.48, not "877"
 or "5" of 4.6: a rounding keeps two significant digits or a decimal, "0.8" of 0.84), without leading zeros ("5" of
-"2024-03-05"), a time on a 12-hour clock ("2:30" or "2 PM" of 14:30), a count of the items a result lists ("3 hotels");
-or computed from two values of the sources (a total of a price and nights, a difference) or converted as people convert
-without a tool (Celsius and Fahrenheit, kilometres and miles, kilograms and pounds). Every other number is made up: "It
-is 15:35 in Toronto" after a result of 10:20 in Delhi, "rated 4.6" where no result gave a rating. A list's own numbering
-("1. ", "2) " opening a line), a place in a result's list ("the 2nd"), a rating's scale ("7.9/10"), "24/7" and code
-fences are no statements. Time arithmetic (a time in another zone) and durations in other units (hours of minutes) are
-not followed: such an answer is judged made up.
+"2024-03-05"), a time on a 12-hour clock ("2:30" or "2 PM" of 14:30), a count of the items a result lists, named as its
+items or results ("3 hotels", "2 options"; not "serves 2"); or computed from two values of the sources (a total of a
+price and nights, a difference) or converted as people convert without a tool (Celsius and Fahrenheit, kilometres and
+miles, kilograms and pounds). Every other number is made up: "It is 15:35 in Toronto" after a result of 10:20 in Delhi,
+"rated 4.6" where no result gave a rating. A list's own numbering ("1. ", "2) " opening a line), a place in a result's
+list ("the 2nd"), a rating's scale ("7.9/10"), "24/7" and code fences are no statements. Time arithmetic (a time in
+another zone) and durations in other units (hours of minutes) are not followed: such an answer is judged made up.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ CONVERSIONS = (
     (re.compile(r"\s*(?:lbs?\b|pounds?\b)", re.I), lambda v: v * _KG_LB),
     (re.compile(r"\s*(?:kg\b|kilo)", re.I), lambda v: v / _KG_LB),
 )
+# what a count of listed items is called beside the list's own key: "2 options", "3 results"
+ITEMS = frozenset(
+    "result option item one choice match entry pick place spot story article headline listing hit suggestion".split()
+)
+_WORDS = re.compile(r"[A-Za-z][A-Za-z-]*")
 OPERANDS = 40  # above this many values in the sources, nothing computed from two of them is held (the pairs would
 # hold almost any number)
 
@@ -49,7 +54,7 @@ def unsourced_numbers(text: str, sources: Iterable[str]) -> list[str]:
     """The numbers `text` states that none of `sources` holds (see the module's rules), as the answer writes them."""
     held = Held(sources)
     body = _IDIOM.sub(" ", _SCALE.sub(" ", _LIST_MARKER.sub(" ", _outside(text))))
-    return [m[0] for m in _DIGITS.finditer(body) if not held.holds(m[0], body[m.end() : m.end() + 12])]
+    return [m[0] for m in _DIGITS.finditer(body) if not held.holds(m[0], body[m.end() : m.end() + 40])]
 
 
 class Held:
@@ -62,10 +67,11 @@ class Held:
         self.given: set[decimal.Decimal] = set()
         operands: set[decimal.Decimal] = set()
         self.longest = 0  # the longest list a result holds: "the 2nd" of it is a place in it
+        self.counts: dict[int, set[str]] = {}  # a list's length -> what its items may be called ("3 hotels")
         for source in sources:
-            counts = list(_counts(source))
-            self.longest = max([self.longest, *counts])
-            self.given.update(decimal.Decimal(n) for n in counts)
+            for length, key in _counts(source):
+                self.longest = max(self.longest, length)
+                self.counts.setdefault(length, set(ITEMS)).add(_singular(key))
             dates = " ".join(m[0] for m in _DATE.finditer(source))
             for part, operand in ((_DATE.sub(" ", source), True), (dates, False)):
                 for token in _DIGITS.findall(part):
@@ -90,6 +96,9 @@ class Held:
         the whole time, else each number it holds."""
         if _ORDINAL.match(after) and token.isdigit() and 1 <= int(token) <= self.longest:
             return True
+        if token.isdigit() and int(token) in self.counts:  # a count of what a result lists, named as such
+            if any(_singular(w) in self.counts[int(token)] for w in _WORDS.findall(after)[:4]):
+                return True
         forms = _read(token)
         times = [key for kind, key in forms if kind == "time"]
         if times:
@@ -139,20 +148,25 @@ def _read(token: str) -> list[tuple[str, Any]]:
     return out
 
 
-def _counts(source: str, depth: int = 3) -> Iterator[int]:
-    """How many items each list of a JSON source holds (a JSON text inside it read too, as ToolBench wraps a result:
-    `{"error": "", "response": "{...}"}`)."""
+def _counts(source: str, depth: int = 3) -> Iterator[tuple[int, str]]:
+    """How many items each list of a JSON source holds, with the key that holds it ("" for none; a JSON text inside
+    it read too, as ToolBench wraps a result: `{"error": "", "response": "{...}"}`)."""
     try:
         value = json.loads(source)
     except ValueError:
         return
-    stack = [(value, depth)]
+    stack = [(value, depth, "")]
     while stack:
-        value, left = stack.pop()
+        value, left, key = stack.pop()
         if isinstance(value, list):
-            yield len(value)
-            stack.extend((v, left) for v in value)
+            yield len(value), key
+            stack.extend((v, left, key) for v in value)
         elif isinstance(value, dict):
-            stack.extend((v, left) for v in value.values())
+            stack.extend((v, left, k) for k, v in value.items())
         elif isinstance(value, str) and left and value.lstrip()[:1] in ("{", "["):
             yield from _counts(value, left - 1)
+
+
+def _singular(word: str) -> str:
+    word = word.lower()
+    return word[:-3] + "y" if word.endswith("ies") else word[:-1] if word.endswith("s") else word
