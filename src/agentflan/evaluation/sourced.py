@@ -58,8 +58,8 @@ def unsourced_numbers(text: str, sources: Iterable[str]) -> list[str]:
 
 
 class Held:
-    """What a multi-step answer's sources hold: times, values (as given, and counts of listed items) and what is
-    computed or converted from their values."""
+    """What a multi-step answer's sources hold: times, values (as given), the lengths of the lists they hold (and what
+    their items are called) and what is computed or converted from their values."""
 
     def __init__(self, sources: Iterable[str]):
         self.times: set[tuple[int, tuple[str, ...]]] = set()
@@ -71,7 +71,7 @@ class Held:
         for source in sources:
             for length, key in _counts(source):
                 self.longest = max(self.longest, length)
-                self.counts.setdefault(length, set(ITEMS)).add(_singular(key))
+                self.counts.setdefault(length, set(ITEMS)).update([_singular(key)] if key else [])
             dates = " ".join(m[0] for m in _DATE.finditer(source))
             for part, operand in ((_DATE.sub(" ", source), True), (dates, False)):
                 for token in _DIGITS.findall(part):
