@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 from agentflan.evaluation.benchmark import Sample
@@ -43,14 +44,16 @@ def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = Fals
     run."""
     import openai
 
+    called = [c["function"]["name"] for m in sample.history or [] for c in m.get("tool_calls") or []]
+    names = api_names([*(t.name for t in sample.tools), *called])
     request = {
         "model": model,
-        "messages": [{"role": "user", "content": sample.query}, *api_messages(sample.history)],
+        "messages": [{"role": "user", "content": sample.query}, *api_messages(sample.history, names)],
         "temperature": 0,
         "max_tokens": max_new_tokens,
     }
     if sample.tools:
-        request["tools"] = [t.to_openai() for t in sample.tools]
+        request["tools"] = [renamed(t.to_openai(), names) for t in sample.tools]
     try:
         reply = api.chat.completions.create(**request)
     except openai.APIConnectionError as e:
@@ -66,7 +69,11 @@ def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = Fals
             f"{api.base_url}: HTTP {e.status_code} for model {model!r} ({str(e.message)[:200]})"
         ) from None
     message = reply.choices[0].message
-    calls = [{"name": c.function.name, "arguments": c.function.arguments} for c in message.tool_calls or []]
+    given = {sent: name for name, sent in names.items()}  # the tools' own names back
+    calls = [
+        {"name": given.get(c.function.name, c.function.name), "arguments": c.function.arguments}
+        for c in message.tool_calls or []
+    ]
     return {
         "response": message.content or "",
         "content": message.content or "",
@@ -75,8 +82,10 @@ def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = Fals
     }
 
 
-def api_messages(history: list[dict] | None) -> list[dict]:
-    """A multi-step sample's history as the OpenAI API takes it: each call's arguments as a JSON string."""
+def api_messages(history: list[dict] | None, names: dict[str, str] | None = None) -> list[dict]:
+    """A multi-step sample's history as the OpenAI API takes it: each call's arguments as a JSON string, its tool's
+    name as sent (`api_names`)."""
+    names = names or {}
     out = []
     for m in history or []:
         if m.get("tool_calls"):
@@ -85,14 +94,47 @@ def api_messages(history: list[dict] | None) -> list[dict]:
                     **c,
                     "function": {
                         **c["function"],
+                        "name": names.get(c["function"]["name"], c["function"]["name"]),
                         "arguments": json.dumps(c["function"]["arguments"], ensure_ascii=False),
                     },
                 }
                 for c in m["tool_calls"]
             ]
             m = {**m, "tool_calls": calls}
+        if m.get("role") == "tool" and m.get("name") in names:
+            m = {**m, "name": names[m["name"]]}
         out.append(m)
     return out
+
+
+_API_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # what the OpenAI API takes as a function's name
+
+
+def api_names(names: list[str]) -> dict[str, str]:
+    """Each tool name -> the name sent: itself where the OpenAI API takes it, else with every other character as `_`
+    (cut to 64, numbered where two would meet), as BFCL sends `math.factorial` to OpenAI as `math_factorial`; a
+    reply's calls are read back to the tools' own names."""
+    out: dict[str, str] = {}
+    taken = {n for n in names if _API_NAME.fullmatch(n)}
+    for name in names:
+        if name in out:
+            continue
+        if _API_NAME.fullmatch(name):
+            out[name] = name
+            continue
+        base = re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64] or "tool"
+        sent, i = base, 1
+        while sent in taken:
+            sent, i = f"{base[:58]}_{i}", i + 1
+        taken.add(sent)
+        out[name] = sent
+    return out
+
+
+def renamed(tool: dict, names: dict[str, str]) -> dict:
+    """An OpenAI tool entry under the name `api_names` gave it."""
+    name = tool["function"]["name"]
+    return {**tool, "function": {**tool["function"], "name": names.get(name, name)}}
 
 
 def failed(why: str) -> dict:
