@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from agentflan.evaluation.benchmark import Sample
@@ -35,7 +36,9 @@ def client(url: str, api_key_env: str):
     )
 
 
-def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = False) -> dict:
+def ask(
+    api, model: str, sample: Sample, max_new_tokens: int, first: bool = False, settings: dict | None = None
+) -> dict:
     """One sample's reply as `run_native` returns it: text, content, calls (`{"name", "arguments"}`; the server parsed
     them, the arguments come as the JSON string the OpenAI API gives). A server error on one sample (5xx) is kept as
     that sample's parse error, an attempted reply that failed, as the in-process parser keeps a call region it cannot
@@ -46,16 +49,22 @@ def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = Fals
 
     called = [c["function"]["name"] for m in sample.history or [] for c in m.get("tool_calls") or []]
     names = api_names([*(t.name for t in sample.tools), *called])
+    settings = {**GREEDY} if settings is None else settings
     request = {
         "model": model,
         "messages": [{"role": "user", "content": sample.query}, *api_messages(sample.history, names)],
-        "temperature": 0,
-        "max_tokens": max_new_tokens,
     }
     if sample.tools:
         request["tools"] = [renamed(t.to_openai(), names) for t in sample.tools]
     try:
-        reply = api.chat.completions.create(**request)
+        while True:
+            sampling = {k: v for k, v in settings.items() if k != "length"}
+            try:
+                reply = api.chat.completions.create(**request, **sampling, **{settings["length"]: max_new_tokens})
+                break
+            except openai.BadRequestError as e:
+                if not (first and adapt(settings, e)):
+                    raise
     except openai.APIConnectionError as e:
         if first:
             raise EndpointError(f"{api.base_url}: unreachable ({e.__cause__ or e})") from None
@@ -80,6 +89,28 @@ def ask(api, model: str, sample: Sample, max_new_tokens: int, first: bool = Fals
         "tool_calls": calls,
         "parse_error": None,
     }
+
+
+GREEDY = {"temperature": 0, "length": "max_tokens"}  # what each request asks for, unless the server refuses it
+
+
+def adapt(settings: dict, error: Exception) -> bool:
+    """`settings` changed as the server's refusal of the first request asks, as OpenAI's reasoning models (o-series,
+    gpt-5) refuse `max_tokens` ("Use 'max_completion_tokens' instead") and a temperature of 0 ("Only the default (1)
+    value is supported"); False when there is nothing to change. A dropped temperature is said on stderr: the
+    replies are then the server's sampling, not greedy."""
+    body = getattr(error, "body", None)
+    body = body.get("error", body) if isinstance(body, dict) else {}
+    param = body.get("param") if isinstance(body, dict) else None
+    text = str(getattr(error, "message", error))
+    if settings["length"] == "max_tokens" and (param == "max_tokens" or "max_completion_tokens" in text):
+        settings["length"] = "max_completion_tokens"
+        return True
+    if "temperature" in settings and (param == "temperature" or "'temperature'" in text):
+        del settings["temperature"]
+        print("warning: the server refuses temperature 0; its replies are sampled, not greedy", file=sys.stderr)
+        return True
+    return False
 
 
 def api_messages(history: list[dict] | None, names: dict[str, str] | None = None) -> list[dict]:
@@ -156,7 +187,8 @@ def run_endpoint(
     api = client(url, api_key_env)
     if not samples:
         return []
-    first = ask(api, model, samples[0], max_new_tokens, first=True)
+    settings = {**GREEDY}  # the first request settles what the server takes
+    first = ask(api, model, samples[0], max_new_tokens, first=True, settings=settings)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        rest = list(pool.map(lambda s: ask(api, model, s, max_new_tokens), samples[1:]))
+        rest = list(pool.map(lambda s: ask(api, model, s, max_new_tokens, settings=settings), samples[1:]))
     return [first, *rest]

@@ -1,5 +1,6 @@
-"""Tool names the OpenAI API refuses (BFCL's `requests.get`, `math.factorial`) are sent as it takes them and read back
-as the tools' own: against a server on 127.0.0.1 that checks names as the OpenAI API does, through the openai client."""
+"""What the OpenAI API refuses, met as it asks: tool names it does not take (BFCL's `requests.get`) are sent as it takes
+them and read back as the tools' own, and a reasoning model's refusal of `max_tokens` and of temperature 0 changes the
+request. Against a server on 127.0.0.1 that refuses as the API does (its error bodies), through the openai client."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ from agentflan.evaluation.endpoint import api_names, run_endpoint
 from agentflan.evaluation.scoring import Prediction, judge
 
 NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # the OpenAI API's pattern for a function's name
+# the API's refusals, as reasoning models (o-series, gpt-5) give them
+MAX_TOKENS_REFUSED = (
+    "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+)
+TEMPERATURE_REFUSED = (
+    "Unsupported value: 'temperature' does not support 0 with this model. Only the default (1) value is supported."
+)
 
 
 class OpenAIShaped(BaseHTTPRequestHandler):
@@ -23,10 +31,15 @@ class OpenAIShaped(BaseHTTPRequestHandler):
     its error body), as api.openai.com does."""
 
     seen: list[dict] = []
+    reasoning = False  # refuse `max_tokens` and temperature 0, as o-series and gpt-5 models do
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.seen.append(body)
+        if self.reasoning and "max_tokens" in body:
+            return self._refuse("max_tokens", "unsupported_parameter", MAX_TOKENS_REFUSED)
+        if self.reasoning and body.get("temperature", 1) != 1:
+            return self._refuse("temperature", "unsupported_value", TEMPERATURE_REFUSED)
         names = [t["function"]["name"] for t in body.get("tools", [])]
         names += [c["function"]["name"] for m in body["messages"] for c in m.get("tool_calls") or []]
         bad = next((n for n in names if not NAME.fullmatch(n)), None)
@@ -40,6 +53,10 @@ class OpenAIShaped(BaseHTTPRequestHandler):
         message = {"role": "assistant", "content": None, "tool_calls": [call]}
         choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
         self._send(200, {"id": "c", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]})
+
+    def _refuse(self, param: str, code: str, message: str) -> None:
+        error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+        self._send(400, {"error": error})
 
     def _send(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()
@@ -58,7 +75,7 @@ def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), OpenAIShaped)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    OpenAIShaped.seen = []
+    OpenAIShaped.seen, OpenAIShaped.reasoning = [], False
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
     finally:
@@ -115,3 +132,19 @@ def test_without_the_renaming_the_server_refuses_the_name(server):
     tool = {"type": "function", "function": {"name": "requests.get", "parameters": {"type": "object"}}}
     with pytest.raises(Exception, match="does not match pattern"):
         api.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], tools=[tool])
+
+
+def test_a_reasoning_models_refusals_change_the_request_once(server, capsys):
+    """`max_tokens` refused: `max_completion_tokens` instead; temperature 0 refused: the server's default, said on
+    stderr; the first request settles it and the others are sent so."""
+    OpenAIShaped.reasoning = True
+    tool = Tool("get_weather", "", {"type": "object", "properties": {"city": {"type": "string"}}})
+    samples = [
+        Sample(f"s{i}", "tool_needed_offered_seen", "action", "Oslo?", [tool], "call", "get_weather") for i in range(3)
+    ]
+    replies = run_endpoint(samples, server, "o-model", 512)
+    assert [r["tool_calls"][0]["name"] for r in replies] == ["get_weather"] * 3
+    sent = OpenAIShaped.seen
+    assert len(sent) == 3 + 2  # the first asked three times, the others once
+    assert all(b["max_completion_tokens"] == 512 and "max_tokens" not in b and "temperature" not in b for b in sent[2:])
+    assert "sampled, not greedy" in capsys.readouterr().err
