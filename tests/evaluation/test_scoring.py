@@ -121,6 +121,12 @@ def test_score_cli(tmp_path):
     metrics = json.loads(ok.stdout)
     assert metrics["hscore"] == 1.0 and metrics["tool_name_accuracy"] == 1.0
 
+    # a row logged as an OpenAI-compatible API returns it, no protocol named: its structured calls are read (native)
+    logged = {**rows[1], "response": "", "content": None}
+    logged["tool_calls"] = [{"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]
+    path.write_text(json.dumps(logged) + "\n")
+    assert json.loads(cli("score", str(path)).stdout)["tool_name_accuracy"] == 1.0
+
     for bad, message in [
         ('{"id": "3", "category": "c", "tools": [], "expected": "maybe", "response": ""}', "field expected"),
         ('{"id": "4", "category": "c", "tools": [], "expected": "call", "response": ""}', "field expected_tool"),

@@ -158,7 +158,8 @@ class Prediction:
             raise PredictionError(
                 "expected_arguments", "expected an object mapping each argument to a list of acceptable values"
             )
-        protocol = d.get("protocol", "react")
+        # unnamed: native where the row logs structured calls (as an OpenAI-compatible API returns them), else text
+        protocol = d.get("protocol", "native" if isinstance(d.get("tool_calls"), list) else "react")
         if protocol not in PROTOCOLS:
             raise PredictionError("protocol", f"{protocol!r} is not one of {', '.join(PROTOCOLS)}")
         turns = d.get("turns")
