@@ -204,6 +204,7 @@ def test_prose_with_parentheses_or_the_word_action_is_not_a_call(text):
         "I can chat, answer questions, and call tools when they are available.",
         "Using simple words: the sky looks blue because air scatters blue light most.",
         "Let me explain: a haiku has three lines.",
+        "The get_weather() function takes a city; for a haiku you need none.",  # named, no arguments given
     ],
 )
 def test_ordinary_plain_answers_are_not_calls(text):
@@ -219,6 +220,7 @@ def test_ordinary_plain_answers_are_not_calls(text):
         "I'm going to invoke the currency API now.",
         "Let me search for flights from Oslo to Rome.",
         "I need to look up the current exchange rate first.",
+        "Checking get_weather(city='Oslo')...",  # an offered tool called inside a sentence
     ],
 )
 def test_general_tool_call_phrases_are_calls(text):

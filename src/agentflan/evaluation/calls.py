@@ -371,6 +371,46 @@ def python_calls(text: str, offered: Iterable[str] = ()) -> Iterator[Call]:
                 yield Call(name, args, "python", start)
         if calls and (whole or any(n in names for n, _ in calls)):
             return
+    yield from inline_python_calls(text, names)
+
+
+def inline_python_calls(text: str, names: set[str]) -> Iterator[Call]:
+    """An offered tool called with arguments inside a sentence ("Checking get_weather(city='Paris')..."): the call's
+    text, from the name to its closing parenthesis, read as `python_calls` reads a line."""
+    for name in names:
+        for m in re.finditer(rf"(?<![\w.]){re.escape(name)}\s*\(", text):
+            end = _closing(text, m.end() - 1)
+            if end is None:
+                continue
+            try:
+                node = ast.parse(text[m.start() : end], mode="eval").body
+            except (SyntaxError, ValueError, MemoryError, RecursionError):
+                continue
+            call = _python_call(node)
+            if call and call[1]:  # arguments given: "get_weather()" named in prose is no call
+                yield Call(*call, "python", m.start())
+
+
+def _closing(text: str, start: int) -> int | None:
+    """The end of the parenthesised arguments opening at `start`, quotes respected; None if unclosed."""
+    depth, quote, i = 0, None, start
+    while i < len(text) and i - start < 4000:
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
 
 
 def fenced(text: str) -> tuple[str, list[str]]:
