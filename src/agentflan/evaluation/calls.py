@@ -110,8 +110,9 @@ def normalise(text: str) -> str:
 
 
 def balanced(text: str, start: int) -> int | None:
-    """The end of the bracketed value opening at `start` ({ or [), quotes of either kind respected; None if unclosed."""
-    pairs, stack, quote, i = {"{": "}", "[": "]"}, [], None, start
+    """The end of the bracketed value opening at `start` ({, [ or a call's `(`), quotes of either kind respected; None
+    if unclosed."""
+    pairs, stack, quote, i = {"{": "}", "[": "]", "(": ")"}, [], None, start
     while i < len(text):
         ch = text[i]
         if quote:
@@ -123,7 +124,7 @@ def balanced(text: str, start: int) -> int | None:
             quote = ch
         elif ch in pairs:
             stack.append(pairs[ch])
-        elif ch in "}]":
+        elif ch in "}])":
             if not stack or stack.pop() != ch:
                 return None
             if not stack:
@@ -379,7 +380,7 @@ def inline_python_calls(text: str, names: set[str]) -> Iterator[Call]:
     text, from the name to its closing parenthesis, read as `python_calls` reads a line."""
     for name in names:
         for m in re.finditer(rf"(?<![\w.]){re.escape(name)}\s*\(", text):
-            end = _closing(text, m.end() - 1)
+            end = balanced(text, m.end() - 1)
             if end is None:
                 continue
             try:
@@ -389,28 +390,6 @@ def inline_python_calls(text: str, names: set[str]) -> Iterator[Call]:
             call = _python_call(node)
             if call and call[1]:  # arguments given: "get_weather()" named in prose is no call
                 yield Call(*call, "python", m.start())
-
-
-def _closing(text: str, start: int) -> int | None:
-    """The end of the parenthesised arguments opening at `start`, quotes respected; None if unclosed."""
-    depth, quote, i = 0, None, start
-    while i < len(text) and i - start < 4000:
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None
 
 
 def fenced(text: str) -> tuple[str, list[str]]:
