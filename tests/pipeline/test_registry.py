@@ -47,6 +47,7 @@ def new_version(
     plain_quality=0.3,
     fabrication=0.0,
     made_up_after_results=None,
+    right_after_results=None,
 ):
     """A registered version whose evaluate run logged per-sample predictions matching its tags: the first
     2 * PLAIN * (1 - hscore) plain samples carry a ReAct hallucination (so a better model's set is a subset),
@@ -75,13 +76,21 @@ def new_version(
         }
         for i in range(CALLS)
     ]
-    if made_up_after_results is not None:  # the first MULTI * made_up_after_results answers after a result make up
+    if made_up_after_results is not None:  # the first MULTI * made_up_after_results answers after a result make up;
+        # the last MULTI * right_after_results are right (by default, those that make nothing up)
+        made_up = round(MULTI * made_up_after_results)
+        right = MULTI - made_up if right_after_results is None else round(MULTI * right_after_results)
         rows += [
             {
                 "id": f"m{i}",
                 "expected": "plain",
                 "category": "multi_step_answer",
-                "verdict": {"react": False, "general": False, "fabricated": i < round(MULTI * made_up_after_results)},
+                "verdict": {
+                    "react": False,
+                    "general": False,
+                    "fabricated": i < made_up,
+                    "next_turn_right": i >= MULTI - right,
+                },
             }
             for i in range(MULTI)
         ]
@@ -182,6 +191,19 @@ def test_a_model_that_makes_up_more_after_tool_results_is_refused(mlflow_uri, ti
     assert decision.checks["multi_step_fabrication_rate.bootstrap"]["gain"] == -0.6  # 12 more of 20 made up
     honest = new_version(client, tiny_model_dir, 0.90, 0.5, made_up_after_results=0.2)
     assert promote(client, "agentflan", Gate(), honest, dry_run=True).promoted
+
+
+def test_a_model_that_makes_up_less_by_saying_nothing_is_refused(mlflow_uri, tiny_model_dir):
+    """Fewer numbers made up after tool results, because the answers state none ("Here is what I found."): the
+    made-up rate gains, multi-step accuracy, its pair, falls."""
+    client = mlflow.MlflowClient(mlflow_uri)
+    champion = new_version(client, tiny_model_dir, 0.80, 0.5, made_up_after_results=0.5, right_after_results=0.5)
+    assert promote(client, "agentflan", Gate(), champion).promoted
+    silent = new_version(client, tiny_model_dir, 0.80, 0.5, made_up_after_results=0.0, right_after_results=0.0)
+    decision = promote(client, "agentflan", Gate(), silent, dry_run=True)
+    assert decision.checks["multi_step_fabrication_rate.bootstrap"]["better"]
+    assert not decision.promoted and decision.checks["multi_step_accuracy.bootstrap"]["worse"]
+    assert "multi_step_accuracy -0.5000" in decision.reason
 
 
 def test_a_gain_inside_the_noise_is_not_promoted(mlflow_uri, tiny_model_dir):

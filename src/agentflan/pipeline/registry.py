@@ -89,7 +89,9 @@ GATED = (
     ("plain_quality", 1),
     ("tool_name_accuracy", 1),
     ("argument_accuracy", 1),
-    ("multi_step_fabrication_rate", -1),  # numbers no tool result gave, in answers after one
+    ("multi_step_accuracy", 1),  # after a tool result: the next call, or an answer that states what it returned
+    ("multi_step_fabrication_rate", -1),  # numbers no tool result gave, in text turns after one (its pair: fewer
+    # made up by saying nothing is no gain, the accuracy above falls)
 )
 
 
