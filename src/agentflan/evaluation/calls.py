@@ -442,4 +442,10 @@ def has_react_keywords(text: str) -> bool:
 
 def names_whole(name: str, text: str) -> bool:
     """`name` appears in the text as a whole identifier (not inside another word)."""
-    return bool(name) and re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text) is not None
+    return whole_name_at(name, text) is not None
+
+
+def whole_name_at(name: str, text: str) -> int | None:
+    """Where `name` first appears in the text as a whole identifier; None where it does not."""
+    m = re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text) if name else None
+    return m.start() if m else None

@@ -36,20 +36,17 @@ def client(url: str, api_key_env: str):
     )
 
 
-def ask(
-    api, model: str, sample: Sample, max_new_tokens: int, first: bool = False, settings: dict | None = None
-) -> dict:
+def ask(api, model: str, sample: Sample, max_new_tokens: int, settings: dict, first: bool = False) -> dict:
     """One sample's reply as `run_native` returns it: text, content, calls (`{"name", "arguments"}`; the server parsed
     them, the arguments come as the JSON string the OpenAI API gives). A server error on one sample (5xx) is kept as
     that sample's parse error, an attempted reply that failed, as the in-process parser keeps a call region it cannot
     read, and so is a connection the server drops on a later request (`transformers serve` 5.24 drops it on a call
     without "arguments"); a refused request (4xx: key, model name) or a first request that cannot connect stops the
-    run."""
+    run. `settings`: what each request asks for (`GREEDY`, as `adapt` changes it on the first request)."""
     import openai
 
     called = [c["function"]["name"] for m in sample.history or [] for c in m.get("tool_calls") or []]
     names = api_names([*(t.name for t in sample.tools), *called])
-    settings = {**GREEDY} if settings is None else settings
     request = {
         "model": model,
         "messages": [{"role": "user", "content": sample.query}, *api_messages(sample.history, names)],
@@ -188,7 +185,7 @@ def run_endpoint(
     if not samples:
         return []
     settings = {**GREEDY}  # the first request settles what the server takes
-    first = ask(api, model, samples[0], max_new_tokens, first=True, settings=settings)
+    first = ask(api, model, samples[0], max_new_tokens, settings, first=True)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        rest = list(pool.map(lambda s: ask(api, model, s, max_new_tokens, settings=settings), samples[1:]))
+        rest = list(pool.map(lambda s: ask(api, model, s, max_new_tokens, settings), samples[1:]))
     return [first, *rest]

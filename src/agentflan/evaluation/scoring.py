@@ -44,7 +44,7 @@ from typing import Any
 
 from agentflan.data.schema import SchemaError
 from agentflan.evaluation.benchmark import MULTI_STEP, acceptable_values, expected_calls_from, history_from
-from agentflan.evaluation.calls import find_calls, typed
+from agentflan.evaluation.calls import find_calls, typed, whole_name_at
 from agentflan.evaluation.judges import (
     declines,
     fabricates,
@@ -246,7 +246,7 @@ def _sentence_choice(line: str, tools: list[str]) -> str | None:
     "Tool: `get_weather`"); none where it negates ("I don't need get_weather", "None of them fits") or declines."""
     if _NEGATES.search(line) or declines(line):
         return None
-    named = [(m.start(), t) for t in tools if (m := re.search(rf"(?<![\w.]){re.escape(t)}(?!\w)", line))]
+    named = [(at, t) for t in tools if (at := whole_name_at(t, line)) is not None]
     return min(named)[1] if named else None
 
 

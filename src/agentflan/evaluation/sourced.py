@@ -66,11 +66,9 @@ class Held:
         self.texts: set[str] = set()
         self.given: set[decimal.Decimal] = set()
         operands: set[decimal.Decimal] = set()
-        self.longest = 0  # the longest list a result holds: "the 2nd" of it is a place in it
         self.counts: dict[int, set[str]] = {}  # a list's length -> what its items may be called ("3 hotels")
         for source in sources:
             for length, key in _counts(source):
-                self.longest = max(self.longest, length)
                 self.counts.setdefault(length, set(ITEMS)).update([_singular(key)] if key else [])
             dates = " ".join(m[0] for m in _DATE.finditer(source))
             for part, operand in ((_DATE.sub(" ", source), True), (dates, False)):
@@ -94,7 +92,8 @@ class Held:
     def holds(self, token: str, after: str = "") -> bool:
         """The answer's run of digits (`after`: the text that follows it, where a unit would be) is held: a time as
         the whole time, else each number it holds."""
-        if _ORDINAL.match(after) and token.isdigit() and 1 <= int(token) <= self.longest:
+        # "the 2nd": a place in the longest list a result holds
+        if _ORDINAL.match(after) and token.isdigit() and 1 <= int(token) <= max(self.counts, default=0):
             return True
         if token.isdigit() and int(token) in self.counts:  # a count of what a result lists, named as such
             if any(_singular(w) in self.counts[int(token)] for w in _WORDS.findall(after)[:4]):
