@@ -131,6 +131,43 @@ def test_batched_generation_matches_one_at_a_time(tiny):
     assert len(batched) == len(samples) and batched == single  # left padding + KV cache change nothing
 
 
+def test_a_native_call_whose_delimiters_are_special_tokens_is_read_from_the_generated_ids(tiny):
+    """Gemma 4's `<|tool_call>` and Mistral's `[TOOL_CALLS]` are special tokens, which a decoded text leaves out: a
+    tiny Llama taught one reply whose call markers are special tokens (the tiny tokenizer's, made special) makes
+    its call in the native protocol, parsed from the token ids as `transformers serve` parses them."""
+    import torch
+    from transformers import AddedToken
+
+    from agentflan.evaluation.generation import prompt_texts, run_native
+    from agentflan.training.chat_format import ChatFormat
+    from agentflan.training.tokenizer import train_bpe
+
+    _, _, samples = tiny
+    sample = next(s for s in samples if s.expected == "call")
+    tokenizer = train_bpe([sample.query, sample.tools[0].name, '{"name": "arguments": {}}'] * 5, vocab_size=400)
+    tokenizer.add_special_tokens(
+        {"additional_special_tokens": [AddedToken(m, special=True) for m in ("<tool_call>", "</tool_call>")]}
+    )
+    call = {"name": sample.expected_tool, "arguments": {}}
+    reply = tokenizer(f"<tool_call>\n{json.dumps(call)}\n</tool_call><|im_end|>", add_special_tokens=False)["input_ids"]
+    dialogue = ([{"role": "user", "content": sample.query}], [t.to_openai() for t in sample.tools])
+    fmt = ChatFormat.of(tokenizer)
+    prompt = fmt.encode_prompts(prompt_texts(fmt, [dialogue]))[0]
+    model = tiny_llama(tokenizer, pad_token_id=tokenizer.pad_token_id)
+    ids = torch.tensor([prompt + reply])
+    labels = ids.clone()
+    labels[0, : len(prompt)] = -100
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):  # the one reply, learned by heart
+        optimizer.zero_grad()
+        model(input_ids=ids, labels=labels).loss.backward()
+        optimizer.step()
+    model.eval()
+    (answer,) = run_native(model, tokenizer, [sample], max_new_tokens=len(reply) + 4, batch_size=1)
+    assert answer["tool_calls"] == [call] and answer["parse_error"] is None
+    assert "<tool_call>" not in answer["response"]  # the text keeps the call without its special delimiters
+
+
 def test_every_protocol_is_run_and_scored(tiny):
     model, tokenizer, samples = tiny
     preds = [

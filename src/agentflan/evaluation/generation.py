@@ -90,17 +90,19 @@ def prompt_texts(fmt: ChatFormat, dialogues: list[tuple[list[dict], list[dict] |
     return [fmt.render(*fmt.dialogue(m, t or None), generation_prompt=True) for m, t in dialogues]
 
 
-def complete(
+def generate(
     model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int, batch_size: int
-) -> list[str]:
-    """The next assistant turn of each (messages, tools) dialogue, batched by length (left padding, KV cache)."""
+) -> tuple[list[list[int]], list[list[int]]]:
+    """(prompt ids, reply ids) of each (messages, tools) dialogue's next assistant turn, batched by length (left
+    padding, KV cache); a reply ends with the first end-of-turn token it generated (the padding after it dropped)."""
     import torch
 
     fmt = ChatFormat.of(tokenizer)
     tokenizer.padding_side = "left"
     prompts = fmt.encode_prompts(prompt_texts(fmt, dialogues))
     order = sorted(range(len(dialogues)), key=lambda i: (-len(prompts[i]), i))  # similar lengths batch together
-    out: list[str] = [""] * len(dialogues)
+    replies: list[list[int]] = [[] for _ in dialogues]
+    ends = set(fmt.end_of_turn_ids)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         enc = tokenizer.pad({"input_ids": [prompts[i] for i in idx]}, return_tensors="pt").to(model.device)
@@ -113,17 +115,31 @@ def complete(
                 eos_token_id=fmt.end_of_turn_ids,
                 pad_token_id=tokenizer.pad_token_id,
             )
-        for i, row in zip(idx, gen[:, enc["input_ids"].shape[1] :]):
-            out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
-    return out
+        for i, row in zip(idx, gen[:, enc["input_ids"].shape[1] :].tolist()):
+            end = next((k for k, t in enumerate(row) if t in ends), len(row) - 1)
+            replies[i] = row[: end + 1]
+    return prompts, replies
 
 
-def parse_calls(tokenizer, text: str, prompt: str, tools: list[dict] | None) -> tuple[str, list[dict], str | None]:
+def complete(
+    model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int, batch_size: int
+) -> list[str]:
+    """The text of each dialogue's next assistant turn (`generate`), special tokens left out."""
+    _, replies = generate(model, tokenizer, dialogues, max_new_tokens, batch_size)
+    return [tokenizer.decode(r, skip_special_tokens=True).strip() for r in replies]
+
+
+def parse_calls(
+    tokenizer, reply: str | list[int], prompt: str | list[int], tools: list[dict] | None
+) -> tuple[str, list[dict], str | None]:
     """(content, calls as {"name", "arguments"}, parse error) of a generated turn, by the tokenizer's response parser.
-    A `<tool_call>` region that is not valid JSON is an attempted call that failed: its error is returned, never
-    taken for a plain answer."""
+    `reply` and `prompt` as token ids where there are ids, as `transformers serve` parses them: a template whose call
+    delimiters are special tokens (Gemma 4's `<|tool_call>`, Mistral's `[TOOL_CALLS]`) finds them only there, since a
+    decoded text leaves special tokens out. A `<tool_call>` region that is not valid JSON is an attempted call that
+    failed: its error is returned, never taken for a plain answer."""
+    text = reply if isinstance(reply, str) else tokenizer.decode(reply, skip_special_tokens=True).strip()
     try:
-        message = tokenizer.parse_response(text, prefix=prompt, tools=tools or None)
+        message = tokenizer.parse_response(reply, prefix=prompt, tools=tools or None)
     except ValueError as e:
         return text, [], str(e).splitlines()[0]
     calls = [c.get("function", c) if isinstance(c, dict) else c for c in message.get("tool_calls") or []]
@@ -142,11 +158,11 @@ def run_native(model, tokenizer, samples: list[Sample], max_new_tokens: int, bat
         )
         for s in samples
     ]
-    texts = complete(model, tokenizer, dialogues, max_new_tokens, batch_size)
-    prompts = prompt_texts(ChatFormat.of(tokenizer), dialogues)
+    prompts, replies = generate(model, tokenizer, dialogues, max_new_tokens, batch_size)
     out = []
-    for text, prompt, (_, tools) in zip(texts, prompts, dialogues):
-        content, calls, error = parse_calls(tokenizer, text, prompt, tools)
+    for reply, prompt, (_, tools) in zip(replies, prompts, dialogues):
+        content, calls, error = parse_calls(tokenizer, reply, prompt, tools)
+        text = tokenizer.decode(reply, skip_special_tokens=True).strip()
         out.append({"response": text, "content": content, "tool_calls": calls, "parse_error": error})
     return out
 
