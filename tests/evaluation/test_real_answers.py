@@ -63,6 +63,35 @@ OSLO = ("get_weather", {"city": "Oslo"})
         "</minimax:tool_call>",
         '<function_calls>\n<invoke name="get_weather">\n<parameter name="city">Oslo</parameter>\n</invoke>\n'
         "</function_calls>",
+        # Gemma 4: keys bare, strings between <|"|> marks; FunctionGemma the same with <escape>; a line opening with
+        # the call where decoding left the special tokens out
+        '<|tool_call>call:get_weather{city:<|"|>Oslo<|"|>,days:3}<tool_call|>',
+        "<start_function_call>call:get_weather{city:<escape>Oslo<escape>}<end_function_call>",
+        "Let me check.\ncall:get_weather{city:Oslo}",
+        # DeepSeek V4's and V3.2's DSML invoke blocks, Step-3's in its namespace inside DeepSeek-style call tokens
+        '<｜DSML｜tool_calls>\n<｜DSML｜invoke name="get_weather">\n'
+        '<｜DSML｜parameter name="city" string="true">Oslo</｜DSML｜parameter>\n'
+        "</｜DSML｜invoke>\n</｜DSML｜tool_calls>",
+        '<｜DSML｜function_calls><｜DSML｜invoke name="get_weather"><｜DSML｜parameter name="city">Oslo'
+        "</｜DSML｜parameter></｜DSML｜invoke></｜DSML｜function_calls>",
+        '<｜tool_calls_begin｜><｜tool_call_begin｜>function<｜tool_sep｜><steptml:invoke name="get_weather">'
+        '<steptml:parameter name="city">Oslo</steptml:parameter></steptml:invoke>'
+        "<｜tool_call_end｜><｜tool_calls_end｜>",
+        '<function name="get_weather"><param name="city">Oslo</param></function>',  # MiniCPM5
+        # MiniMax-M3: its namespace before each tag, an argument a tag of its own
+        ']<]minimax[>[<tool_call>\n]<]minimax[>[<invoke name="get_weather">\n'
+        "]<]minimax[>[<city>Oslo]<]minimax[>[</city>\n]<]minimax[>[</invoke>\n]<]minimax[>[</tool_call>",
+        # Hy3 (GLM-4.5's pairs after <tool_sep>), K2-Horizon (the same in its ifm| namespace)
+        "<tool_calls>\n<tool_call>get_weather<tool_sep>\n<arg_key>city</arg_key>\n<arg_value>Oslo</arg_value>\n"
+        "</tool_call>\n</tool_calls>",
+        "<ifm|tool_calls><ifm|tool_call>get_weather\n<ifm|arg_key>city</ifm|arg_key><ifm|arg_value>Oslo</ifm|arg_value>"
+        "</ifm|tool_call></ifm|tool_calls>",
+        # Kimi K3: typed argument blocks, or one JSON block
+        '<|open|>tools<|sep|><|open|>call tool="get_weather" index="1"<|sep|><|open|>argument key="city" type="string"'
+        "<|sep|>Oslo<|close|>argument<|sep|><|close|>call<|sep|><|close|>tools<|sep|>",
+        '<|open|>call tool="get_weather"<|sep|><|open|>json type="object"<|sep|>{"city": "Oslo"}<|close|>json<|sep|>'
+        "<|close|>call<|sep|>",
+        '<|tools_prefix|>[{"get_weather": {"city": "Oslo"}}]<|tools_suffix|>',  # Apertus: the name keys the arguments
         "{'name': 'get_weather', 'arguments': {'city': 'Oslo'}}",  # a Python-literal dict
         "{'name': 'get_weather', 'arguments': {'city': 'Oslo', 'metric': True}}",
     ],
@@ -127,6 +156,28 @@ def test_text_parameters_are_typed_by_the_tools_schema():
         '<parameter name="flight_no">1234</parameter>\n</invoke>\n</minimax:tool_call>'
     )
     assert judge(dataclasses.replace(sample, response=minimax))["args_correct"]
+
+
+def test_gemma_dsml_and_minimax_m3_arguments_keep_their_types_and_structure():
+    """Gemma's values: a marked string stays a string (commas in it too), a bare one is JSON, objects and lists nest;
+    DSML's and MiniMax-M3's are text, typed by the schema as the other XML syntaxes' are; MiniMax-M3's `<item>`s are a
+    list. Apertus's keyed form reads an offered tool only, and Gemma's call only after its token or opening a line."""
+    gemma = '<|tool_call>call:find_flights{origin:<|"|>Oslo, Gardermoen<|"|>,max_stops:1,when:{days:[3,<|"|>4<|"|>]}}'
+    assert find_calls(gemma + "<tool_call|>", TOOLS)[0].arguments == {
+        "origin": "Oslo, Gardermoen",
+        "max_stops": 1,
+        "when": {"days": [3, "4"]},
+    }
+    schema = {"type": "object", "properties": {"days": {"type": "integer"}, "cities": {"type": "array"}}}
+    dsml = (
+        '<｜DSML｜invoke name="get_weather"><｜DSML｜parameter name="days" string="false">3</｜DSML｜parameter>'
+        "</｜DSML｜invoke>"
+    )
+    assert typed(find_calls(dsml, TOOLS)[0].arguments, schema) == {"days": 3}
+    m3 = '<invoke name="get_weather"><cities><item>Oslo</item><item>Bergen</item></cities><days>2</days></invoke>'
+    assert typed(find_calls(m3, TOOLS)[0].arguments, schema) == {"cities": ["Oslo", "Bergen"], "days": 2}
+    assert find_calls('[{"weather": {"city": "Oslo"}}]', TOOLS) == []  # not an offered tool: data, not a call
+    assert find_calls("To reach us, see the call:get_weather{city:Oslo} line.", TOOLS) == []
 
 
 def test_a_qwen_agent_steps_arguments_are_its_input_not_calls_of_their_own():

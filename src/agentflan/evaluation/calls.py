@@ -13,12 +13,16 @@
 - Qwen-Agent's function-call prompt (Qwen 1.5 and 2): `✿FUNCTION✿: name` then `✿ARGS✿: {...}`, the pair repeated for
   parallel calls;
 - gpt-oss's harmony messages addressed `to=functions.name` (their arguments after `<|message|>`), Kimi K2's
-  `<|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{...}`, GLM-4.5's `<tool_call>name` and its
-  `<arg_key>k</arg_key><arg_value>v</arg_value>` pairs (text, typed as Qwen3-Coder's);
+  `<|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{...}`, Kimi K3's `<|open|>call tool="name"` blocks,
+  GLM-4.5's `<tool_call>name` and its `<arg_key>k</arg_key><arg_value>v</arg_value>` pairs (text, typed as
+  Qwen3-Coder's; Hy3's with `<tool_sep>` after the name, K2-Horizon's in its `ifm|` namespace);
+- Gemma 4's `<|tool_call>call:name{key:<|"|>text<|"|>,n:3}` and FunctionGemma's (`<escape>` marks), keys bare;
+- Apertus's `[{"name": {...}}]`, an offered tool's name keying its arguments;
 - Functionary's recipients: v3.2's `>>>name` and v2's `<|recipient|>name`, each then `{...}` on the next line (v3.2's
   `>>>all` opens text, no call); GLM-4's (glm-4-9b-chat) whole answer an offered tool's name on its line and `{...}`;
 - MiniMax-M2's and Anthropic's XML `<invoke name="name">` with `<parameter name="key">value</parameter>` (text, typed
-  as Qwen3-Coder's);
+  as Qwen3-Coder's), and the same in DeepSeek V3.2's and V4's DSML and Step-3's `steptml:` namespaces, MiniCPM5's
+  `<function name=...>` with `<param name=...>`, MiniMax-M3's with a tag per argument;
 - DeepSeek's call tokens: V3 and R1 `<｜tool▁call▁begin｜>function<｜tool▁sep｜>name` and the arguments in a JSON
   fence, V3.1 `<｜tool▁call▁begin｜>name<｜tool▁sep｜>{...}`, each call closed by `<｜tool▁call▁end｜>`;
 - a Python call, `find_flights(origin="OSL")` or BFCL's `[f(a=1), g(b=2)]`, read with `ast.parse` and
@@ -74,11 +78,39 @@ _HARMONY = re.compile(r"to=functions\.(?P<name>[A-Za-z_][\w\-]*)[^\n]*?<\|messag
 _KIMI = re.compile(
     r"<\|tool_call_begin\|>\s*(?:functions\.)?(?P<name>[A-Za-z_][\w.\-]*?)(?::\d+)?\s*<\|tool_call_argument_begin\|>\s*"
 )
-_GLM = re.compile(r"<tool_call>\s*(?P<name>[A-Za-z_][\w.\-]*)\s*(?=<arg_key>)")  # GLM-4.5's call, its pairs next
-_GLM_ARGUMENT = re.compile(r"<arg_key>(?P<name>.*?)</arg_key>\s*<arg_value>\n?(?P<value>.*?)\n?</arg_value>", re.S)
+# GLM-4.5's call, its pairs next (Hy3's with `<tool_sep>` after the name, K2-Horizon's tags in its `ifm|` namespace)
+_GLM = re.compile(r"<(?:ifm\|)?tool_call>\s*(?P<name>[A-Za-z_][\w.\-]*)\s*(?:<tool_sep>\s*)?(?=<(?:ifm\|)?arg_key>)")
+_GLM_ARGUMENT = re.compile(
+    r"<(?P<ns>(?:ifm\|)?)arg_key>(?P<name>.*?)</(?P=ns)arg_key>\s*(?:<(?P=ns)arg_type>.*?</(?P=ns)arg_type>\s*)?"
+    r"<(?P=ns)arg_value>\n?(?P<value>.*?)\n?</(?P=ns)arg_value>",
+    re.S,
+)
+_GLM_END = re.compile(r"</(?:ifm\|)?tool_call>")
 _FUNCTIONARY = re.compile(r"(?:>>>|<\|recipient\|>)[ \t]*(?P<name>[A-Za-z_][\w.\-]*)[ \t]*\n(?:<\|content\|>)?")
-_INVOKE = re.compile(r'<invoke\s+name\s*=\s*"(?P<name>[^"\n]+)"\s*>')  # MiniMax-M2's and Anthropic's XML
-_INVOKE_PARAMETER = re.compile(r'<parameter\s+name\s*=\s*"(?P<name>[^"\n]+)"\s*>\n?(?P<value>.*?)\n?</parameter>', re.S)
+_NAMESPACE = (
+    r"(?:steptml:|\|DSML\|)?"  # Step-3's and DeepSeek V3.2's and V4's (DSML, its bars as `normalise` leaves them)
+)
+# MiniMax-M2's and Anthropic's XML, Step-3's and DeepSeek's in their namespaces, MiniCPM5's `<function name=...>`
+_INVOKE = re.compile(rf'<(?P<ns>{_NAMESPACE})(?P<tag>invoke|function)\s+name\s*=\s*["\'](?P<name>[^"\'\n]+)["\'][^>]*>')
+_INVOKE_PARAMETER = re.compile(
+    rf'<{_NAMESPACE}(?:parameter|param)\s+name\s*=\s*["\'](?P<name>[^"\'\n]+)["\'][^>]*>\n?(?P<value>.*?)\n?'
+    rf"</{_NAMESPACE}(?:parameter|param)>",
+    re.S,
+)
+_ELEMENT = re.compile(
+    r"<(?P<name>[A-Za-z_][\w\-]*)>(?P<value>.*?)</(?P=name)>", re.S
+)  # MiniMax-M3's: an argument a tag
+_MINIMAX_M3 = "]<]minimax[>["  # the namespace MiniMax-M3 writes before each tag of its calls
+# Gemma 4's `<|tool_call>call:name{...}` and FunctionGemma's `<start_function_call>call:name{...}` (or a line opening
+# with the call, the special tokens left out of the text)
+_GEMMA = re.compile(r"(?:<\|tool_call>|<start_function_call>|(?<![^\n]))[ \t]*call:(?P<name>[A-Za-z_][\w.\-]*)\{")
+_GEMMA_QUOTES = ('<|"|>', "<escape>")  # Gemma 4's string delimiter, FunctionGemma's
+_KIMI3 = re.compile(r"<\|open\|>call(?P<attrs>[^<]*?)<\|sep\|>(?P<body>.*?)<\|close\|>call<\|sep\|>", re.S)  # Kimi K3's
+_KIMI3_ARGUMENT = re.compile(
+    r"<\|open\|>argument(?P<attrs>[^<]*?)<\|sep\|>(?P<value>.*?)<\|close\|>argument<\|sep\|>", re.S
+)
+_KIMI3_JSON = re.compile(r"<\|open\|>json[^<]*?<\|sep\|>(?P<value>.*?)<\|close\|>json<\|sep\|>", re.S)
+_ATTRIBUTE = re.compile(r'(?P<key>\w+)="(?P<value>[^"]*)"')
 _NAME_LINE = re.compile(r"\s*(?P<name>[A-Za-z_][\w.\-]*)[ \t]*\n\s*(?=\{)")  # GLM-4's call: the name, its arguments
 _QWEN_NAME = re.compile(r"✿FUNCTION✿[ \t]*:?[ \t]*(?P<name>[^\n✿]*)")  # Qwen-Agent's FN_NAME
 _QWEN_ARGS = re.compile(r"\s*✿ARGS✿[ \t]*:?[ \t]*")  # its FN_ARGS
@@ -98,7 +130,7 @@ class Call:
     name: str
     arguments: Any  # an object when it parsed, else the text as given
     style: str  # react | qwen | deepseek | json | python | mistral | function_tag | harmony | kimi | glm | functionary
-    # | invoke | glm4
+    # | invoke | glm4 | gemma | kimi3 | keyed
     start: int  # where in the normalised text it begins
 
 
@@ -106,6 +138,8 @@ def normalise(text: str) -> str:
     """Unicode quotes, dashes and spaces as ASCII; Markdown bold/italic markers dropped (identifiers keep their `_`)."""
     if not text.isascii():  # NFKC and the quotes' table leave ASCII as it is
         text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    if _MINIMAX_M3 in text:
+        text = text.replace(_MINIMAX_M3, "")
     return _EMPHASIS.sub("", text) if "*" in text or "__" in text else text  # the markers are made of these
 
 
@@ -218,8 +252,8 @@ def react_calls(text: str) -> Iterator[Call]:
 def tagged_calls(text: str) -> Iterator[Call]:
     """A name in a tag, then its arguments: Mistral's `[TOOL_CALLS]name[ARGS]{...}`, Llama 3.1's
     `<function=name>{...}</function>`, Qwen3-Coder's `<function=name><parameter=key>value</parameter>...`, gpt-oss's
-    `to=functions.name ...<|message|>{...}`, Kimi K2's, GLM-4.5's, Functionary's recipients and MiniMax-M2's
-    `<invoke name=...>`."""
+    `to=functions.name ...<|message|>{...}`, Kimi K2's and K3's, GLM-4.5's (and Hy3's, K2-Horizon's), Functionary's
+    recipients, the `<invoke name=...>` blocks (`invoke_calls`) and Gemma's `call:name{...}`."""
     tags = (("mistral", _MISTRAL), ("function_tag", _FUNCTION_TAG), ("harmony", _HARMONY), ("kimi", _KIMI))
     for style, tag in tags:
         for m in tag.finditer(text):
@@ -232,17 +266,122 @@ def tagged_calls(text: str) -> Iterator[Call]:
             given = rest.split("\n", 1)[0].split("</function>", 1)[0].strip()
             yield Call(m["name"], found[0] if found else given, style, m.start())
     for m in _GLM.finditer(text):
-        pairs = _GLM_ARGUMENT.finditer(text[m.end() :].split("</tool_call>", 1)[0])
+        pairs = _GLM_ARGUMENT.finditer(_GLM_END.split(text[m.end() :], 1)[0])
         yield Call(m["name"], TextParameters((p["name"].strip(), p["value"]) for p in pairs), "glm", m.start())
-    for m in _INVOKE.finditer(text):
-        pairs = _INVOKE_PARAMETER.finditer(text[m.end() :].split("</invoke>", 1)[0])
-        yield Call(
-            m["name"].strip(), TextParameters((p["name"].strip(), p["value"]) for p in pairs), "invoke", m.start()
-        )
+    yield from invoke_calls(text)
+    for m in _GEMMA.finditer(text):
+        yield Call(m["name"], _gemma(text, m.end(), "}")[0], "gemma", m.start())
+    for m in _KIMI3.finditer(text):
+        name = dict(_ATTRIBUTE.findall(m["attrs"])).get("tool", "").strip()
+        if name:
+            yield Call(name, _kimi3_arguments(m["body"]), "kimi3", m.start())
     for m in _FUNCTIONARY.finditer(text):
         found = literal(text, m.end())
         if m["name"] != "all" and found and isinstance(found[0], dict):  # `>>>all`: text follows
             yield Call(m["name"], found[0], "functionary", m.start())
+
+
+def invoke_calls(text: str) -> Iterator[Call]:
+    """`<invoke name=...>` blocks: MiniMax-M2's and Anthropic's, each argument a `<parameter name=...>`; Step-3's and
+    DeepSeek V3.2's and V4's the same in their namespaces (`steptml:`, DSML); MiniCPM5's `<function name=...>` with
+    `<param name=...>`; MiniMax-M3's with a tag per argument (`<city>Oslo</city>`, a list's values `<item>`s). Values
+    are text, typed by the tool's schema (`typed`)."""
+    for m in _INVOKE.finditer(text):
+        following = _INVOKE.search(text, m.end())
+        body = text[m.end() : following.start() if following else len(text)].split(f"</{m['ns']}{m['tag']}", 1)[0]
+        pairs = [(p["name"].strip(), p["value"]) for p in _INVOKE_PARAMETER.finditer(body)]
+        elements = [] if pairs else [(e["name"], _element_value(e["value"])) for e in _ELEMENT.finditer(body)]
+        yield Call(m["name"].strip(), TextParameters(pairs or elements), "invoke", m.start())
+
+
+def _element_value(text: str) -> Any:
+    """A MiniMax-M3 argument's value: its text, or the values of the tags inside it (a list where they are `<item>`s,
+    else an object)."""
+    inner = [(e["name"], _element_value(e["value"])) for e in _ELEMENT.finditer(text)]
+    if not inner:
+        return text.strip("\n")
+    return [v for _, v in inner] if all(k == "item" for k, _ in inner) else dict(inner)
+
+
+def _gemma(text: str, i: int, close: str) -> tuple[Any, int]:
+    """Gemma's arguments from `i` (just after `{` or `[`) to `close` and where they end: `key:value` pairs (a list's
+    values), a string between `<|"|>` (Gemma 4) or `<escape>` (FunctionGemma) marks, `{...}` and `[...]` nested, any
+    other value JSON where it is one (`3`, `true`), else its text (a string whose marks the decoding left out)."""
+    pairs: dict[str, Any] = {}
+    items: list[Any] = []
+    while i < len(text):
+        while i < len(text) and text[i] in " \t\n,":
+            i += 1
+        if i >= len(text) or text[i] == close:
+            break
+        key = None
+        if close == "}":
+            colon = text.find(":", i)
+            if colon == -1:
+                break
+            key = text[i:colon].strip()
+            for quote in _GEMMA_QUOTES:
+                key = key.removeprefix(quote).removesuffix(quote)
+            i = colon + 1
+            while i < len(text) and text[i] in " \t\n":
+                i += 1
+        quote = next((q for q in _GEMMA_QUOTES if text.startswith(q, i)), None)
+        if quote:
+            end = text.find(quote, i + len(quote))
+            end = len(text) if end == -1 else end
+            value, i = text[i + len(quote) : end], end + len(quote)
+        elif i < len(text) and text[i] in "{[":
+            value, i = _gemma(text, i + 1, "}" if text[i] == "{" else "]")
+        else:
+            end = i
+            while end < len(text) and text[end] not in ",}]":
+                end += 1
+            raw = text[i:end].strip()
+            stray = end == i and text[end : end + 1] not in ("", close)  # a bracket that closes nothing here
+            i = end + 1 if stray else end
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = raw
+        if key is None:
+            items.append(value)
+        else:
+            pairs[key] = value
+    return (pairs if close == "}" else items), i + 1
+
+
+def _kimi3_arguments(body: str) -> dict[str, Any]:
+    """Kimi K3's arguments: one JSON object block, or an `argument` block per key, typed by its `type` attribute."""
+    block = _KIMI3_JSON.search(body)
+    if block:
+        found = literal(block["value"].strip())
+        return found[0] if found and isinstance(found[0], dict) else {}
+    arguments: dict[str, Any] = {}
+    for m in _KIMI3_ARGUMENT.finditer(body):
+        attributes = dict(_ATTRIBUTE.findall(m["attrs"]))
+        value = m["value"]
+        if attributes.get("type", "string") != "string":
+            found = literal(value.strip())
+            value = found[0] if found else value
+        if "key" in attributes:
+            arguments[attributes["key"]] = value
+    return arguments
+
+
+def keyed_calls(text: str, offered: list[str]) -> Iterator[Call]:
+    """Apertus's calls: objects that map an offered tool's name to its arguments (`[{"get_weather": {...}}]`); a name
+    not offered is not read (a JSON answer would be one)."""
+    i = text.find("{")
+    while i != -1:
+        found = literal(text, i)
+        value = found[0] if found else None
+        if isinstance(value, dict) and len(value) == 1:
+            ((name, arguments),) = value.items()
+            if name in offered and (arguments is None or isinstance(arguments, dict)):
+                yield Call(name, arguments or {}, "keyed", i)
+                i = text.find("{", found[1])
+                continue
+        i = text.find("{", i + 1)
 
 
 def name_line_call(text: str, offered: list[str]) -> Call | None:
@@ -271,7 +410,7 @@ def typed(arguments: Any, schema: dict[str, Any] | None) -> Any:
         return arguments
     properties = (schema or {}).get("properties") if isinstance(schema, dict) else None
     properties = properties if isinstance(properties, dict) else {}
-    return {key: _typed(text, properties.get(key)) for key, text in arguments.items()}
+    return {key: _typed(v, properties.get(key)) if isinstance(v, str) else v for key, v in arguments.items()}
 
 
 def _typed(text: str, spec: Any) -> Any:
@@ -320,6 +459,9 @@ def deepseek_calls(text: str) -> Iterator[Call]:
         if len(parts) < 2:
             continue
         head, rest = parts
+        if head.strip() == "function" and _INVOKE.match(rest.lstrip()):  # Step-3's: an invoke block in the call
+            yield from (Call(c.name, c.arguments, c.style, call.start()) for c in invoke_calls(rest))
+            continue
         if head.strip() == "function":  # V3, R1
             head, _, rest = rest.partition("\n")
         given = rest.strip()
@@ -423,7 +565,7 @@ def _calls(text: str, offered: list[str]) -> list[Call]:
     found = stepped + [c for c in json_calls(text) if not any(r.start <= c.start for r in stepped)]
     found += list(tagged_calls(text))
     if not found:
-        found = list(python_calls(text, offered))
+        found = list(keyed_calls(text, offered)) or list(python_calls(text, offered))
     if not found and (call := name_line_call(text, offered)):
         found = [call]
     return sorted(found, key=lambda c: c.start)
