@@ -131,41 +131,67 @@ def test_batched_generation_matches_one_at_a_time(tiny):
     assert len(batched) == len(samples) and batched == single  # left padding + KV cache change nothing
 
 
-def test_a_native_call_whose_delimiters_are_special_tokens_is_read_from_the_generated_ids(tiny):
-    """Gemma 4's `<|tool_call>` and Mistral's `[TOOL_CALLS]` are special tokens, which a decoded text leaves out: a
-    tiny Llama taught one reply whose call markers are special tokens (the tiny tokenizer's, made special) makes
-    its call in the native protocol, parsed from the token ids as `transformers serve` parses them."""
+def taught(tokenizer, dialogue: tuple[list[dict], list[dict]], reply: str):
+    """A tiny Llama that has learned by heart one reply to one dialogue (prompted through the tokenizer's template)."""
     import torch
-    from transformers import AddedToken
 
-    from agentflan.evaluation.generation import prompt_texts, run_native
+    from agentflan.evaluation.generation import prompt_texts
     from agentflan.training.chat_format import ChatFormat
-    from agentflan.training.tokenizer import train_bpe
 
-    _, _, samples = tiny
-    sample = next(s for s in samples if s.expected == "call")
-    tokenizer = train_bpe([sample.query, sample.tools[0].name, '{"name": "arguments": {}}'] * 5, vocab_size=400)
-    tokenizer.add_special_tokens(
-        {"additional_special_tokens": [AddedToken(m, special=True) for m in ("<tool_call>", "</tool_call>")]}
-    )
-    call = {"name": sample.expected_tool, "arguments": {}}
-    reply = tokenizer(f"<tool_call>\n{json.dumps(call)}\n</tool_call><|im_end|>", add_special_tokens=False)["input_ids"]
-    dialogue = ([{"role": "user", "content": sample.query}], [t.to_openai() for t in sample.tools])
     fmt = ChatFormat.of(tokenizer)
     prompt = fmt.encode_prompts(prompt_texts(fmt, [dialogue]))[0]
     model = tiny_llama(tokenizer, pad_token_id=tokenizer.pad_token_id)
-    ids = torch.tensor([prompt + reply])
+    ids = torch.tensor([prompt + tokenizer(reply, add_special_tokens=False)["input_ids"]])
     labels = ids.clone()
     labels[0, : len(prompt)] = -100
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(150):  # the one reply, learned by heart
+    for _ in range(150):
         optimizer.zero_grad()
         model(input_ids=ids, labels=labels).loss.backward()
         optimizer.step()
-    model.eval()
-    (answer,) = run_native(model, tokenizer, [sample], max_new_tokens=len(reply) + 4, batch_size=1)
+    return model.eval()
+
+
+def special_tokenizer(sample: Sample, markers: tuple[str, ...]):
+    """The tiny tokenizer with a model's call delimiters among its special tokens (as Gemma 4's `<|tool_call>` and
+    Mistral's `[TOOL_CALLS]` are in theirs): a text decoded with `skip_special_tokens=True` leaves them out."""
+    from transformers import AddedToken
+
+    from agentflan.training.tokenizer import train_bpe
+
+    tokenizer = train_bpe([sample.query, sample.tools[0].name, '{"name": "arguments": {}}'] * 5, vocab_size=400)
+    tokenizer.add_special_tokens({"additional_special_tokens": [AddedToken(m, special=True) for m in markers]})
+    return tokenizer
+
+
+def test_a_native_call_whose_delimiters_are_special_tokens_is_read_from_the_generated_ids(tiny):
+    """A reply whose call markers are special tokens (the tiny template's, made special): the native protocol parses
+    it from its token ids, as `transformers serve` does."""
+    from agentflan.evaluation.generation import run_native
+
+    sample = next(s for s in tiny[2] if s.expected == "call")
+    tokenizer = special_tokenizer(sample, ("<tool_call>", "</tool_call>"))
+    call = {"name": sample.expected_tool, "arguments": {}}
+    dialogue = ([{"role": "user", "content": sample.query}], [t.to_openai() for t in sample.tools])
+    model = taught(tokenizer, dialogue, f"<tool_call>\n{json.dumps(call)}\n</tool_call><|im_end|>")
+    (answer,) = run_native(model, tokenizer, [sample], max_new_tokens=40, batch_size=1)
     assert answer["tool_calls"] == [call] and answer["parse_error"] is None
-    assert "<tool_call>" not in answer["response"]  # the text keeps the call without its special delimiters
+    assert answer["response"] == f"<tool_call>\n{json.dumps(call)}\n</tool_call>"  # as written, its end-of-turn out
+
+
+def test_a_text_answer_keeps_its_special_tokens_for_the_judges(tiny):
+    """Gemma 4 writes its call after its text, delimited by special tokens; the text protocols' answer keeps them, so
+    the call is read (without them, "Checking.call:name{}" is text)."""
+    from agentflan.evaluation.generation import run_protocol, system_prompt
+
+    sample = next(s for s in tiny[2] if s.expected == "call")
+    tokenizer = special_tokenizer(sample, ("<|tool_call>", "<tool_call|>"))
+    messages = [{"role": "system", "content": system_prompt("json")}, {"role": "user", "content": sample.query}]
+    reply = f"Checking.<|tool_call>call:{sample.expected_tool}{{}}<tool_call|>"
+    model = taught(tokenizer, (messages, [t.to_openai() for t in sample.tools]), reply + "<|im_end|>")
+    ((answer,),) = run_protocol(model, tokenizer, [sample], "json", max_new_tokens=40, batch_size=1)
+    assert answer == reply
+    assert judge(predictions([sample], [[answer]], "json")[0])["tool_correct"]
 
 
 def test_every_protocol_is_run_and_scored(tiny):

@@ -124,20 +124,28 @@ def generate(
 def complete(
     model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int, batch_size: int
 ) -> list[str]:
-    """The text of each dialogue's next assistant turn (`generate`), special tokens left out."""
+    """The text of each dialogue's next assistant turn (`generate`, `reply_text`)."""
     _, replies = generate(model, tokenizer, dialogues, max_new_tokens, batch_size)
-    return [tokenizer.decode(r, skip_special_tokens=True).strip() for r in replies]
+    ends = set(ChatFormat.of(tokenizer).end_of_turn_ids)
+    return [reply_text(tokenizer, r, ends) for r in replies]
+
+
+def reply_text(tokenizer, reply: list[int], ends: set[int]) -> str:
+    """A reply's text as the model wrote it, special tokens and all (a call's delimiters, a reasoning channel's
+    markers: the judges read them), the end-of-turn token that closed it left out."""
+    return tokenizer.decode(reply[:-1] if reply and reply[-1] in ends else reply).strip()
 
 
 def parse_calls(
-    tokenizer, reply: str | list[int], prompt: str | list[int], tools: list[dict] | None
+    tokenizer, reply: str | list[int], prompt: str | list[int], tools: list[dict] | None, text: str = ""
 ) -> tuple[str, list[dict], str | None]:
     """(content, calls as {"name", "arguments"}, parse error) of a generated turn, by the tokenizer's response parser.
     `reply` and `prompt` as token ids where there are ids, as `transformers serve` parses them: a template whose call
     delimiters are special tokens (Gemma 4's `<|tool_call>`, Mistral's `[TOOL_CALLS]`) finds them only there, since a
     decoded text leaves special tokens out. A `<tool_call>` region that is not valid JSON is an attempted call that
-    failed: its error is returned, never taken for a plain answer."""
-    text = reply if isinstance(reply, str) else tokenizer.decode(reply, skip_special_tokens=True).strip()
+    failed: its error is returned, never taken for a plain answer (the content then: `text`, the reply's own where it
+    is a text)."""
+    text = reply if isinstance(reply, str) else text
     try:
         message = tokenizer.parse_response(reply, prefix=prompt, tools=tools or None)
     except ValueError as e:
@@ -159,10 +167,11 @@ def run_native(model, tokenizer, samples: list[Sample], max_new_tokens: int, bat
         for s in samples
     ]
     prompts, replies = generate(model, tokenizer, dialogues, max_new_tokens, batch_size)
+    ends = set(ChatFormat.of(tokenizer).end_of_turn_ids)
     out = []
     for reply, prompt, (_, tools) in zip(replies, prompts, dialogues):
-        content, calls, error = parse_calls(tokenizer, reply, prompt, tools)
-        text = tokenizer.decode(reply, skip_special_tokens=True).strip()
+        text = reply_text(tokenizer, reply, ends)
+        content, calls, error = parse_calls(tokenizer, reply, prompt, tools, text)
         out.append({"response": text, "content": content, "tool_calls": calls, "parse_error": error})
     return out
 
