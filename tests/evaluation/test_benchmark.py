@@ -194,6 +194,30 @@ def test_a_text_answer_keeps_its_special_tokens_for_the_judges(tiny):
     assert judge(predictions([sample], [[answer]], "json")[0])["tool_correct"]
 
 
+def test_a_reply_ends_on_the_models_own_stop_token_and_the_saved_model_keeps_it(tiny, tmp_path):
+    """Llama 3.1 ends a `<|python_tag|>` call with `<|eom_id|>`, gpt-oss a call with `<|call|>`: tokens its generation
+    config stops on besides the template's end of turn. Generation stops there too (a tiny Llama taught to go on after
+    one), and a tuned model saved keeps stopping there."""
+    from transformers import AutoModelForCausalLM
+
+    from agentflan.evaluation.generation import run_native
+    from agentflan.training.chat_format import ChatFormat
+    from agentflan.training.model import save_model
+
+    sample = next(s for s in tiny[2] if s.expected == "call")
+    tokenizer = special_tokenizer(sample, ("<|eom|>",))
+    eom = tokenizer.convert_tokens_to_ids("<|eom|>")
+    call = f'<tool_call>\n{{"name": "{sample.expected_tool}", "arguments": {{}}}}\n</tool_call>'
+    dialogue = ([{"role": "user", "content": sample.query}], [t.to_openai() for t in sample.tools])
+    model = taught(tokenizer, dialogue, f"{call}<|eom|> and then some words after it<|im_end|>")
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, eom]
+    (answer,) = run_native(model, tokenizer, [sample], max_new_tokens=60, batch_size=1)
+    assert answer["response"] == call and answer["tool_calls"][0]["name"] == sample.expected_tool
+    save_model(model, tokenizer, tmp_path, ChatFormat.of(tokenizer).end_of_turn_ids)
+    saved = AutoModelForCausalLM.from_pretrained(tmp_path).generation_config.eos_token_id
+    assert eom in saved and set(ChatFormat.of(tokenizer).end_of_turn_ids) <= set(saved)
+
+
 def test_every_protocol_is_run_and_scored(tiny):
     model, tokenizer, samples = tiny
     preds = [

@@ -28,6 +28,7 @@ from agentflan.evaluation.benchmark import Sample
 from agentflan.evaluation.judges import announces_step, names_a_tool
 from agentflan.evaluation.scoring import PROTOCOLS, Prediction, native_call
 from agentflan.training.chat_format import ChatFormat
+from agentflan.training.model import stop_ids
 
 ASK_TOOL = ELICIT["tool"][0]  # "Which tool will you call?"
 ASK_ARGUMENTS = ELICIT["arguments"][1]  # "Give the arguments as JSON."
@@ -86,6 +87,11 @@ def history_for(history: list[dict] | None, protocol: str) -> list[dict]:
     return out
 
 
+def stops_of(model, tokenizer) -> list[int]:
+    """The tokens a reply ends on (`stop_ids`): the template's end of turn, then the model's own."""
+    return stop_ids(model, ChatFormat.of(tokenizer).end_of_turn_ids)
+
+
 def prompt_texts(fmt: ChatFormat, dialogues: list[tuple[list[dict], list[dict] | None]]) -> list[str]:
     return [fmt.render(*fmt.dialogue(m, t or None), generation_prompt=True) for m, t in dialogues]
 
@@ -94,15 +100,17 @@ def generate(
     model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int, batch_size: int
 ) -> tuple[list[list[int]], list[list[int]]]:
     """(prompt ids, reply ids) of each (messages, tools) dialogue's next assistant turn, batched by length (left
-    padding, KV cache); a reply ends with the first end-of-turn token it generated (the padding after it dropped)."""
+    padding, KV cache); a reply ends with the first stop token it generated (`stop_ids`: the template's end of turn,
+    the model's own; the padding after it dropped)."""
     import torch
 
     fmt = ChatFormat.of(tokenizer)
+    stops = stops_of(model, tokenizer)
     tokenizer.padding_side = "left"
     prompts = fmt.encode_prompts(prompt_texts(fmt, dialogues))
     order = sorted(range(len(dialogues)), key=lambda i: (-len(prompts[i]), i))  # similar lengths batch together
     replies: list[list[int]] = [[] for _ in dialogues]
-    ends = set(fmt.end_of_turn_ids)
+    ends = set(stops)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         enc = tokenizer.pad({"input_ids": [prompts[i] for i in idx]}, return_tensors="pt").to(model.device)
@@ -112,7 +120,7 @@ def generate(
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 use_cache=True,
-                eos_token_id=fmt.end_of_turn_ids,
+                eos_token_id=stops,
                 pad_token_id=tokenizer.pad_token_id,
             )
         for i, row in zip(idx, gen[:, enc["input_ids"].shape[1] :].tolist()):
@@ -126,13 +134,13 @@ def complete(
 ) -> list[str]:
     """The text of each dialogue's next assistant turn (`generate`, `reply_text`)."""
     _, replies = generate(model, tokenizer, dialogues, max_new_tokens, batch_size)
-    ends = set(ChatFormat.of(tokenizer).end_of_turn_ids)
+    ends = set(stops_of(model, tokenizer))
     return [reply_text(tokenizer, r, ends) for r in replies]
 
 
 def reply_text(tokenizer, reply: list[int], ends: set[int]) -> str:
     """A reply's text as the model wrote it, special tokens and all (a call's delimiters, a reasoning channel's
-    markers: the judges read them), the end-of-turn token that closed it left out."""
+    markers: the judges read them), the stop token that closed it left out."""
     return tokenizer.decode(reply[:-1] if reply and reply[-1] in ends else reply).strip()
 
 
@@ -167,7 +175,7 @@ def run_native(model, tokenizer, samples: list[Sample], max_new_tokens: int, bat
         for s in samples
     ]
     prompts, replies = generate(model, tokenizer, dialogues, max_new_tokens, batch_size)
-    ends = set(ChatFormat.of(tokenizer).end_of_turn_ids)
+    ends = set(stops_of(model, tokenizer))
     out = []
     for reply, prompt, (_, tools) in zip(replies, prompts, dialogues):
         text = reply_text(tokenizer, reply, ends)

@@ -110,17 +110,26 @@ def apply_lora(model, lora: LoraConfig, added_token_ids: list[int] = ()):
     return peft.get_peft_model(model, config)
 
 
+def stop_ids(model, end_of_turn_ids: Iterable[int]) -> list[int]:
+    """The tokens a reply ends on: the template's end-of-turn token(s), then those the model's generation config
+    already stops on (a base's own: Llama 3.1's `<|eom_id|>` after a `<|python_tag|>` call, gpt-oss's `<|call|>`)."""
+    own = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    own = own if isinstance(own, list) else [] if own is None else [own]
+    return list(dict.fromkeys([*end_of_turn_ids, *own]))
+
+
 def save_model(model, tokenizer, out_dir, end_of_turn_ids: list[int] = (), state_dict=None) -> None:
     """Plain transformers layout (safetensors); LoRA adapters are merged so no peft is needed to load.
 
-    The generation config stops on the template's end-of-turn token(s), so `generate`, pipelines and
-    `mlflow models serve` end a reply where the chat template ends a turn. `state_dict`: the full weights
-    when the model was sharded (FSDP, ZeRO-3), as `accelerator.get_state_dict` gathered them.
+    The generation config stops on the template's end-of-turn token(s) and on those the base already stopped on
+    (`stop_ids`), so `generate`, pipelines and `mlflow models serve` end a reply where the chat template ends a turn
+    or the model ends a call. `state_dict`: the full weights when the model was sharded (FSDP, ZeRO-3), as
+    `accelerator.get_state_dict` gathered them.
     """
     if hasattr(model, "merge_and_unload"):
         model, state_dict = model.merge_and_unload(), None
     if end_of_turn_ids:
-        model.generation_config.eos_token_id = list(end_of_turn_ids)
+        model.generation_config.eos_token_id = stop_ids(model, end_of_turn_ids)
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(out_dir, safe_serialization=True, state_dict=state_dict)
     tokenizer.save_pretrained(out_dir)
