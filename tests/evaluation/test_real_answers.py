@@ -615,11 +615,19 @@ ADJECTIVE = "An adjective describes a noun, like 'blue', 'tall' or 'happy'."
         # gpt-oss: the analysis channel, then the final one
         "<|channel|>analysis<|message|>I could use the get_weather tool, but this is grammar.<|end|>"
         "<|start|>assistant<|channel|>final<|message|>",
+        # Seed-OSS, Magistral, Gemma 4, Apertus, Command A (its answer in a response block), Granite 3.2
+        "<seed:think>I could use the get_weather tool, but this is grammar.</seed:think>",
+        "[THINK]I could use the get_weather tool, but this is grammar.[/THINK]",
+        "<|channel>thought\nI could use the get_weather tool, but this is grammar.<channel|>",
+        "<|inner_prefix|>I could use the get_weather tool, but this is grammar.<|inner_suffix|>",
+        "<|START_THINKING|>I could use the get_weather tool, but this is grammar.<|END_THINKING|><|START_RESPONSE|>",
+        "Here is my thought process:\nI could use the get_weather tool, but this is grammar.\n\nHere is my response:\n",
     ],
 )
 def test_a_reasoning_models_thinking_is_not_its_answer(thought):
-    """Qwen3, QwQ, DeepSeek-R1 and gpt-oss think before they answer: a thought that weighs a tool is no call, and
-    the answer's quality is the answer's alone."""
+    """Reasoning models think before they answer (Qwen3, QwQ, DeepSeek-R1, gpt-oss, Seed-OSS, Magistral, Gemma 4,
+    Apertus, Command A, Granite 3.2): a thought that weighs a tool is no call, and the answer's quality is the
+    answer's alone."""
     sample = Prediction(
         id="p",
         category="plain_tools_offered",
@@ -631,7 +639,11 @@ def test_a_reasoning_models_thinking_is_not_its_answer(thought):
     )
     alone = judge(sample)
     assert not alone["general"] and alone["quality"] > 0.9
-    assert judge(dataclasses.replace(sample, response=thought + ADJECTIVE)) == alone
+    closing = "<|END_RESPONSE|>" if thought.endswith("<|START_RESPONSE|>") else ""
+    assert judge(dataclasses.replace(sample, response=thought + ADJECTIVE + closing)) == alone
+    # Granite's markers are words: the first alone is an answer's own sentence, not thinking never closed
+    said = f"Here is my thought process: {ADJECTIVE}"
+    assert judge(dataclasses.replace(sample, response=said))["quality"] > 0.5
 
 
 def test_the_call_a_reasoning_model_makes_is_the_one_after_its_thinking():
