@@ -29,6 +29,7 @@ SOURCE_FORMATS = (
     "hermes",
     "glaive",
     "xlam",
+    "toolace",
 )
 
 

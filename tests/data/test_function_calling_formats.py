@@ -1,6 +1,6 @@
 """The function-calling formats people hold, read from fixtures written after their published descriptions and example
-files (OpenAI/HF messages, LLaMA-Factory's ShareGPT tool format, Hermes, glaive-function-calling-v2, xLAM, ToolBench
-answer trees): detected, converted with no quarantine, tools and calls as the source has them."""
+files (OpenAI/HF messages, LLaMA-Factory's ShareGPT tool format, Hermes, glaive-function-calling-v2, xLAM, ToolACE,
+ToolBench answer trees): detected, converted with no quarantine, tools and calls as the source has them."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def calls(conv):
         ("hermes_function_calling.json", "hermes"),
         ("glaive_function_calling_v2.json", "glaive"),
         ("xlam_function_calling.json", "xlam"),
+        ("toolace.json", "toolace"),
     ],
 )
 def test_each_format_is_detected_and_converts_with_nothing_quarantined_or_dropped(name, fmt):
@@ -113,6 +114,50 @@ def test_hermes_calls_as_python_literals_tool_responses_and_json_mode_rows():
     assert (
         json_mode.kind == "general" and json_mode.turns[0].role == "system" and "<schema>" in json_mode.turns[0].content
     )
+
+
+def test_toolace_calls_in_python_syntax_results_by_name_and_bfcl_types():
+    """ToolACE lists its functions in the system text (BFCL's types: `dict`, `float`) and calls in Python syntax,
+    API names with spaces, JSON's `true` and a parameter named `from` among the arguments; each result names its
+    call."""
+    out, _, _ = convert(FORMATS / "toolace.json")
+    address, market, ask, meeting = out
+    assert calls(address) == [[("newAddress", {"password": "Blue#Harbor2024"})]]
+    assert not any(t.role == "system" for c in out for t in c.turns)  # ToolACE's calling instructions are not kept
+    assert calls(market) == [
+        [
+            ("Get Stock Price", {"symbol": "AAPL"}),
+            ("Get Stock Price", {"symbol": "MSFT"}),
+            ("Currency Converter", {"amount": 250.0, "from": "USD", "to": "EUR", "round": True}),
+        ],
+        [("Get Stock Price", {"symbol": "TSLA", "exchange": "NYSE"})],
+    ]
+    results = [t for t in market.turns if t.role == "tool"]
+    assert [t.name for t in results] == ["Get Stock Price", "Get Stock Price", "Currency Converter", "Get Stock Price"]
+    assert json.loads(results[2].content) == {"converted_amount": 231.75, "rate": 0.927}
+    converter = next(t for t in market.tools if t.name == "Currency Converter").parameters
+    assert converter["type"] == "object" and converter["properties"]["amount"]["type"] == "number"
+    slot = meeting.tools[0].parameters["properties"]["slot"]
+    assert slot["type"] == "object" and slot["properties"]["hours"]["type"] == "number"  # at every depth
+    assert calls(meeting) == [
+        [
+            (
+                "scheduleMeeting",
+                {"participants": ["Ana", "Li"], "slot": {"date": "2024-11-05", "hours": 1.5}, "online": True},
+            )
+        ]
+    ]
+    assert ask.kind == "general" and [t.name for t in ask.tools] == ["scheduleMeeting"]  # asks back, tools kept
+
+
+def test_a_toolace_call_whose_arguments_are_no_literals_is_quarantined_naming_the_field(tmp_path):
+    row = json.loads((FORMATS / "toolace.json").read_text())[0]
+    row["conversations"][1]["value"] = "[newAddress(password=secret_variable)]"
+    path = tmp_path / "toolace.json"
+    path.write_text(json.dumps([row]))
+    _, converter, rejected = convert(path)
+    assert converter.stats.quarantined == 1
+    assert rejected[0].field == "conversations[1].value[0]" and "no Python literals" in rejected[0].reason
 
 
 def test_glaive_turns_function_list_and_quoted_arguments():

@@ -20,25 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentflan.data.formats.calls import PYTHON_TYPES
 from agentflan.data.jsonio import InputError, iter_raw
 from agentflan.data.schema import SchemaError, Tool
 from agentflan.evaluation.benchmark import PARALLEL, Sample, acceptable_values
 
-BFCL_TYPES = {
-    "dict": "object",
-    "object": "object",
-    "float": "number",
-    "number": "number",
-    "integer": "integer",
-    "int": "integer",
-    "string": "string",
-    "str": "string",
-    "boolean": "boolean",
-    "bool": "boolean",
-    "array": "array",
-    "list": "array",
-    "tuple": "array",
-}
 _FILE_NAME = re.compile(r"^BFCL_v\d+_(?P<category>[a-z_]+)\.jsonl?$")
 PLAIN_CATEGORIES = {"irrelevance", "live_irrelevance"}
 CALL_CATEGORIES = {
@@ -82,7 +68,7 @@ def json_schema(bfcl: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in bfcl.items():
         if key == "type":
-            mapped = BFCL_TYPES.get(str(value).lower())
+            mapped = PYTHON_TYPES.get(str(value).lower())
             if mapped:
                 out["type"] = mapped
         elif key == "properties" and isinstance(value, dict):

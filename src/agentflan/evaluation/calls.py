@@ -40,7 +40,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agentflan.data.formats.calls import json_or_python
+from agentflan.data.formats.calls import balanced, json_or_python
 
 _DECODER = json.JSONDecoder()
 NAME_KEYS = ("name", "tool", "function", "tool_name", "action", "api_name")
@@ -141,30 +141,6 @@ def normalise(text: str) -> str:
     if _MINIMAX_M3 in text:
         text = text.replace(_MINIMAX_M3, "")
     return _EMPHASIS.sub("", text) if "*" in text or "__" in text else text  # the markers are made of these
-
-
-def balanced(text: str, start: int) -> int | None:
-    """The end of the bracketed value opening at `start` ({, [ or a call's `(`), quotes of either kind respected; None
-    if unclosed."""
-    pairs, stack, quote, i = {"{": "}", "[": "]", "(": ")"}, [], None, start
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch in pairs:
-            stack.append(pairs[ch])
-        elif ch in "}])":
-            if not stack or stack.pop() != ch:
-                return None
-            if not stack:
-                return i + 1
-        i += 1
-    return None
 
 
 def literal(text: str, start: int = 0) -> tuple[Any, int] | None:

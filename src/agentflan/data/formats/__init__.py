@@ -16,6 +16,7 @@ from agentflan.data.formats import (
     llamafactory,
     openai,
     sharegpt,
+    toolace,
     toolbench,
     toolbench_tree,
     xlam,
@@ -32,6 +33,7 @@ READERS: dict[str, ModuleType] = {
     "hermes": hermes,
     "glaive": glaive,
     "xlam": xlam,
+    "toolace": toolace,
 }
 FORMATS = tuple(READERS)
 MAPPED = frozenset({"openai", "llamafactory"})  # the readers that take a source's columns/tags mapping
@@ -42,6 +44,7 @@ ORDER = (
     "toolbench_tree",
     "xlam",
     "glaive",
+    "toolace",
     "openai",
     "agentflan",
     "agentinstruct",

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 # a string literal with no prefix, on one line; backslash escapes allowed (the unrolled loop keeps `re` linear)
-_STRING = re.compile(r"""('[^'\\\n\r]*(?:\\.[^'\\\n\r]*)*'|"[^"\\\n\r]*(?:\\.[^"\\\n\r]*)*")""", re.S)
+STRING = re.compile(r"""('[^'\\\n\r]*(?:\\.[^'\\\n\r]*)*'|"[^"\\\n\r]*(?:\\.[^"\\\n\r]*)*")""", re.S)
 _BETWEEN = re.compile(r"(?:[ \t\n\r\[\]{}:,0-9.eE+\-]|True|False|None)*")  # what may lie between strings
 _LONG_NUMBER = re.compile(r"\d{16,}")  # past 64 bits orjson reads an integer as a float; Python keeps it exact
 _CARE = re.compile(r"[\\\x00-\x1f\ud800-\udfff]")  # what a string must not hold to be copied into JSON as it is
@@ -44,7 +44,7 @@ def read(text: str) -> tuple[Any, bool]:
 
 def as_json(text: str) -> str | None:
     """The literal written as JSON text, or None when it holds a token the translation does not take."""
-    parts = _STRING.split(text)
+    parts = STRING.split(text)
     betweens, strings = parts[0::2], parts[1::2]
     joined = " ".join(betweens)  # checked at once: a space cannot join two pieces into a keyword or a long number
     if not _BETWEEN.fullmatch(joined) or _LONG_NUMBER.search(joined):
