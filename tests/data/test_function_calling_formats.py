@@ -36,6 +36,7 @@ def calls(conv):
         ("llamafactory_toolcall.json", "llamafactory"),
         ("hermes_function_calling.json", "hermes"),
         ("glaive_function_calling_v2.json", "glaive"),
+        ("glaive_function_calling_v1.jsonl", "glaive"),
         ("xlam_function_calling.json", "xlam"),
         ("toolace.json", "toolace"),
     ],
@@ -158,6 +159,21 @@ def test_a_toolace_call_whose_arguments_are_no_literals_is_quarantined_naming_th
     _, converter, rejected = convert(path)
     assert converter.stats.quarantined == 1
     assert rejected[0].field == "conversations[1].value[0]" and "no Python literals" in rejected[0].reason
+
+
+def test_glaive_v1_reads_its_one_sample_text_as_v2_reads_its_two_fields():
+    """glaive-function-calling (v1) writes the system text and the chat in one `sample`: the functions come from the
+    part before the first USER turn, the turns from the rest."""
+    out, _, _ = convert(FORMATS / "glaive_function_calling_v1.jsonl")
+    rate, capital = out
+    assert calls(rate) == [[("get_exchange_rate", {"base_currency": "USD", "target_currency": "EUR"})]]
+    assert [t.name for t in rate.tools] == ["get_exchange_rate"] and rate.query.startswith("Can you tell me")
+    assert [t.content for t in rate.turns if t.role == "user"] == [
+        "Can you tell me the exchange rate from US dollars to Euros?",
+        "Great, thanks!",
+    ]
+    assert capital.kind == "general" and capital.tools == []
+    assert capital.turns[-1].content == "The capital of Australia is Canberra."
 
 
 def test_glaive_turns_function_list_and_quoted_arguments():

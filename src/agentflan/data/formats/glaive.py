@@ -5,6 +5,8 @@ The system text offers functions after "with access to the following functions. 
 objects one after another, or says "no access to external functions"; the chat is turns marked `USER:`,
 `ASSISTANT:` and `FUNCTION RESPONSE:`, assistant turns ending in `<|endoftext|>`; a call is `<functioncall> {"name":
 ..., "arguments": '{...}'}` (its arguments a quoted JSON string, so the whole is a Python literal, not JSON).
+glaive-function-calling (v1) writes both in one text, `{"sample": "SYSTEM: ...\n\n\nUSER: ..."}`: the system part is
+what comes before the first `USER:`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,23 @@ _END = "<|endoftext|>"
 ROLES = {"USER": "user", "ASSISTANT": "assistant", "FUNCTION RESPONSE": "tool", "SYSTEM": "system"}
 
 
+_FIRST_USER = re.compile(r"(?:^|\n)\s*USER:", re.M)
+
+
 def looks_like(record: Any) -> bool:
-    return isinstance(record, dict) and isinstance(record.get("chat"), str) and isinstance(record.get("system"), str)
+    if not isinstance(record, dict):
+        return False
+    if isinstance(record.get("sample"), str):  # v1
+        return record["sample"].lstrip().startswith("SYSTEM:") and _FIRST_USER.search(record["sample"]) is not None
+    return isinstance(record.get("chat"), str) and isinstance(record.get("system"), str)
+
+
+def system_and_chat(record: dict) -> tuple[str, str]:
+    """v2's two fields, or v1's `sample` cut before its first `USER:` turn."""
+    if "sample" in record and "chat" not in record:
+        first = _FIRST_USER.search(record["sample"])
+        return record["sample"][: first.start()], record["sample"][first.start() :]
+    return record["system"], record["chat"]
 
 
 def functions(system: str, where: str):
@@ -37,9 +54,9 @@ def functions(system: str, where: str):
 
 def parse(record: Any, source: str, index: int):
     if not looks_like(record):
-        raise RecordError("chat", "expected the text fields 'system' and 'chat'")
-    tools = functions(record["system"], "system")
-    chat = record["chat"]
+        raise RecordError("chat", "expected the text fields 'system' and 'chat' (v2), or 'sample' (v1)")
+    system, chat = system_and_chat(record)
+    tools = functions(system, "system")
     marks = list(_TURN.finditer(chat))
     if not marks:
         raise RecordError("chat", "no USER:/ASSISTANT: turns")
