@@ -87,9 +87,8 @@ _GLM_ARGUMENT = re.compile(
 )
 _GLM_END = re.compile(r"</(?:ifm\|)?tool_call>")
 _FUNCTIONARY = re.compile(r"(?:>>>|<\|recipient\|>)[ \t]*(?P<name>[A-Za-z_][\w.\-]*)[ \t]*\n(?:<\|content\|>)?")
-_NAMESPACE = (
-    r"(?:steptml:|\|DSML\|)?"  # Step-3's and DeepSeek V3.2's and V4's (DSML, its bars as `normalise` leaves them)
-)
+# Step-3's namespace and DeepSeek V3.2's and V4's (DSML, its bars as `normalise` leaves them)
+_NAMESPACE = r"(?:steptml:|\|DSML\|)?"
 # MiniMax-M2's and Anthropic's XML, Step-3's and DeepSeek's in their namespaces, MiniCPM5's `<function name=...>`
 _INVOKE = re.compile(rf'<(?P<ns>{_NAMESPACE})(?P<tag>invoke|function)\s+name\s*=\s*["\'](?P<name>[^"\'\n]+)["\'][^>]*>')
 _INVOKE_PARAMETER = re.compile(
@@ -97,9 +96,7 @@ _INVOKE_PARAMETER = re.compile(
     rf"</{_NAMESPACE}(?:parameter|param)>",
     re.S,
 )
-_ELEMENT = re.compile(
-    r"<(?P<name>[A-Za-z_][\w\-]*)>(?P<value>.*?)</(?P=name)>", re.S
-)  # MiniMax-M3's: an argument a tag
+_ELEMENT = re.compile(r"<(?P<name>[A-Za-z_][\w\-]*)>(?P<value>.*?)</(?P=name)>", re.S)  # MiniMax-M3's argument tags
 _MINIMAX_M3 = "]<]minimax[>["  # the namespace MiniMax-M3 writes before each tag of its calls
 # Gemma 4's `<|tool_call>call:name{...}` and FunctionGemma's `<start_function_call>call:name{...}` (or a line opening
 # with the call, the special tokens left out of the text)

@@ -105,7 +105,7 @@ def generate(
     import torch
 
     fmt = ChatFormat.of(tokenizer)
-    stops = stops_of(model, tokenizer)
+    stops = stop_ids(model, fmt.end_of_turn_ids)
     tokenizer.padding_side = "left"
     prompts = fmt.encode_prompts(prompt_texts(fmt, dialogues))
     order = sorted(range(len(dialogues)), key=lambda i: (-len(prompts[i]), i))  # similar lengths batch together
