@@ -1,6 +1,7 @@
 """The function-calling formats people hold, read from fixtures written after their published descriptions and example
-files (OpenAI/HF messages, LLaMA-Factory's ShareGPT tool format, Hermes, glaive-function-calling-v2, xLAM, ToolACE,
-ToolBench answer trees): detected, converted with no quarantine, tools and calls as the source has them."""
+files (OpenAI/HF messages, Anthropic's Messages, LLaMA-Factory's ShareGPT tool format, Hermes, glaive-function-calling
+v1 and v2, xLAM, ToolACE, ToolBench answer trees): detected, converted with no quarantine, tools and calls as the
+source has them."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def calls(conv):
         ("glaive_function_calling_v1.jsonl", "glaive"),
         ("xlam_function_calling.json", "xlam"),
         ("toolace.json", "toolace"),
+        ("anthropic_messages.jsonl", "openai"),
     ],
 )
 def test_each_format_is_detected_and_converts_with_nothing_quarantined_or_dropped(name, fmt):
@@ -77,6 +79,32 @@ def test_openai_messages_keep_parallel_calls_ids_results_and_plain_rows_with_too
         "get_current_weather"
     ]  # tools as a string
     assert [t.loss for t in facts.turns if t.role == "assistant"] == [False, True]  # OpenAI's weight: 0
+
+
+def test_anthropic_messages_tool_use_and_tool_result_blocks_are_calls_and_results():
+    """Anthropic's Messages rows: `tool_use` blocks are the assistant's calls (parallel where several), `tool_result`
+    blocks in the user message that follows are the results, named by their call (an error result too, the user's
+    text beside them after them), `thinking` blocks are not text, tools come with their `input_schema`."""
+    out, _, _ = convert(FORMATS / "anthropic_messages.jsonl")
+    sf, ny, plain = out
+    assert calls(sf) == [[("get_weather", {"location": "San Francisco, CA", "unit": "celsius"})]]
+    assert [(t.role, t.name, t.content) for t in sf.turns if t.role == "tool"] == [
+        ("tool", "get_weather", "15 degrees")
+    ]
+    assert sf.tools[0].parameters["required"] == ["location"] and sf.turns[-1].part == "answer"
+    assert calls(ny) == [
+        [("get_weather", {"location": "New York, NY"}), ("get_time", {"timezone": "America/New_York"})]
+    ]
+    assert ny.turns[0].role == "system" and ny.turns[0].content == "You are a concise assistant for travellers."
+    step = next(t for t in ny.turns if t.tool_calls)
+    assert step.content == "I'll check both at once."  # the thinking block is not the message's text
+    after = [(t.role, t.name, t.content) for t in ny.turns[ny.turns.index(step) + 1 :]][:3]
+    assert after == [
+        ("tool", "get_weather", "22 degrees, sunny"),
+        ("tool", "get_time", "Error: time service unavailable"),
+        ("user", None, "If the time fails, just give me the weather."),
+    ]
+    assert plain.kind == "general" and [t.name for t in plain.tools] == ["get_weather"]
 
 
 def test_llamafactory_rows_keep_tools_calls_observations_and_system():

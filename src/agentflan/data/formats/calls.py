@@ -146,7 +146,8 @@ def tool_from_any(value: Any, where: str) -> Tool:
     name = d.get("name")
     if not isinstance(name, str) or not name.strip():
         raise RecordError(f"{where}.name", "missing")
-    return Tool(name.strip(), str(d.get("description") or ""), json_schema(d.get("parameters"), f"{where}.parameters"))
+    key = "parameters" if "parameters" in d or "input_schema" not in d else "input_schema"  # Anthropic's name for it
+    return Tool(name.strip(), str(d.get("description") or ""), json_schema(d.get(key), f"{where}.{key}"))
 
 
 def values_in(text: str, where: str, what: str) -> list[Any]:
