@@ -180,6 +180,17 @@ def test_gemma_dsml_and_minimax_m3_arguments_keep_their_types_and_structure():
     assert find_calls("To reach us, see the call:get_weather{city:Oslo} line.", TOOLS) == []
 
 
+def test_a_degenerate_answer_that_nests_on_is_read_without_running_out_of_stack():
+    """A model that loops writes `{a:{a:{...` or tags inside tags thousands deep: the call is read, its value past 32
+    levels kept as text, and the judge does not fail (Python's recursion limit is 1,000)."""
+    gemma = "<|tool_call>call:get_weather{city:" + "{a:" * 3000
+    (call,) = find_calls(gemma, TOOLS)
+    assert call.name == "get_weather" and "city" in call.arguments
+    tags = "".join(f"<t{i}>" for i in range(1500)) + "x" + "".join(f"</t{i}>" for i in reversed(range(1500)))
+    (call,) = find_calls(f'<invoke name="get_weather">{tags}</invoke>', TOOLS)
+    assert call.name == "get_weather" and list(call.arguments) == ["t0"]
+
+
 def test_a_qwen_agent_steps_arguments_are_its_input_not_calls_of_their_own():
     """Arguments that hold a `name` (a JSON object a call's shape would read as one) belong to the step before them,
     as a ReAct step's input does; a name without arguments is still a call."""

@@ -97,6 +97,7 @@ _INVOKE_PARAMETER = re.compile(
     re.S,
 )
 _ELEMENT = re.compile(r"<(?P<name>[A-Za-z_][\w\-]*)>(?P<value>.*?)</(?P=name)>", re.S)  # MiniMax-M3's argument tags
+MAX_DEPTH = 32  # nesting read in an argument's value before the rest is kept as text (a degenerate answer nests on)
 _MINIMAX_M3 = "]<]minimax[>["  # the namespace MiniMax-M3 writes before each tag of its calls
 # Gemma 4's `<|tool_call>call:name{...}` and FunctionGemma's `<start_function_call>call:name{...}` (or a line opening
 # with the call, the special tokens left out of the text)
@@ -267,19 +268,24 @@ def invoke_calls(text: str) -> Iterator[Call]:
         yield Call(m["name"].strip(), TextParameters(pairs or elements), "invoke", m.start())
 
 
-def _element_value(text: str) -> Any:
+def _element_value(text: str, depth: int = 0) -> Any:
     """A MiniMax-M3 argument's value: its text, or the values of the tags inside it (a list where they are `<item>`s,
-    else an object)."""
-    inner = [(e["name"], _element_value(e["value"])) for e in _ELEMENT.finditer(text)]
+    else an object); past `MAX_DEPTH` levels, the text."""
+    inner = (
+        []
+        if depth >= MAX_DEPTH
+        else [(e["name"], _element_value(e["value"], depth + 1)) for e in _ELEMENT.finditer(text)]
+    )
     if not inner:
         return text.strip("\n")
     return [v for _, v in inner] if all(k == "item" for k, _ in inner) else dict(inner)
 
 
-def _gemma(text: str, i: int, close: str) -> tuple[Any, int]:
+def _gemma(text: str, i: int, close: str, depth: int = 0) -> tuple[Any, int]:
     """Gemma's arguments from `i` (just after `{` or `[`) to `close` and where they end: `key:value` pairs (a list's
-    values), a string between `<|"|>` (Gemma 4) or `<escape>` (FunctionGemma) marks, `{...}` and `[...]` nested, any
-    other value JSON where it is one (`3`, `true`), else its text (a string whose marks the decoding left out)."""
+    values), a string between `<|"|>` (Gemma 4) or `<escape>` (FunctionGemma) marks, `{...}` and `[...]` nested (past
+    `MAX_DEPTH` levels the rest is text), any other value JSON where it is one (`3`, `true`), else its text (a string
+    whose marks the decoding left out)."""
     pairs: dict[str, Any] = {}
     items: list[Any] = []
     while i < len(text):
@@ -303,8 +309,10 @@ def _gemma(text: str, i: int, close: str) -> tuple[Any, int]:
             end = text.find(quote, i + len(quote))
             end = len(text) if end == -1 else end
             value, i = text[i + len(quote) : end], end + len(quote)
+        elif i < len(text) and text[i] in "{[" and depth >= MAX_DEPTH:
+            value, i = text[i:], len(text)
         elif i < len(text) and text[i] in "{[":
-            value, i = _gemma(text, i + 1, "}" if text[i] == "{" else "]")
+            value, i = _gemma(text, i + 1, "}" if text[i] == "{" else "]", depth + 1)
         else:
             end = i
             while end < len(text) and text[end] not in ",}]":
