@@ -16,7 +16,8 @@ form (`history_for`): native messages as they are, the chat protocol's eliciting
 the results are tool messages in every protocol, as training writes them.
 Every sample is put to the model in every protocol. The model is loaded the way users load it
 (`from_pretrained`) and prompted through its own chat template (`ChatFormat`: tools as the template takes
-them, BOS as the tokenizer declares it); generation stops on the template's end-of-turn token(s).
+them, BOS as the tokenizer declares it); generation stops on the template's end-of-turn token(s) and the model's own
+stop tokens.
 """
 
 from __future__ import annotations
@@ -87,21 +88,16 @@ def history_for(history: list[dict] | None, protocol: str) -> list[dict]:
     return out
 
 
-def stops_of(model, tokenizer) -> list[int]:
-    """The tokens a reply ends on (`stop_ids`): the template's end of turn, then the model's own."""
-    return stop_ids(model, ChatFormat.of(tokenizer).end_of_turn_ids)
-
-
 def prompt_texts(fmt: ChatFormat, dialogues: list[tuple[list[dict], list[dict] | None]]) -> list[str]:
     return [fmt.render(*fmt.dialogue(m, t or None), generation_prompt=True) for m, t in dialogues]
 
 
 def generate(
     model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int, batch_size: int
-) -> tuple[list[list[int]], list[list[int]]]:
+) -> tuple[list[list[int]], list[list[int]], set[int]]:
     """(prompt ids, reply ids) of each (messages, tools) dialogue's next assistant turn, batched by length (left
-    padding, KV cache); a reply ends with the first stop token it generated (`stop_ids`: the template's end of turn,
-    the model's own; the padding after it dropped)."""
+    padding, KV cache), and the stop tokens (`stop_ids`: the template's end of turn, the model's own); a reply ends
+    with the first stop token it generated (the padding after it dropped)."""
     import torch
 
     fmt = ChatFormat.of(tokenizer)
@@ -110,7 +106,6 @@ def generate(
     prompts = fmt.encode_prompts(prompt_texts(fmt, dialogues))
     order = sorted(range(len(dialogues)), key=lambda i: (-len(prompts[i]), i))  # similar lengths batch together
     replies: list[list[int]] = [[] for _ in dialogues]
-    ends = set(stops)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         enc = tokenizer.pad({"input_ids": [prompts[i] for i in idx]}, return_tensors="pt").to(model.device)
@@ -124,24 +119,23 @@ def generate(
                 pad_token_id=tokenizer.pad_token_id,
             )
         for i, row in zip(idx, gen[:, enc["input_ids"].shape[1] :].tolist()):
-            end = next((k for k, t in enumerate(row) if t in ends), len(row) - 1)
+            end = next((k for k, t in enumerate(row) if t in stops), len(row) - 1)
             replies[i] = row[: end + 1]
-    return prompts, replies
+    return prompts, replies, set(stops)
 
 
 def complete(
     model, tokenizer, dialogues: list[tuple[list[dict[str, str]], list[dict]]], max_new_tokens: int, batch_size: int
 ) -> list[str]:
     """The text of each dialogue's next assistant turn (`generate`, `reply_text`)."""
-    _, replies = generate(model, tokenizer, dialogues, max_new_tokens, batch_size)
-    ends = set(stops_of(model, tokenizer))
-    return [reply_text(tokenizer, r, ends) for r in replies]
+    _, replies, stops = generate(model, tokenizer, dialogues, max_new_tokens, batch_size)
+    return [reply_text(tokenizer, r, stops) for r in replies]
 
 
-def reply_text(tokenizer, reply: list[int], ends: set[int]) -> str:
+def reply_text(tokenizer, reply: list[int], stops: set[int]) -> str:
     """A reply's text as the model wrote it, special tokens and all (a call's delimiters, a reasoning channel's
     markers: the judges read them), the stop token that closed it left out."""
-    return tokenizer.decode(reply[:-1] if reply and reply[-1] in ends else reply).strip()
+    return tokenizer.decode(reply[:-1] if reply and reply[-1] in stops else reply).strip()
 
 
 def parse_calls(
@@ -174,11 +168,10 @@ def run_native(model, tokenizer, samples: list[Sample], max_new_tokens: int, bat
         )
         for s in samples
     ]
-    prompts, replies = generate(model, tokenizer, dialogues, max_new_tokens, batch_size)
-    ends = set(stops_of(model, tokenizer))
+    prompts, replies, stops = generate(model, tokenizer, dialogues, max_new_tokens, batch_size)
     out = []
     for reply, prompt, (_, tools) in zip(replies, prompts, dialogues):
-        text = reply_text(tokenizer, reply, ends)
+        text = reply_text(tokenizer, reply, stops)
         content, calls, error = parse_calls(tokenizer, reply, prompt, tools, text)
         out.append({"response": text, "content": content, "tool_calls": calls, "parse_error": error})
     return out
